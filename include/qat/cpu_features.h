@@ -1,0 +1,29 @@
+// CPU feature detection (CPUID + XGETBV for OS support) and the run-time ISA choice.
+#pragma once
+#include <string>
+
+namespace qat {
+
+enum class Isa { kPortable = 0, kAvx2 = 1, kAvx512Vnni = 2 };
+
+struct CpuFeatures {
+  bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false;
+  bool avxvnni = false;
+  bool os_avx = false, os_avx512 = false;  // XCR0 says the OS saves the YMM / ZMM state
+  std::string vendor, brand;
+};
+
+const CpuFeatures& cpu_features();
+// Best ISA this CPU and OS support.
+Isa best_isa();
+// The ISA kernels use: best_isa(), unless lowered by force_isa() or the QAT_ISA environment
+// variable (portable|avx2|avx512vnni). Asking for an ISA the CPU lacks is an error.
+Isa active_isa();
+void force_isa(Isa isa);
+void clear_forced_isa();
+const char* isa_name(Isa isa);
+Isa isa_from_name(const std::string& name);
+bool isa_supported(Isa isa);
+
+}  // namespace qat

@@ -1,0 +1,1 @@
+// intentionally empty: keeps a layer library non-empty before it has sources

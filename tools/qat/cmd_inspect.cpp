@@ -1,0 +1,6 @@
+// `qat inspect`: not yet implemented; registers nothing, so the CLI reports it as unknown.
+#include "commands.h"
+
+namespace qat::cli {
+void register_inspect(CLI::App&) {}
+}  // namespace qat::cli

@@ -1,0 +1,6 @@
+// `qat train`: not yet implemented; registers nothing, so the CLI reports it as unknown.
+#include "commands.h"
+
+namespace qat::cli {
+void register_train(CLI::App&) {}
+}  // namespace qat::cli
