@@ -84,6 +84,26 @@ inline Requant MakeRequant(double real_multiplier) {
   return r;
 }
 
+// The multiplier of a conv/FC output channel from the float32 scales stored in the model, computed
+// exactly as each runtime does, so that both Requant fields are bit-exact with their runtime:
+//  - scale (kXnnpack): XNNPACK's float32 expression input_scale * kernel_scale / output_scale,
+//    evaluated left to right in float32 (src/operators/convolution-nhwc.c, fully-connected-nc.c).
+//  - multiplier/shift (kTflite): TFLite's per-channel path (PopulateConvolutionQuantizationParams)
+//    computes double(s_in) * double(s_w) / double(s_out). Its legacy per-tensor path
+//    (GetQuantizedConvolutionMultipler, used by uint8 conv and by FULLY_CONNECTED) first multiplies
+//    the two float32 scales *in float32* and only then divides in double: pass
+//    tflite_float_product = true for those.
+inline Requant MakeRequant(float input_scale, float weight_scale, float output_scale,
+                           bool tflite_float_product = false) {
+  Requant r;
+  const double product = tflite_float_product ? (double)(float)(input_scale * weight_scale)
+                                              : (double)input_scale * (double)weight_scale;
+  QuantizeMultiplier(product / (double)output_scale, &r.multiplier, &r.shift);
+  volatile float p = input_scale * weight_scale;  // keep the float32 rounding of each step
+  r.scale = p / output_scale;
+  return r;
+}
+
 inline int32_t Apply(RequantMode mode, const Requant& r, int32_t acc) {
   return mode == RequantMode::kTflite ? MultiplyByQuantizedMultiplier(acc, r.multiplier, r.shift)
                                       : RequantizeFp32(acc, r.scale);

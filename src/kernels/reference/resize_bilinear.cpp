@@ -1,0 +1,54 @@
+#include "kernels/reference/resize_bilinear.h"
+
+namespace qat::kernels::reference {
+
+namespace {
+inline float Scale(int in, int out, bool align_corners) {
+  return (align_corners && out > 1) ? (float)(in - 1) / (float)(out - 1) : (float)in / (float)out;
+}
+inline void Interp(int dst, float scale, bool half_pixel, int in_size, float* src, int* lo, int* hi) {
+  *src = half_pixel ? ((float)dst + 0.5f) * scale - 0.5f : (float)dst * scale;
+  *lo = std::max((int)std::floor(*src), 0);
+  *hi = std::min((int)std::ceil(*src), in_size - 1);
+}
+
+template <class T, class Store>
+void Resize(const ResizeBilinearParams& p, const T* input, T* output, Store store) {
+  const float sy = Scale(p.input_h, p.output_h, p.align_corners);
+  const float sx = Scale(p.input_w, p.output_w, p.align_corners);
+  const int C = p.channels;
+  for (int b = 0; b < p.batches; ++b)
+    for (int y = 0; y < p.output_h; ++y) {
+      float iy;
+      int y0, y1;
+      Interp(y, sy, p.half_pixel_centers, p.input_h, &iy, &y0, &y1);
+      const float wy = iy - (float)y0;
+      for (int x = 0; x < p.output_w; ++x) {
+        float ix;
+        int x0, x1;
+        Interp(x, sx, p.half_pixel_centers, p.input_w, &ix, &x0, &x1);
+        const float wx = ix - (float)x0;
+        const T* r0 = input + ((int64_t)b * p.input_h + y0) * p.input_w * C;
+        const T* r1 = input + ((int64_t)b * p.input_h + y1) * p.input_w * C;
+        T* out = output + (((int64_t)b * p.output_h + y) * p.output_w + x) * C;
+        for (int c = 0; c < C; ++c) {
+          const float v = (float)r0[x0 * C + c] * (1 - wy) * (1 - wx) + (float)r1[x0 * C + c] * wy * (1 - wx) +
+                          (float)r0[x1 * C + c] * (1 - wy) * wx + (float)r1[x1 * C + c] * wy * wx;
+          out[c] = store(v);
+        }
+      }
+    }
+}
+}  // namespace
+
+void ResizeBilinearFloat(const ResizeBilinearParams& p, const float* input, float* output) {
+  Resize(p, input, output, [](float v) { return v; });
+}
+void ResizeBilinearInt8(const ResizeBilinearParams& p, const int8_t* input, int8_t* output) {
+  Resize(p, input, output, [](float v) { return (int8_t)Clamp((int32_t)std::round(v), -128, 127); });
+}
+void ResizeBilinearUint8(const ResizeBilinearParams& p, const uint8_t* input, uint8_t* output) {
+  Resize(p, input, output, [](float v) { return (uint8_t)Clamp((int32_t)std::round(v), 0, 255); });
+}
+
+}  // namespace qat::kernels::reference

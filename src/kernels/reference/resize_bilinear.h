@@ -1,0 +1,25 @@
+// RESIZE_BILINEAR (NHWC), TFLite semantics including align_corners and half_pixel_centers:
+//   scale = in / out (align_corners: (in - 1) / (out - 1));
+//   src = half_pixel ? (dst + 0.5) * scale - 0.5 : dst * scale;
+//   lo = max(floor(src), 0), hi = min(ceil(src), in - 1), weight = src - lo.
+#pragma once
+#include <cstdint>
+
+#include "kernels/reference/types.h"
+
+namespace qat::kernels::reference {
+
+struct ResizeBilinearParams {
+  int batches = 1, input_h = 0, input_w = 0, channels = 0;
+  int output_h = 0, output_w = 0;
+  bool align_corners = false;
+  bool half_pixel_centers = false;
+};
+
+void ResizeBilinearFloat(const ResizeBilinearParams& p, const float* input, float* output);
+// 8-bit: the float interpolation of the raw values, rounded half away from zero (same scale and
+// zero point in and out).
+void ResizeBilinearInt8(const ResizeBilinearParams& p, const int8_t* input, int8_t* output);
+void ResizeBilinearUint8(const ResizeBilinearParams& p, const uint8_t* input, uint8_t* output);
+
+}  // namespace qat::kernels::reference
