@@ -316,13 +316,13 @@ class GradContext {
 struct OpDef {
   std::string name;
   // Fills output dtypes/shapes from input infos and attributes; fails naming the node.
-  std::function<void(InferContext&)> shape_fn;
+  std::function<void(InferContext&)> shape_fn = {};
   // Computes outputs from inputs. Must not keep state between calls except through variables.
-  std::function<void(KernelContext&)> kernel;
+  std::function<void(KernelContext&)> kernel = {};
   // Adds gradient nodes (under the current name scope) and returns one Output per data input
   // (null Output: no gradient, e.g. integer inputs). Empty function: op is not differentiable
   // (gradients() fails naming the node if a gradient must flow through it).
-  std::function<std::vector<Output>(GradContext&)> grad;
+  std::function<std::vector<Output>(GradContext&)> grad = {};
   // Stateful ops (variable writes) are never pruned as duplicates or constant-folded.
   bool stateful = false;
 };

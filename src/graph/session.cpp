@@ -1,0 +1,214 @@
+// Executor. A Plan is built once per (graph version, feeds, fetches, targets): the nodes needed,
+// in a topological order that follows creation order (so state updates created last run last),
+// a value slot per output and the step after which each slot is dead. Running a plan is then a
+// flat loop over pre-resolved kernels with no name lookups and, after the first step, no output
+// allocation (each node output keeps the previous step's buffer for reuse).
+#include <unordered_map>
+#include <unordered_set>
+
+#include "qat/graph.h"
+
+namespace qat::graph {
+
+struct Session::Plan {
+  uint64_t version = 0;
+  std::vector<Output> feed_keys, fetch_keys;
+  std::vector<Node*> target_keys;
+
+  struct Step {
+    Node* node;
+    const OpDef* def;
+    std::vector<int> in_slots;
+    int out_base;
+    int num_out;
+    std::vector<int> free_after;  // slots dead after this step
+    std::vector<Tensor> recycled;
+  };
+  std::vector<Step> steps;
+  std::vector<int> feed_slots;   // per feed key
+  std::vector<int> fetch_slots;  // per fetch key
+  std::vector<Tensor> values;    // one per slot
+  std::vector<const Tensor*> in_ptrs;
+};
+
+Session::Session(Graph& g, VariableStore& vars, ThreadPool& pool) : g_(g), vars_(vars), pool_(pool) {}
+Session::~Session() = default;
+
+namespace {
+struct OutputHash {
+  size_t operator()(const Output& o) const { return std::hash<const void*>()(o.node) * 31 + (size_t)o.index; }
+};
+
+bool shape_compatible(const Shape& declared, const Shape& actual) {
+  if (declared.size() != actual.size()) return false;
+  for (size_t i = 0; i < declared.size(); ++i)
+    if (declared[i] >= 0 && declared[i] != actual[i]) return false;
+  return true;
+}
+}  // namespace
+
+Session::Plan& Session::plan_for(const Feeds& feeds, std::span<const Output> fetches, std::span<Node* const> targets) {
+  for (auto& p : plans_) {
+    if (p->version != g_.version() || p->feed_keys.size() != feeds.size() || p->fetch_keys.size() != fetches.size() ||
+        p->target_keys.size() != targets.size())
+      continue;
+    bool same = std::equal(fetches.begin(), fetches.end(), p->fetch_keys.begin()) &&
+                std::equal(targets.begin(), targets.end(), p->target_keys.begin());
+    for (size_t i = 0; same && i < feeds.size(); ++i) same = feeds[i].first == p->feed_keys[i];
+    if (same) return *p;
+  }
+  // Drop plans of older graph versions.
+  std::erase_if(plans_, [&](const std::unique_ptr<Plan>& p) { return p->version != g_.version(); });
+
+  auto plan = std::make_unique<Plan>();
+  Plan& P = *plan;
+  P.version = g_.version();
+  for (auto& f : feeds) P.feed_keys.push_back(f.first);
+  P.fetch_keys.assign(fetches.begin(), fetches.end());
+  P.target_keys.assign(targets.begin(), targets.end());
+
+  std::unordered_set<Output, OutputHash> fed;
+  for (auto& f : feeds) {
+    QAT_CHECK_T(UsageError, f.first.node && &f.first.node->graph() == &g_, "Session::run: feed for a node of another graph");
+    fed.insert(f.first);
+  }
+  // Needed nodes: reverse reachability from fetches and targets, not crossing fed outputs.
+  std::unordered_set<const Node*> needed;
+  std::vector<Node*> stack;
+  for (auto& o : fetches) {
+    QAT_CHECK_T(UsageError, o.node && &o.node->graph() == &g_, "Session::run: fetch of a null node or another graph");
+    if (o.index < 0 || o.index >= o.node->num_outputs())
+      fail<UsageError>("Session::run: fetch {} out of range", o.str());
+    if (!fed.count(o)) stack.push_back(o.node);
+  }
+  for (Node* t : targets) {
+    QAT_CHECK_T(UsageError, t && &t->graph() == &g_, "Session::run: target of a null node or another graph");
+    stack.push_back(t);
+  }
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    if (!needed.insert(n).second) continue;
+    for (auto& in : n->inputs())
+      if (!fed.count(in)) stack.push_back(in.node);
+    for (Node* c : n->control_inputs()) stack.push_back(c);
+  }
+
+  // Slots: fed outputs first, then every output of every needed node.
+  std::unordered_map<Output, int, OutputHash> slot_of;
+  int nslots = 0;
+  for (auto& f : feeds) {
+    auto [it, inserted] = slot_of.emplace(f.first, nslots);
+    if (inserted) ++nslots;
+    P.feed_slots.push_back(it->second);
+  }
+  for (Node* n : g_.topo_order()) {
+    if (!needed.count(n)) continue;
+    Plan::Step s;
+    s.node = n;
+    s.def = find_op(n->op());
+    if (!s.def || !s.def->kernel) fail<UsageError>("{}: op has no kernel registered", n->describe());
+    s.out_base = nslots;
+    s.num_out = n->num_outputs();
+    for (int i = 0; i < s.num_out; ++i) slot_of.emplace(Output{n, i}, nslots + i);
+    nslots += s.num_out;
+    s.recycled.resize(s.num_out);
+    P.steps.push_back(std::move(s));
+  }
+  for (auto& s : P.steps)
+    for (auto& in : s.node->inputs()) s.in_slots.push_back(slot_of.at(in));
+  for (auto& o : fetches) P.fetch_slots.push_back(slot_of.at(o));
+
+  // Last use of each slot; fetched and fed slots are kept to the end.
+  std::vector<int> last(nslots, -1);
+  for (int i = 0; i < (int)P.steps.size(); ++i) {
+    for (int s : P.steps[i].in_slots) last[s] = i;
+    for (int k = 0; k < P.steps[i].num_out; ++k) {
+      int s = P.steps[i].out_base + k;
+      if (last[s] < i) last[s] = i;  // unused outputs die right after their producer
+    }
+  }
+  std::vector<bool> keep(nslots, false);
+  for (int s : P.fetch_slots) keep[s] = true;
+  for (int s : P.feed_slots) keep[s] = true;
+  for (int s = 0; s < nslots; ++s)
+    if (!keep[s] && last[s] >= 0) P.steps[last[s]].free_after.push_back(s);
+  P.values.resize(nslots);
+  plans_.push_back(std::move(plan));
+  return *plans_.back();
+}
+
+std::vector<Tensor> Session::run(const Feeds& feeds, std::span<const Output> fetches, std::span<Node* const> targets) {
+  Plan& P = plan_for(feeds, fetches, targets);
+  for (size_t i = 0; i < feeds.size(); ++i) {
+    const Output& o = feeds[i].first;
+    const Tensor& t = feeds[i].second;
+    const TensorInfo& info = o.node->output_info(o.index);
+    if (!t.defined()) fail<UsageError>("feed for '{}' is an undefined tensor", o.str());
+    if (t.dtype() != info.dtype || !shape_compatible(info.shape, t.shape()))
+      fail<ShapeError>("feed for '{}' is {}{}, expected {}{}", o.str(), dtype_name(t.dtype()), shape_str(t.shape()),
+                       dtype_name(info.dtype), shape_str(info.shape));
+    P.values[P.feed_slots[i]] = t;
+  }
+  KernelContext ctx;
+  ctx.pool_ = &pool_;
+  ctx.vars_ = &vars_;
+  try {
+    for (auto& s : P.steps) {
+      ctx.node_ = s.node;
+      ctx.inputs_.resize(s.in_slots.size());
+      for (size_t i = 0; i < s.in_slots.size(); ++i) {
+        const Tensor& v = P.values[s.in_slots[i]];
+        ctx.inputs_[i] = &v;
+      }
+      ctx.outputs_ = std::span<Tensor>(P.values.data() + s.out_base, s.num_out);
+      ctx.recycled_ = std::span<Tensor>(s.recycled);
+      try {
+        s.def->kernel(ctx);
+      } catch (const ShapeError& e) {
+        std::string m = e.what();
+        if (m.find(s.node->name()) == std::string::npos) throw ShapeError(s.node->describe() + ": " + m);
+        throw;
+      } catch (const UsageError& e) {
+        std::string m = e.what();
+        if (m.find(s.node->name()) == std::string::npos) throw UsageError(s.node->describe() + ": " + m);
+        throw;
+      } catch (const Error& e) {
+        std::string m = e.what();
+        if (m.find(s.node->name()) == std::string::npos) throw Error(s.node->describe() + ": " + m);
+        throw;
+      } catch (const std::exception& e) {
+        throw Error(fmt::format("{}: {}", s.node->describe(), e.what()));
+      }
+      for (int k = 0; k < s.num_out; ++k) {
+        const Tensor& t = P.values[s.out_base + k];
+        if (!t.defined()) fail("{}: kernel did not produce output {}", s.node->describe(), k);
+        if (t.dtype() != s.node->output_infos()[k].dtype)
+          fail("{}: output {} is {}, shape inference said {}", s.node->describe(), k, dtype_name(t.dtype()),
+               dtype_name(s.node->output_infos()[k].dtype));
+      }
+      for (int sl : s.free_after) P.values[sl] = Tensor();
+    }
+  } catch (...) {
+    for (auto& v : P.values) v = Tensor();
+    throw;
+  }
+  std::vector<Tensor> result;
+  result.reserve(P.fetch_slots.size());
+  for (int sl : P.fetch_slots) result.push_back(P.values[sl].clone());
+  for (auto& v : P.values) v = Tensor();
+  return result;
+}
+
+std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, const std::vector<std::string>& fetches,
+                                 const std::vector<std::string>& targets) {
+  Feeds f;
+  for (auto& [name, t] : feeds) f.emplace_back(g_.output(name), t);
+  std::vector<Output> fo;
+  for (auto& name : fetches) fo.push_back(g_.output(name));
+  std::vector<Node*> tn;
+  for (auto& name : targets) tn.push_back(g_.get(name));
+  return run(f, fo, tn);
+}
+
+}  // namespace qat::graph
