@@ -1,0 +1,238 @@
+// Optimised CONV_2D / FULLY_CONNECTED driver (see conv.h): packing, the int16 input copy, the
+// pixel x channel work split over the thread pool, and the portable micro-kernel, which does the
+// same arithmetic as the AVX2 one in plain C++.
+#include "kernels/optimized/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "kernels/x86/int8_x86.h"
+#include "qat/thread_pool.h"
+
+namespace qat::kernels::optimized {
+
+namespace {
+
+template <class W>
+PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_count, const W* filter,
+                    const int32_t* bias, bool is_uint8) {
+  PackedConv pc;
+  pc.p = p;
+  pc.is_uint8 = is_uint8;
+  pc.taps = p.filter_h * p.filter_w;
+  pc.ic_pad = (p.input_c + 1) & ~1;
+  pc.oc_blocks = (p.output_c + kGemmNR - 1) / kGemmNR;
+  const int icp = pc.ic_pad / 2;
+  const int64_t panel = (int64_t)pc.taps * icp * kGemmNR * 2;
+  pc.weights.assign(panel * pc.oc_blocks, 0);
+  pc.bias.assign(pc.oc_blocks * kGemmNR, 0);
+  const int32_t filter_offset = is_uint8 ? p.filter_offset : 0;  // int8 weights are symmetric
+  const int64_t oc_stride = (int64_t)pc.taps * p.input_c;
+  for (int oc = 0; oc < p.output_c; ++oc) {
+    int16_t* dst = pc.weights.data() + (oc / kGemmNR) * panel + (oc % kGemmNR) * 2;
+    int32_t sum = 0;
+    for (int t = 0; t < pc.taps; ++t)
+      for (int ic = 0; ic < p.input_c; ++ic) {
+        const int32_t w = (int32_t)filter[oc * oc_stride + (int64_t)t * p.input_c + ic] + filter_offset;
+        sum += w;
+        const int pair = t * icp + ic / 2;
+        dst[(int64_t)pair * kGemmNR * 2 + (ic & 1)] = (int16_t)w;
+      }
+    // Wrapping int32 arithmetic, as the reference accumulator (exact for any real layer).
+    pc.bias[oc] = (int32_t)((uint32_t)(bias ? bias[oc] : 0) + (uint32_t)p.input_offset * (uint32_t)sum);
+  }
+  pc.rq.Init(requant, requant_count, p.output_c, pc.oc_blocks * kGemmNR);
+  pc.zero_in = (int16_t)(-p.input_offset);
+  return pc;
+}
+
+ConvParams FcAsConv(const FullyConnectedParams& f) {
+  ConvParams p;
+  p.batches = f.batches;
+  p.input_h = p.input_w = p.output_h = p.output_w = 1;
+  p.input_c = f.input_depth;
+  p.output_c = f.output_depth;
+  p.input_offset = f.input_offset;
+  p.filter_offset = f.filter_offset;
+  p.output_offset = f.output_offset;
+  p.act_min = f.act_min;
+  p.act_max = f.act_max;
+  p.requant = f.requant;
+  return p;
+}
+
+// Portable twin of x86::GemmTile4x16Avx2: same packed layout, same output stage (scalar).
+void GemmTilePortable(int pixels, int taps, int icp, const int16_t* const* rows, const int16_t* w, const PackedConv& pc,
+                      int oc0, int n, uint8_t* const* out) {
+  int32_t acc[kGemmMR][kGemmNR] = {};
+  for (int t = 0; t < taps; ++t)
+    for (int j = 0; j < icp; ++j, w += 2 * kGemmNR)
+      for (int r = 0; r < pixels; ++r) {
+        const int32_t x0 = rows[t * kGemmMR + r][2 * j], x1 = rows[t * kGemmMR + r][2 * j + 1];
+        for (int c = 0; c < kGemmNR; ++c) acc[r][c] += x0 * w[2 * c] + x1 * w[2 * c + 1];
+      }
+  const ConvParams& p = pc.p;
+  for (int r = 0; r < pixels; ++r)
+    for (int c = 0; c < n; ++c) {
+      const int32_t a = (int32_t)((uint32_t)acc[r][c] + (uint32_t)pc.bias[oc0 + c]);
+      const int32_t v = OutputStageScalar(p.requant, pc.rq, oc0 + c, a, p.output_offset, p.act_min, p.act_max);
+      out[r][c] = pc.is_uint8 ? (uint8_t)v : (uint8_t)(int8_t)v;
+    }
+}
+
+void WidenRowsPortable(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad, int16_t* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    int16_t* d = out + r * ic_pad;
+    if (is_uint8) {
+      const uint8_t* s = static_cast<const uint8_t*>(input) + r * ic;
+      for (int c = 0; c < ic; ++c) d[c] = s[c];
+    } else {
+      const int8_t* s = static_cast<const int8_t*>(input) + r * ic;
+      for (int c = 0; c < ic; ++c) d[c] = s[c];
+    }
+    for (int c = ic; c < ic_pad; ++c) d[c] = 0;
+  }
+}
+
+void RunTasks(ThreadPool* pool, int tasks, const std::function<void(int)>& fn) {
+  if (pool && pool->size() > 1 && tasks > 1) {
+    pool->run_tasks(tasks, fn);
+  } else {
+    for (int i = 0; i < tasks; ++i) fn(i);
+  }
+}
+
+void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool,
+             KernelPath path) {
+  const ConvParams& p = pc.p;
+  const int64_t in_pixels = (int64_t)p.batches * p.input_h * p.input_w;
+  const int64_t M = (int64_t)p.batches * p.output_h * p.output_w;
+  if (M == 0 || p.output_c == 0) return;
+  std::unique_ptr<uint8_t[]> owned;
+  if (!scratch) {
+    owned.reset(new uint8_t[ConvScratchBytes(pc)]);
+    scratch = owned.get();
+  }
+  int16_t* buf = reinterpret_cast<int16_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
+  int16_t* zero_row = buf + in_pixels * pc.ic_pad;
+  for (int c = 0; c < pc.ic_pad; ++c) zero_row[c] = c < p.input_c ? pc.zero_in : 0;
+  const int threads = pool ? pool->size() : 1;
+
+  // 1. int16 copy of the input, split over the threads by pixel ranges.
+  {
+    const int tasks = (int)std::min<int64_t>(threads, (in_pixels + 255) / 256);
+    const int64_t per = (in_pixels + tasks - 1) / tasks;
+    RunTasks(pool, tasks, [&](int t) {
+      const int64_t b = t * per, e = std::min(in_pixels, b + per);
+      if (b >= e) return;
+      const uint8_t* src = static_cast<const uint8_t*>(input) + b * p.input_c;
+      if (path == KernelPath::kAvx2)
+        x86::WidenRowsAvx2(src, pc.is_uint8, e - b, p.input_c, pc.ic_pad, buf + b * pc.ic_pad);
+      else
+        WidenRowsPortable(src, pc.is_uint8, e - b, p.input_c, pc.ic_pad, buf + b * pc.ic_pad);
+    });
+  }
+
+  // 2. The GEMM. A work unit is (a chunk of pixel tiles, a group of 16-channel panels); inside a
+  // unit the panels are the outer loop, so one panel stays in L1 while the chunk's int16 rows
+  // (sized to stay in L2) stream past it. Channel groups are split only when there are too few
+  // pixel chunks to keep every thread busy (batch 1, 7x7 layers).
+  const int icp = pc.ic_pad / 2;
+  const int64_t tiles = (M + kGemmMR - 1) / kGemmMR;
+  const int64_t row_bytes = (int64_t)pc.taps * pc.ic_pad * 2 * kGemmMR;
+  const int64_t chunk_tiles = std::clamp<int64_t>((256 << 10) / std::max<int64_t>(row_bytes, 1), 1, 64);
+  const int64_t chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
+  int groups = 1;
+  while (threads > 1 && chunks * groups < 4 * threads && groups < pc.oc_blocks) groups *= 2;
+  groups = std::min(groups, pc.oc_blocks);
+  const int blocks_per_group = (pc.oc_blocks + groups - 1) / groups;
+  const int64_t panel = (int64_t)pc.taps * icp * kGemmNR * 2;
+  const int taps = pc.taps;
+
+  RunTasks(pool, (int)(chunks * groups), [&](int unit) {
+    const int64_t chunk = unit / groups;
+    const int group = unit % groups;
+    const int64_t tile0 = chunk * chunk_tiles, tile1 = std::min(tiles, tile0 + chunk_tiles);
+    thread_local std::vector<const int16_t*> table;
+    table.resize((size_t)(tile1 - tile0) * taps * kGemmMR);
+    // Row pointer table of the chunk: [tile][tap][pixel]; pixels past M repeat the tile's first.
+    for (int64_t tile = tile0; tile < tile1; ++tile) {
+      const int16_t** tp = table.data() + (tile - tile0) * taps * kGemmMR;
+      for (int r = 0; r < kGemmMR; ++r) {
+        int64_t m = tile * kGemmMR + r;
+        if (m >= M) m = tile * kGemmMR;
+        const int ox = (int)(m % p.output_w);
+        const int oy = (int)((m / p.output_w) % p.output_h);
+        const int64_t b = m / ((int64_t)p.output_w * p.output_h);
+        const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+        for (int fy = 0; fy < p.filter_h; ++fy)
+          for (int fx = 0; fx < p.filter_w; ++fx) {
+            const int iy = iy0 + fy * p.dilation_h, ix = ix0 + fx * p.dilation_w;
+            const bool inside = iy >= 0 && iy < p.input_h && ix >= 0 && ix < p.input_w;
+            tp[(fy * p.filter_w + fx) * kGemmMR + r] =
+                inside ? buf + ((b * p.input_h + iy) * p.input_w + ix) * pc.ic_pad : zero_row;
+          }
+      }
+    }
+    const int blk0 = group * blocks_per_group, blk1 = std::min(pc.oc_blocks, blk0 + blocks_per_group);
+    for (int blk = blk0; blk < blk1; ++blk) {
+      const int oc0 = blk * kGemmNR;
+      const int n = std::min(kGemmNR, p.output_c - oc0);
+      const int16_t* w = pc.weights.data() + blk * panel;
+      x86::GemmOutput os{pc.bias.data() + oc0, pc.rq.multiplier.data() + oc0, pc.rq.left.data() + oc0,
+                         pc.rq.right.data() + oc0, pc.rq.mask.data() + oc0, pc.rq.half.data() + oc0,
+                         pc.rq.scale.data() + oc0, p.output_offset, p.act_min, p.act_max, p.requant,
+                         pc.is_uint8};
+      for (int64_t tile = tile0; tile < tile1; ++tile) {
+        const int pixels = (int)std::min<int64_t>(kGemmMR, M - tile * kGemmMR);
+        uint8_t* out[kGemmMR];
+        for (int r = 0; r < kGemmMR; ++r) out[r] = output + (tile * kGemmMR + std::min(r, pixels - 1)) * p.output_c + oc0;
+        const int16_t* const* rows = table.data() + (tile - tile0) * taps * kGemmMR;
+        if (path == KernelPath::kAvx2)
+          x86::GemmTile4x16Avx2(pixels, taps, icp, rows, w, os, n, out);
+        else
+          GemmTilePortable(pixels, taps, icp, rows, w, pc, oc0, n, out);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+PackedConv PackConvInt8(const ConvParams& p, const Requant* requant, int requant_count, const int8_t* filter,
+                        const int32_t* bias) {
+  return PackImpl(p, requant, requant_count, filter, bias, false);
+}
+
+PackedConv PackConvUint8(const ConvParams& p, const Requant& requant, const uint8_t* filter, const int32_t* bias) {
+  return PackImpl(p, &requant, 1, filter, bias, true);
+}
+
+PackedConv PackFullyConnectedInt8(const FullyConnectedParams& p, const Requant* requant, int requant_count,
+                                  const int8_t* weights, const int32_t* bias) {
+  return PackImpl(FcAsConv(p), requant, requant_count, weights, bias, false);
+}
+
+PackedConv PackFullyConnectedUint8(const FullyConnectedParams& p, const Requant& requant, const uint8_t* weights,
+                                   const int32_t* bias) {
+  return PackImpl(FcAsConv(p), &requant, 1, weights, bias, true);
+}
+
+size_t ConvScratchBytes(const PackedConv& pc) {
+  const int64_t in_pixels = (int64_t)pc.p.batches * pc.p.input_h * pc.p.input_w;
+  return (size_t)((in_pixels + 1) * pc.ic_pad * 2 + 64);
+}
+
+void ConvInt8(const PackedConv& pc, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
+              KernelPath path) {
+  ConvRun(pc, input, reinterpret_cast<uint8_t*>(output), scratch, pool, path);
+}
+
+void ConvUint8(const PackedConv& pc, const uint8_t* input, uint8_t* output, void* scratch, ThreadPool* pool,
+               KernelPath path) {
+  ConvRun(pc, input, output, scratch, pool, path);
+}
+
+}  // namespace qat::kernels::optimized

@@ -1,0 +1,74 @@
+// Optimised CONV_2D and FULLY_CONNECTED for int8 and uint8: bit-exact twins of
+// kernels/reference/conv.h and fully_connected.h, in both requantization modes.
+//
+// Algorithm: an implicit GEMM. Weights are packed once (Pack*, at AllocateTensors) into panels of
+// 16 output channels with the accumulation depth K = filter_h * filter_w * ic_pad in pairs of
+// int16; each call converts the input to int16 once (scratch) and runs a 4-pixel x 16-channel
+// micro-kernel (AVX2: vpmaddwd) that reads every filter tap through a table of row pointers, so
+// 1x1, 3x3, strided and dilated convolutions and FULLY_CONNECTED share one kernel without im2col.
+//
+// Why int16 and vpmaddwd, not vpmaddubsw: vpmaddubsw saturates to int16 (255*127*2 > 32767), so a
+// kernel built on it is not exact for arbitrary weights. Sign-extended int16 products of int8 (or
+// zero-extended uint8) values never saturate in vpmaddwd, which makes uint8 free as well: uint8
+// weights are stored as (w - Z_w) in [-255, 255] and uint8 activations zero-extended.
+//
+// Zero points are folded at pack time: acc = sum(w * x) + (bias + input_offset * sum(w)), so the
+// inner loop is a plain dot product; a padding tap reads a row filled with Z_in, whose
+// contribution w * Z_in cancels against the folded term exactly as the reference skips it.
+// All of this is int32 arithmetic modulo 2^32, hence identical to the reference's accumulator.
+#pragma once
+#include <cstdint>
+
+#include "kernels/dispatch.h"
+#include "kernels/optimized/packing.h"
+#include "kernels/reference/fully_connected.h"
+#include "kernels/reference/types.h"
+
+namespace qat {
+class ThreadPool;
+}
+
+namespace qat::kernels::optimized {
+
+using reference::ConvParams;
+using reference::FullyConnectedParams;
+
+inline constexpr int kGemmMR = 4;   // output pixels per micro-kernel call
+inline constexpr int kGemmNR = 16;  // output channels per packed panel
+
+struct PackedConv {
+  ConvParams p;          // geometry, offsets, clamp and requantization mode (FC: 1x1 over batches)
+  bool is_uint8 = false;
+  int taps = 1;          // filter_h * filter_w
+  int ic_pad = 0;        // input channels rounded up to even (int16 pairs)
+  int oc_blocks = 0;     // ceil(output_c / 16)
+  AlignedVector<int16_t> weights;  // [oc_block][tap][ic_pad/2][16 channels][2]
+  AlignedVector<int32_t> bias;     // [oc_blocks*16] bias + input_offset * sum(w) (uint8: w - Z_w)
+  RequantArrays rq;                // [oc_blocks*16]
+  int16_t zero_in = 0;             // Z_in: the value of a padding tap
+};
+
+// int8 activations, symmetric int8 weights (OHWI), per-channel requant (requant_count == 1:
+// per-tensor). bias may be null.
+PackedConv PackConvInt8(const ConvParams& p, const Requant* requant, int requant_count, const int8_t* filter,
+                        const int32_t* bias);
+// Legacy uint8 with weight zero point -p.filter_offset and one multiplier.
+PackedConv PackConvUint8(const ConvParams& p, const Requant& requant, const uint8_t* filter, const int32_t* bias);
+// FULLY_CONNECTED as a 1x1 convolution whose pixels are the batches.
+PackedConv PackFullyConnectedInt8(const FullyConnectedParams& p, const Requant* requant, int requant_count,
+                                  const int8_t* weights, const int32_t* bias);
+PackedConv PackFullyConnectedUint8(const FullyConnectedParams& p, const Requant& requant, const uint8_t* weights,
+                                   const int32_t* bias);
+
+// Bytes of scratch one call needs (the int16 copy of the input plus the padding row).
+size_t ConvScratchBytes(const PackedConv& pc);
+
+// Runs the convolution (or FC) with the packed weights. scratch: ConvScratchBytes bytes, or null to
+// let the call allocate (tests, benchmarks). pool: null or size 1 runs on the calling thread.
+// path: which code path; default: the one qat::active_isa() selects.
+void ConvInt8(const PackedConv& pc, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
+              KernelPath path = ActiveKernelPath());
+void ConvUint8(const PackedConv& pc, const uint8_t* input, uint8_t* output, void* scratch, ThreadPool* pool,
+               KernelPath path = ActiveKernelPath());
+
+}  // namespace qat::kernels::optimized

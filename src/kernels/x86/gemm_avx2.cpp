@@ -1,0 +1,110 @@
+// AVX2 implicit-GEMM micro-kernel of the optimised CONV_2D / FULLY_CONNECTED (see
+// kernels/optimized/conv.h): 4 output pixels x 16 output channels, 8 int32 accumulators.
+// Per int16 pair of the accumulation depth: 2 panel loads, 4 broadcasts, 8 vpmaddwd, 8 vpaddd.
+// vpmaddwd multiplies int16 exactly and adds two products into int32 (it saturates only for
+// (-32768)^2 * 2, impossible with |x| <= 255 and |w| <= 255), so the kernel is exact.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/x86/int8_common_avx2.h"
+#include "kernels/x86/int8_x86.h"
+
+namespace qat::kernels::x86 {
+
+using namespace avx2;
+
+namespace {
+inline __m256i Bcast32(const int16_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+}  // namespace
+
+void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows, const int16_t* w,
+                      const GemmOutput& os, int n, uint8_t* const* out) {
+  __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+  for (int t = 0; t < taps; ++t) {
+    const int16_t* r0 = rows[t * 4 + 0];
+    const int16_t* r1 = rows[t * 4 + 1];
+    const int16_t* r2 = rows[t * 4 + 2];
+    const int16_t* r3 = rows[t * 4 + 3];
+    int j = 0;
+    for (; j + 2 <= icp; j += 2) {
+      __m256i b0 = _mm256_load_si256((const __m256i*)w);
+      __m256i b1 = _mm256_load_si256((const __m256i*)(w + 16));
+      __m256i b2 = _mm256_load_si256((const __m256i*)(w + 32));
+      __m256i b3 = _mm256_load_si256((const __m256i*)(w + 48));
+      __m256i x = Bcast32(r0 + 2 * j);
+      a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(x, b0));
+      a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(x, b1));
+      x = Bcast32(r1 + 2 * j);
+      a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(x, b0));
+      a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(x, b1));
+      x = Bcast32(r2 + 2 * j);
+      a20 = _mm256_add_epi32(a20, _mm256_madd_epi16(x, b0));
+      a21 = _mm256_add_epi32(a21, _mm256_madd_epi16(x, b1));
+      x = Bcast32(r3 + 2 * j);
+      a30 = _mm256_add_epi32(a30, _mm256_madd_epi16(x, b0));
+      a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(x, b1));
+      x = Bcast32(r0 + 2 * j + 2);
+      a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(x, b2));
+      a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(x, b3));
+      x = Bcast32(r1 + 2 * j + 2);
+      a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(x, b2));
+      a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(x, b3));
+      x = Bcast32(r2 + 2 * j + 2);
+      a20 = _mm256_add_epi32(a20, _mm256_madd_epi16(x, b2));
+      a21 = _mm256_add_epi32(a21, _mm256_madd_epi16(x, b3));
+      x = Bcast32(r3 + 2 * j + 2);
+      a30 = _mm256_add_epi32(a30, _mm256_madd_epi16(x, b2));
+      a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(x, b3));
+      w += 64;
+    }
+    for (; j < icp; ++j) {
+      __m256i b0 = _mm256_load_si256((const __m256i*)w);
+      __m256i b1 = _mm256_load_si256((const __m256i*)(w + 16));
+      __m256i x = Bcast32(r0 + 2 * j);
+      a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(x, b0));
+      a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(x, b1));
+      x = Bcast32(r1 + 2 * j);
+      a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(x, b0));
+      a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(x, b1));
+      x = Bcast32(r2 + 2 * j);
+      a20 = _mm256_add_epi32(a20, _mm256_madd_epi16(x, b0));
+      a21 = _mm256_add_epi32(a21, _mm256_madd_epi16(x, b1));
+      x = Bcast32(r3 + 2 * j);
+      a30 = _mm256_add_epi32(a30, _mm256_madd_epi16(x, b0));
+      a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(x, b1));
+      w += 32;
+    }
+  }
+  const __m256i acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+  for (int r = 0; r < pixels; ++r) {
+    __m256i lo = OutputStage8(acc[r][0], os, 0);
+    __m256i hi = OutputStage8(acc[r][1], os, 8);
+    StoreBytes(out[r], PackBytes16(lo, hi, os.is_uint8), n);
+  }
+}
+
+void WidenRowsAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad, int16_t* out) {
+  const uint8_t* in = static_cast<const uint8_t*>(input);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* s = in + r * ic;
+    int16_t* d = out + r * ic_pad;
+    int c = 0;
+    if (is_uint8) {
+      for (; c + 16 <= ic; c += 16)
+        _mm256_storeu_si256((__m256i*)(d + c), _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i*)(s + c))));
+      for (; c < ic; ++c) d[c] = s[c];
+    } else {
+      for (; c + 16 <= ic; c += 16)
+        _mm256_storeu_si256((__m256i*)(d + c), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(s + c))));
+      for (; c < ic; ++c) d[c] = (int8_t)s[c];
+    }
+    for (; c < ic_pad; ++c) d[c] = 0;
+  }
+}
+
+}  // namespace qat::kernels::x86

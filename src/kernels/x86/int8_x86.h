@@ -1,0 +1,55 @@
+// Entry points of the x86 integer micro-kernels (src/kernels/x86/*_avx2.cpp). Only the drivers in
+// src/kernels/optimized/ call them, after checking the CPU with kernels/dispatch.h.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/quant_math.h"
+
+namespace qat::kernels::optimized {
+struct RequantArrays;
+}
+
+namespace qat::kernels::x86 {
+
+// The output stage of one 16-channel panel (pointers already offset to the panel's first channel).
+struct GemmOutput {
+  const int32_t* bias;
+  const int32_t* multiplier;
+  const int32_t* left;
+  const int32_t* right;
+  const int32_t* mask;
+  const int32_t* half;
+  const float* scale;
+  int32_t output_offset, act_min, act_max;
+  RequantMode mode;
+  bool is_uint8;
+};
+
+// One 4-pixel x 16-channel tile of the implicit GEMM.
+//   rows[t * 4 + r]: int16 input run of pixel r for filter tap t (icp pairs); rows of pixels past
+//   `pixels` may repeat pixel 0. w: the panel's packed weights. out[r]: where pixel r's `n` (<= 16)
+//   output bytes go.
+void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows, const int16_t* w,
+                      const GemmOutput& os, int n, uint8_t* const* out);
+
+// Converts int8 (sign-extend) or uint8 (zero-extend) to int16 rows of ic_pad entries (pad: 0).
+void WidenRowsAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad, int16_t* out);
+
+// Depthwise (depth multiplier 1): one output row of `ow` pixels, channels [0, c), c8 = channels in
+// whole blocks of 8 (the rest is left to the caller). Taps outside the input are skipped.
+struct DepthwiseRow {
+  const void* input;  // image base (NHWC, batch already applied)
+  int input_h, input_w, channels;
+  int filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+  int oy, ow;
+  const int32_t* weights;  // [tap][c_pad], w - Z_w
+  int c_pad;
+  int32_t input_offset;
+  bool is_uint8;
+  GemmOutput os;  // bias / requant arrays indexed by channel
+  uint8_t* output;  // row base: output pixel ox at output + ox * channels
+};
+void DepthwiseRowAvx2(const DepthwiseRow& r, int c8);
+
+}  // namespace qat::kernels::x86

@@ -1,0 +1,123 @@
+// Randomised bit-exactness test of the optimised CONV_2D (kernels/optimized/conv.h) against the
+// reference kernels, on every compiled path, in both requantization modes, int8 and uint8.
+// Shapes are random (odd channel counts, K not a multiple of the tile, 1x1 / 3x3 / strided /
+// dilated / padded), zero points at the extremes; tolerance 0; seeded, so a failure reproduces.
+#include <gtest/gtest.h>
+
+#include "kernels/optimized/conv.h"
+#include "kernels/reference/conv.h"
+#include "optimized_test_util.h"
+#include "qat/thread_pool.h"
+
+namespace qat::kernels {
+namespace {
+
+using namespace testing;
+
+reference::ConvParams RandomConv(std::mt19937& rng, bool is_uint8, int trial) {
+  reference::ConvParams p;
+  p.batches = Uniform(rng, 1, 2);
+  p.input_h = Uniform(rng, 1, 11);
+  p.input_w = Uniform(rng, 1, 11);
+  p.input_c = trial % 4 == 0 ? Uniform(rng, 1, 5) : Uniform(rng, 1, 70);
+  p.output_c = Uniform(rng, 1, 50);
+  const int kind = Uniform(rng, 0, 3);
+  p.filter_h = kind == 0 ? 1 : Uniform(rng, 1, 4);
+  p.filter_w = kind == 0 ? 1 : (kind == 1 ? p.filter_h : Uniform(rng, 1, 4));
+  p.stride_h = Uniform(rng, 1, 3);
+  p.stride_w = Uniform(rng, 1, 3);
+  p.dilation_h = Uniform(rng, 0, 4) == 0 ? 2 : 1;
+  p.dilation_w = Uniform(rng, 0, 4) == 0 ? 2 : 1;
+  const auto pad = Uniform(rng, 0, 1) ? reference::Padding::kSame : reference::Padding::kValid;
+  reference::ComputePadding(pad, p.input_h, p.filter_h, p.stride_h, p.dilation_h, &p.output_h, &p.pad_top);
+  reference::ComputePadding(pad, p.input_w, p.filter_w, p.stride_w, p.dilation_w, &p.output_w, &p.pad_left);
+  p.input_offset = -ZeroPoint(rng, is_uint8);
+  p.filter_offset = is_uint8 ? -ZeroPoint(rng, true) : 0;
+  p.output_offset = ZeroPoint(rng, is_uint8);
+  RandomClamp(rng, is_uint8, &p.act_min, &p.act_max);
+  return p;
+}
+
+template <class T>
+void RunTrials(bool is_uint8, uint32_t seed, int trials) {
+  std::mt19937 rng(seed);
+  ThreadPool pool(2);
+  for (int trial = 0; trial < trials; ++trial) {
+    for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
+      reference::ConvParams p = RandomConv(rng, is_uint8, trial);
+      p.requant = mode;
+      if (p.output_h == 0 || p.output_w == 0) continue;
+      const size_t in_n = (size_t)p.batches * p.input_h * p.input_w * p.input_c;
+      const size_t out_n = (size_t)p.batches * p.output_h * p.output_w * p.output_c;
+      auto input = RandomBytes<T>(rng, in_n);
+      auto filter = RandomBytes<T>(rng, (size_t)p.output_c * p.filter_h * p.filter_w * p.input_c, !is_uint8);
+      auto bias = RandomBias(rng, p.output_c);
+      const bool with_bias = Uniform(rng, 0, 5) != 0;
+      std::vector<Requant> rq(is_uint8 ? 1 : p.output_c);
+      for (auto& r : rq) r = RandomRequant(rng);
+      std::vector<T> want(out_n);
+      optimized::PackedConv pc;
+      if constexpr (std::is_same_v<T, uint8_t>) {
+        reference::ConvUint8(p, rq[0], input.data(), filter.data(), with_bias ? bias.data() : nullptr, want.data());
+        pc = optimized::PackConvUint8(p, rq[0], filter.data(), with_bias ? bias.data() : nullptr);
+      } else {
+        reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), with_bias ? bias.data() : nullptr,
+                                      want.data());
+        pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), with_bias ? bias.data() : nullptr);
+      }
+      for (KernelPath path : PathsToTest()) {
+        for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
+          std::vector<T> got(out_n, 0x5a);
+          std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
+          if constexpr (std::is_same_v<T, uint8_t>)
+            optimized::ConvUint8(pc, input.data(), got.data(), scratch.data(), tp, path);
+          else
+            optimized::ConvInt8(pc, input.data(), got.data(), scratch.data(), tp, path);
+          size_t bad = 0;
+          for (size_t i = 0; i < out_n; ++i) bad += got[i] != want[i];
+          ASSERT_EQ(bad, 0u) << "seed " << seed << " trial " << trial << " path " << KernelPathName(path)
+                             << " mode " << (int)mode << " threads " << (tp ? 2 : 1) << " shape b" << p.batches << " "
+                             << p.input_h << "x" << p.input_w << "x" << p.input_c << " -> " << p.output_c << " f"
+                             << p.filter_h << "x" << p.filter_w << " s" << p.stride_h << "," << p.stride_w << " d"
+                             << p.dilation_h << "," << p.dilation_w;
+        }
+      }
+    }
+  }
+}
+
+TEST(OptimizedConv, Int8MatchesReferenceOnEveryPath) { RunTrials<int8_t>(false, 20261125, 150); }
+TEST(OptimizedConv, Uint8MatchesReferenceOnEveryPath) { RunTrials<uint8_t>(true, 777, 150); }
+
+// A layer big enough to use several pixel chunks and channel groups (the work split).
+TEST(OptimizedConv, LargeLayerSplitsWorkExactly) {
+  std::mt19937 rng(5);
+  reference::ConvParams p;
+  p.input_h = p.input_w = 20;
+  p.input_c = 67;
+  p.output_c = 75;
+  p.filter_h = p.filter_w = 3;
+  reference::ComputePadding(reference::Padding::kSame, 20, 3, 1, 1, &p.output_h, &p.pad_top);
+  reference::ComputePadding(reference::Padding::kSame, 20, 3, 1, 1, &p.output_w, &p.pad_left);
+  p.input_offset = 128;
+  p.output_offset = -5;
+  auto input = RandomBytes<int8_t>(rng, 20 * 20 * 67);
+  auto filter = RandomBytes<int8_t>(rng, 75 * 9 * 67, true);
+  auto bias = RandomBias(rng, 75);
+  std::vector<Requant> rq(75);
+  for (auto& r : rq) r = MakeRequant(std::exp2(-std::uniform_real_distribution<double>(9, 12)(rng)));
+  ThreadPool pool(3);
+  for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
+    p.requant = mode;
+    std::vector<int8_t> want(20 * 20 * 75), got(want.size());
+    reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
+    auto pc = optimized::PackConvInt8(p, rq.data(), 75, filter.data(), bias.data());
+    for (KernelPath path : PathsToTest()) {
+      optimized::ConvInt8(pc, input.data(), got.data(), nullptr, &pool, path);
+      EXPECT_EQ(got, want) << KernelPathName(path);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qat::kernels
