@@ -50,6 +50,7 @@ struct DepthwiseRow {
   GemmOutput os;  // bias / requant arrays indexed by channel
   uint8_t* output;  // row base: output pixel ox at output + ox * channels
 };
+inline constexpr int kDepthwiseMaxTaps = 64;  // larger filters use the portable path
 void DepthwiseRowAvx2(const DepthwiseRow& r, int c8);
 
 }  // namespace qat::kernels::x86

@@ -1,0 +1,130 @@
+// Optimised DEPTHWISE_CONV_2D driver (see depthwise_conv.h): packing, the split of output rows
+// over the thread pool and the portable row kernel.
+#include "kernels/optimized/depthwise_conv.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "kernels/x86/int8_x86.h"
+#include "qat/thread_pool.h"
+
+namespace qat::kernels::optimized {
+
+namespace {
+
+template <class W>
+PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant, int requant_count, const W* filter,
+                         const int32_t* bias, bool is_uint8) {
+  PackedDepthwise pd;
+  pd.p = p;
+  pd.is_uint8 = is_uint8;
+  pd.c_pad = (p.output_c + 7) / 8 * 8;
+  const int taps = p.filter_h * p.filter_w;
+  const int32_t filter_offset = is_uint8 ? p.filter_offset : 0;
+  pd.weights.assign((size_t)taps * pd.c_pad, 0);
+  pd.bias.assign(pd.c_pad, 0);
+  for (int t = 0; t < taps; ++t)
+    for (int c = 0; c < p.output_c; ++c)
+      pd.weights[(size_t)t * pd.c_pad + c] = (int32_t)filter[(size_t)t * p.output_c + c] + filter_offset;
+  for (int c = 0; c < p.output_c; ++c) pd.bias[c] = bias ? bias[c] : 0;
+  pd.rq.Init(requant, requant_count, p.output_c, pd.c_pad);
+  return pd;
+}
+
+// Channels [c0, c1) of output row (b, oy), any depth multiplier: the reference's arithmetic.
+template <class T>
+void RowPortable(const PackedDepthwise& pd, const T* input, T* output, int b, int oy, int c0, int c1) {
+  const reference::ConvParams& p = pd.p;
+  const int M = p.depth_multiplier;
+  for (int ox = 0; ox < p.output_w; ++ox) {
+    T* out = output + (((int64_t)b * p.output_h + oy) * p.output_w + ox) * p.output_c;
+    const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+    for (int c = c0; c < c1; ++c) {
+      int32_t acc = 0;
+      for (int fy = 0; fy < p.filter_h; ++fy) {
+        const int iy = iy0 + fy * p.dilation_h;
+        if (iy < 0 || iy >= p.input_h) continue;
+        for (int fx = 0; fx < p.filter_w; ++fx) {
+          const int ix = ix0 + fx * p.dilation_w;
+          if (ix < 0 || ix >= p.input_w) continue;
+          const T x = input[(((int64_t)b * p.input_h + iy) * p.input_w + ix) * p.input_c + c / M];
+          acc += pd.weights[(size_t)(fy * p.filter_w + fx) * pd.c_pad + c] * ((int32_t)x + p.input_offset);
+        }
+      }
+      acc = (int32_t)((uint32_t)acc + (uint32_t)pd.bias[c]);
+      out[c] = (T)OutputStageScalar(p.requant, pd.rq, c, acc, p.output_offset, p.act_min, p.act_max);
+    }
+  }
+}
+
+template <class T>
+void Run(const PackedDepthwise& pd, const T* input, T* output, ThreadPool* pool, KernelPath path) {
+  const reference::ConvParams& p = pd.p;
+  const int rows = p.batches * p.output_h;
+  if (rows == 0 || p.output_w == 0 || p.output_c == 0) return;
+  const bool simd = path == KernelPath::kAvx2 && p.depth_multiplier == 1 &&
+                    p.filter_h * p.filter_w <= x86::kDepthwiseMaxTaps;
+  const int c8 = simd ? p.output_c / 8 * 8 : 0;
+  auto body = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int b = (int)(r / p.output_h), oy = (int)(r % p.output_h);
+      if (c8 > 0) {
+        x86::DepthwiseRow row;
+        row.input = input + (int64_t)b * p.input_h * p.input_w * p.input_c;
+        row.input_h = p.input_h;
+        row.input_w = p.input_w;
+        row.channels = p.output_c;
+        row.filter_h = p.filter_h;
+        row.filter_w = p.filter_w;
+        row.stride_h = p.stride_h;
+        row.stride_w = p.stride_w;
+        row.dilation_h = p.dilation_h;
+        row.dilation_w = p.dilation_w;
+        row.pad_top = p.pad_top;
+        row.pad_left = p.pad_left;
+        row.oy = oy;
+        row.ow = p.output_w;
+        row.weights = pd.weights.data();
+        row.c_pad = pd.c_pad;
+        row.input_offset = p.input_offset;
+        row.is_uint8 = pd.is_uint8;
+        row.os = x86::GemmOutput{pd.bias.data(), pd.rq.multiplier.data(), pd.rq.left.data(), pd.rq.right.data(),
+                                 pd.rq.mask.data(), pd.rq.half.data(), pd.rq.scale.data(), p.output_offset,
+                                 p.act_min, p.act_max, p.requant, pd.is_uint8};
+        row.output = reinterpret_cast<uint8_t*>(output + (((int64_t)b * p.output_h + oy) * p.output_w) * p.output_c);
+        x86::DepthwiseRowAvx2(row, c8);
+      }
+      if (c8 < p.output_c) RowPortable(pd, input, output, b, oy, c8, p.output_c);
+    }
+  };
+  const int threads = pool ? pool->size() : 1;
+  if (threads > 1 && rows > 1) {
+    pool->parallel_for(rows, body, 1);
+  } else {
+    body(0, rows);
+  }
+}
+
+}  // namespace
+
+PackedDepthwise PackDepthwiseInt8(const reference::ConvParams& p, const Requant* requant, int requant_count,
+                                  const int8_t* filter, const int32_t* bias) {
+  return PackImpl(p, requant, requant_count, filter, bias, false);
+}
+
+PackedDepthwise PackDepthwiseUint8(const reference::ConvParams& p, const Requant& requant, const uint8_t* filter,
+                                   const int32_t* bias) {
+  return PackImpl(p, &requant, 1, filter, bias, true);
+}
+
+void DepthwiseConvInt8(const PackedDepthwise& pd, const int8_t* input, int8_t* output, ThreadPool* pool,
+                       KernelPath path) {
+  Run(pd, input, output, pool, path);
+}
+
+void DepthwiseConvUint8(const PackedDepthwise& pd, const uint8_t* input, uint8_t* output, ThreadPool* pool,
+                        KernelPath path) {
+  Run(pd, input, output, pool, path);
+}
+
+}  // namespace qat::kernels::optimized

@@ -1,0 +1,49 @@
+// Micro-benchmarks of this core's integer multiply-accumulate peak with AVX2, used by
+// bench/int8_kernels_bench.cpp to state "fraction of peak". Inline assembly, so the compiler
+// cannot fold the independent chains: 12 accumulators, each vpmaddwd / vpmaddubsw result
+// independent of the others, so throughput (not latency) bounds the loop.
+#include <chrono>
+#include <cstdint>
+
+#include "kernels/x86/peak_x86.h"
+
+namespace qat::kernels::x86 {
+
+namespace {
+#define QAT_MADD(d) "vpmaddwd %%ymm14, %%ymm15, %%ymm12\n vpaddd %%ymm12, %%ymm" #d ", %%ymm" #d "\n"
+#define QAT_U8S8(d) \
+  "vpmaddubsw %%ymm14, %%ymm15, %%ymm12\n vpmaddwd %%ymm12, %%ymm13, %%ymm12\n vpaddd %%ymm12, %%ymm" #d ", %%ymm" #d "\n"
+
+double Seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+double PeakMaddwdGmacs(int64_t iterations) {
+  __asm__ volatile("vpxor %%ymm14, %%ymm14, %%ymm14\n vpxor %%ymm15, %%ymm15, %%ymm15\n" ::: "xmm14", "xmm15");
+  auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < iterations; ++i) {
+    __asm__ volatile(QAT_MADD(0) QAT_MADD(1) QAT_MADD(2) QAT_MADD(3) QAT_MADD(4) QAT_MADD(5) QAT_MADD(6)
+                         QAT_MADD(7) QAT_MADD(8) QAT_MADD(9) QAT_MADD(10) QAT_MADD(11)::
+                             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                               "xmm10", "xmm11", "xmm12");
+  }
+  __asm__ volatile("vzeroupper" ::: "memory");
+  return (double)iterations * 12 * 16 / Seconds(t0) / 1e9;
+}
+
+double PeakU8S8Gmacs(int64_t iterations) {
+  __asm__ volatile("vpxor %%ymm14, %%ymm14, %%ymm14\n vpxor %%ymm15, %%ymm15, %%ymm15\n vpxor %%ymm13, %%ymm13, %%ymm13\n" ::
+                       : "xmm13", "xmm14", "xmm15");
+  auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < iterations; ++i) {
+    __asm__ volatile(QAT_U8S8(0) QAT_U8S8(1) QAT_U8S8(2) QAT_U8S8(3) QAT_U8S8(4) QAT_U8S8(5) QAT_U8S8(6)
+                         QAT_U8S8(7) QAT_U8S8(8) QAT_U8S8(9) QAT_U8S8(10) QAT_U8S8(11)::
+                             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                               "xmm10", "xmm11", "xmm12");
+  }
+  __asm__ volatile("vzeroupper" ::: "memory");
+  return (double)iterations * 12 * 32 / Seconds(t0) / 1e9;
+}
+
+}  // namespace qat::kernels::x86

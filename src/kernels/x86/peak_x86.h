@@ -1,0 +1,11 @@
+// Peak integer multiply-accumulate rate of one core (AVX2), in GMAC/s (1 MAC = 2 ops).
+#pragma once
+#include <cstdint>
+
+namespace qat::kernels::x86 {
+// vpmaddwd + vpaddd: the instruction pair of qat's exact AVX2 GEMM (16 MACs per vpmaddwd).
+double PeakMaddwdGmacs(int64_t iterations);
+// vpmaddubsw + vpmaddwd(ones) + vpaddd: the sequence of MLAS' AVX2 u8s8 kernel (32 MACs), which
+// saturates to int16 and so is not exact for arbitrary weights; measured for comparison only.
+double PeakU8S8Gmacs(int64_t iterations);
+}  // namespace qat::kernels::x86
