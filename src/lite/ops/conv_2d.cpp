@@ -1,0 +1,130 @@
+// CONV_2D: inputs (input NHWC, filter OHWI, optional bias), Conv2DOptions.
+// Types: float32; float32 with int8 weights (hybrid); int8 with per-channel or per-tensor
+// symmetric int8 weights and int32 bias; uint8 with asymmetric per-tensor weights.
+#include "kernels/reference/conv.h"
+#include "lite/ops/op_common.h"
+
+namespace qat::lite::ops {
+namespace {
+
+struct OpData {
+  ref::ConvParams params;
+  std::vector<kernels::Requant> per_channel;  // int8: one per output channel
+  kernels::Requant requant;                   // uint8
+  std::vector<float> filter_scales;           // hybrid
+  enum class Kind { kFloat, kHybrid, kInt8, kUint8 } kind = Kind::kFloat;
+};
+
+void Prepare(OpContext& ctx) {
+  auto& d = Data<OpData>(ctx);
+  CheckArity(ctx, 2, 3);
+  const LiteTensor& in = ctx.in(0);
+  const LiteTensor& filter = ctx.in(1);
+  const LiteTensor* bias = HasInput(ctx, 2) ? ctx.inputs[2] : nullptr;
+  LiteTensor& out = ctx.out(0);
+  CheckRank(ctx, in, 4, "input");
+  CheckRank(ctx, filter, 4, "filter");
+  const auto* o = ctx.op ? ctx.op->builtin_options_as_Conv2DOptions() : nullptr;
+  if (!o) ctx.fail("missing Conv2DOptions");
+  if (o->stride_h() <= 0 || o->stride_w() <= 0 || o->dilation_h_factor() <= 0 || o->dilation_w_factor() <= 0)
+    ctx.fail("strides and dilations must be positive");
+
+  ref::ConvParams& p = d.params;
+  p = ref::ConvParams{};
+  p.batches = in.dims[0];
+  p.input_h = in.dims[1];
+  p.input_w = in.dims[2];
+  p.input_c = in.dims[3];
+  p.output_c = filter.dims[0];
+  p.filter_h = filter.dims[1];
+  p.filter_w = filter.dims[2];
+  if (filter.dims[3] != p.input_c)
+    ctx.fail("filter '{}' has {} input channels, input '{}' has {}", filter.name, filter.dims[3], in.name, p.input_c);
+  if (bias && bias->num_elements() != p.output_c)
+    ctx.fail("bias '{}' has {} elements, expected {}", bias->name, bias->num_elements(), p.output_c);
+  p.stride_h = o->stride_h();
+  p.stride_w = o->stride_w();
+  p.dilation_h = o->dilation_h_factor();
+  p.dilation_w = o->dilation_w_factor();
+  const ref::Padding pad = ToPadding(o->padding());
+  ref::ComputePadding(pad, p.input_h, p.filter_h, p.stride_h, p.dilation_h, &p.output_h, &p.pad_top);
+  ref::ComputePadding(pad, p.input_w, p.filter_w, p.stride_w, p.dilation_w, &p.output_w, &p.pad_left);
+  ResizeOutput(ctx, 0, {p.batches, p.output_h, p.output_w, p.output_c});
+  const ref::Activation act = ToActivation(o->fused_activation_function());
+  p.requant = ctx.requant;
+
+  if (in.type == DType::kFloat32) {
+    CheckType(ctx, out, DType::kFloat32, "output");
+    p.float_act = FloatActivationRange(ctx, act);
+    if (bias) CheckType(ctx, *bias, DType::kFloat32, "bias");
+    if (filter.type == DType::kFloat32) {
+      d.kind = OpData::Kind::kFloat;
+    } else if (filter.type == DType::kInt8) {
+      d.kind = OpData::Kind::kHybrid;
+      d.filter_scales = filter.quant.scale;
+      if (d.filter_scales.empty()) ctx.fail("hybrid filter '{}' has no scale", filter.name);
+      if (d.filter_scales.size() != 1 && (int)d.filter_scales.size() != p.output_c)
+        ctx.fail("filter '{}' has {} scales for {} output channels", filter.name, d.filter_scales.size(), p.output_c);
+    } else {
+      ctx.fail("float input with {} filter '{}' is not supported", TypeName(filter.type), filter.name);
+    }
+    return;
+  }
+  if (!Is8Bit(in.type)) ctx.fail("input '{}' type {} is not supported", in.name, TypeName(in.type));
+  CheckType(ctx, filter, in.type, "filter");
+  CheckType(ctx, out, in.type, "output");
+  if (bias) CheckType(ctx, *bias, DType::kInt32, "bias");
+  const float s_in = Scale(ctx, in), s_out = Scale(ctx, out);
+  p.input_offset = -ZeroPoint(in);
+  p.output_offset = ZeroPoint(out);
+  QuantizedActivationRange(ctx, act, out, &p.act_min, &p.act_max);
+  const auto& ws = filter.quant.scale;
+  if (ws.empty()) ctx.fail("filter '{}' is not quantized", filter.name);
+  if (in.type == DType::kInt8) {
+    d.kind = OpData::Kind::kInt8;
+    if (ws.size() != 1 && (int)ws.size() != p.output_c)
+      ctx.fail("filter '{}' has {} scales for {} output channels", filter.name, ws.size(), p.output_c);
+    for (auto z : filter.quant.zero_point)
+      if (z != 0) ctx.fail("int8 filter '{}' must be symmetric (zero point 0), got {}", filter.name, z);
+    d.per_channel.resize(p.output_c);
+    for (int c = 0; c < p.output_c; ++c)
+      d.per_channel[c] = kernels::MakeRequant(s_in, ws.size() == 1 ? ws[0] : ws[c], s_out);
+  } else {
+    d.kind = OpData::Kind::kUint8;
+    if (ws.size() != 1) ctx.fail("uint8 filter '{}' must be quantized per tensor", filter.name);
+    p.filter_offset = -ZeroPoint(filter);
+    d.requant = kernels::MakeRequant(s_in, ws[0], s_out, /*tflite_float_product=*/true);
+  }
+}
+
+void Eval(OpContext& ctx) {
+  auto& d = Data<OpData>(ctx);
+  const LiteTensor& in = ctx.in(0);
+  const LiteTensor& filter = ctx.in(1);
+  const LiteTensor* bias = HasInput(ctx, 2) ? ctx.inputs[2] : nullptr;
+  LiteTensor& out = ctx.out(0);
+  switch (d.kind) {
+    case OpData::Kind::kFloat:
+      ref::ConvFloat(d.params, in.as<float>(), filter.as<float>(), bias ? bias->as<float>() : nullptr,
+                     out.as<float>());
+      break;
+    case OpData::Kind::kHybrid:
+      ref::ConvHybridInt8(d.params, d.filter_scales.data(), (int)d.filter_scales.size(), in.as<float>(),
+                          filter.as<int8_t>(), bias ? bias->as<float>() : nullptr, out.as<float>());
+      break;
+    case OpData::Kind::kInt8:
+      ref::ConvPerChannelInt8(d.params, d.per_channel.data(), in.as<int8_t>(), filter.as<int8_t>(),
+                              bias ? bias->as<int32_t>() : nullptr, out.as<int8_t>());
+      break;
+    case OpData::Kind::kUint8:
+      ref::ConvUint8(d.params, d.requant, in.as<uint8_t>(), filter.as<uint8_t>(),
+                     bias ? bias->as<int32_t>() : nullptr, out.as<uint8_t>());
+      break;
+  }
+}
+
+}  // namespace
+
+OpRegistration Register_CONV_2D() { return MakeRegistration<OpData>("CONV_2D", Prepare, Eval); }
+
+}  // namespace qat::lite::ops

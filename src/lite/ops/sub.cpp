@@ -1,0 +1,19 @@
+// SUB: two inputs with numpy-style broadcasting (up to 6-D), SubOptions (fused activation).
+// Types float32, int8, uint8 (integer algorithm: src/kernels/reference/arithmetic.h).
+#include "lite/ops/binary_common.h"
+
+namespace qat::lite::ops {
+namespace {
+
+void Prepare(OpContext& ctx) {
+  const auto* o = ctx.op ? ctx.op->builtin_options_as_SubOptions() : nullptr;
+  PrepareBinary(ctx, BinaryKind::kSub, o ? o->fused_activation_function() : tflite::ActivationFunctionType::NONE);
+}
+
+void Eval(OpContext& ctx) { EvalBinary(ctx, ref::SubFloat, ref::SubInt8, ref::SubUint8); }
+
+}  // namespace
+
+OpRegistration Register_SUB() { return MakeRegistration<BinaryOpData>("SUB", Prepare, Eval); }
+
+}  // namespace qat::lite::ops
