@@ -63,9 +63,9 @@ void RunTrials(bool is_uint8, uint32_t seed, int trials) {
         for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
           std::vector<T> got(out_n, 0x5a);
           if constexpr (std::is_same_v<T, uint8_t>)
-            optimized::DepthwiseConvUint8(pd, input.data(), got.data(), tp, path);
+            optimized::DepthwiseConvUint8(pd, input.data(), got.data(), nullptr, tp, path);
           else
-            optimized::DepthwiseConvInt8(pd, input.data(), got.data(), tp, path);
+            optimized::DepthwiseConvInt8(pd, input.data(), got.data(), nullptr, tp, path);
           size_t bad = 0;
           for (size_t i = 0; i < out_n; ++i) bad += got[i] != want[i];
           ASSERT_EQ(bad, 0u) << "seed " << seed << " trial " << trial << " path " << KernelPathName(path)

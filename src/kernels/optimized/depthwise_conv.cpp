@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <vector>
 
 #include "kernels/x86/int8_x86.h"
 #include "qat/thread_pool.h"
@@ -18,15 +19,41 @@ PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant,
   PackedDepthwise pd;
   pd.p = p;
   pd.is_uint8 = is_uint8;
-  pd.c_pad = (p.output_c + 7) / 8 * 8;
+  pd.c_pad = (p.output_c + 15) / 16 * 16;
   const int taps = p.filter_h * p.filter_w;
+  pd.tap_pairs = (taps + 1) / 2;
   const int32_t filter_offset = is_uint8 ? p.filter_offset : 0;
   pd.weights.assign((size_t)taps * pd.c_pad, 0);
   pd.bias.assign(pd.c_pad, 0);
+  pd.folded_bias.assign(pd.c_pad, 0);
   for (int t = 0; t < taps; ++t)
     for (int c = 0; c < p.output_c; ++c)
       pd.weights[(size_t)t * pd.c_pad + c] = (int32_t)filter[(size_t)t * p.output_c + c] + filter_offset;
-  for (int c = 0; c < p.output_c; ++c) pd.bias[c] = bias ? bias[c] : 0;
+  for (int c = 0; c < p.output_c; ++c) {
+    pd.bias[c] = bias ? bias[c] : 0;
+    uint32_t sum = 0;
+    for (int t = 0; t < taps; ++t) sum += (uint32_t)pd.weights[(size_t)t * pd.c_pad + c];
+    pd.folded_bias[c] = (int32_t)((uint32_t)pd.bias[c] + (uint32_t)p.input_offset * sum);
+  }
+  // AVX2 layout: for tap pair (a, b) and 16-channel block, vpunpck{l,h}wd of the two taps' int16
+  // inputs gives lanes (ch0-3 | ch8-11) and (ch4-7 | ch12-15), each channel as (x_a, x_b); the
+  // weights are stored in the same order, (w_a, w_b) per channel. A missing odd tap has weight 0.
+  const int blocks = pd.c_pad / 16;
+  pd.pairs.assign((size_t)pd.tap_pairs * blocks * 32, 0);
+  for (int tp = 0; tp < pd.tap_pairs; ++tp)
+    for (int blk = 0; blk < blocks; ++blk) {
+      int16_t* dst = pd.pairs.data() + ((size_t)tp * blocks + blk) * 32;
+      for (int half = 0; half < 2; ++half)
+        for (int lane = 0; lane < 2; ++lane)
+          for (int i = 0; i < 4; ++i) {
+            const int c = blk * 16 + lane * 8 + half * 4 + i;
+            for (int k = 0; k < 2; ++k) {
+              const int t = 2 * tp + k;
+              const int32_t w = (t < taps && c < p.output_c) ? pd.weights[(size_t)t * pd.c_pad + c] : 0;
+              dst[half * 16 + lane * 8 + i * 2 + k] = (int16_t)w;
+            }
+          }
+    }
   pd.rq.Init(requant, requant_count, p.output_c, pd.c_pad);
   return pd;
 }
@@ -58,17 +85,27 @@ void RowPortable(const PackedDepthwise& pd, const T* input, T* output, int b, in
 }
 
 template <class T>
-void Run(const PackedDepthwise& pd, const T* input, T* output, ThreadPool* pool, KernelPath path) {
+void Run(const PackedDepthwise& pd, const T* input, T* output, void* scratch, ThreadPool* pool, KernelPath path) {
   const reference::ConvParams& p = pd.p;
   const int rows = p.batches * p.output_h;
   if (rows == 0 || p.output_w == 0 || p.output_c == 0) return;
   const bool simd = path == KernelPath::kAvx2 && p.depth_multiplier == 1 &&
                     p.filter_h * p.filter_w <= x86::kDepthwiseMaxTaps;
-  const int c8 = simd ? p.output_c / 8 * 8 : 0;
+  const int c16 = simd ? p.output_c / 16 * 16 : 0;
+  // The padding row: Z_in in every channel (plus 16 bytes of slack for the vector loads).
+  std::vector<uint8_t> owned;
+  if (!scratch && c16 > 0) {
+    owned.resize(DepthwiseScratchBytes(pd));
+    scratch = owned.data();
+  }
+  if (c16 > 0) {
+    T* z = static_cast<T*>(scratch);
+    for (int c = 0; c < pd.c_pad + 16; ++c) z[c] = (T)(-p.input_offset);
+  }
   auto body = [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int b = (int)(r / p.output_h), oy = (int)(r % p.output_h);
-      if (c8 > 0) {
+      if (c16 > 0) {
         x86::DepthwiseRow row;
         row.input = input + (int64_t)b * p.input_h * p.input_w * p.input_c;
         row.input_h = p.input_h;
@@ -84,17 +121,19 @@ void Run(const PackedDepthwise& pd, const T* input, T* output, ThreadPool* pool,
         row.pad_left = p.pad_left;
         row.oy = oy;
         row.ow = p.output_w;
-        row.weights = pd.weights.data();
+        row.pairs = pd.pairs.data();
+        row.tap_pairs = pd.tap_pairs;
         row.c_pad = pd.c_pad;
+        row.zero_row = scratch;
         row.input_offset = p.input_offset;
         row.is_uint8 = pd.is_uint8;
-        row.os = x86::GemmOutput{pd.bias.data(), pd.rq.multiplier.data(), pd.rq.left.data(), pd.rq.right.data(),
+        row.os = x86::GemmOutput{pd.folded_bias.data(), pd.rq.multiplier.data(), pd.rq.left.data(), pd.rq.right.data(),
                                  pd.rq.mask.data(), pd.rq.half.data(), pd.rq.scale.data(), p.output_offset,
                                  p.act_min, p.act_max, p.requant, pd.is_uint8};
         row.output = reinterpret_cast<uint8_t*>(output + (((int64_t)b * p.output_h + oy) * p.output_w) * p.output_c);
-        x86::DepthwiseRowAvx2(row, c8);
+        x86::DepthwiseRowAvx2(row, c16);
       }
-      if (c8 < p.output_c) RowPortable(pd, input, output, b, oy, c8, p.output_c);
+      if (c16 < p.output_c) RowPortable(pd, input, output, b, oy, c16, p.output_c);
     }
   };
   const int threads = pool ? pool->size() : 1;
@@ -117,14 +156,16 @@ PackedDepthwise PackDepthwiseUint8(const reference::ConvParams& p, const Requant
   return PackImpl(p, &requant, 1, filter, bias, true);
 }
 
-void DepthwiseConvInt8(const PackedDepthwise& pd, const int8_t* input, int8_t* output, ThreadPool* pool,
+size_t DepthwiseScratchBytes(const PackedDepthwise& pd) { return (size_t)pd.c_pad + 64; }
+
+void DepthwiseConvInt8(const PackedDepthwise& pd, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
                        KernelPath path) {
-  Run(pd, input, output, pool, path);
+  Run(pd, input, output, scratch, pool, path);
 }
 
-void DepthwiseConvUint8(const PackedDepthwise& pd, const uint8_t* input, uint8_t* output, ThreadPool* pool,
-                        KernelPath path) {
-  Run(pd, input, output, pool, path);
+void DepthwiseConvUint8(const PackedDepthwise& pd, const uint8_t* input, uint8_t* output, void* scratch,
+                        ThreadPool* pool, KernelPath path) {
+  Run(pd, input, output, scratch, pool, path);
 }
 
 }  // namespace qat::kernels::optimized

@@ -1,11 +1,13 @@
 // Optimised DEPTHWISE_CONV_2D for int8 and uint8, bit-exact twin of
 // kernels/reference/depthwise_conv.h in both requantization modes.
 //
-// Channels are the vector axis (NHWC keeps them contiguous in input, filter and output). Weights
-// are packed once as int32 (uint8: w - Z_w) per tap, padded to a multiple of 8 channels; the AVX2
-// path widens 8 input bytes to int32, adds the input offset and multiplies with vpmulld, skipping
-// taps in the padding exactly as the reference does, then runs the shared vector output stage.
-// Depth multiplier > 1 and channel tails (< 8) use the portable code.
+// Channels are the vector axis (NHWC keeps them contiguous in input, filter and output). The AVX2
+// path takes 16 channels and two filter taps at a time: both taps' input bytes are widened to
+// int16 and interleaved, so one vpmaddwd multiplies-and-adds the two taps for 8 channels exactly
+// (|w| <= 255, |x| <= 255). The input offset is folded into the bias (bias + input_offset * sum(w)),
+// and a tap in the padding reads a row filled with Z_in, whose contribution cancels the folded
+// term, as in the GEMM (conv.h). Depth multiplier > 1 and channel tails (< 16) use the portable code,
+// which is the reference arithmetic on the packed int32 weights.
 #pragma once
 #include <cstdint>
 
@@ -22,9 +24,12 @@ namespace qat::kernels::optimized {
 struct PackedDepthwise {
   reference::ConvParams p;
   bool is_uint8 = false;
-  int c_pad = 0;                   // output_c rounded up to 8
-  AlignedVector<int32_t> weights;  // [tap][c_pad]
-  AlignedVector<int32_t> bias;     // [c_pad]
+  int c_pad = 0;                   // output_c rounded up to 16
+  int tap_pairs = 0;               // ceil(filter_h * filter_w / 2)
+  AlignedVector<int32_t> weights;  // portable: [tap][c_pad], w - Z_w
+  AlignedVector<int16_t> pairs;    // AVX2: [tap pair][16-channel block][lo 16, hi 16] (see .cpp)
+  AlignedVector<int32_t> bias;     // [c_pad] bias (portable)
+  AlignedVector<int32_t> folded_bias;  // [c_pad] bias + input_offset * sum over taps of w (AVX2)
   RequantArrays rq;                // [c_pad]
 };
 
@@ -33,9 +38,13 @@ PackedDepthwise PackDepthwiseInt8(const reference::ConvParams& p, const Requant*
 PackedDepthwise PackDepthwiseUint8(const reference::ConvParams& p, const Requant& requant, const uint8_t* filter,
                                    const int32_t* bias);
 
-void DepthwiseConvInt8(const PackedDepthwise& pd, const int8_t* input, int8_t* output, ThreadPool* pool,
+// Scratch bytes one call needs (a row of Z_in per thread for padding taps, plus slack).
+size_t DepthwiseScratchBytes(const PackedDepthwise& pd);
+
+// scratch: DepthwiseScratchBytes bytes, or null (the call then uses a small internal buffer).
+void DepthwiseConvInt8(const PackedDepthwise& pd, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
                        KernelPath path = ActiveKernelPath());
-void DepthwiseConvUint8(const PackedDepthwise& pd, const uint8_t* input, uint8_t* output, ThreadPool* pool,
-                        KernelPath path = ActiveKernelPath());
+void DepthwiseConvUint8(const PackedDepthwise& pd, const uint8_t* input, uint8_t* output, void* scratch,
+                        ThreadPool* pool, KernelPath path = ActiveKernelPath());
 
 }  // namespace qat::kernels::optimized

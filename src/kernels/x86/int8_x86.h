@@ -36,21 +36,22 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
 // Converts int8 (sign-extend) or uint8 (zero-extend) to int16 rows of ic_pad entries (pad: 0).
 void WidenRowsAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad, int16_t* out);
 
-// Depthwise (depth multiplier 1): one output row of `ow` pixels, channels [0, c), c8 = channels in
-// whole blocks of 8 (the rest is left to the caller). Taps outside the input are skipped.
+// Depthwise (depth multiplier 1): one output row of `ow` pixels, channels [0, c16), c16 a multiple
+// of 16 (the rest is left to the caller). Taps outside the input read zero_row (Z_in bytes).
 struct DepthwiseRow {
   const void* input;  // image base (NHWC, batch already applied)
   int input_h, input_w, channels;
   int filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
   int oy, ow;
-  const int32_t* weights;  // [tap][c_pad], w - Z_w
-  int c_pad;
+  const int16_t* pairs;  // PackedDepthwise::pairs
+  int tap_pairs, c_pad;
+  const void* zero_row;
   int32_t input_offset;
   bool is_uint8;
-  GemmOutput os;  // bias / requant arrays indexed by channel
+  GemmOutput os;  // folded bias / requant arrays indexed by channel
   uint8_t* output;  // row base: output pixel ox at output + ox * channels
 };
 inline constexpr int kDepthwiseMaxTaps = 64;  // larger filters use the portable path
-void DepthwiseRowAvx2(const DepthwiseRow& r, int c8);
+void DepthwiseRowAvx2(const DepthwiseRow& r, int c16);
 
 }  // namespace qat::kernels::x86
