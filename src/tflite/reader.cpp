@@ -31,36 +31,35 @@ struct OpRule {
   int min_in, max_in;   // max_in -1: unbounded
   int min_out, max_out;
   BuiltinOptions options;  // expected builtin_options_type (NONE accepted too: defaults apply)
-  bool options_required = false;  // the options carry parameters without a usable default
 };
 
 constexpr OpRule kRules[] = {
-    {BuiltinOperator::CONV_2D, 2, 3, 1, 1, BuiltinOptions::Conv2DOptions, true},
-    {BuiltinOperator::DEPTHWISE_CONV_2D, 2, 3, 1, 1, BuiltinOptions::DepthwiseConv2DOptions, true},
-    {BuiltinOperator::FULLY_CONNECTED, 2, 3, 1, 1, BuiltinOptions::FullyConnectedOptions, true},
+    {BuiltinOperator::CONV_2D, 2, 3, 1, 1, BuiltinOptions::Conv2DOptions},
+    {BuiltinOperator::DEPTHWISE_CONV_2D, 2, 3, 1, 1, BuiltinOptions::DepthwiseConv2DOptions},
+    {BuiltinOperator::FULLY_CONNECTED, 2, 3, 1, 1, BuiltinOptions::FullyConnectedOptions},
     {BuiltinOperator::ADD, 2, 2, 1, 1, BuiltinOptions::AddOptions},
     {BuiltinOperator::SUB, 2, 2, 1, 1, BuiltinOptions::SubOptions},
     {BuiltinOperator::MUL, 2, 2, 1, 1, BuiltinOptions::MulOptions},
-    {BuiltinOperator::AVERAGE_POOL_2D, 1, 1, 1, 1, BuiltinOptions::Pool2DOptions, true},
-    {BuiltinOperator::MAX_POOL_2D, 1, 1, 1, 1, BuiltinOptions::Pool2DOptions, true},
+    {BuiltinOperator::AVERAGE_POOL_2D, 1, 1, 1, 1, BuiltinOptions::Pool2DOptions},
+    {BuiltinOperator::MAX_POOL_2D, 1, 1, 1, 1, BuiltinOptions::Pool2DOptions},
     {BuiltinOperator::MEAN, 2, 2, 1, 1, BuiltinOptions::ReducerOptions},
     {BuiltinOperator::PAD, 2, 2, 1, 1, BuiltinOptions::PadOptions},
     {BuiltinOperator::PADV2, 2, 3, 1, 1, BuiltinOptions::PadV2Options},
     {BuiltinOperator::RESHAPE, 1, 2, 1, 1, BuiltinOptions::ReshapeOptions},
     {BuiltinOperator::SQUEEZE, 1, 1, 1, 1, BuiltinOptions::SqueezeOptions},
-    {BuiltinOperator::CONCATENATION, 1, -1, 1, 1, BuiltinOptions::ConcatenationOptions, true},
-    {BuiltinOperator::SOFTMAX, 1, 1, 1, 1, BuiltinOptions::SoftmaxOptions, true},
+    {BuiltinOperator::CONCATENATION, 1, -1, 1, 1, BuiltinOptions::ConcatenationOptions},
+    {BuiltinOperator::SOFTMAX, 1, 1, 1, 1, BuiltinOptions::SoftmaxOptions},
     {BuiltinOperator::LOGISTIC, 1, 1, 1, 1, BuiltinOptions::NONE},
     {BuiltinOperator::TANH, 1, 1, 1, 1, BuiltinOptions::NONE},
     {BuiltinOperator::RELU, 1, 1, 1, 1, BuiltinOptions::NONE},
     {BuiltinOperator::RELU6, 1, 1, 1, 1, BuiltinOptions::NONE},
     {BuiltinOperator::HARD_SWISH, 1, 1, 1, 1, BuiltinOptions::HardSwishOptions},
     {BuiltinOperator::RESIZE_BILINEAR, 2, 2, 1, 1, BuiltinOptions::ResizeBilinearOptions},
-    {BuiltinOperator::DEPTH_TO_SPACE, 1, 1, 1, 1, BuiltinOptions::DepthToSpaceOptions, true},
+    {BuiltinOperator::DEPTH_TO_SPACE, 1, 1, 1, 1, BuiltinOptions::DepthToSpaceOptions},
     {BuiltinOperator::QUANTIZE, 1, 1, 1, 1, BuiltinOptions::QuantizeOptions},
     {BuiltinOperator::DEQUANTIZE, 1, 1, 1, 1, BuiltinOptions::DequantizeOptions},
     {BuiltinOperator::DENSIFY, 1, 1, 1, 1, BuiltinOptions::DensifyOptions},
-    {BuiltinOperator::STRIDED_SLICE, 4, 4, 1, 1, BuiltinOptions::StridedSliceOptions, true},
+    {BuiltinOperator::STRIDED_SLICE, 4, 4, 1, 1, BuiltinOptions::StridedSliceOptions},
 };
 
 const OpRule* FindRule(int32_t code) {
@@ -277,8 +276,6 @@ class Checker {
     if (nout < rule->min_out || nout > rule->max_out)
       Fail("{}: {} outputs, expected {}", label, nout, rule->min_out);
     const auto ot = op->builtin_options_type();
-    if (rule->options_required && ot == BuiltinOptions::NONE)
-      Fail("{}: missing builtin options ({})", label, tflite::EnumNameBuiltinOptions(rule->options));
     if (ot != BuiltinOptions::NONE && ot != rule->options)
       Fail("{}: builtin options of type {} (expected {})", label, tflite::EnumNameBuiltinOptions(ot),
            tflite::EnumNameBuiltinOptions(rule->options));

@@ -1,0 +1,150 @@
+// qat's .tflite interpreter, in the shape of TFLite's:
+//
+//   auto interp = qat::lite::Interpreter::FromFile("model.tflite");   // mmap + verify
+//   interp->AllocateTensors();                                         // plan the arena once
+//   interp->SetInput(0, bytes.data(), bytes.size());
+//   interp->Invoke();
+//   const LiteTensor& out = interp->output(0);
+//   std::vector<float> real = qat::lite::Dequantize(out);              // scale * (q - zp)
+//
+// Memory: constant tensors point into the model bytes (the mapping of the file, never copied).
+// Every other tensor (graph inputs and outputs, intermediate activations, variables) and every
+// op's scratch buffer lives in one 64-byte aligned arena planned by AllocateTensors: a greedy
+// planner gives tensors whose lifetimes do not overlap the same bytes. Graph inputs, outputs and
+// variables live for the whole run, so inputs survive Invoke and can be reused.
+//
+// Requantization: InterpreterOptions::requant picks one of the two integer rounding behaviours
+// of src/kernels/quant_math.h. The default is kTflite (see docs/interpreter.md for why).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lite/op_api.h"
+#include "qat/tflite.h"
+
+namespace qat {
+class ThreadPool;
+}
+
+namespace qat::lite {
+
+class OpResolver;
+using kernels::RequantMode;
+
+// "tflite" / "xnnpack" <-> RequantMode; parse throws UsageError naming the bad value.
+const char* RequantModeName(RequantMode m);
+RequantMode ParseRequantMode(const std::string& name);
+
+struct InterpreterOptions {
+  int threads = 1;
+  // kTflite: TFLite's builtin kernels (pure integer, fixed-point multiplier, double rounding).
+  // kXnnpack: LiteRT's default XNNPACK delegate and ONNX Runtime (float32 multiplier, round half
+  // to even).
+  RequantMode requant = RequantMode::kTflite;
+  // AllocateTensors refuses arenas larger than this (a corrupt shape must not exhaust memory).
+  size_t max_arena_bytes = size_t(16) << 30;
+  tfl::VerifyOptions verify;
+};
+
+// What TFLite's get_input_details() reports for one tensor.
+struct TensorDetails {
+  std::string name;
+  int index = 0;                  // tensor index in the subgraph
+  std::vector<int32_t> shape;
+  DType type = DType::kFloat32;
+  std::vector<float> scales;      // empty: not quantized; >1: per-channel
+  std::vector<int64_t> zero_points;
+  int32_t quantized_dimension = 0;
+  size_t bytes = 0;
+};
+
+class Interpreter {
+ public:
+  // Builtin ops (RegisterBuiltinOps) only.
+  static std::unique_ptr<Interpreter> FromFile(const std::string& path, const InterpreterOptions& opt = {});
+  static std::unique_ptr<Interpreter> FromBuffer(std::span<const uint8_t> bytes, const InterpreterOptions& opt = {});
+  // With a caller's resolver (builtin + custom ops). The resolver is copied.
+  static std::unique_ptr<Interpreter> FromFile(const std::string& path, const OpResolver& resolver,
+                                               const InterpreterOptions& opt = {});
+  static std::unique_ptr<Interpreter> FromBuffer(std::span<const uint8_t> bytes, const OpResolver& resolver,
+                                                 const InterpreterOptions& opt = {});
+  static std::unique_ptr<Interpreter> FromModel(std::shared_ptr<const tfl::ModelFile> model, const OpResolver& resolver,
+                                                const InterpreterOptions& opt = {});
+  ~Interpreter();
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
+
+  // Runs every op's prepare (shapes, quantization multipliers, scratch sizes) and plans the arena.
+  // Must be called before Invoke, and again after ResizeInputTensor or set_requant_mode.
+  void AllocateTensors();
+  void ResizeInputTensor(int input, const std::vector<int32_t>& dims);
+  void set_requant_mode(RequantMode m);
+  RequantMode requant_mode() const { return opt_.requant; }
+
+  int inputs_size() const { return (int)inputs_.size(); }
+  int outputs_size() const { return (int)outputs_.size(); }
+  std::vector<TensorDetails> input_details() const;
+  std::vector<TensorDetails> output_details() const;
+  TensorDetails tensor_details(int tensor_index) const;
+
+  LiteTensor& input(int i);
+  const LiteTensor& output(int i) const;
+  // Copies `bytes` into input i; the size must match exactly. Needs AllocateTensors.
+  void SetInput(int i, const void* data, size_t bytes);
+  template <class T> T* typed_input(int i) { return CheckedData<T>(input(i)); }
+  template <class T> const T* typed_output(int i) const { return CheckedData<T>(const_cast<LiteTensor&>(output(i))); }
+
+  void Invoke();
+
+  // real = scale * (q - zero_point) for output i (per-channel aware); float outputs are copied.
+  std::vector<float> DequantizeOutput(int i) const;
+
+  // Introspection (tests, `qat inspect`, `qat bench`).
+  int tensors_size() const { return (int)tensors_.size(); }
+  const LiteTensor& tensor(int index) const;
+  int nodes_size() const { return (int)nodes_.size(); }
+  const OpContext& node(int index) const;
+  size_t arena_bytes() const { return arena_size_; }
+  // Sum of all arena allocations (activations + scratch) as if nothing were shared.
+  size_t unshared_bytes() const { return unshared_bytes_; }
+  const tfl::ModelFile& model() const { return *model_; }
+  const InterpreterOptions& options() const { return opt_; }
+
+ private:
+  Interpreter() = default;
+  void Build();
+  void PlanArena();
+  template <class T> static T* CheckedData(LiteTensor& t) {
+    if (t.type != dtype_of<T>::value)
+      throw UsageError(fmt::format("tensor '{}' has type {}, not {}", t.name, dtype_name(t.type), dtype_name(dtype_of<T>::value)));
+    if (!t.data && t.bytes) throw UsageError(fmt::format("tensor '{}' is not allocated (call AllocateTensors)", t.name));
+    return static_cast<T*>(t.data);
+  }
+
+  struct Node;
+  std::shared_ptr<const tfl::ModelFile> model_;
+  std::unique_ptr<OpResolver> resolver_;
+  InterpreterOptions opt_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<LiteTensor> tensors_;
+  std::vector<std::vector<int32_t>> model_dims_;  // shapes as stored in the model
+  std::vector<int> inputs_, outputs_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<uint8_t> persistent_;  // graph inputs/outputs/variables: live for the whole run
+  struct ArenaFree { void operator()(uint8_t* p) const; };
+  std::unique_ptr<uint8_t, ArenaFree> arena_;
+  size_t arena_capacity_ = 0, arena_size_ = 0, unshared_bytes_ = 0;
+  bool allocated_ = false;
+};
+
+// Dequantize helpers: real = scale * (q - zero_point).
+inline float Dequantize(int32_t q, float scale, int64_t zero_point) { return scale * (float)((int64_t)q - zero_point); }
+// Whole tensor: int8/uint8/int16/int32 with its (per-tensor or per-channel) parameters; float16 is
+// converted; float32 is copied. Throws for a quantized type without quantization parameters.
+std::vector<float> Dequantize(const LiteTensor& t);
+
+}  // namespace qat::lite

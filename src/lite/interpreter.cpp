@@ -1,0 +1,443 @@
+// The interpreter: model -> tensors and nodes, prepare, arena planning, invoke.
+#include "qat/interpreter.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "lite/op_resolver.h"
+#include "qat/thread_pool.h"
+#include "qat/tflite/schema_generated.h"
+
+namespace qat::lite {
+
+namespace {
+constexpr size_t kAlign = 64;
+size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// Bytes of a tensor of `dims` and `type`, or throws if it overflows `limit`.
+size_t TensorBytes(const LiteTensor& t, size_t limit, int index) {
+  size_t n = dtype_size(t.type);
+  for (int32_t d : t.dims) {
+    if (d < 0) throw ShapeError(fmt::format("tensor {} '{}': negative dimension {}", index, t.name, d));
+    if (d != 0 && n > limit / (size_t)d)
+      throw ShapeError(fmt::format("tensor {} '{}': size exceeds the arena limit of {} bytes", index, t.name, limit));
+    n *= (size_t)d;
+  }
+  return n;
+}
+}  // namespace
+
+const char* RequantModeName(RequantMode m) { return m == RequantMode::kTflite ? "tflite" : "xnnpack"; }
+
+RequantMode ParseRequantMode(const std::string& name) {
+  if (name == "tflite") return RequantMode::kTflite;
+  if (name == "xnnpack") return RequantMode::kXnnpack;
+  throw UsageError(fmt::format("unknown requantization mode '{}' (expected tflite or xnnpack)", name));
+}
+
+struct Interpreter::Node {
+  OpContext ctx;
+  OpRegistration reg;
+  bool inited = false;
+};
+
+void Interpreter::ArenaFree::operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(kAlign)); }
+
+// ------------------------------------------------------------------ construction
+std::unique_ptr<Interpreter> Interpreter::FromFile(const std::string& path, const InterpreterOptions& opt) {
+  return FromModel(tfl::ModelFile::Map(path, opt.verify), BuiltinOpResolver(), opt);
+}
+std::unique_ptr<Interpreter> Interpreter::FromBuffer(std::span<const uint8_t> bytes, const InterpreterOptions& opt) {
+  return FromModel(tfl::ModelFile::FromBuffer(bytes, "<buffer>", opt.verify), BuiltinOpResolver(), opt);
+}
+std::unique_ptr<Interpreter> Interpreter::FromFile(const std::string& path, const OpResolver& resolver,
+                                                   const InterpreterOptions& opt) {
+  return FromModel(tfl::ModelFile::Map(path, opt.verify), resolver, opt);
+}
+std::unique_ptr<Interpreter> Interpreter::FromBuffer(std::span<const uint8_t> bytes, const OpResolver& resolver,
+                                                     const InterpreterOptions& opt) {
+  return FromModel(tfl::ModelFile::FromBuffer(bytes, "<buffer>", opt.verify), resolver, opt);
+}
+
+std::unique_ptr<Interpreter> Interpreter::FromModel(std::shared_ptr<const tfl::ModelFile> model, const OpResolver& resolver,
+                                                    const InterpreterOptions& opt) {
+  if (!model) throw UsageError("Interpreter::FromModel: null model");
+  if (opt.threads < 1) throw UsageError(fmt::format("thread count must be >= 1 (got {})", opt.threads));
+  std::unique_ptr<Interpreter> in(new Interpreter());
+  in->model_ = std::move(model);
+  in->resolver_ = std::make_unique<OpResolver>(resolver);
+  in->opt_ = opt;
+  in->pool_ = std::make_unique<ThreadPool>(opt.threads);
+  in->Build();
+  return in;
+}
+
+Interpreter::~Interpreter() {
+  for (auto& n : nodes_)
+    if (n->inited && n->reg.free) n->reg.free(n->ctx.user_data);
+}
+
+void Interpreter::Build() {
+  const tflite::Model* m = model_->model();
+  const std::string& file = model_->name();
+  const auto* sg = m->subgraphs()->Get(0);  // the main graph; others (control flow) are not run
+  const uint32_t nt = sg->tensors() ? sg->tensors()->size() : 0;
+  tensors_.resize(nt);
+  model_dims_.resize(nt);
+  persistent_.assign(nt, 0);
+
+  // Tensors referenced by the graph: only those need a dtype qat supports.
+  std::vector<uint8_t> used(nt, 0);
+  auto mark = [&](const flatbuffers::Vector<int32_t>* v) {
+    if (v)
+      for (int32_t t : *v)
+        if (t >= 0) used[t] = 1;
+  };
+  mark(sg->inputs());
+  mark(sg->outputs());
+  if (sg->operators())
+    for (const auto* op : *sg->operators()) {
+      mark(op->inputs());
+      mark(op->outputs());
+    }
+
+  for (uint32_t i = 0; i < nt; ++i) {
+    const auto* ft = sg->tensors()->Get(i);
+    LiteTensor& t = tensors_[i];
+    t.name = ft->name() ? ft->name()->str() : fmt::format("tensor_{}", i);
+    const auto dt = tfl::ToDType((int)ft->type());
+    if (!dt && used[i])
+      throw FormatError(fmt::format("{}: tensor {} '{}' has type {}, which qat's interpreter does not support", file, i,
+                                    t.name, tfl::TensorTypeName((int)ft->type())));
+    t.type = dt.value_or(DType::kInt8);
+    if (ft->shape()) t.dims.assign(ft->shape()->begin(), ft->shape()->end());
+    model_dims_[i] = t.dims;
+    t.is_variable = ft->is_variable();
+    if (const auto* q = ft->quantization()) {
+      if (q->scale() && q->scale()->size() > 0) {
+        t.quant.scale.assign(q->scale()->begin(), q->scale()->end());
+        t.quant.zero_point.assign(q->zero_point()->begin(), q->zero_point()->end());
+        t.quant.quantized_dimension = q->quantized_dimension();
+      }
+    }
+    t.sparsity = ft->sparsity();
+    auto bytes = model_->buffer(ft->buffer());
+    if (!bytes.empty()) {
+      // Constants alias the model bytes. The mapping is read-only; kernels get a non-const
+      // pointer through LiteTensor::data but the verifier guarantees no op writes a constant.
+      t.is_const = true;
+      t.data = const_cast<uint8_t*>(bytes.data());
+      t.bytes = bytes.size();
+    }
+    if (t.is_variable) persistent_[i] = 1;
+  }
+  if (sg->inputs())
+    for (int32_t t : *sg->inputs()) {
+      inputs_.push_back(t);
+      persistent_[t] = 1;
+    }
+  if (sg->outputs())
+    for (int32_t t : *sg->outputs()) {
+      outputs_.push_back(t);
+      if (!tensors_[t].is_const) persistent_[t] = 1;
+    }
+
+  const uint32_t nops = sg->operators() ? sg->operators()->size() : 0;
+  for (uint32_t o = 0; o < nops; ++o) {
+    const auto* op = sg->operators()->Get(o);
+    const auto* code = m->operator_codes()->Get(op->opcode_index());
+    const int32_t builtin = tfl::RealBuiltinCode(code);
+    auto node = std::make_unique<Node>();
+    OpContext& ctx = node->ctx;
+    ctx.op = op;
+    ctx.node_index = (int)o;
+    const OpRegistration* reg = nullptr;
+    if (builtin == (int32_t)tflite::BuiltinOperator::CUSTOM) {
+      ctx.op_name = code->custom_code()->str();
+      reg = resolver_->FindCustom(ctx.op_name);
+      if (!reg)
+        throw Error(fmt::format("{}: node {}: custom op '{}' is not registered (register it with OpResolver::AddCustom)",
+                                file, o, ctx.op_name));
+    } else {
+      ctx.op_name = BuiltinOpName(builtin);
+      reg = resolver_->FindBuiltin(builtin);
+      if (!reg)
+        throw Error(fmt::format("{}: node {}: builtin op {} (code {}) is not supported by qat's interpreter", file, o,
+                                ctx.op_name, builtin));
+    }
+    if (!reg->prepare || !reg->eval)
+      throw Error(fmt::format("{}: node {}: registration of op '{}' lacks prepare or eval", file, o, ctx.op_name));
+    node->reg = *reg;
+    const bool is_densify = builtin == (int32_t)tflite::BuiltinOperator::DENSIFY;
+    if (op->inputs())
+      for (uint32_t k = 0; k < op->inputs()->size(); ++k) {
+        const int32_t t = op->inputs()->Get(k);
+        ctx.inputs.push_back(t < 0 ? nullptr : &tensors_[t]);
+        if (t >= 0 && tensors_[t].sparsity && !is_densify)
+          throw FormatError(fmt::format("{}: node {} ({}): input {} '{}' is sparse; only DENSIFY reads sparse tensors",
+                                        file, o, ctx.op_name, k, tensors_[t].name));
+      }
+    if (op->outputs())
+      for (int32_t t : *op->outputs()) ctx.outputs.push_back(&tensors_[t]);
+    ctx.requant = opt_.requant;
+    ctx.pool = pool_.get();
+    nodes_.push_back(std::move(node));
+  }
+  for (auto& n : nodes_) {
+    if (n->reg.init) n->ctx.user_data = n->reg.init(n->ctx);
+    n->inited = true;
+  }
+}
+
+// ------------------------------------------------------------------ allocation
+void Interpreter::ResizeInputTensor(int input, const std::vector<int32_t>& dims) {
+  if (input < 0 || input >= inputs_size())
+    throw UsageError(fmt::format("ResizeInputTensor: input {} out of range ({} inputs)", input, inputs_size()));
+  if ((int)dims.size() > opt_.verify.max_rank) throw UsageError(fmt::format("ResizeInputTensor: rank {} too large", dims.size()));
+  for (int32_t d : dims)
+    if (d < 0) throw UsageError(fmt::format("ResizeInputTensor: negative dimension {}", d));
+  LiteTensor& t = tensors_[inputs_[input]];
+  if (t.dims != dims) {
+    t.dims = dims;
+    model_dims_[inputs_[input]] = dims;
+    allocated_ = false;
+  }
+}
+
+void Interpreter::set_requant_mode(RequantMode m) {
+  if (m == opt_.requant) return;
+  opt_.requant = m;
+  for (auto& n : nodes_) n->ctx.requant = m;
+  allocated_ = false;  // prepare computes mode-specific multipliers
+}
+
+void Interpreter::AllocateTensors() {
+  // Start from the model's shapes (inputs: as resized) so repeated allocations are deterministic;
+  // each op's prepare then propagates shapes forward through resize_output.
+  for (size_t i = 0; i < tensors_.size(); ++i)
+    if (!tensors_[i].is_const) {
+      tensors_[i].dims = model_dims_[i];
+      tensors_[i].data = nullptr;
+      tensors_[i].bytes = 0;
+    }
+  for (auto& np : nodes_) {
+    OpContext& ctx = np->ctx;
+    ctx.scratch_bytes = 0;
+    ctx.scratch = nullptr;
+    ctx.resize_output = [&ctx](int output, const std::vector<int32_t>& dims) {
+      if (output < 0 || output >= (int)ctx.outputs.size()) ctx.fail("resize_output: output {} out of range", output);
+      for (int32_t d : dims)
+        if (d < 0) ctx.fail("resize_output: negative dimension {}", d);
+      ctx.outputs[output]->dims = dims;
+    };
+    try {
+      np->reg.prepare(ctx);
+    } catch (const Error& e) {
+      // Messages from ctx.fail already name the node; others get the node prefixed here.
+      const std::string what = e.what();
+      if (what.rfind("node ", 0) == 0) throw;
+      throw Error(fmt::format("node {} ({}): {}", ctx.node_index, ctx.op_name, what));
+    }
+    ctx.resize_output = nullptr;
+  }
+  PlanArena();
+  allocated_ = true;
+}
+
+void Interpreter::PlanArena() {
+  // Lifetimes in node steps: a tensor written by node p and last read by node l occupies
+  // [p, l]; persistent tensors occupy [-1, n]. Scratch of node k occupies [k, k].
+  const int n = (int)nodes_.size();
+  struct Alloc {
+    size_t bytes;
+    int first, last;
+    int tensor;    // >= 0: tensor index; < 0: scratch of node (-tensor - 1)
+    size_t offset = 0;
+  };
+  std::vector<int> first(tensors_.size(), INT32_MAX), last(tensors_.size(), -1);
+  for (int k = 0; k < n; ++k) {
+    for (auto* t : nodes_[k]->ctx.inputs)
+      if (t) last[t - tensors_.data()] = std::max(last[t - tensors_.data()], k);
+    for (auto* t : nodes_[k]->ctx.outputs) {
+      const int i = (int)(t - tensors_.data());
+      first[i] = std::min(first[i], k);
+      last[i] = std::max(last[i], k);
+    }
+  }
+  std::vector<Alloc> allocs;
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    LiteTensor& t = tensors_[i];
+    if (t.is_const) continue;
+    const bool persistent = persistent_[i];
+    if (!persistent && first[i] == INT32_MAX) continue;  // not used by the graph
+    t.bytes = TensorBytes(t, opt_.max_arena_bytes, (int)i);
+    allocs.push_back({t.bytes, persistent ? -1 : first[i], persistent ? n : last[i], (int)i});
+  }
+  for (int k = 0; k < n; ++k)
+    if (nodes_[k]->ctx.scratch_bytes) {
+      if (nodes_[k]->ctx.scratch_bytes > opt_.max_arena_bytes)
+        throw ShapeError(fmt::format("node {} ({}): scratch of {} bytes exceeds the arena limit", k, nodes_[k]->ctx.op_name,
+                                     nodes_[k]->ctx.scratch_bytes));
+      allocs.push_back({nodes_[k]->ctx.scratch_bytes, k, k, -k - 1});
+    }
+
+  // Greedy by size (largest first, as TFLite's and TFLM's greedy planners do): each allocation
+  // takes the lowest aligned offset that does not collide with an already placed allocation
+  // whose lifetime overlaps.
+  std::vector<size_t> order(allocs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return allocs[a].bytes > allocs[b].bytes; });
+  std::vector<size_t> placed;
+  size_t total = 0, unshared = 0;
+  std::vector<std::pair<size_t, size_t>> busy;  // [offset, end) of overlapping placed allocs
+  for (size_t idx : order) {
+    Alloc& a = allocs[idx];
+    const size_t need = AlignUp(std::max<size_t>(a.bytes, 1));
+    unshared += need;
+    busy.clear();
+    for (size_t p : placed) {
+      const Alloc& b = allocs[p];
+      if (b.first <= a.last && a.first <= b.last) busy.emplace_back(b.offset, b.offset + AlignUp(std::max<size_t>(b.bytes, 1)));
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t off = 0;
+    for (const auto& [s, e] : busy) {
+      if (off + need <= s) break;
+      off = std::max(off, e);
+    }
+    a.offset = off;
+    if (off + need > opt_.max_arena_bytes)
+      throw ShapeError(fmt::format("{}: the arena would need more than {} bytes", model_->name(), opt_.max_arena_bytes));
+    total = std::max(total, off + need);
+    placed.push_back(idx);
+  }
+
+  if (total > arena_capacity_ || !arena_) {
+    arena_.reset(static_cast<uint8_t*>(::operator new[](std::max<size_t>(total, kAlign), std::align_val_t(kAlign))));
+    arena_capacity_ = std::max<size_t>(total, kAlign);
+  }
+  arena_size_ = total;
+  unshared_bytes_ = unshared;
+  // Zero the arena: inputs nobody set and variables start at zero (TFLite resets variables to 0).
+  std::memset(arena_.get(), 0, arena_size_);
+  for (const Alloc& a : allocs) {
+    if (a.tensor >= 0) {
+      tensors_[a.tensor].data = arena_.get() + a.offset;
+    } else {
+      nodes_[-a.tensor - 1]->ctx.scratch = arena_.get() + a.offset;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ running
+void Interpreter::Invoke() {
+  if (!allocated_) throw UsageError("Invoke: call AllocateTensors first (after loading, resizing or changing the mode)");
+  for (auto& np : nodes_) np->reg.eval(np->ctx);
+}
+
+LiteTensor& Interpreter::input(int i) {
+  if (i < 0 || i >= inputs_size()) throw UsageError(fmt::format("input {} out of range ({} inputs)", i, inputs_size()));
+  return tensors_[inputs_[i]];
+}
+
+const LiteTensor& Interpreter::output(int i) const {
+  if (i < 0 || i >= outputs_size()) throw UsageError(fmt::format("output {} out of range ({} outputs)", i, outputs_size()));
+  return tensors_[outputs_[i]];
+}
+
+const LiteTensor& Interpreter::tensor(int index) const {
+  if (index < 0 || index >= tensors_size()) throw UsageError(fmt::format("tensor {} out of range", index));
+  return tensors_[index];
+}
+
+const OpContext& Interpreter::node(int index) const {
+  if (index < 0 || index >= nodes_size()) throw UsageError(fmt::format("node {} out of range", index));
+  return nodes_[index]->ctx;
+}
+
+void Interpreter::SetInput(int i, const void* data, size_t bytes) {
+  LiteTensor& t = input(i);
+  if (!allocated_) throw UsageError("SetInput: call AllocateTensors first");
+  if (bytes != t.bytes)
+    throw UsageError(fmt::format("input {} '{}': got {} bytes, expected {} ({}{})", i, t.name, bytes, t.bytes,
+                                 dtype_name(t.type), shape_str(Shape(t.dims.begin(), t.dims.end()))));
+  if (bytes) std::memcpy(t.data, data, bytes);
+}
+
+TensorDetails Interpreter::tensor_details(int index) const {
+  const LiteTensor& t = tensor(index);
+  TensorDetails d;
+  d.name = t.name;
+  d.index = index;
+  d.shape = t.dims;
+  d.type = t.type;
+  d.scales = t.quant.scale;
+  d.zero_points = t.quant.zero_point;
+  d.quantized_dimension = t.quant.quantized_dimension;
+  d.bytes = t.bytes ? t.bytes : (size_t)std::max<int64_t>(t.num_elements(), 0) * dtype_size(t.type);
+  return d;
+}
+
+std::vector<TensorDetails> Interpreter::input_details() const {
+  std::vector<TensorDetails> r;
+  for (int t : inputs_) r.push_back(tensor_details(t));
+  return r;
+}
+
+std::vector<TensorDetails> Interpreter::output_details() const {
+  std::vector<TensorDetails> r;
+  for (int t : outputs_) r.push_back(tensor_details(t));
+  return r;
+}
+
+std::vector<float> Interpreter::DequantizeOutput(int i) const {
+  if (!allocated_) throw UsageError("DequantizeOutput: call AllocateTensors and Invoke first");
+  return Dequantize(output(i));
+}
+
+// ------------------------------------------------------------------ dequantize
+std::vector<float> Dequantize(const LiteTensor& t) {
+  const int64_t n = t.num_elements();
+  std::vector<float> r((size_t)std::max<int64_t>(n, 0));
+  if (n == 0) return r;
+  if (!t.data) throw UsageError(fmt::format("Dequantize: tensor '{}' has no data", t.name));
+  if ((size_t)n * dtype_size(t.type) > t.bytes && !t.sparsity)
+    throw UsageError(fmt::format("Dequantize: tensor '{}' holds fewer bytes than its shape", t.name));
+  if (t.type == DType::kFloat32) {
+    std::memcpy(r.data(), t.data, (size_t)n * 4);
+    return r;
+  }
+  if (t.type == DType::kFloat16) {
+    const auto* h = static_cast<const uint16_t*>(t.data);
+    for (int64_t i = 0; i < n; ++i) r[i] = half_to_float(h[i]);
+    return r;
+  }
+  if (!t.quant.quantized()) throw UsageError(fmt::format("Dequantize: tensor '{}' ({}) is not quantized", t.name, dtype_name(t.type)));
+  // Per-channel: channel of flat index i = (i / inner) % channels, inner = product of the dims
+  // after quantized_dimension.
+  int64_t inner = 1, channels = 1;
+  if (t.quant.per_channel()) {
+    const int qd = t.quant.quantized_dimension;
+    if (qd < 0 || qd >= (int)t.dims.size() || t.dims[qd] != (int32_t)t.quant.scale.size())
+      throw UsageError(fmt::format("Dequantize: tensor '{}': per-channel parameters do not match its shape", t.name));
+    channels = t.dims[qd];
+    for (size_t d = qd + 1; d < t.dims.size(); ++d) inner *= t.dims[d];
+  }
+  auto get = [&](int64_t i) -> int32_t {
+    switch (t.type) {
+      case DType::kInt8: return static_cast<const int8_t*>(t.data)[i];
+      case DType::kUInt8: return static_cast<const uint8_t*>(t.data)[i];
+      case DType::kInt16: return static_cast<const int16_t*>(t.data)[i];
+      case DType::kInt32: return static_cast<const int32_t*>(t.data)[i];
+      default: throw UsageError(fmt::format("Dequantize: tensor '{}' has type {}", t.name, dtype_name(t.type)));
+    }
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t c = t.quant.per_channel() ? (size_t)((i / inner) % channels) : 0;
+    r[i] = Dequantize(get(i), t.quant.scale[c], t.quant.zero_point[c]);
+  }
+  return r;
+}
+
+}  // namespace qat::lite
