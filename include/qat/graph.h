@@ -363,13 +363,8 @@ class Session {
   Session(Graph& g, VariableStore& vars, ThreadPool& pool = default_pool());
   ~Session();
   using Feeds = std::vector<std::pair<Output, Tensor>>;
-  std::vector<Tensor> run(const Feeds& feeds, std::span<const Output> fetches,
-                          std::span<Node* const> targets = {});
-  std::vector<Tensor> run(const Feeds& feeds, std::initializer_list<Output> fetches,
-                          std::initializer_list<Node*> targets = {}) {
-    return run(feeds, std::span<const Output>(fetches.begin(), fetches.size()),
-               std::span<Node* const>(targets.begin(), targets.size()));
-  }
+  std::vector<Tensor> run(const Feeds& feeds, const std::vector<Output>& fetches,
+                          const std::vector<Node*>& targets = {});
   // By name: feeds/fetches "node" or "node:k", targets are node names.
   std::vector<Tensor> run(const std::map<std::string, Tensor>& feeds, const std::vector<std::string>& fetches,
                           const std::vector<std::string>& targets = {});
@@ -378,7 +373,7 @@ class Session {
 
  private:
   struct Plan;
-  Plan& plan_for(const Feeds& feeds, std::span<const Output> fetches, std::span<Node* const> targets);
+  Plan& plan_for(const Feeds& feeds, const std::vector<Output>& fetches, const std::vector<Node*>& targets);
   Graph& g_;
   VariableStore& vars_;
   ThreadPool& pool_;

@@ -47,7 +47,8 @@ bool shape_compatible(const Shape& declared, const Shape& actual) {
 }
 }  // namespace
 
-Session::Plan& Session::plan_for(const Feeds& feeds, std::span<const Output> fetches, std::span<Node* const> targets) {
+Session::Plan& Session::plan_for(const Feeds& feeds, const std::vector<Output>& fetches,
+                                 const std::vector<Node*>& targets) {
   for (auto& p : plans_) {
     if (p->version != g_.version() || p->feed_keys.size() != feeds.size() || p->fetch_keys.size() != fetches.size() ||
         p->target_keys.size() != targets.size())
@@ -138,7 +139,8 @@ Session::Plan& Session::plan_for(const Feeds& feeds, std::span<const Output> fet
   return *plans_.back();
 }
 
-std::vector<Tensor> Session::run(const Feeds& feeds, std::span<const Output> fetches, std::span<Node* const> targets) {
+std::vector<Tensor> Session::run(const Feeds& feeds, const std::vector<Output>& fetches,
+                                 const std::vector<Node*>& targets) {
   Plan& P = plan_for(feeds, fetches, targets);
   for (size_t i = 0; i < feeds.size(); ++i) {
     const Output& o = feeds[i].first;

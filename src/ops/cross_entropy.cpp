@@ -1,5 +1,5 @@
 // Softmax cross-entropy on logits[N,K] (TF semantics), two outputs: loss[N] and backprop[N,K] =
-// softmax(logits) - labels, which the gradient reuses: d logits = dloss[:, None] * backprop
+// softmax(logits) * sum(labels) - labels (softmax - labels for one-hot rows), which the gradient reuses: d logits = dloss[:, None] * backprop
 // (op CrossEntropyGrad). Labels get no gradient (they are data).
 //   SoftmaxCrossEntropyWithLogits(logits, labels[N,K] float)
 //   SparseSoftmaxCrossEntropyWithLogits(logits, labels[N] int32 class ids)
@@ -60,11 +60,14 @@ void xent_kernel(KernelContext& c, bool sparse) {
       l = lse - a[t];
       for (int64_t j = 0; j < K; ++j) b[j] = (float)std::exp(a[j] - lse) - (j == t ? 1.0f : 0.0f);
     } else {
+      // d/da_j of sum_k y_k (lse - a_k) = softmax_j * sum(y) - y_j (= softmax - y for one-hot).
       const float* y = lab.data<float>() + r * K;
+      double ysum = 0;
       for (int64_t j = 0; j < K; ++j) {
         l += y[j] * (lse - a[j]);
-        b[j] = (float)std::exp(a[j] - lse) - y[j];
+        ysum += y[j];
       }
+      for (int64_t j = 0; j < K; ++j) b[j] = (float)(std::exp(a[j] - lse) * ysum - y[j]);
     }
     pl[r] = (float)l;
   }
