@@ -21,24 +21,27 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
   PackedConv pc;
   pc.p = p;
   pc.is_uint8 = is_uint8;
-  pc.taps = p.filter_h * p.filter_w;
-  pc.ic_pad = (p.input_c + 1) & ~1;
+  const int taps = p.filter_h * p.filter_w;
+  pc.im2col = taps > 1 && p.input_c < 8;
+  pc.taps = pc.im2col ? 1 : taps;
+  pc.ic_pad = pc.im2col ? (taps * p.input_c + 1) & ~1 : (p.input_c + 1) & ~1;
   pc.oc_blocks = (p.output_c + kGemmNR - 1) / kGemmNR;
   const int icp = pc.ic_pad / 2;
   const int64_t panel = (int64_t)pc.taps * icp * kGemmNR * 2;
   pc.weights.assign(panel * pc.oc_blocks, 0);
   pc.bias.assign(pc.oc_blocks * kGemmNR, 0);
   const int32_t filter_offset = is_uint8 ? p.filter_offset : 0;  // int8 weights are symmetric
-  const int64_t oc_stride = (int64_t)pc.taps * p.input_c;
+  const int64_t oc_stride = (int64_t)taps * p.input_c;
   for (int oc = 0; oc < p.output_c; ++oc) {
     int16_t* dst = pc.weights.data() + (oc / kGemmNR) * panel + (oc % kGemmNR) * 2;
     int32_t sum = 0;
-    for (int t = 0; t < pc.taps; ++t)
+    for (int t = 0; t < taps; ++t)
       for (int ic = 0; ic < p.input_c; ++ic) {
         const int32_t w = (int32_t)filter[oc * oc_stride + (int64_t)t * p.input_c + ic] + filter_offset;
         sum += w;
-        const int pair = t * icp + ic / 2;
-        dst[(int64_t)pair * kGemmNR * 2 + (ic & 1)] = (int16_t)w;
+        // im2col rows hold the OHWI order k = t * input_c + ic, i.e. the filter row as stored.
+        const int k = pc.im2col ? t * p.input_c + ic : t * pc.ic_pad + ic;
+        dst[(int64_t)(k / 2) * kGemmNR * 2 + (k & 1)] = (int16_t)w;
       }
     // Wrapping int32 arithmetic, as the reference accumulator (exact for any real layer).
     pc.bias[oc] = (int32_t)((uint32_t)(bias ? bias[oc] : 0) + (uint32_t)p.input_offset * (uint32_t)sum);
@@ -96,6 +99,33 @@ void WidenRowsPortable(const void* input, bool is_uint8, int64_t rows, int ic, i
   }
 }
 
+// One im2col row: output pixel m's filter window, tap by tap (padding taps hold Z_in), widened.
+void Im2colRow(const PackedConv& pc, const void* input, int64_t m, int16_t* row) {
+  const ConvParams& p = pc.p;
+  const int ox = (int)(m % p.output_w);
+  const int oy = (int)((m / p.output_w) % p.output_h);
+  const int64_t b = m / ((int64_t)p.output_w * p.output_h);
+  const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+  int k = 0;
+  for (int fy = 0; fy < p.filter_h; ++fy)
+    for (int fx = 0; fx < p.filter_w; ++fx) {
+      const int iy = iy0 + fy * p.dilation_h, ix = ix0 + fx * p.dilation_w;
+      if (iy >= 0 && iy < p.input_h && ix >= 0 && ix < p.input_w) {
+        const int64_t off = ((b * p.input_h + iy) * p.input_w + ix) * p.input_c;
+        if (pc.is_uint8) {
+          const uint8_t* s = static_cast<const uint8_t*>(input) + off;
+          for (int c = 0; c < p.input_c; ++c) row[k++] = s[c];
+        } else {
+          const int8_t* s = static_cast<const int8_t*>(input) + off;
+          for (int c = 0; c < p.input_c; ++c) row[k++] = s[c];
+        }
+      } else {
+        for (int c = 0; c < p.input_c; ++c) row[k++] = pc.zero_in;
+      }
+    }
+  for (; k < pc.ic_pad; ++k) row[k] = 0;
+}
+
 void RunTasks(ThreadPool* pool, int tasks, const std::function<void(int)>& fn) {
   if (pool && pool->size() > 1 && tasks > 1) {
     pool->run_tasks(tasks, fn);
@@ -116,12 +146,19 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     scratch = owned.get();
   }
   int16_t* buf = reinterpret_cast<int16_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
-  int16_t* zero_row = buf + in_pixels * pc.ic_pad;
+  int16_t* zero_row = buf + (pc.im2col ? M : in_pixels) * pc.ic_pad;
   for (int c = 0; c < pc.ic_pad; ++c) zero_row[c] = c < p.input_c ? pc.zero_in : 0;
   const int threads = pool ? pool->size() : 1;
 
-  // 1. int16 copy of the input, split over the threads by pixel ranges.
-  {
+  // 1. int16 copy of the input (or im2col matrix), split over the threads by pixel ranges.
+  if (pc.im2col) {
+    const int tasks = (int)std::min<int64_t>(threads, (M + 255) / 256);
+    const int64_t per = (M + tasks - 1) / tasks;
+    RunTasks(pool, tasks, [&](int t) {
+      const int64_t b0 = t * per, e = std::min(M, b0 + per);
+      for (int64_t m = b0; m < e; ++m) Im2colRow(pc, input, m, buf + m * pc.ic_pad);
+    });
+  } else {
     const int tasks = (int)std::min<int64_t>(threads, (in_pixels + 255) / 256);
     const int64_t per = (in_pixels + tasks - 1) / tasks;
     RunTasks(pool, tasks, [&](int t) {
@@ -163,6 +200,10 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
       for (int r = 0; r < kGemmMR; ++r) {
         int64_t m = tile * kGemmMR + r;
         if (m >= M) m = tile * kGemmMR;
+        if (pc.im2col) {
+          tp[r] = buf + m * pc.ic_pad;
+          continue;
+        }
         const int ox = (int)(m % p.output_w);
         const int oy = (int)((m / p.output_w) % p.output_h);
         const int64_t b = m / ((int64_t)p.output_w * p.output_h);
@@ -221,7 +262,8 @@ PackedConv PackFullyConnectedUint8(const FullyConnectedParams& p, const Requant&
 }
 
 size_t ConvScratchBytes(const PackedConv& pc) {
-  const int64_t in_pixels = (int64_t)pc.p.batches * pc.p.input_h * pc.p.input_w;
+  const int64_t in_pixels = pc.im2col ? (int64_t)pc.p.batches * pc.p.output_h * pc.p.output_w
+                                      : (int64_t)pc.p.batches * pc.p.input_h * pc.p.input_w;
   return (size_t)((in_pixels + 1) * pc.ic_pad * 2 + 64);
 }
 
