@@ -36,8 +36,8 @@ struct PoolGeom {
   int N, H, W, C, KH, KW, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, OH, OW;
 };
 // argmax (optional) receives, per output element, the flat NHWC index into x of the maximum
-// (first one on ties); max_pool_backward scatters dy there. Windows entirely in padding give
-// y = -FLT_MAX... never happens with TF SAME/VALID padding; such outputs get 0 and argmax -1.
+// (first one on ties); max_pool_backward scatters dy there (dx is overwritten). A window lying
+// entirely in padding (impossible with TF SAME / VALID) gives y = 0 and argmax -1.
 void max_pool_forward(const PoolGeom&, const float* x, float* y, int32_t* argmax_or_null);
 void max_pool_backward(const PoolGeom&, const float* dy, const int32_t* argmax, float* dx);
 void avg_pool_forward(const PoolGeom&, const float* x, float* y);  // TF: count excludes padding
@@ -51,5 +51,34 @@ void batch_norm_forward_training(int64_t rows, int C, const float* x, const floa
 void batch_norm_backward(int64_t rows, int C, const float* x, const float* dy, const float* gamma,
                          const float* batch_mean, const float* batch_var, float eps, float* dx, float* dgamma,
                          float* dbeta);
+
+// ---- Fused variants (optional; same math as chaining the kernels above, fewer memory passes) ----
+// A training step of SmallCNN spends more time streaming activations through BN, ReLU and
+// pooling than computing them; these fuse the elementwise / pooling tail of a conv.
+enum class Act : int { kNone = 0, kRelu = 1, kRelu6 = 2 };
+
+// y = act(batch_norm(x)), batch statistics as batch_norm_forward_training.
+void batch_norm_act_forward_training(int64_t rows, int C, const float* x, const float* gamma, const float* beta,
+                                     float eps, Act act, float* y, float* batch_mean, float* batch_var);
+// dy is the gradient w.r.t. the activation output y (the forward's y, used for the act mask:
+// ReLU passes where y > 0, ReLU6 where 0 < y < 6); dx, dgamma, dbeta as batch_norm_backward.
+// y is ignored (may be null) for Act::kNone.
+void batch_norm_act_backward(int64_t rows, int C, const float* x, const float* y, const float* dy,
+                             const float* gamma, const float* batch_mean, const float* batch_var, float eps, Act act,
+                             float* dx, float* dgamma, float* dbeta);
+
+// q = max_pool(act(batch_norm(x))) without materialising act(batch_norm(x)): x is [N,H,W,C]
+// (geometry pg), q is [N,OH,OW,C], argmax as max_pool_forward (indexes into x). When the
+// activated values tie (e.g. ReLU of negatives), argmax may name another element of the window
+// than max_pool_forward would; the gradient is identical (the act mask is 0 there).
+void batch_norm_act_max_pool_forward_training(const PoolGeom& pg, const float* x, const float* gamma,
+                                              const float* beta, float eps, Act act, float* q, int32_t* argmax,
+                                              float* batch_mean, float* batch_var);
+// Backward of the above given dq (gradient w.r.t. q) and the forward's q and argmax: dx [N,H,W,C],
+// dgamma, dbeta.
+void batch_norm_act_max_pool_backward(const PoolGeom& pg, const float* x, const float* q, const float* dq,
+                                      const int32_t* argmax, const float* gamma, const float* batch_mean,
+                                      const float* batch_var, float eps, Act act, float* dx, float* dgamma,
+                                      float* dbeta);
 
 }  // namespace qat::ops::kernels
