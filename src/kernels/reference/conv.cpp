@@ -30,13 +30,42 @@ void ConvFloat(const ConvParams& p, const float* input, const float* filter, con
     for (int oy = 0; oy < p.output_h; ++oy)
       for (int ox = 0; ox < p.output_w; ++ox) {
         float* out = output + (((int64_t)b * p.output_h + oy) * p.output_w + ox) * p.output_c;
-        for (int oc = 0; oc < p.output_c; ++oc) out[oc] = bias ? bias[oc] : 0.f;
+        for (int oc = 0; oc < p.output_c; ++oc) {
+          float acc = bias ? bias[oc] : 0.f;
+          ForEachTap(p, b, oy, ox, [&](int fy, int fx, int64_t in_off) {
+            const float* in = input + in_off;
+            const float* w = filter + oc * filter_oc_stride + ((int64_t)fy * p.filter_w + fx) * p.input_c;
+            for (int ic = 0; ic < p.input_c; ++ic) acc += w[ic] * in[ic];
+          });
+          out[oc] = ClampF(acc, p.float_act);
+        }
+      }
+}
+
+void PackConvFilterHWIO(const ConvParams& p, const float* filter_ohwi, float* filter_hwio) {
+  const int64_t K = (int64_t)p.filter_h * p.filter_w * p.input_c;
+  for (int oc = 0; oc < p.output_c; ++oc)
+    for (int64_t k = 0; k < K; ++k) filter_hwio[k * p.output_c + oc] = filter_ohwi[oc * K + k];
+}
+
+void ConvFloatHWIO(const ConvParams& p, const float* input, const float* filter_hwio, const float* bias,
+                   float* output) {
+  const int OC = p.output_c;
+  for (int b = 0; b < p.batches; ++b)
+    for (int oy = 0; oy < p.output_h; ++oy)
+      for (int ox = 0; ox < p.output_w; ++ox) {
+        float* out = output + (((int64_t)b * p.output_h + oy) * p.output_w + ox) * OC;
+        for (int oc = 0; oc < OC; ++oc) out[oc] = bias ? bias[oc] : 0.f;
         ForEachTap(p, b, oy, ox, [&](int fy, int fx, int64_t in_off) {
           const float* in = input + in_off;
-          const float* w = filter + ((int64_t)fy * p.filter_w + fx) * p.input_c;
-          for (int oc = 0; oc < p.output_c; ++oc) out[oc] += DotF32(in, w + oc * filter_oc_stride, p.input_c);
+          const float* w = filter_hwio + ((int64_t)fy * p.filter_w + fx) * p.input_c * OC;
+          for (int ic = 0; ic < p.input_c; ++ic) {
+            const float v = in[ic];
+            const float* wk = w + (int64_t)ic * OC;
+            for (int oc = 0; oc < OC; ++oc) out[oc] += wk[oc] * v;
+          }
         });
-        for (int oc = 0; oc < p.output_c; ++oc) out[oc] = ClampF(out[oc], p.float_act);
+        for (int oc = 0; oc < OC; ++oc) out[oc] = ClampF(out[oc], p.float_act);
       }
 }
 

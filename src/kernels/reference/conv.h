@@ -10,7 +10,16 @@
 
 namespace qat::kernels::reference {
 
+// Float accumulation order (normative, chosen to match XNNPACK's f32 IGEMM bit for bit without
+// FMA, i.e. LiteRT's default CPU path): acc = bias[oc], then for fy, for fx, for ic:
+// acc += filter * input, one float32 multiply and one float32 add per tap (taps in the padding
+// are skipped, which equals XNNPACK adding the products with its zero buffer), then the clamp.
 void ConvFloat(const ConvParams& p, const float* input, const float* filter, const float* bias, float* output);
+// The same computation (identical bits) from weights repacked as HWIO: [fy][fx][ic][oc], which
+// makes the inner loop run over contiguous output channels. PackConvFilterHWIO does the repack.
+void PackConvFilterHWIO(const ConvParams& p, const float* filter_ohwi, float* filter_hwio);
+void ConvFloatHWIO(const ConvParams& p, const float* input, const float* filter_hwio, const float* bias,
+                   float* output);
 
 // int8 activations, int8 symmetric per-channel weights (TFLite's int8 spec), int32 bias.
 // per_channel[oc] requantizes output channel oc in p.requant mode. bias may be null.

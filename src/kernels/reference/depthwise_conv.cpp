@@ -7,16 +7,19 @@
 namespace qat::kernels::reference {
 
 namespace {
+// Taps are visited column by column (fx outer, fy inner): the order in which XNNPACK's
+// depthwise kernels accumulate (its indirection buffer is kernel_x-major), which makes the float
+// path match LiteRT bit for bit. Integer sums do not depend on the order.
 template <class F>
 inline void ForEachTap(const ConvParams& p, int b, int oy, int ox, F&& body) {
   const int iy0 = oy * p.stride_h - p.pad_top;
   const int ix0 = ox * p.stride_w - p.pad_left;
-  for (int fy = 0; fy < p.filter_h; ++fy) {
-    const int iy = iy0 + fy * p.dilation_h;
-    if (iy < 0 || iy >= p.input_h) continue;
-    for (int fx = 0; fx < p.filter_w; ++fx) {
-      const int ix = ix0 + fx * p.dilation_w;
-      if (ix < 0 || ix >= p.input_w) continue;
+  for (int fx = 0; fx < p.filter_w; ++fx) {
+    const int ix = ix0 + fx * p.dilation_w;
+    if (ix < 0 || ix >= p.input_w) continue;
+    for (int fy = 0; fy < p.filter_h; ++fy) {
+      const int iy = iy0 + fy * p.dilation_h;
+      if (iy < 0 || iy >= p.input_h) continue;
       body(((int64_t)fy * p.filter_w + fx) * p.output_c, (((int64_t)b * p.input_h + iy) * p.input_w + ix) * p.input_c);
     }
   }
@@ -39,7 +42,7 @@ void DepthwiseConvFloat(const ConvParams& p, const float* input, const float* fi
           const float* w = filter + w_off;
           const float* in = input + in_off;
           if (M == 1) {
-            for (int c = 0; c < p.output_c; ++c) out[c] += in[c] * w[c];
+            for (int c = 0; c < p.output_c; ++c) out[c] += w[c] * in[c];
           } else {
             for (int oc = 0; oc < p.output_c; ++oc) out[oc] += in[oc / M] * w[oc];
           }

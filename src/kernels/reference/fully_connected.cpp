@@ -9,8 +9,11 @@ void FullyConnectedFloat(const FullyConnectedParams& p, const float* input, cons
   const int K = p.input_depth, N = p.output_depth;
   for (int b = 0; b < p.batches; ++b)
     for (int o = 0; o < N; ++o) {
-      float acc = DotF32(input + (int64_t)b * K, weights + (int64_t)o * K, K);
-      if (bias) acc += bias[o];
+      // acc = bias, then k in order: XNNPACK's GEMM order (see conv.h).
+      const float* x = input + (int64_t)b * K;
+      const float* w = weights + (int64_t)o * K;
+      float acc = bias ? bias[o] : 0.f;
+      for (int k = 0; k < K; ++k) acc += w[k] * x[k];
       output[(int64_t)b * N + o] = ClampF(acc, p.float_act);
     }
 }

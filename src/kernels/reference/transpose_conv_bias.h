@@ -9,7 +9,11 @@
 
 namespace qat::kernels::reference {
 
+// Accumulation order as MediaPipe's kernel: out = bias, then contributions in (iy, ix, ic) order.
 void TransposeConvBiasFloat(const ConvParams& p, const float* input, const float* filter, const float* bias,
                             float* output);
+// Same bits from HWIO-packed weights (PackConvFilterHWIO in conv.h): contiguous output channels.
+void TransposeConvBiasFloatHWIO(const ConvParams& p, const float* input, const float* filter_hwio,
+                                const float* bias, float* output);
 
 }  // namespace qat::kernels::reference

@@ -59,6 +59,8 @@ void Prepare(OpContext& ctx) {
     if (bias) CheckType(ctx, *bias, DType::kFloat32, "bias");
     if (filter.type == DType::kFloat32) {
       d.kind = OpData::Kind::kFloat;
+      // Scratch for the HWIO repack of the filter (the filter may be computed, e.g. by DEQUANTIZE).
+      ctx.scratch_bytes = (size_t)p.filter_h * p.filter_w * p.input_c * p.output_c * sizeof(float);
     } else if (filter.type == DType::kInt8) {
       d.kind = OpData::Kind::kHybrid;
       d.filter_scales = filter.quant.scale;
@@ -104,10 +106,12 @@ void Eval(OpContext& ctx) {
   const LiteTensor* bias = HasInput(ctx, 2) ? ctx.inputs[2] : nullptr;
   LiteTensor& out = ctx.out(0);
   switch (d.kind) {
-    case OpData::Kind::kFloat:
-      ref::ConvFloat(d.params, in.as<float>(), filter.as<float>(), bias ? bias->as<float>() : nullptr,
-                     out.as<float>());
+    case OpData::Kind::kFloat: {
+      auto* packed = static_cast<float*>(ctx.scratch);
+      ref::PackConvFilterHWIO(d.params, filter.as<float>(), packed);
+      ref::ConvFloatHWIO(d.params, in.as<float>(), packed, bias ? bias->as<float>() : nullptr, out.as<float>());
       break;
+    }
     case OpData::Kind::kHybrid:
       ref::ConvHybridInt8(d.params, d.filter_scales.data(), (int)d.filter_scales.size(), in.as<float>(),
                           filter.as<int8_t>(), bias ? bias->as<float>() : nullptr, out.as<float>());
