@@ -99,31 +99,53 @@ void WidenRowsPortable(const void* input, bool is_uint8, int64_t rows, int ic, i
   }
 }
 
-// One im2col row: output pixel m's filter window, tap by tap (padding taps hold Z_in), widened.
-void Im2colRow(const PackedConv& pc, const void* input, int64_t m, int16_t* row) {
+// im2col rows of output pixels [m0, m1): each pixel's filter window, tap by tap (padding taps hold
+// Z_in), widened to int16. A window row that lies inside the input with dilation 1 is one
+// contiguous run of filter_w * input_c values, copied in one loop.
+template <class T>
+void Im2colRows(const PackedConv& pc, const T* input, int64_t m0, int64_t m1, int16_t* buf) {
   const ConvParams& p = pc.p;
-  const int ox = (int)(m % p.output_w);
-  const int oy = (int)((m / p.output_w) % p.output_h);
-  const int64_t b = m / ((int64_t)p.output_w * p.output_h);
-  const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
-  int k = 0;
-  for (int fy = 0; fy < p.filter_h; ++fy)
-    for (int fx = 0; fx < p.filter_w; ++fx) {
-      const int iy = iy0 + fy * p.dilation_h, ix = ix0 + fx * p.dilation_w;
-      if (iy >= 0 && iy < p.input_h && ix >= 0 && ix < p.input_w) {
-        const int64_t off = ((b * p.input_h + iy) * p.input_w + ix) * p.input_c;
-        if (pc.is_uint8) {
-          const uint8_t* s = static_cast<const uint8_t*>(input) + off;
-          for (int c = 0; c < p.input_c; ++c) row[k++] = s[c];
+  const int C = p.input_c, run = p.filter_w * C;
+  int ox = (int)(m0 % p.output_w);
+  int oy = (int)((m0 / p.output_w) % p.output_h);
+  int64_t b = m0 / ((int64_t)p.output_w * p.output_h);
+  for (int64_t m = m0; m < m1; ++m) {
+    int16_t* row = buf + m * pc.ic_pad;
+    const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+    const bool x_inside = p.dilation_w == 1 && ix0 >= 0 && ix0 + p.filter_w <= p.input_w;
+    int k = 0;
+    for (int fy = 0; fy < p.filter_h; ++fy) {
+      const int iy = iy0 + fy * p.dilation_h;
+      if (iy < 0 || iy >= p.input_h) {
+        for (int i = 0; i < run; ++i) row[k + i] = pc.zero_in;
+        k += run;
+        continue;
+      }
+      const T* src = input + ((b * p.input_h + iy) * p.input_w) * C;
+      if (x_inside) {
+        src += (int64_t)ix0 * C;
+        for (int i = 0; i < run; ++i) row[k + i] = src[i];
+        k += run;
+        continue;
+      }
+      for (int fx = 0; fx < p.filter_w; ++fx, k += C) {
+        const int ix = ix0 + fx * p.dilation_w;
+        if (ix < 0 || ix >= p.input_w) {
+          for (int c = 0; c < C; ++c) row[k + c] = pc.zero_in;
         } else {
-          const int8_t* s = static_cast<const int8_t*>(input) + off;
-          for (int c = 0; c < p.input_c; ++c) row[k++] = s[c];
+          for (int c = 0; c < C; ++c) row[k + c] = src[(int64_t)ix * C + c];
         }
-      } else {
-        for (int c = 0; c < p.input_c; ++c) row[k++] = pc.zero_in;
       }
     }
-  for (; k < pc.ic_pad; ++k) row[k] = 0;
+    for (; k < pc.ic_pad; ++k) row[k] = 0;
+    if (++ox == p.output_w) {
+      ox = 0;
+      if (++oy == p.output_h) {
+        oy = 0;
+        ++b;
+      }
+    }
+  }
 }
 
 void RunTasks(ThreadPool* pool, int tasks, const std::function<void(int)>& fn) {
@@ -156,7 +178,11 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     const int64_t per = (M + tasks - 1) / tasks;
     RunTasks(pool, tasks, [&](int t) {
       const int64_t b0 = t * per, e = std::min(M, b0 + per);
-      for (int64_t m = b0; m < e; ++m) Im2colRow(pc, input, m, buf + m * pc.ic_pad);
+      if (b0 >= e) return;
+      if (pc.is_uint8)
+        Im2colRows(pc, static_cast<const uint8_t*>(input), b0, e, buf);
+      else
+        Im2colRows(pc, static_cast<const int8_t*>(input), b0, e, buf);
     });
   } else {
     const int tasks = (int)std::min<int64_t>(threads, (in_pixels + 255) / 256);

@@ -30,41 +30,12 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
     const int16_t* r1 = rows[t * 4 + 1];
     const int16_t* r2 = rows[t * 4 + 2];
     const int16_t* r3 = rows[t * 4 + 3];
-    int j = 0;
-    for (; j + 2 <= icp; j += 2) {
-      __m256i b0 = _mm256_load_si256((const __m256i*)w);
-      __m256i b1 = _mm256_load_si256((const __m256i*)(w + 16));
-      __m256i b2 = _mm256_load_si256((const __m256i*)(w + 32));
-      __m256i b3 = _mm256_load_si256((const __m256i*)(w + 48));
-      __m256i x = Bcast32(r0 + 2 * j);
-      a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(x, b0));
-      a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(x, b1));
-      x = Bcast32(r1 + 2 * j);
-      a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(x, b0));
-      a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(x, b1));
-      x = Bcast32(r2 + 2 * j);
-      a20 = _mm256_add_epi32(a20, _mm256_madd_epi16(x, b0));
-      a21 = _mm256_add_epi32(a21, _mm256_madd_epi16(x, b1));
-      x = Bcast32(r3 + 2 * j);
-      a30 = _mm256_add_epi32(a30, _mm256_madd_epi16(x, b0));
-      a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(x, b1));
-      x = Bcast32(r0 + 2 * j + 2);
-      a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(x, b2));
-      a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(x, b3));
-      x = Bcast32(r1 + 2 * j + 2);
-      a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(x, b2));
-      a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(x, b3));
-      x = Bcast32(r2 + 2 * j + 2);
-      a20 = _mm256_add_epi32(a20, _mm256_madd_epi16(x, b2));
-      a21 = _mm256_add_epi32(a21, _mm256_madd_epi16(x, b3));
-      x = Bcast32(r3 + 2 * j + 2);
-      a30 = _mm256_add_epi32(a30, _mm256_madd_epi16(x, b2));
-      a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(x, b3));
-      w += 64;
-    }
-    for (; j < icp; ++j) {
-      __m256i b0 = _mm256_load_si256((const __m256i*)w);
-      __m256i b1 = _mm256_load_si256((const __m256i*)(w + 16));
+    // One int16 pair of the depth per step; only two panel vectors live at a time, so the eight
+    // accumulators, the panel and the broadcast fit the 16 ymm registers without spills.
+#pragma GCC unroll 4
+    for (int j = 0; j < icp; ++j) {
+      const __m256i b0 = _mm256_load_si256((const __m256i*)w);
+      const __m256i b1 = _mm256_load_si256((const __m256i*)(w + 16));
       __m256i x = Bcast32(r0 + 2 * j);
       a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(x, b0));
       a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(x, b1));

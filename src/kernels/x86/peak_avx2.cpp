@@ -2,7 +2,7 @@
 // bench/int8_kernels_bench.cpp to state "fraction of peak". Inline assembly, so the compiler
 // cannot fold the independent chains: 12 accumulators, each vpmaddwd / vpmaddubsw result
 // independent of the others, so throughput (not latency) bounds the loop.
-#include <chrono>
+#include <time.h>
 #include <cstdint>
 
 #include "kernels/x86/peak_x86.h"
@@ -14,14 +14,17 @@ namespace {
 #define QAT_U8S8(d) \
   "vpmaddubsw %%ymm14, %%ymm15, %%ymm12\n vpmaddwd %%ymm12, %%ymm13, %%ymm12\n vpaddd %%ymm12, %%ymm" #d ", %%ymm" #d "\n"
 
-double Seconds(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+// Thread CPU time, not wall time: on a shared machine a descheduled thread does not count.
+double Now() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 }  // namespace
 
 double PeakMaddwdGmacs(int64_t iterations) {
   __asm__ volatile("vpxor %%ymm14, %%ymm14, %%ymm14\n vpxor %%ymm15, %%ymm15, %%ymm15\n" ::: "xmm14", "xmm15");
-  auto t0 = std::chrono::steady_clock::now();
+  const double t0 = Now();
   for (int64_t i = 0; i < iterations; ++i) {
     __asm__ volatile(QAT_MADD(0) QAT_MADD(1) QAT_MADD(2) QAT_MADD(3) QAT_MADD(4) QAT_MADD(5) QAT_MADD(6)
                          QAT_MADD(7) QAT_MADD(8) QAT_MADD(9) QAT_MADD(10) QAT_MADD(11)::
@@ -29,13 +32,13 @@ double PeakMaddwdGmacs(int64_t iterations) {
                                "xmm10", "xmm11", "xmm12");
   }
   __asm__ volatile("vzeroupper" ::: "memory");
-  return (double)iterations * 12 * 16 / Seconds(t0) / 1e9;
+  return (double)iterations * 12 * 16 / (Now() - t0) / 1e9;
 }
 
 double PeakU8S8Gmacs(int64_t iterations) {
   __asm__ volatile("vpxor %%ymm14, %%ymm14, %%ymm14\n vpxor %%ymm15, %%ymm15, %%ymm15\n vpxor %%ymm13, %%ymm13, %%ymm13\n" ::
                        : "xmm13", "xmm14", "xmm15");
-  auto t0 = std::chrono::steady_clock::now();
+  const double t0 = Now();
   for (int64_t i = 0; i < iterations; ++i) {
     __asm__ volatile(QAT_U8S8(0) QAT_U8S8(1) QAT_U8S8(2) QAT_U8S8(3) QAT_U8S8(4) QAT_U8S8(5) QAT_U8S8(6)
                          QAT_U8S8(7) QAT_U8S8(8) QAT_U8S8(9) QAT_U8S8(10) QAT_U8S8(11)::
@@ -43,7 +46,7 @@ double PeakU8S8Gmacs(int64_t iterations) {
                                "xmm10", "xmm11", "xmm12");
   }
   __asm__ volatile("vzeroupper" ::: "memory");
-  return (double)iterations * 12 * 32 / Seconds(t0) / 1e9;
+  return (double)iterations * 12 * 32 / (Now() - t0) / 1e9;
 }
 
 }  // namespace qat::kernels::x86

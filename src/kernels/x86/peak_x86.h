@@ -1,4 +1,5 @@
-// Peak integer multiply-accumulate rate of one core (AVX2), in GMAC/s (1 MAC = 2 ops).
+// Peak integer multiply-accumulate rate of one core (AVX2), in GMAC/s (1 MAC = 2 ops), per second
+// of the calling thread's CPU time (robust to other processes sharing the core).
 #pragma once
 #include <cstdint>
 

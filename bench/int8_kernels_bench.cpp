@@ -1,0 +1,209 @@
+// Google Benchmark of qat's optimised integer kernels (src/kernels/optimized/) on the layer shapes
+// of MobileNet-v1 (224x224) and SmallCNN (28x28), plus the core's measured peak.
+//
+//   int8_kernels_bench [--benchmark_filter=Conv] [--benchmark_min_time=0.2s]
+//
+// Counters: GOPs (2 ops per multiply-accumulate, per second, 1e9) and peak_frac, the fraction of
+// the peak measured at start-up by BM_Peak_vpmaddwd: 12 independent vpmaddwd+vpaddd chains on one
+// core, the instruction pair of qat's exact AVX2 GEMM. BM_Peak_u8s8_mlas measures MLAS' inexact
+// vpmaddubsw+vpmaddwd sequence for comparison (it saturates to int16, qat cannot use it exactly).
+// Kernels run on one thread unless the benchmark name says threads:2 (its own qat::ThreadPool).
+// Timing is the process CPU time of each iteration divided by the thread count (manual time):
+// the machine this was written on is shared, and CPU time is what an idle machine's wall time
+// would be (minus lost parallelism, which shows up as extra CPU time in the pool's hand-offs).
+#include <benchmark/benchmark.h>
+
+#include <time.h>
+
+#include <cmath>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "kernels/optimized/conv.h"
+#include "kernels/optimized/depthwise_conv.h"
+#include "kernels/reference/conv.h"
+#include "kernels/x86/peak_x86.h"
+#include "qat/cpu_features.h"
+#include "qat/thread_pool.h"
+
+namespace {
+
+using namespace qat::kernels;
+using qat::ThreadPool;
+
+double PeakGops();
+
+double ProcessCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+// Runs fn once per iteration and reports CPU seconds / threads as the iteration's time.
+template <class F>
+void TimedLoop(benchmark::State& state, int threads, F&& fn) {
+  for (auto _ : state) {
+    const double t0 = ProcessCpuSeconds();
+    fn();
+    benchmark::ClobberMemory();
+    state.SetIterationTime((ProcessCpuSeconds() - t0) / threads);
+  }
+}
+
+void SetCounters(benchmark::State& state, double macs, int threads) {
+  state.counters["GOPs"] = benchmark::Counter(2 * macs * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  state.counters["peak_frac"] =
+      benchmark::Counter(2 * macs * state.iterations() / 1e9 / (PeakGops() * threads), benchmark::Counter::kIsRate);
+}
+
+double PeakGops() {
+  static const double peak = [] {
+    if (!qat::isa_supported(qat::Isa::kAvx2)) return 0.0;
+    double best = 0;
+    for (int i = 0; i < 5; ++i) best = std::max(best, x86::PeakMaddwdGmacs(2000000));
+    return 2 * best;
+  }();
+  return peak;
+}
+
+void BM_Peak_vpmaddwd(benchmark::State& state) {
+  if (!qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
+  double g = 0;
+  for (auto _ : state) g = std::max(g, x86::PeakMaddwdGmacs(1000000));
+  state.counters["GOPs"] = 2 * g;
+  state.counters["peak_frac"] = 2 * g / PeakGops();
+}
+BENCHMARK(BM_Peak_vpmaddwd)->Iterations(20)->Unit(benchmark::kMillisecond);
+
+void BM_Peak_u8s8_mlas(benchmark::State& state) {
+  if (!qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
+  double g = 0;
+  for (auto _ : state) g = std::max(g, x86::PeakU8S8Gmacs(1000000));
+  state.counters["GOPs"] = 2 * g;
+  state.counters["peak_frac"] = 2 * g / PeakGops();
+}
+BENCHMARK(BM_Peak_u8s8_mlas)->Iterations(20)->Unit(benchmark::kMillisecond);
+
+struct Layer {
+  int batches, h, w, ic, oc, k, stride;
+};
+
+reference::ConvParams MakeConv(const Layer& l) {
+  reference::ConvParams p;
+  p.batches = l.batches;
+  p.input_h = l.h;
+  p.input_w = l.w;
+  p.input_c = l.ic;
+  p.output_c = l.oc;
+  p.filter_h = p.filter_w = l.k;
+  p.stride_h = p.stride_w = l.stride;
+  reference::ComputePadding(reference::Padding::kSame, l.h, l.k, l.stride, 1, &p.output_h, &p.pad_top);
+  reference::ComputePadding(reference::Padding::kSame, l.w, l.k, l.stride, 1, &p.output_w, &p.pad_left);
+  p.input_offset = 3;
+  p.output_offset = -2;
+  p.act_min = -128;
+  p.act_max = 127;
+  return p;
+}
+
+template <class T>
+std::vector<T> Random(size_t n, int seed) {
+  std::mt19937 rng(seed);
+  std::vector<T> v(n);
+  for (auto& x : v) x = (T)std::uniform_int_distribution<int>(-127, 127)(rng);
+  return v;
+}
+
+// args: h, w, ic, oc, k, stride, batches, threads, path (0 portable, 1 avx2), mode (0 tflite, 1 xnnpack)
+void BM_Conv(benchmark::State& state) {
+  const Layer l{(int)state.range(6), (int)state.range(0), (int)state.range(1), (int)state.range(2),
+                (int)state.range(3), (int)state.range(4), (int)state.range(5)};
+  const int threads = (int)state.range(7);
+  const KernelPath path = (KernelPath)state.range(8);
+  if (path == KernelPath::kAvx2 && !qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
+  reference::ConvParams p = MakeConv(l);
+  p.requant = state.range(9) ? RequantMode::kXnnpack : RequantMode::kTflite;
+  auto input = Random<int8_t>((size_t)l.batches * l.h * l.w * l.ic, 1);
+  auto filter = Random<int8_t>((size_t)l.oc * l.k * l.k * l.ic, 2);
+  std::vector<int32_t> bias(l.oc, 100);
+  std::vector<Requant> rq(l.oc, MakeRequant(0.0007));
+  auto pc = optimized::PackConvInt8(p, rq.data(), l.oc, filter.data(), bias.data());
+  std::vector<int8_t> out((size_t)l.batches * p.output_h * p.output_w * l.oc);
+  std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  TimedLoop(state, threads, [&] { optimized::ConvInt8(pc, input.data(), out.data(), scratch.data(), pool.get(), path); });
+  SetCounters(state, (double)l.batches * p.output_h * p.output_w * l.oc * l.k * l.k * l.ic, threads);
+}
+
+void ConvArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"h", "w", "ic", "oc", "k", "s", "b", "threads", "path", "mode"});
+  const std::vector<std::vector<int64_t>> layers = {
+      // MobileNet-v1 1.0 at 224: first conv, pointwise layers
+      {224, 224, 3, 32, 3, 2, 1},  {112, 112, 32, 64, 1, 1, 1}, {56, 56, 128, 128, 1, 1, 1},
+      {28, 28, 256, 256, 1, 1, 1}, {14, 14, 512, 512, 1, 1, 1}, {7, 7, 1024, 1024, 1, 1, 1},
+      // large 3x3 convolutions
+      {56, 56, 64, 64, 3, 1, 1},   {28, 28, 128, 128, 3, 1, 1}, {28, 28, 256, 256, 3, 2, 1},
+      // SmallCNN
+      {28, 28, 1, 32, 3, 1, 1},    {14, 14, 32, 64, 3, 1, 1},   {7, 7, 64, 128, 3, 1, 1},
+      {14, 14, 32, 64, 3, 1, 64}};
+  for (auto l : layers) {
+    for (int threads : {1, 2}) {
+      auto a = l;
+      a.insert(a.end(), {threads, 1, 0});
+      b->Args(a);
+    }
+  }
+  // Portable path and the XNNPACK requantization on one layer each.
+  b->Args({28, 28, 256, 256, 1, 1, 1, 1, 0, 0});
+  b->Args({28, 28, 256, 256, 1, 1, 1, 1, 1, 1});
+}
+BENCHMARK(BM_Conv)->Apply(ConvArgs)->Unit(benchmark::kMicrosecond)->UseManualTime();
+
+// FULLY_CONNECTED 1024 -> 1000 (MobileNet-v1's classifier) at batch 1 and 64.
+void BM_FullyConnected(benchmark::State& state) {
+  const int batches = (int)state.range(0), threads = (int)state.range(1);
+  if (!qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
+  reference::FullyConnectedParams p;
+  p.batches = batches;
+  p.input_depth = 1024;
+  p.output_depth = 1000;
+  p.input_offset = 1;
+  auto input = Random<int8_t>((size_t)batches * 1024, 1);
+  auto w = Random<int8_t>(1024 * 1000, 2);
+  std::vector<int32_t> bias(1000, 7);
+  Requant rq = MakeRequant(0.001);
+  auto pc = optimized::PackFullyConnectedInt8(p, &rq, 1, w.data(), bias.data());
+  std::vector<int8_t> out((size_t)batches * 1000);
+  std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  TimedLoop(state, threads, [&] { optimized::ConvInt8(pc, input.data(), out.data(), scratch.data(), pool.get()); });
+  SetCounters(state, (double)batches * 1024 * 1000, threads);
+}
+BENCHMARK(BM_FullyConnected)->ArgNames({"b", "threads"})->Args({1, 1})->Args({64, 1})->Args({64, 2})
+    ->Unit(benchmark::kMicrosecond)->UseManualTime();
+
+// DEPTHWISE_CONV_2D 3x3 layers of MobileNet-v1 1.0. args: h, w, c, stride, threads
+void BM_Depthwise(benchmark::State& state) {
+  const int h = (int)state.range(0), w = (int)state.range(1), c = (int)state.range(2), s = (int)state.range(3);
+  const int threads = (int)state.range(4);
+  if (!qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
+  reference::ConvParams p = MakeConv({1, h, w, c, c, 3, s});
+  auto input = Random<int8_t>((size_t)h * w * c, 1);
+  auto filter = Random<int8_t>((size_t)9 * c, 2);
+  std::vector<int32_t> bias(c, 5);
+  std::vector<Requant> rq(c, MakeRequant(0.002));
+  auto pd = optimized::PackDepthwiseInt8(p, rq.data(), c, filter.data(), bias.data());
+  std::vector<int8_t> out((size_t)p.output_h * p.output_w * c);
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  TimedLoop(state, threads, [&] { optimized::DepthwiseConvInt8(pd, input.data(), out.data(), nullptr, pool.get()); });
+  SetCounters(state, (double)p.output_h * p.output_w * c * 9, threads);
+}
+BENCHMARK(BM_Depthwise)->ArgNames({"h", "w", "c", "s", "threads"})
+    ->Args({112, 112, 32, 1, 1})->Args({112, 112, 64, 2, 1})->Args({56, 56, 128, 1, 1})->Args({14, 14, 512, 1, 1})
+    ->Args({7, 7, 1024, 1, 1})->Args({56, 56, 128, 1, 2})->Unit(benchmark::kMicrosecond)->UseManualTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

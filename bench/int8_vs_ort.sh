@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# qat vs ONNX Runtime on the same int8 networks and weights, in one run: for every
+# (network, batch, threads) row, `qat bench` and ORT (onnxruntime-node, ort_bench.mjs) run
+# alternately ROUNDS times; the table shows the median over rounds of each tool's own median
+# latency, and ratio = qat / ORT (the acceptance asks for <= 0.9).
+#
+#   bench/int8_vs_ort.sh [--qat build/qat] [--peers DIR] [--runs N] [--rounds R] [--quick]
+#
+# --peers defaults to $QAT_PEERS_DIR, then ~/.cache/qat-peers (see ../shared/peers/README.md).
+# Models: DIR/data/models/{cnn,mbv1_100,mbv1_050}_b{1,64}.tflite for qat and the QDQ .onnx with
+# the same weights for ORT. When no _b64.tflite exists, qat runs the _b1 model with --batch 64.
+# Idle machine please; the CPU is printed with the table.
+set -euo pipefail
+
+QAT=""
+PEERS="${QAT_PEERS_DIR:-$HOME/.cache/qat-peers}"
+RUNS=50
+ROUNDS=3
+QUICK=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --qat) QAT="$2"; shift 2 ;;
+    --peers) PEERS="$2"; shift 2 ;;
+    --runs) RUNS="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ -z "$QAT" ]]; then
+  for c in "$ROOT"/build/qat "$ROOT"/build-*/qat; do [[ -x "$c" ]] && { QAT="$c"; break; }; done
+fi
+[[ -x "$QAT" ]] || { echo "qat binary not found (build it, or pass --qat PATH)" >&2; exit 1; }
+MODELS="$PEERS/data/models"
+NODE_DIR="$PEERS/node"
+[[ -f "$NODE_DIR/ort_bench.mjs" ]] || { echo "ort_bench.mjs not found under $NODE_DIR (--peers)" >&2; exit 1; }
+
+# Median latency (ms) of one `qat bench` run: reads its --json output, whatever the exact key
+# spelling (median_ms / median / latency_ms.median), falling back to a "median ... ms" text line.
+qat_median() {
+  local model="$1" batch="$2" threads="$3" runs="$4" extra=()
+  [[ "$batch" != 1 && "$model" == *_b1.tflite ]] && extra=(--batch "$batch")
+  local out
+  out="$("$QAT" bench "$model" --threads "$threads" --runs "$runs" --warmup 3 --json "${extra[@]}" 2>&1)" || {
+    echo "qat bench failed: $(echo "$out" | tail -2 | tr '\n' ' ')" >&2; echo "nan"; return; }
+  python3 - "$out" <<'PY'
+import json, re, sys
+text = sys.argv[1]
+def find(o):
+    if isinstance(o, dict):
+        for k in ("median_ms", "median", "latency_median_ms"):
+            if k in o and isinstance(o[k], (int, float)): return o[k]
+        for v in o.values():
+            r = find(v)
+            if r is not None: return r
+    return None
+val = None
+for line in reversed(text.splitlines()):
+    line = line.strip()
+    if line.startswith("{"):
+        try:
+            val = find(json.loads(line))
+        except ValueError:
+            pass
+        if val is not None: break
+if val is None:
+    m = re.search(r"median[^0-9]*([0-9.]+)\s*ms", text)
+    val = float(m.group(1)) if m else float("nan")
+print(val)
+PY
+}
+
+ort_median() {
+  local onnx="$1" batch="$2" threads="$3" runs="$4"
+  (cd "$NODE_DIR" && node ort_bench.mjs "$onnx" --batch "$batch" --threads "$threads" --runs "$runs" --warmup 3 2>/dev/null) |
+    sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' | tail -1
+}
+
+median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:] if x not in ("nan","")]; print(f"{statistics.median(v):.3f}" if v else "nan")' "$@"; }
+
+ROWS=("cnn 1" "cnn 64" "mbv1_100 1" "mbv1_100 64" "mbv1_050 1")
+[[ $QUICK == 1 ]] && { ROWS=("cnn 1" "mbv1_050 1"); ROUNDS=1; RUNS=10; }
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) logical CPUs;" \
+     "qat ISA: ${QAT_ISA:-auto}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "qat: $QAT   ORT: $NODE_DIR/ort_bench.mjs   runs/median=$RUNS rounds=$ROUNDS"
+printf '%-10s %5s %7s %12s %12s %8s\n' network batch threads qat_ms ort_ms ratio
+for row in "${ROWS[@]}"; do
+  read -r net batch <<<"$row"
+  tfl="$MODELS/${net}_b${batch}.tflite"
+  [[ -f "$tfl" ]] || tfl="$MODELS/${net}_b1.tflite"
+  onnx="$MODELS/${net}_qdq.onnx"
+  runs=$RUNS
+  [[ "$net" == mbv1_100 && "$batch" == 64 ]] && runs=$(( RUNS / 10 > 3 ? RUNS / 10 : 3 ))
+  for threads in 1 2; do
+    q=(); o=()
+    for ((r = 0; r < ROUNDS; r++)); do
+      q+=("$(qat_median "$tfl" "$batch" "$threads" "$runs")")
+      o+=("$(ort_median "$onnx" "$batch" "$threads" "$runs")")
+    done
+    qm=$(median "${q[@]}"); om=$(median "${o[@]}")
+    ratio=$(python3 -c "import sys; q,o=sys.argv[1:]; print('nan' if 'nan' in (q,o) else f'{float(q)/float(o):.3f}')" "$qm" "$om")
+    printf '%-10s %5s %7s %12s %12s %8s\n' "$net" "$batch" "$threads" "$qm" "$om" "$ratio"
+  done
+done
