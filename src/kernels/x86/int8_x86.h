@@ -54,4 +54,27 @@ struct DepthwiseRow {
 inline constexpr int kDepthwiseMaxTaps = 64;  // larger filters use the portable path
 void DepthwiseRowAvx2(const DepthwiseRow& r, int c16);
 
+// Pooling: one output row (batch already applied to input/output). Channels in any count.
+struct PoolRow {
+  const void* input;
+  int input_h, input_w, channels, filter_h, filter_w, stride_h, stride_w, pad_top, pad_left;
+  int oy, ow;
+  int32_t act_min, act_max;
+  bool is_uint8;
+  uint8_t* output;
+};
+void MaxPoolRowAvx2(const PoolRow& r);
+void AveragePoolRowAvx2(const PoolRow& r);
+
+// Quantized ADD/SUB (TFLite's algorithm, kernels/reference/arithmetic.h) on n contiguous elements;
+// stride2 == 0 broadcasts in2[0]. sign is +1 (ADD) or -1 (SUB).
+struct AddParams {
+  int32_t input1_offset, input2_offset, output_offset, left_shift;
+  int32_t m1, s1, m2, s2, mo, so;  // multipliers and shifts (quant_math.h convention)
+  int32_t act_min, act_max;
+  int sign;
+  bool is_uint8;
+};
+void AddAvx2(const AddParams& p, const void* in1, const void* in2, int64_t stride2, void* out, int64_t n);
+
 }  // namespace qat::kernels::x86
