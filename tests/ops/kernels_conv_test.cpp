@@ -134,6 +134,23 @@ TEST(KernelsConv, StridesDilationPadding) {
   check_conv(g, true, 12);
 }
 
+// 3x3 stride-1 convolutions with channels in multiples of 8 take the Winograd path (AVX2 CPUs).
+TEST(KernelsConv, WinogradShapes) {
+  check_conv(geom(2, 9, 11, 16, 3, 3, 24, 1, 1, 1, 1, true, false), true, 30);    // odd sizes: partial tiles
+  check_conv(geom(3, 8, 7, 24, 3, 3, 16, 1, 1, 1, 1, false, false), false, 31);  // VALID
+  check_conv(geom(1, 1, 1, 16, 3, 3, 16, 1, 1, 1, 1, true, false), true, 32);    // 1x1 image
+  check_conv(geom(2, 5, 4, 40, 3, 3, 8, 1, 1, 1, 1, true, false), false, 33);    // OC = 8 (no 16-wide block)
+  check_conv(geom(1, 8, 8, 8, 3, 3, 32, 1, 1, 1, 1, true, false), false, 34);    // IC = 8: direct fwd, Winograd bwd data
+  ConvGeom g = geom(2, 7, 9, 16, 3, 3, 16, 1, 1, 1, 1, false, false);           // asymmetric explicit padding
+  g.pad_top = 2, g.pad_bottom = 0, g.pad_left = 0, g.pad_right = 1;
+  g.OH = g.H + 2 - 2, g.OW = g.W + 1 - 2;
+  check_conv(g, true, 35);
+  g = geom(1, 6, 6, 16, 3, 3, 16, 1, 1, 1, 1, false, false);                    // padding 3 (> kernel - 1)
+  g.pad_top = 3, g.pad_bottom = 3, g.pad_left = 3, g.pad_right = 3;
+  g.OH = g.OW = 6 + 6 - 2;
+  check_conv(g, false, 36);
+}
+
 TEST(KernelsConv, Depthwise) {
   check_conv(geom(2, 14, 14, 16, 3, 3, 16, 1, 1, 1, 1, true, true), false, 20);  // MobileNet-style
   check_conv(geom(2, 15, 13, 8, 3, 3, 8, 2, 2, 1, 1, true, true), true, 21);     // stride 2, odd sizes

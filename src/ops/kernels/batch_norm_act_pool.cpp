@@ -130,19 +130,21 @@ void batch_norm_act_max_pool_backward(const PoolGeom& g, const float* x, const f
                               eps, dgamma, dbeta, a, b, d);
     const int64_t in_img = (int64_t)g.H * g.W * C, out_img = (int64_t)g.OH * g.OW * C;
     detail::parallel_chunks(g.N, in_img, [&](int, int, int64_t n0, int64_t n1) {
-      // dx = b*x + d everywhere, plus a*dz at the argmax positions (all inside image n).
-      for (int64_t p = n0 * g.H * g.W; p < n1 * g.H * g.W; ++p) {
-        const float* __restrict xr = x + p * C;
-        float* __restrict o = dx + p * C;
-        for (int c = 0; c < C; ++c) o[c] = b[c] * xr[c] + d[c];
+      // dx = b*x + d everywhere, plus a*dz at the argmax positions (all inside image n). One image
+      // at a time, so that the scatter finds dx still in L2.
+      for (int64_t n = n0; n < n1; ++n) {
+        const float* __restrict xn = x + n * in_img;
+        float* __restrict dxn = dx + n * in_img;
+        for (int64_t p = 0; p < (int64_t)g.H * g.W; ++p)
+          for (int c = 0; c < C; ++c) dxn[p * C + c] = b[c] * xn[p * C + c] + d[c];
+        for (int64_t r = n * out_img / C; r < (n + 1) * out_img / C; ++r)
+          for (int c = 0; c < C; ++c) {
+            int32_t i = argmax[r * C + c];
+            float dv = dq[r * C + c];
+            float dz = detail::passes<A>(q[r * C + c]) ? dv : 0.f;
+            if (i >= 0) dx[i] += a[c] * dz;  // predictable: i < 0 only for windows in padding
+          }
       }
-      for (int64_t r = n0 * out_img / C; r < n1 * out_img / C; ++r)
-        for (int c = 0; c < C; ++c) {
-          int32_t i = argmax[r * C + c];
-          float dv = dq[r * C + c];
-          float dz = detail::passes<A>(q[r * C + c]) ? dv : 0.f;
-          if (i >= 0) dx[i] += a[c] * dz;  // predictable: i < 0 only for windows in padding
-        }
     });
   });
 }

@@ -5,11 +5,17 @@
 // falls back to its gemm-based convolution; letting it choose a blocked weight layout selects the
 // jit:avx2 direct kernels. The filter changes every SGD step, so the (small) reorder from / to the
 // TF layout runs on every call, into buffers owned by the cached plan.
+#include <cstdlib>
+#include <cstring>
 #include <optional>
+#include <vector>
 
 #include "ops/kernels/dnnl_util.h"
 #include "ops/kernels/float_kernels.h"
+#include "ops/kernels/winograd.h"
+#include "qat/cpu_features.h"
 #include "qat/error.h"
+#include "qat/thread_pool.h"
 
 namespace qat::ops::kernels {
 namespace {
@@ -169,10 +175,50 @@ Plan& plan_for(const ConvGeom& g, Kind kind) {
   return cache().get(make_key(g, kind), [&] { return make_plan(g, kind); });
 }
 
+// ---- Winograd path ----
+bool winograd_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("QAT_WINOGRAD");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on && qat::active_isa() >= qat::Isa::kAvx2;
+}
+bool winograd_shape(const ConvGeom& g) {
+  return !g.depthwise && g.KH == 3 && g.KW == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dil_h == 1 &&
+         g.dil_w == 1;
+}
+
+struct WinoPlan {
+  std::mutex mu;
+  std::vector<float> scratch;
+};
+PlanCache<WinoPlan, 20>& wino_cache() {
+  static PlanCache<WinoPlan, 20> c;
+  return c;
+}
+
+void run_winograd(const ConvGeom& g, Kind kind, const detail::WinogradConv& p, const float* x, const float* w,
+                  const float* bias, float* y) {
+  Key key = make_key(g, kind);
+  key[19] = p.threads;
+  WinoPlan& plan = wino_cache().get(key, [&] {
+    auto wp = std::make_unique<WinoPlan>();
+    wp->scratch.resize(detail::winograd_scratch_floats(p));
+    return wp;
+  });
+  std::lock_guard<std::mutex> lk(plan.mu);
+  detail::winograd_conv_avx2(p, x, w, bias, y, plan.scratch.data());
+}
+
 }  // namespace
 
 void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   check_geom(g, "conv2d_forward");
+  if (winograd_shape(g) && detail::winograd_supported(g.C, g.O) && winograd_enabled()) {
+    detail::WinogradConv wp{g.N, g.H, g.W, g.C, g.OH, g.OW, g.O, g.pad_top, g.pad_left, false, qat::num_threads()};
+    run_winograd(g, kFwd, wp, x, w, bias, y);
+    return;
+  }
   Plan& p = plan_for(g, bias ? kFwdBias : kFwd);
   std::lock_guard<std::mutex> lk(p.mu);
   auto& s = cpu_stream();
@@ -194,6 +240,14 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
 
 void conv2d_backward_data(const ConvGeom& g, const float* dy, const float* w, float* dx) {
   check_geom(g, "conv2d_backward_data");
+  if (winograd_shape(g) && detail::winograd_supported(g.O, g.C) && winograd_enabled()) {
+    // dx = dy correlated with the filter rotated by 180 degrees (in / out channels swapped): a
+    // stride-1 3x3 convolution whose input row 0 sits at dx row -(2 - pad_top).
+    detail::WinogradConv wp{g.N, g.OH, g.OW, g.O, g.H, g.W, g.C, 2 - g.pad_top, 2 - g.pad_left, true,
+                            qat::num_threads()};
+    run_winograd(g, kBwdData, wp, dy, w, nullptr, dx);
+    return;
+  }
   Plan& p = plan_for(g, kBwdData);
   std::lock_guard<std::mutex> lk(p.mu);
   auto& s = cpu_stream();
