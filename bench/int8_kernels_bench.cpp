@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <random>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/optimized/conv.h"
 #include "kernels/optimized/depthwise_conv.h"
+#include "kernels/optimized/pooling.h"
 #include "kernels/reference/conv.h"
 #include "kernels/x86/peak_x86.h"
 #include "qat/cpu_features.h"
@@ -203,6 +205,132 @@ void BM_Depthwise(benchmark::State& state) {
 BENCHMARK(BM_Depthwise)->ArgNames({"h", "w", "c", "s", "threads"})
     ->Args({112, 112, 32, 1, 1})->Args({112, 112, 64, 2, 1})->Args({56, 56, 128, 1, 1})->Args({14, 14, 512, 1, 1})
     ->Args({7, 7, 1024, 1, 1})->Args({56, 56, 128, 1, 2})->Unit(benchmark::kMicrosecond)->UseManualTime();
+
+// Whole networks chained from the optimised kernels alone (no interpreter), random weights:
+// the kernel-level latency of MobileNet-v1 (224x224, width 1.0 / 0.5) and SmallCNN, to compare
+// with ONNX Runtime's end-to-end numbers. args: network (0 mbv1_100, 1 mbv1_050, 2 cnn), batch,
+// threads. Reported time: CPU seconds / threads per inference (see TimedLoop).
+class Chain {
+ public:
+  Chain(int net, int batch) : batch_(batch) {
+    if (net == 2) {
+      h_ = w_ = 28;
+      c_ = 1;
+      Conv(32, 3, 1);
+      MaxPool2();
+      Conv(64, 3, 1);
+      MaxPool2();
+      Conv(128, 3, 1);
+      GlobalAvg();
+      Fc(10);
+      return;
+    }
+    const int d = net == 1 ? 2 : 1;
+    h_ = w_ = 224;
+    c_ = 3;
+    Conv(32 / d, 3, 2);
+    const int spec[13][2] = {{1, 64},  {2, 128}, {1, 128}, {2, 256}, {1, 256}, {2, 512},  {1, 512},
+                             {1, 512}, {1, 512}, {1, 512}, {1, 512}, {2, 1024}, {1, 1024}};
+    for (auto& l : spec) {
+      Depthwise(l[0]);
+      Conv(l[1] / d, 1, 1);
+    }
+    GlobalAvg();
+    Fc(1000);
+  }
+  void Run(ThreadPool* pool) {
+    for (auto& step : steps_) step(pool);
+  }
+  double macs() const { return macs_; }
+
+ private:
+  std::vector<int8_t>& Buffer(size_t n) {
+    bufs_.emplace_back(std::make_unique<std::vector<int8_t>>(Random<int8_t>(n, (int)bufs_.size())));
+    return *bufs_.back();
+  }
+  const int8_t* cur() const { return cur_; }
+  void Conv(int oc, int k, int s) {
+    reference::ConvParams p = MakeConv({batch_, h_, w_, c_, oc, k, s});
+    auto filter = Random<int8_t>((size_t)oc * k * k * c_, oc);
+    std::vector<int32_t> bias(oc, 10);
+    std::vector<Requant> rq(oc, MakeRequant(0.0015));
+    auto pc = std::make_shared<optimized::PackedConv>(optimized::PackConvInt8(p, rq.data(), oc, filter.data(), bias.data()));
+    auto scratch = std::make_shared<std::vector<uint8_t>>(optimized::ConvScratchBytes(*pc));
+    const int8_t* in = In();
+    int8_t* out = Buffer((size_t)batch_ * p.output_h * p.output_w * oc).data();
+    steps_.push_back([=](ThreadPool* pool) { optimized::ConvInt8(*pc, in, out, scratch->data(), pool); });
+    macs_ += (double)batch_ * p.output_h * p.output_w * oc * k * k * c_;
+    Next(out, p.output_h, p.output_w, oc);
+  }
+  void Depthwise(int s) {
+    reference::ConvParams p = MakeConv({batch_, h_, w_, c_, c_, 3, s});
+    auto filter = Random<int8_t>((size_t)9 * c_, c_);
+    std::vector<int32_t> bias(c_, 10);
+    std::vector<Requant> rq(c_, MakeRequant(0.01));
+    auto pd = std::make_shared<optimized::PackedDepthwise>(
+        optimized::PackDepthwiseInt8(p, rq.data(), c_, filter.data(), bias.data()));
+    auto scratch = std::make_shared<std::vector<uint8_t>>(optimized::DepthwiseScratchBytes(*pd));
+    const int8_t* in = In();
+    int8_t* out = Buffer((size_t)batch_ * p.output_h * p.output_w * c_).data();
+    steps_.push_back([=](ThreadPool* pool) { optimized::DepthwiseConvInt8(*pd, in, out, scratch->data(), pool); });
+    macs_ += (double)batch_ * p.output_h * p.output_w * c_ * 9;
+    Next(out, p.output_h, p.output_w, c_);
+  }
+  void Pool(int k, int s, bool average) {
+    reference::PoolParams p;
+    p.batches = batch_;
+    p.input_h = h_;
+    p.input_w = w_;
+    p.channels = c_;
+    p.filter_h = p.filter_w = k;
+    p.stride_h = p.stride_w = s;
+    reference::ComputePadding(reference::Padding::kValid, h_, k, s, 1, &p.output_h, &p.pad_top);
+    reference::ComputePadding(reference::Padding::kValid, w_, k, s, 1, &p.output_w, &p.pad_left);
+    const int8_t* in = In();
+    int8_t* out = Buffer((size_t)batch_ * p.output_h * p.output_w * c_).data();
+    steps_.push_back([=](ThreadPool* pool) {
+      if (average)
+        optimized::AveragePoolInt8(p, in, out, pool);
+      else
+        optimized::MaxPoolInt8(p, in, out, pool);
+    });
+    Next(out, p.output_h, p.output_w, c_);
+  }
+  void MaxPool2() { Pool(2, 2, false); }
+  void GlobalAvg() { Pool(h_, 1, true); }
+  void Fc(int n) {
+    // A 1x1 convolution over 1x1 pixels is FULLY_CONNECTED.
+    Conv(n, 1, 1);
+  }
+  const int8_t* In() {
+    if (!cur_) cur_ = Buffer((size_t)batch_ * h_ * w_ * c_).data();
+    return cur_;
+  }
+  void Next(const int8_t* out, int h, int w, int c) {
+    cur_ = out;
+    h_ = h;
+    w_ = w;
+    c_ = c;
+  }
+  int batch_, h_ = 0, w_ = 0, c_ = 0;
+  const int8_t* cur_ = nullptr;
+  double macs_ = 0;
+  std::vector<std::unique_ptr<std::vector<int8_t>>> bufs_;
+  std::vector<std::function<void(ThreadPool*)>> steps_;
+};
+
+void BM_Network(benchmark::State& state) {
+  if (!qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
+  const int threads = (int)state.range(2);
+  Chain chain((int)state.range(0), (int)state.range(1));
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  TimedLoop(state, threads, [&] { chain.Run(pool.get()); });
+  SetCounters(state, chain.macs(), threads);
+}
+BENCHMARK(BM_Network)->ArgNames({"net", "b", "threads"})
+    ->Args({0, 1, 1})->Args({0, 1, 2})->Args({1, 1, 1})->Args({1, 1, 2})->Args({2, 1, 1})->Args({2, 1, 2})
+    ->Args({2, 64, 1})->Args({2, 64, 2})->Args({0, 64, 1})
+    ->Unit(benchmark::kMillisecond)->UseManualTime();
 
 }  // namespace
 
