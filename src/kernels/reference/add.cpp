@@ -1,5 +1,6 @@
 // ADD (see arithmetic.h), plus the shared quantized Prepare and the broadcast-shape helper.
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/reference/arithmetic.h"
 
@@ -38,7 +39,29 @@ void PrepareAddSubQuantized(float input1_scale, int32_t input1_zp, float input2_
                      &p->output.shift);
 }
 
+void PrepareAddXnnpack(float input1_scale, int32_t input1_zp, float input2_scale, int32_t input2_zp,
+                       float output_scale, ArithmeticParams* p) {
+  volatile float r1 = input1_scale / output_scale, r2 = input2_scale / output_scale;
+  const float mx = std::max((float)r1, (float)r2);
+  int exponent = 0;
+  std::frexp(mx, &exponent);  // mx = f * 2^exponent, f in [0.5, 1): IEEE exponent is exponent - 1
+  p->xnn_shift = 20 - (exponent - 1);
+  p->xnn_multiplier1 = (int32_t)std::nearbyint(std::ldexp((float)r1, p->xnn_shift));
+  p->xnn_multiplier2 = (int32_t)std::nearbyint(std::ldexp((float)r2, p->xnn_shift));
+  p->xnn_bias = (int32_t)((1u << (p->xnn_shift - 1)) - (uint32_t)(p->xnn_multiplier1 * input1_zp) -
+                          (uint32_t)(p->xnn_multiplier2 * input2_zp));
+}
+
 namespace {
+// XNNPACK's ADD: one multiply-add per input in int32 (|q| m < 2^8 2^21), arithmetic shift.
+template <class T>
+void AddXnnpack(const ArithmeticParams& p, const BroadcastShape& s, const T* in1, const T* in2, T* out) {
+  ForEachBroadcast(s, [&](int64_t o, int64_t i1, int64_t i2) {
+    const int32_t acc = p.xnn_bias + (int32_t)in1[i1] * p.xnn_multiplier1 + (int32_t)in2[i2] * p.xnn_multiplier2;
+    out[o] = (T)Clamp((acc >> p.xnn_shift) + p.output_offset, p.act_min, p.act_max);
+  });
+}
+
 // The quantized ADD/SUB core. Overflow: |q - Z| <= 255 < 2^8, shifted by 20 stays below 2^28;
 // each scaled input is at most that, so the sum fits in int32.
 template <class T, int kSign>
@@ -71,11 +94,17 @@ void AddFloat(const ArithmeticParams& p, const BroadcastShape& s, const float* i
   ForEachBroadcast(s, [&](int64_t o, int64_t i1, int64_t i2) { out[o] = ClampF(in1[i1] + in2[i2], p.float_act); });
 }
 void AddInt8(const ArithmeticParams& p, const BroadcastShape& s, const int8_t* in1, const int8_t* in2, int8_t* out) {
-  AddSubQuantizedT(p, s, in1, in2, out, false);
+  if (p.requant == RequantMode::kXnnpack)
+    AddXnnpack(p, s, in1, in2, out);
+  else
+    AddSubQuantizedT(p, s, in1, in2, out, false);
 }
 void AddUint8(const ArithmeticParams& p, const BroadcastShape& s, const uint8_t* in1, const uint8_t* in2,
               uint8_t* out) {
-  AddSubQuantizedT(p, s, in1, in2, out, false);
+  if (p.requant == RequantMode::kXnnpack)
+    AddXnnpack(p, s, in1, in2, out);
+  else
+    AddSubQuantizedT(p, s, in1, in2, out, false);
 }
 
 }  // namespace qat::kernels::reference

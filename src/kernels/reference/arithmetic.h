@@ -6,7 +6,13 @@
 //   v_i    = MBQM((q_i - Z_i) << 20, M_i)      M_i = s_i / (2 max(s1, s2))
 //   out    = MBQM(v_1 +- v_2, M_out) + Z_out   M_out = 2 max(s1, s2) / (2^20 s_out)
 // Integer MUL: out = MBQM((q1 - Z1) * (q2 - Z2), s1 s2 / s_out) + Z_out.
-// These algorithms are used in both requantization modes (see docs/requantization.md).
+// In xnnpack mode (p.requant) ADD and MUL follow XNNPACK's qs8/qu8 kernels instead, as LiteRT's
+// delegate runs them:
+//   ADD: m_i = lrintf(s_i / s_out * 2^shift) with shift = 20 - exponent(max(s1, s2) / s_out)
+//        (float32 ratios), out = (bias + q1 m1 + q2 m2) >> shift (arithmetic: round half up)
+//        + Z_out, bias = 2^(shift-1) - m1 Z1 - m2 Z2.
+//   MUL: out = round_half_even(float32((q1 - Z1)(q2 - Z2)) * float32(s1 s2 / s_out)) + Z_out.
+// SUB keeps TFLite's algorithm in both modes (it matched LiteRT on the measured case).
 #pragma once
 #include <cstdint>
 
@@ -22,11 +28,18 @@ struct ArithmeticParams {
   Requant output;
   int32_t act_min = -128, act_max = 127;
   FloatRange float_act;
+  RequantMode requant = RequantMode::kTflite;
+  // xnnpack-mode ADD (XNNPACK's fixed-point add with 20-bit multipliers).
+  int32_t xnn_multiplier1 = 0, xnn_multiplier2 = 0, xnn_bias = 0;
+  int xnn_shift = 0;
 };
 
 // TFLite's Prepare arithmetic for quantized ADD/SUB (add.cc / sub.cc), scales as stored (float32).
 void PrepareAddSubQuantized(float input1_scale, int32_t input1_zp, float input2_scale, int32_t input2_zp,
                             float output_scale, int32_t output_zp, ArithmeticParams* p);
+// XNNPACK's ADD parameters (xnn_init_qs8_add_minmax_scalar_params), filled alongside TFLite's.
+void PrepareAddXnnpack(float input1_scale, int32_t input1_zp, float input2_scale, int32_t input2_zp,
+                       float output_scale, ArithmeticParams* p);
 // TFLite's MUL: the real multiplier s1 * s2 / s_out is evaluated in float32, then quantized.
 void PrepareMulQuantized(float input1_scale, int32_t input1_zp, float input2_scale, int32_t input2_zp,
                          float output_scale, int32_t output_zp, ArithmeticParams* p);

@@ -38,6 +38,10 @@ inline void PrepareBinary(OpContext& ctx, BinaryKind kind, tflite::ActivationFun
   else
     ref::PrepareAddSubQuantized(Scale(ctx, a), ZeroPoint(a), Scale(ctx, b), ZeroPoint(b), Scale(ctx, out),
                                 ZeroPoint(out), &d.params);
+  if (kind == BinaryKind::kAdd)
+    ref::PrepareAddXnnpack(Scale(ctx, a), ZeroPoint(a), Scale(ctx, b), ZeroPoint(b), Scale(ctx, out), &d.params);
+  // SUB stays on TFLite's algorithm in both modes (arithmetic.h).
+  d.params.requant = kind == BinaryKind::kSub ? kernels::RequantMode::kTflite : ctx.requant;
   QuantizedActivationRange(ctx, act, out, &d.params.act_min, &d.params.act_max);
 }
 
