@@ -370,6 +370,14 @@ class Session {
                           const std::vector<std::string>& targets = {});
   Graph& graph() const { return g_; }
   VariableStore& variables() const { return vars_; }
+  // Per-op-type wall time (seconds) and call counts accumulated while profiling is on.
+  void set_profiling(bool on) { profiling_ = on; }
+  struct OpTime {
+    double seconds = 0;
+    int64_t calls = 0;
+  };
+  const std::map<std::string, OpTime>& profile() const { return profile_; }
+  std::string profile_report() const;  // one line per op type, slowest first
 
  private:
   struct Plan;
@@ -378,6 +386,8 @@ class Session {
   VariableStore& vars_;
   ThreadPool& pool_;
   std::vector<std::unique_ptr<Plan>> plans_;
+  bool profiling_ = false;
+  std::map<std::string, OpTime> profile_;
 };
 
 }  // namespace qat::graph

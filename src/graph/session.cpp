@@ -3,6 +3,8 @@
 // a value slot per output and the step after which each slot is dead. Running a plan is then a
 // flat loop over pre-resolved kernels with no name lookups and, after the first step, no output
 // allocation (each node output keeps the previous step's buffer for reuse).
+#include <algorithm>
+#include <chrono>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -166,7 +168,15 @@ std::vector<Tensor> Session::run(const Feeds& feeds, const std::vector<Output>& 
       ctx.outputs_ = std::span<Tensor>(P.values.data() + s.out_base, s.num_out);
       ctx.recycled_ = std::span<Tensor>(s.recycled);
       try {
-        s.def->kernel(ctx);
+        if (profiling_) {
+          auto t0 = std::chrono::steady_clock::now();
+          s.def->kernel(ctx);
+          auto& pt = profile_[s.node->op()];
+          pt.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          ++pt.calls;
+        } else {
+          s.def->kernel(ctx);
+        }
       } catch (const ShapeError& e) {
         std::string m = e.what();
         if (m.find(s.node->name()) == std::string::npos) throw ShapeError(s.node->describe() + ": " + m);
@@ -200,6 +210,18 @@ std::vector<Tensor> Session::run(const Feeds& feeds, const std::vector<Output>& 
   for (int sl : P.fetch_slots) result.push_back(P.values[sl].clone());
   for (auto& v : P.values) v = Tensor();
   return result;
+}
+
+std::string Session::profile_report() const {
+  std::vector<std::pair<std::string, OpTime>> v(profile_.begin(), profile_.end());
+  std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.second.seconds > b.second.seconds; });
+  double total = 0;
+  for (auto& [_, t] : v) total += t.seconds;
+  std::string r;
+  for (auto& [op, t] : v)
+    r += fmt::format("{:<40} {:9.3f} ms {:6.1f}% {:8} calls\n", op, t.seconds * 1e3, total > 0 ? 100 * t.seconds / total : 0.0,
+                     t.calls);
+  return r;
 }
 
 std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, const std::vector<std::string>& fetches,
