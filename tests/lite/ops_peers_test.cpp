@@ -138,8 +138,6 @@ std::vector<Case> Cases() {
   cs.push_back(softmax);
   Case hs = Make("HARD_SWISH", 117, 1, std::monostate{}, {Tensor("x", I8, s, 0.05f, -3)}, {},
                  Tensor("y", I8, s, 0.03f, -100));
-  hs.exact_tflite = false;
-  hs.exact_xnnpack = false;
   cs.push_back(hs);
   Case q = Make("QUANTIZE", 114, 2, std::monostate{}, {Tensor("x", TensorType::kFloat32, s)}, {},
                 Tensor("y", I8, s, 1.f / 64, 3));

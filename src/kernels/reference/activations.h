@@ -24,7 +24,7 @@ void TanhFloat(int64_t n, const float* input, float* output);
 LookupTable MakeTanhTable(bool is_int8, float input_scale, int32_t input_zp, float output_scale, int32_t output_zp,
                           RequantMode mode);
 
-// x * relu6(x + 3) / 6.
+// x * relu6(x + 3) / 6. The 8-bit table is TFLite's int16 fixed-point algorithm in both modes.
 void HardSwishFloat(int64_t n, const float* input, float* output);
 LookupTable MakeHardSwishTable(bool is_int8, float input_scale, int32_t input_zp, float output_scale,
                                int32_t output_zp, RequantMode mode);
