@@ -1,5 +1,5 @@
 // Randomised bit-exactness test of the optimised quantized ADD against the reference kernel:
-// every compiled path, int8 and uint8, equal shapes, scalar and general broadcasts, random scales
+// every compiled path, both requantization modes, int8 and uint8, equal shapes, scalar and general broadcasts, random scales
 // and zero points at the extremes; seeded, tolerance 0.
 #include <gtest/gtest.h>
 
@@ -27,8 +27,11 @@ void RunTrials(bool is_uint8, uint32_t seed, int trials) {
     reference::BroadcastShape s;
     ASSERT_TRUE(reference::MakeBroadcastShape(d1, 4, d2, 4, &s));
     reference::ArithmeticParams p;
-    reference::PrepareAddSubQuantized(scale(rng), ZeroPoint(rng, is_uint8), scale(rng), ZeroPoint(rng, is_uint8),
-                                      scale(rng), ZeroPoint(rng, is_uint8), &p);
+    const float s1 = scale(rng), s2 = scale(rng), so = scale(rng);
+    const int32_t z1 = ZeroPoint(rng, is_uint8), z2 = ZeroPoint(rng, is_uint8), zo = ZeroPoint(rng, is_uint8);
+    reference::PrepareAddSubQuantized(s1, z1, s2, z2, so, zo, &p);
+    reference::PrepareAddXnnpack(s1, z1, s2, z2, so, &p);
+    p.requant = trial % 2 ? RequantMode::kXnnpack : RequantMode::kTflite;
     RandomClamp(rng, is_uint8, &p.act_min, &p.act_max);
     const size_t n1 = (size_t)d1[0] * d1[1] * d1[2] * d1[3], n2 = (size_t)d2[0] * d2[1] * d2[2] * d2[3];
     auto a = RandomBytes<T>(rng, n1), b = RandomBytes<T>(rng, n2);

@@ -30,7 +30,9 @@ bool Fast(const reference::ArithmeticParams& p, const reference::BroadcastShape&
   const int64_t n = s.size();
   x86::AddParams a{p.input1_offset, p.input2_offset, p.output_offset, p.left_shift,
                    p.input1.multiplier, p.input1.shift, p.input2.multiplier, p.input2.shift,
-                   p.output.multiplier, p.output.shift, p.act_min, p.act_max, 1, std::is_same_v<T, uint8_t>};
+                   p.output.multiplier, p.output.shift, p.act_min, p.act_max, 1, std::is_same_v<T, uint8_t>,
+                   p.requant == RequantMode::kXnnpack, p.xnn_multiplier1, p.xnn_multiplier2, p.xnn_bias,
+                   p.xnn_shift};
   const int64_t stride2 = pattern == 0 ? 1 : 0;
   auto body = [&](int64_t b, int64_t e) { x86::AddAvx2(a, in1 + b, in2 + b * stride2, stride2, out + b, e - b); };
   if (pool && pool->size() > 1 && n >= 8192)

@@ -1,5 +1,5 @@
-// Optimised quantized ADD (and SUB) for int8 and uint8, bit-exact twin of
-// kernels/reference/arithmetic.h (TFLite's algorithm, the same in both requantization modes).
+// Optimised quantized ADD for int8 and uint8, bit-exact twin of kernels/reference/arithmetic.h in
+// both modes: TFLite's algorithm (kTflite) and XNNPACK's fixed-point add (kXnnpack, p.requant).
 // AVX2 covers the shapes real networks use: equal shapes (residual connections) and a scalar
 // second input; other broadcasts, and the portable path, run the reference kernel.
 #pragma once

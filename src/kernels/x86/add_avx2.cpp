@@ -32,6 +32,34 @@ inline __m256i Load8(const uint8_t* p) {
   return kU8 ? _mm256_cvtepu8_epi32(b) : _mm256_cvtepi8_epi32(b);
 }
 
+// XNNPACK's fixed-point ADD: |q| m < 2^8 2^21, so the int32 sum cannot overflow; >> is arithmetic.
+template <bool kU8>
+void AddXnnpack(const AddParams& p, const uint8_t* in1, const uint8_t* in2, int64_t stride2, uint8_t* out,
+                int64_t n) {
+  const __m256i m1 = _mm256_set1_epi32(p.xm1), m2 = _mm256_set1_epi32(p.xm2), bias = _mm256_set1_epi32(p.xbias);
+  const __m128i shift = _mm_cvtsi32_si128(p.xshift);
+  const __m256i zo = _mm256_set1_epi32(p.output_offset);
+  const __m256i lo = _mm256_set1_epi32(p.act_min), hi = _mm256_set1_epi32(p.act_max);
+  const __m256i b_scalar = _mm256_set1_epi32(kU8 ? (int32_t)in2[0] : (int32_t)(int8_t)in2[0]);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i b = stride2 ? Load8<kU8>(in2 + i) : b_scalar;
+    __m256i acc = _mm256_add_epi32(bias, _mm256_mullo_epi32(Load8<kU8>(in1 + i), m1));
+    acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(b, m2));
+    __m256i v = _mm256_add_epi32(_mm256_sra_epi32(acc, shift), zo);
+    v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+    const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storel_epi64((__m128i*)(out + i), kU8 ? _mm_packus_epi16(w16, w16) : _mm_packs_epi16(w16, w16));
+  }
+  for (; i < n; ++i) {
+    const int32_t x1 = kU8 ? (int32_t)in1[i] : (int32_t)(int8_t)in1[i];
+    const int32_t x2 = kU8 ? (int32_t)in2[i * stride2] : (int32_t)(int8_t)in2[i * stride2];
+    const int32_t acc = p.xbias + x1 * p.xm1 + x2 * p.xm2;
+    int32_t v = (acc >> p.xshift) + p.output_offset;
+    out[i] = (uint8_t)(v < p.act_min ? p.act_min : (v > p.act_max ? p.act_max : v));
+  }
+}
+
 template <bool kU8>
 void Add(const AddParams& p, const uint8_t* in1, const uint8_t* in2, int64_t stride2, uint8_t* out, int64_t n) {
   const VecRequant r1(p.m1, p.s1), r2(p.m2, p.s2), ro(p.mo, p.so);
@@ -69,10 +97,16 @@ void AddAvx2(const AddParams& p, const void* in1, const void* in2, int64_t strid
   auto* a = static_cast<const uint8_t*>(in1);
   auto* b = static_cast<const uint8_t*>(in2);
   auto* o = static_cast<uint8_t*>(out);
-  if (p.is_uint8)
+  if (p.xnnpack) {
+    if (p.is_uint8)
+      AddXnnpack<true>(p, a, b, stride2, o, n);
+    else
+      AddXnnpack<false>(p, a, b, stride2, o, n);
+  } else if (p.is_uint8) {
     Add<true>(p, a, b, stride2, o, n);
-  else
+  } else {
     Add<false>(p, a, b, stride2, o, n);
+  }
 }
 
 }  // namespace qat::kernels::x86

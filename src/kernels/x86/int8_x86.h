@@ -74,6 +74,9 @@ struct AddParams {
   int32_t act_min, act_max;
   int sign;
   bool is_uint8;
+  // XNNPACK's ADD (p.requant == kXnnpack): out = (bias + q1*xm1 + q2*xm2) >> xshift + Z_out.
+  bool xnnpack;
+  int32_t xm1, xm2, xbias, xshift;
 };
 void AddAvx2(const AddParams& p, const void* in1, const void* in2, int64_t stride2, void* out, int64_t n);
 
