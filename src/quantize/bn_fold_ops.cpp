@@ -1,0 +1,449 @@
+// Batch-norm folding for QAT (fold_batch_norms.py semantics, REFERENCE.md §3; Jacob et al.
+// §3.2, Krishnamoorthi §3.2).
+//
+// The layer runs with folded weights w_fold = w * s, s = gamma / sigma_mv (sigma = sqrt(var +
+// eps)), so the weights are quantized against the long-term statistics. Its output is
+// y' = conv(x, FQ(w_fold)) = s * z, where z is what the unfolded conv would give. Then:
+//   before the freeze:  out = gamma * (z - mu_B) / sigma_B + beta      (correction sigma_mv/sigma_B)
+//   after the freeze:   out = y' + beta - gamma * mu_mv / sigma_mv     (inference form)
+// which are TF's correction_recip / correction_offset formulas written out. The batch
+// statistics are those of z = y'/s, computed from the quantized-weight conv output (TF computes
+// them from a second, float conv with the unfolded weights; the difference is only the weight
+// quantization error in the statistics, and it saves one convolution per layer). Since
+// (z - mu_z) / sigma_z(eps) = sign(s) (y' - mu_y') / sqrt(var_y' + eps s^2), no division by s is
+// needed. Unlike TF (whose FusedBatchNorm gradient ignores the batch statistics), the gradient
+// here is the exact gradient of that forward, batch statistics included (as in PyTorch's
+// ConvBn QAT modules), so before the freeze a folded layer trains exactly like conv + BN.
+//
+// Towers: BnChannelSums gives per-channel sums (shifted by K = s * mu_mv against cancellation)
+// and a count; towers' sums are added (AddN) before BnFoldApply, so K replicas normalise with
+// the statistics of the whole batch (and get the matching gradient through autodiff).
+#include <cmath>
+#include <vector>
+
+#include "quantize/quant_ops.h"
+
+namespace qat::quantize::detail {
+namespace {
+
+using graph::parallel_range;
+
+bool frozen(const KernelContext& c, int step_index) {
+  int64_t delay = c.node().attr_int("freeze_bn_delay", -1);
+  if (delay < 0) return false;
+  return step_input(c, step_index) >= delay;
+}
+
+int64_t channels_of(const KernelContext& c, const Tensor& y) {
+  if (y.rank() < 1) c.fail("input must have rank >= 1");
+  return y.dim(-1);
+}
+
+void check_vec(const KernelContext& c, const Tensor& t, int64_t C, const char* what) {
+  if (t.size() != C) c.fail("{} has {} values, expected {}", what, t.size(), C);
+}
+
+// Per-thread partial sums over rows of a [rows, C] buffer, reduced in double.
+template <class Fn>
+void channel_reduce(KernelContext& c, int64_t rows, int64_t C, int nacc, Fn&& fn, std::vector<double>& out) {
+  int T = (int)std::min<int64_t>(c.pool().size(), std::max<int64_t>(1, rows * C / graph::kParallelGrain));
+  std::vector<double> part((size_t)T * nacc * C, 0.0);
+  auto body = [&](int t) {
+    int64_t r0 = rows * t / T, r1 = rows * (t + 1) / T;
+    fn(r0, r1, part.data() + (size_t)t * nacc * C);
+  };
+  if (T == 1) body(0);
+  else c.pool().run_tasks(T, body);
+  out.assign((size_t)nacc * C, 0.0);
+  for (int t = 0; t < T; ++t)
+    for (size_t j = 0; j < out.size(); ++j) out[j] += part[(size_t)t * nacc * C + j];
+}
+
+struct Stats {  // decoded batch statistics of y' (biased variance)
+  std::vector<double> mean, var;
+  double n = 0;
+};
+Stats decode(const KernelContext& c, const Tensor& stats, const Tensor& shift, int64_t C) {
+  if (stats.size() != 2 * C + 1) c.fail("stats have {} values, expected {}", stats.size(), 2 * C + 1);
+  const float* p = stats.data<float>();
+  const float* k = shift.data<float>();
+  Stats s;
+  s.n = p[2 * C];
+  if (!(s.n >= 1)) c.fail("batch statistics over {} values", s.n);
+  s.mean.resize(C), s.var.resize(C);
+  for (int64_t j = 0; j < C; ++j) {
+    double m1 = p[j] / s.n;
+    s.mean[j] = k[j] + m1;
+    s.var[j] = std::max(0.0, p[C + j] / s.n - m1 * m1);
+  }
+  return s;
+}
+
+// ---- BnFoldScale: s = gamma / sqrt(var + eps), inv_std = 1 / sqrt(var + eps) --------------
+void register_scale() {
+  graph::register_op({.name = "BnFoldScale",
+                      .shape_fn =
+                          [](InferContext& c) {
+                            c.expect_inputs(2);
+                            c.expect_rank(0, 1);
+                            if (c.shape(0) != c.shape(1)) c.fail("gamma and moving variance differ in shape");
+                            c.set_output(0, DType::kFloat32, c.shape(0));
+                            c.set_output(1, DType::kFloat32, c.shape(0));
+                          },
+                      .kernel =
+                          [](KernelContext& c) {
+                            const Tensor& g = c.input(0);
+                            check_vec(c, c.input(1), g.size(), "moving variance");
+                            double eps = c.node().attr_float("epsilon");
+                            Tensor& s = c.allocate_output(0, g.shape());
+                            Tensor& inv = c.allocate_output(1, g.shape());
+                            for (int64_t j = 0; j < g.size(); ++j) {
+                              double r = 1.0 / std::sqrt((double)c.input(1).data<float>()[j] + eps);
+                              inv.data<float>()[j] = (float)r;
+                              s.data<float>()[j] = (float)(g.data<float>()[j] * r);
+                            }
+                          },
+                      .grad =
+                          [](GradContext& g) {
+                            // ds/dgamma = inv_std (the forward's value: the moving variance may be
+                            // updated before the backward pass runs).
+                            Output dg = g.graph().add_node("Mul", g.graph().unique_name("BnFoldScaleGrad"),
+                                                           {g.dy(0), g.y(1)})
+                                            ->output(0);
+                            return std::vector<Output>{g.dy(0) ? dg : Output{}, Output{}};
+                          }});
+}
+
+// ---- BnFoldBias (inference form): beta - gamma * mean / sqrt(var + eps) ----------------------
+void register_bias() {
+  graph::register_op({.name = "BnFoldBias",
+                      .shape_fn =
+                          [](InferContext& c) {
+                            c.expect_inputs(4);
+                            c.expect_rank(0, 1);
+                            for (int i = 1; i < 4; ++i)
+                              if (c.shape(i) != c.shape(0)) c.fail("input {} differs in shape from gamma", i);
+                            c.set_output(0, DType::kFloat32, c.shape(0));
+                          },
+                      .kernel = [](KernelContext& c) {
+                        int64_t C = c.input(0).size();
+                        for (int i = 1; i < 4; ++i) check_vec(c, c.input(i), C, "input");
+                        double eps = c.node().attr_float("epsilon");
+                        Tensor& b = c.allocate_output(0, c.input(0).shape());
+                        const float *g = c.input(0).data<float>(), *be = c.input(1).data<float>(),
+                                    *m = c.input(2).data<float>(), *v = c.input(3).data<float>();
+                        for (int64_t j = 0; j < C; ++j)
+                          b.data<float>()[j] = (float)(be[j] - (double)g[j] * m[j] / std::sqrt((double)v[j] + eps));
+                      }});
+}
+
+// ---- BnChannelSums(y, s, moving_mean, step) -> y, stats [S1(C), S2(C), n], shift K(C) --------
+void register_sums() {
+  graph::register_op(
+      {.name = "BnChannelSums",
+       .shape_fn =
+           [](InferContext& c) {
+             c.expect_inputs(4);
+             c.expect_dtype(0, DType::kFloat32);
+             if (c.rank(0) < 1) c.fail("input must have rank >= 1");
+             int64_t C = c.shape(0).back();
+             c.set_output(0, DType::kFloat32, c.shape(0));
+             c.set_output(1, DType::kFloat32, {C >= 0 ? 2 * C + 1 : -1});
+             c.set_output(2, DType::kFloat32, {C});
+           },
+       .kernel =
+           [](KernelContext& c) {
+             const Tensor& y = c.input(0);
+             int64_t C = channels_of(c, y), rows = C ? y.size() / C : 0;
+             check_vec(c, c.input(1), C, "scale");
+             check_vec(c, c.input(2), C, "moving mean");
+             c.set_output(0, y);
+             Tensor& st = c.allocate_output(1, {2 * C + 1});
+             Tensor& sh = c.allocate_output(2, {C});
+             float* k = sh.data<float>();
+             for (int64_t j = 0; j < C; ++j) k[j] = c.input(1).data<float>()[j] * c.input(2).data<float>()[j];
+             float* ps = st.data<float>();
+             ps[2 * C] = (float)rows;
+             if (frozen(c, 3)) {  // after the freeze the statistics are not used
+               std::fill(ps, ps + 2 * C, 0.f);
+               return;
+             }
+             const float* py = y.data<float>();
+             std::vector<double> acc;
+             channel_reduce(c, rows, C, 2, [&](int64_t r0, int64_t r1, double* a) {
+               // Float partial sums per block of rows (vectorisable), then into double.
+               std::vector<float> f1(C), f2(C);
+               for (int64_t b0 = r0; b0 < r1; b0 += 64) {
+                 int64_t b1 = std::min(r1, b0 + 64);
+                 std::fill(f1.begin(), f1.end(), 0.f);
+                 std::fill(f2.begin(), f2.end(), 0.f);
+                 for (int64_t r = b0; r < b1; ++r) {
+                   const float* yr = py + r * C;
+                   for (int64_t j = 0; j < C; ++j) {
+                     float d = yr[j] - k[j];
+                     f1[j] += d;
+                     f2[j] += d * d;
+                   }
+                 }
+                 for (int64_t j = 0; j < C; ++j) a[j] += f1[j], a[C + j] += f2[j];
+               }
+             }, acc);
+             for (int64_t j = 0; j < 2 * C; ++j) ps[j] = (float)acc[j];
+           },
+       .grad =
+           [](GradContext& g) {
+             std::vector<Output> r(4);
+             if (!g.dy(1)) {
+               r[0] = g.dy(0);
+               return r;
+             }
+             Output dpass = g.dy(0);
+             if (!dpass) dpass = g.graph().add_node("ZerosLike", g.graph().unique_name("BnChannelSumsZeros"),
+                                                    {g.x(0)})->output(0);
+             r[0] = g.graph()
+                        .add_node("BnChannelSumsGrad", g.graph().unique_name("BnChannelSumsGrad"),
+                                  {dpass, g.dy(1), g.x(0), g.y(2)})
+                        ->output(0);
+             return r;
+           }});
+  // dy = dpass + dS1 + 2 (y - K) dS2, one pass.
+  graph::register_op({.name = "BnChannelSumsGrad",
+                      .shape_fn =
+                          [](InferContext& c) {
+                            c.expect_inputs(4);
+                            c.set_output(0, DType::kFloat32, c.shape(2));
+                          },
+                      .kernel = [](KernelContext& c) {
+                        const Tensor& dp = c.input(0);
+                        const Tensor& ds = c.input(1);
+                        const Tensor& y = c.input(2);
+                        const float* k = c.input(3).data<float>();
+                        int64_t C = channels_of(c, y), rows = C ? y.size() / C : 0;
+                        if (dp.shape() != y.shape()) c.fail("gradient shape differs from the input");
+                        check_vec(c, ds, 2 * C + 1, "stats gradient");
+                        std::vector<float> d1(ds.data<float>(), ds.data<float>() + C), d2(C);
+                        for (int64_t j = 0; j < C; ++j) d2[j] = 2.f * ds.data<float>()[C + j];
+                        Tensor& dy = c.allocate_output(0, y.shape());
+                        const float *pd = dp.data<float>(), *py = y.data<float>();
+                        float* out = dy.data<float>();
+                        parallel_range(
+                            c.pool(), rows,
+                            [&](int64_t r0, int64_t r1) {
+                              for (int64_t r = r0; r < r1; ++r)
+                                for (int64_t j = 0; j < C; ++j) {
+                                  int64_t i = r * C + j;
+                                  out[i] = pd[i] + d1[j] + (py[i] - k[j]) * d2[j];
+                                }
+                            },
+                            std::max<int64_t>(1, graph::kParallelGrain / std::max<int64_t>(C, 1)));
+                      }});
+}
+
+// ---- BnFoldApply ------------------------------------------------------------------------------
+// Inputs: 0 y', 1 stats, 2 shift, 3 s, 4 gamma, 5 beta, 6 moving_mean, 7 moving_var, 8 step.
+struct ApplyParams {
+  std::vector<float> a, b;  // out = a * y' + b per channel
+  bool frozen = false;
+  Stats st;
+  std::vector<double> r;  // 1 / sqrt(var_y' + eps s^2) (unfrozen)
+};
+ApplyParams apply_params(KernelContext& c, int base, int64_t C) {
+  ApplyParams p;
+  for (int i = base + 3; i < base + 8; ++i) check_vec(c, c.input(i), C, "per-channel input");
+  const float* s = c.input(base + 3).data<float>();
+  const float* g = c.input(base + 4).data<float>();
+  const float* be = c.input(base + 5).data<float>();
+  const float* mm = c.input(base + 6).data<float>();
+  const float* mv = c.input(base + 7).data<float>();
+  double eps = c.node().attr_float("epsilon");
+  p.frozen = frozen(c, base + 8);
+  p.a.resize(C), p.b.resize(C);
+  if (p.frozen) {
+    for (int64_t j = 0; j < C; ++j) {
+      p.a[j] = 1.f;
+      p.b[j] = (float)(be[j] - (double)g[j] * mm[j] / std::sqrt((double)mv[j] + eps));
+    }
+    return p;
+  }
+  check_vec(c, c.input(base + 2), C, "shift");
+  p.st = decode(c, c.input(base + 1), c.input(base + 2), C);
+  p.r.resize(C);
+  for (int64_t j = 0; j < C; ++j) {
+    double sj = s[j];
+    double r = 1.0 / std::sqrt(p.st.var[j] + eps * sj * sj);
+    double a = (double)g[j] * (sj < 0 ? -1.0 : 1.0) * r;
+    p.r[j] = r;
+    p.a[j] = (float)a;
+    p.b[j] = (float)(be[j] - a * p.st.mean[j]);
+  }
+  return p;
+}
+
+void register_apply() {
+  graph::register_op(
+      {.name = "BnFoldApply",
+       .shape_fn =
+           [](InferContext& c) {
+             c.expect_inputs(9);
+             c.expect_dtype(0, DType::kFloat32);
+             c.set_output(0, DType::kFloat32, c.shape(0));
+           },
+       .kernel =
+           [](KernelContext& c) {
+             const Tensor& y = c.input(0);
+             int64_t C = channels_of(c, y), rows = C ? y.size() / C : 0;
+             ApplyParams p = apply_params(c, 0, C);
+             Tensor& out = c.allocate_output(0, y.shape());
+             const float* py = y.data<float>();
+             float* po = out.data<float>();
+             const float *a = p.a.data(), *b = p.b.data();
+             parallel_range(
+                 c.pool(), rows,
+                 [&](int64_t r0, int64_t r1) {
+                   for (int64_t r = r0; r < r1; ++r)
+                     for (int64_t j = 0; j < C; ++j) po[r * C + j] = a[j] * py[r * C + j] + b[j];
+                 },
+                 std::max<int64_t>(1, graph::kParallelGrain / std::max<int64_t>(C, 1)));
+           },
+       .grad =
+           [](GradContext& g) {
+             std::vector<Output> in{g.dy(0)};
+             for (const Output& o : g.node()->inputs()) in.push_back(o);
+             Node* gn = g.graph().add_node("BnFoldApplyGrad", g.graph().unique_name("BnFoldApplyGrad"), in,
+                                           {{"epsilon", g.node()->attr_float("epsilon")},
+                                            {"freeze_bn_delay", g.node()->attr_int("freeze_bn_delay", -1)}});
+             // dy', dstats, (shift), ds, dgamma, dbeta, (moving mean, moving var, step)
+             return std::vector<Output>{gn->output(0), gn->output(1), Output{}, gn->output(2), gn->output(3),
+                                        gn->output(4), Output{}, Output{}, Output{}};
+           }});
+  // Inputs: 0 dout, then the forward's 9 inputs. Outputs: dy', dstats, ds, dgamma, dbeta.
+  graph::register_op(
+      {.name = "BnFoldApplyGrad",
+       .shape_fn =
+           [](InferContext& c) {
+             c.expect_inputs(10);
+             c.set_output(0, DType::kFloat32, c.shape(1));
+             c.set_output(1, DType::kFloat32, c.shape(2));
+             c.set_output(2, DType::kFloat32, c.shape(4));
+             c.set_output(3, DType::kFloat32, c.shape(5));
+             c.set_output(4, DType::kFloat32, c.shape(6));
+           },
+       .kernel = [](KernelContext& c) {
+         const Tensor& dout = c.input(0);
+         const Tensor& y = c.input(1);
+         if (dout.shape() != y.shape()) c.fail("gradient shape differs from the input");
+         int64_t C = channels_of(c, y), rows = C ? y.size() / C : 0;
+         ApplyParams p = apply_params(c, 1, C);
+         Tensor& dy = c.allocate_output(0, y.shape());
+         Tensor& dstats = c.allocate_output(1, {2 * C + 1});
+         Tensor& ds = c.allocate_output(2, {C});
+         Tensor& dgamma = c.allocate_output(3, {C});
+         Tensor& dbeta = c.allocate_output(4, {C});
+         const float *pg = dout.data<float>(), *py = y.data<float>();
+         float* pdy = dy.data<float>();
+         const float* a = p.a.data();
+         // One pass: dy' = a * dout, and per channel G1 = sum dout, G2 = sum dout * (y' - mean).
+         std::vector<float> mu(C, 0.f);
+         if (!p.frozen)
+           for (int64_t j = 0; j < C; ++j) mu[j] = (float)p.st.mean[j];
+         std::vector<double> acc;
+         channel_reduce(c, rows, C, 2, [&](int64_t r0, int64_t r1, double* s) {
+           std::vector<float> f1(C), f2(C);
+           for (int64_t b0 = r0; b0 < r1; b0 += 64) {
+             int64_t b1 = std::min(r1, b0 + 64);
+             std::fill(f1.begin(), f1.end(), 0.f);
+             std::fill(f2.begin(), f2.end(), 0.f);
+             for (int64_t r = b0; r < b1; ++r)
+               for (int64_t j = 0; j < C; ++j) {
+                 int64_t i = r * C + j;
+                 float gi = pg[i];
+                 pdy[i] = a[j] * gi;
+                 f1[j] += gi;
+                 f2[j] += gi * (py[i] - mu[j]);
+               }
+             for (int64_t j = 0; j < C; ++j) s[j] += f1[j], s[C + j] += f2[j];
+           }
+         }, acc);
+         const float* s = c.input(4).data<float>();
+         const float* g = c.input(5).data<float>();
+         const float* mm = c.input(7).data<float>();
+         const float* mv = c.input(8).data<float>();
+         double eps = c.node().attr_float("epsilon");
+         float* pst = dstats.data<float>();
+         pst[2 * C] = 0.f;
+         for (int64_t j = 0; j < C; ++j) {
+           double G1 = acc[j], G2 = acc[C + j];
+           dbeta.data<float>()[j] = (float)G1;
+           if (p.frozen) {
+             dgamma.data<float>()[j] = (float)(-G1 * mm[j] / std::sqrt((double)mv[j] + eps));
+             ds.data<float>()[j] = 0.f;
+             pst[j] = pst[C + j] = 0.f;
+             continue;
+           }
+           double sg = s[j] < 0 ? -1.0 : 1.0, r = p.r[j], n = p.st.n;
+           dgamma.data<float>()[j] = (float)(sg * r * G2);
+           double dD = -0.5 * g[j] * sg * r * r * r * G2;  // d/d(var + eps s^2)
+           ds.data<float>()[j] = (float)(dD * 2.0 * eps * s[j]);
+           double m1 = p.st.mean[j] - c.input(3).data<float>()[j];  // mean - K
+           double dmu = -(double)a[j] * G1;
+           double dm1 = dmu - 2.0 * m1 * dD;
+           pst[j] = (float)(dm1 / n);
+           pst[C + j] = (float)(dD / n);
+         }
+       }});
+}
+
+// ---- BnFoldMovingUpdate(mean_var, var_var, stats, shift, s, step): moving statistics of z ----
+void register_moving_update() {
+  graph::register_op(
+      {.name = "BnFoldMovingUpdate",
+       .shape_fn =
+           [](InferContext& c) {
+             c.expect_inputs(6);
+             if (!graph::input_node(&c.node(), 0, "Variable") || !graph::input_node(&c.node(), 1, "Variable"))
+               c.fail("inputs 0 and 1 must be the moving mean and variance Variables");
+             double d = c.node().attr_float("decay");
+             if (!(d >= 0 && d <= 1)) c.fail("decay {} outside [0, 1]", d);
+             c.set_output(0, DType::kFloat32, c.shape(0));
+           },
+       .kernel =
+           [](KernelContext& c) {
+             Tensor& mm = c.variables().get(c.node().input(0).node->name());
+             Tensor& mv = c.variables().get(c.node().input(1).node->name());
+             c.set_output(0, mm);
+             // After the freeze TF sets the moving averages' update fraction to 0.
+             if (frozen(c, 5)) return;
+             int64_t C = mm.size();
+             check_vec(c, mv, C, "moving variance");
+             check_vec(c, c.input(4), C, "scale");
+             check_vec(c, c.input(3), C, "shift");
+             Stats st = decode(c, c.input(2), c.input(3), C);
+             const float* s = c.input(4).data<float>();
+             // Same update as AssignMovingAverage: v -= (1 - decay) * (v - batch), in float.
+             const float k = 1.0f - (float)c.node().attr_float("decay");
+             double bessel = st.n > 1 ? st.n / (st.n - 1) : 1.0;
+             for (int64_t j = 0; j < C; ++j) {
+               double sj = s[j];
+               if (sj == 0.0) continue;  // gamma == 0: z is undefined, keep the statistics
+               float bm = (float)(st.mean[j] / sj);
+               float bv = (float)(st.var[j] / (sj * sj) * bessel);  // unbiased, as FusedBatchNorm's
+               float* pm = mm.data<float>() + j;
+               float* pv = mv.data<float>() + j;
+               *pm = *pm - k * (*pm - bm);
+               *pv = *pv - k * (*pv - bv);
+             }
+           },
+       .stateful = true});
+}
+
+}  // namespace
+
+void register_bn_fold_ops() {
+  register_scale();
+  register_bias();
+  register_sums();
+  register_apply();
+  register_moving_update();
+}
+
+}  // namespace qat::quantize::detail
