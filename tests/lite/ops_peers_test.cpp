@@ -139,6 +139,80 @@ std::vector<Case> Cases() {
   Case hs = Make("HARD_SWISH", 117, 1, std::monostate{}, {Tensor("x", I8, s, 0.05f, -3)}, {},
                  Tensor("y", I8, s, 0.03f, -100));
   cs.push_back(hs);
+  // uint8 (legacy asymmetric weights with a zero point) and int8 weight-carrying ops.
+  const auto U8 = TensorType::kUInt8;
+  std::mt19937 wr(7);
+  auto rnd_bytes = [&](size_t n) {
+    std::vector<uint8_t> b(n);
+    for (auto& x : b) x = (uint8_t)(wr() & 0xff);
+    return b;
+  };
+  auto rnd_i8w = [&](size_t n) {  // symmetric int8 weights in [-127, 127]
+    std::vector<uint8_t> b(n);
+    for (auto& x : b) x = (uint8_t)(int8_t)((int)(wr() % 255) - 127);
+    return b;
+  };
+  auto rnd_bias = [&](size_t n, int range) {
+    std::vector<int32_t> v(n);
+    for (auto& x : v) x = (int32_t)(wr() % (2 * range + 1)) - range;
+    return Bytes(v);
+  };
+  {
+    auto w = Tensor("w", U8, {8, 3, 3, 16}, 0.01f, 120);
+    auto b = Tensor("b", TensorType::kInt32, {8}, 0.05f * 0.01f, 0);
+    cs.push_back(Make("CONV_2D_uint8_s2_relu6", 3, 1, tfl::Conv2DOptions{0, 2, 2, 3},
+                      {Tensor("x", U8, s, 0.05f, 128)}, {{w, rnd_bytes(8 * 9 * 16)}, {b, rnd_bias(8, 5000)}},
+                      Tensor("y", U8, {1, 4, 4, 8}, 0.1f, 100)));
+  }
+  {
+    auto w = Tensor("w", U8, {1, 3, 3, 16}, 0.02f, 131);
+    auto b = Tensor("b", TensorType::kInt32, {16}, 0.05f * 0.02f, 0);
+    cs.push_back(Make("DEPTHWISE_uint8", 4, 1, tfl::DepthwiseConv2DOptions{0, 1, 1, 1},
+                      {Tensor("x", U8, s, 0.05f, 128)}, {{w, rnd_bytes(9 * 16)}, {b, rnd_bias(16, 3000)}},
+                      Tensor("y", U8, s, 0.04f, 120)));
+  }
+  {
+    auto w = Tensor("w", U8, {10, 1024}, 0.003f, 125);
+    auto b = Tensor("b", TensorType::kInt32, {10}, 0.05f * 0.003f, 0);
+    cs.push_back(Make("FULLY_CONNECTED_uint8", 9, 1, tfl::FullyConnectedOptions{},
+                      {Tensor("x", U8, {1, 1024}, 0.05f, 128)}, {{w, rnd_bytes(10 * 1024)}, {b, rnd_bias(10, 9000)}},
+                      Tensor("y", U8, {1, 10}, 0.3f, 128)));
+  }
+  cs.push_back(Make("ADD_uint8", 0, 1, tfl::AddOptions{},
+                    {Tensor("a", U8, s, 0.05f, 128), Tensor("b", U8, s, 0.03f, 100)}, {},
+                    Tensor("y", U8, s, 0.07f, 120)));
+  cs.push_back(Make("AVERAGE_POOL_uint8", 1, 1, tfl::Pool2DOptions{1, 2, 2, 2, 2},
+                    {Tensor("x", U8, s, 0.05f, 128)}, {}, Tensor("y", U8, {1, 4, 4, 16}, 0.05f, 128)));
+  Case ul = Make("LOGISTIC_uint8", 14, 1, std::monostate{}, {Tensor("x", U8, s, 0.05f, 128)}, {},
+                 Tensor("y", U8, s, 1.f / 256, 0));
+  cs.push_back(ul);
+  {
+    // int8 per-channel conv with dilation 2 and K = 3*3*13 (not a multiple of any tile).
+    auto w = Tensor("w", I8, {6, 3, 3, 13});
+    w.quant.scale = {0.01f, 0.02f, 0.005f, 0.013f, 0.0071f, 0.03f};
+    w.quant.zero_point = std::vector<int64_t>(6, 0);
+    // The bias must carry scale s_in * s_w[c] (XNNPACK's delegate checks it, else LiteRT falls
+    // back to TFLite's kernel and the xnnpack comparison would test nothing).
+    auto b = Tensor("b", TensorType::kInt32, {6});
+    for (float ws : w.quant.scale) b.quant.scale.push_back(0.05f * ws);
+    b.quant.zero_point = std::vector<int64_t>(6, 0);
+    tfl::Conv2DOptions o{0, 1, 1, 0};
+    o.dilation_w_factor = o.dilation_h_factor = 2;
+    cs.push_back(Make("CONV_2D_int8_dilated_K117", 3, 3, o, {Tensor("x", I8, {1, 9, 7, 13}, 0.05f, -128)},
+                      {{w, rnd_i8w(6 * 9 * 13)}, {b, rnd_bias(6, 20000)}}, Tensor("y", I8, {1, 9, 7, 6}, 0.09f, 3)));
+  }
+  {
+    auto w = Tensor("w", I8, {1, 3, 3, 32});
+    for (int c = 0; c < 32; ++c) w.quant.scale.push_back(0.004f + 0.0003f * c);
+    w.quant.zero_point = std::vector<int64_t>(32, 0);
+    w.quant.quantized_dimension = 3;
+    auto b = Tensor("b", TensorType::kInt32, {32});
+    for (float ws : w.quant.scale) b.quant.scale.push_back(0.05f * ws);
+    b.quant.zero_point = std::vector<int64_t>(32, 0);
+    cs.push_back(Make("DEPTHWISE_int8_mult2_s2", 4, 3, tfl::DepthwiseConv2DOptions{0, 2, 2, 2, 1},
+                      {Tensor("x", I8, {1, 8, 8, 16}, 0.05f, -128)}, {{w, rnd_i8w(9 * 32)}, {b, rnd_bias(32, 20000)}},
+                      Tensor("y", I8, {1, 4, 4, 32}, 0.02f, -128)));
+  }
   Case q = Make("QUANTIZE", 114, 2, std::monostate{}, {Tensor("x", TensorType::kFloat32, s)}, {},
                 Tensor("y", I8, s, 1.f / 64, 3));
   cs.push_back(q);
@@ -205,6 +279,8 @@ TEST(OpsPeers, SingleOpInt8Models) {
         }
       }
     }
+    // (A case where LiteRT's output equals TFLite 2.2's was not delegated to XNNPACK, or the two
+    // roundings coincide; such cases are flagged in the log.)
     if (ReadFile(mpath) != model || ReadFile(in_path) != input || !fs::exists(ref_tfl) || !fs::exists(ref_lrt)) {
       WriteFile(mpath, model);
       WriteFile(in_path, input);
@@ -231,6 +307,7 @@ TEST(OpsPeers, SingleOpInt8Models) {
       std::printf("[ ops-peers ] %-26s xnnpack vs LiteRT.js : %4zu / %zu bytes differ (max %d LSB)\n", c.name.c_str(), d,
                   lrt.size(), lsb);
       if (c.exact_xnnpack) EXPECT_EQ(d, 0u) << "xnnpack mode";
+      if (!tfl.empty() && tfl == lrt) std::printf("[ ops-peers ] %-26s (LiteRT.js == TFLite 2.2 here)\n", c.name.c_str());
     }
   }
 }
