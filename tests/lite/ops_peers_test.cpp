@@ -314,3 +314,82 @@ TEST(OpsPeers, SingleOpInt8Models) {
 
 }  // namespace
 }  // namespace qat::lite
+
+namespace qat::lite {
+namespace {
+
+// Hybrid (weight-only int8) FULLY_CONNECTED and CONV_2D: qat computes with the dequantized weights
+// in float; TFLite and XNNPACK also quantize the activations on the fly, so the outputs are close,
+// not equal. Measured and bounded.
+TEST(OpsPeers, HybridWeightOnlyModels) {
+  if (PeersDir().empty()) GTEST_SKIP() << "QAT_PEERS_DIR unset";
+  const fs::path runner = fs::path(PeersDir()) / "node/node_modules/.cache/tflite-c/tflite_c_run";
+  const fs::path node_dir = fs::path(PeersDir()) / "node";
+  const fs::path dir = fs::path(QAT_BINARY_DIR) / "peer_refs" / "ops";
+  fs::create_directories(dir);
+  std::mt19937 wr(11);
+  auto i8w = [&](size_t n) {
+    std::vector<uint8_t> b(n);
+    for (auto& x : b) x = (uint8_t)(int8_t)((int)(wr() % 255) - 127);
+    return b;
+  };
+  auto fbias = [&](size_t n) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = (float)((int)(wr() % 200) - 100) / 100.f;
+    return Bytes(v);
+  };
+  const auto F32 = TensorType::kFloat32;
+  std::vector<Case> cs;
+  {
+    auto w = Tensor("w", TensorType::kInt8, {16, 64}, 0.01f, 0);
+    cs.push_back(Make("HYBRID_FULLY_CONNECTED", 9, 3, tfl::FullyConnectedOptions{}, {Tensor("x", F32, {2, 64})},
+                      {{w, i8w(16 * 64)}, {Tensor("b", F32, {16}), fbias(16)}}, Tensor("y", F32, {2, 16})));
+  }
+  {
+    auto w = Tensor("w", TensorType::kInt8, {8, 3, 3, 4});
+    for (int c = 0; c < 8; ++c) w.quant.scale.push_back(0.01f + 0.001f * c);
+    w.quant.zero_point = std::vector<int64_t>(8, 0);
+    cs.push_back(Make("HYBRID_CONV_2D", 3, 2, tfl::Conv2DOptions{0, 1, 1, 0}, {Tensor("x", F32, {1, 6, 6, 4})},
+                      {{w, i8w(8 * 9 * 4)}, {Tensor("b", F32, {8}), fbias(8)}}, Tensor("y", F32, {1, 6, 6, 8})));
+  }
+  std::mt19937 rng(5);
+  for (Case& c : cs) {
+    const auto model = tfl::WriteModel(c.model);
+    const fs::path mpath = dir / (c.name + ".tflite"), in_path = dir / (c.name + "_in.bin");
+    const fs::path ref_tfl = dir / (c.name + "_tflite22.bin"), ref_lrt = dir / (c.name + "_litert.bin");
+    auto it = Interpreter::FromBuffer(model);
+    it->AllocateTensors();
+    std::vector<float> x(it->input(0).num_elements());
+    std::uniform_real_distribution<float> u(-1.f, 1.f);
+    for (auto& v : x) v = u(rng);
+    const auto input = Bytes(x);
+    if (ReadFile(mpath) != model || ReadFile(in_path) != input) {
+      WriteFile(mpath, model);
+      WriteFile(in_path, input);
+      std::system((runner.string() + " " + mpath.string() + " " + in_path.string() + " " + ref_tfl.string() +
+                   " > /dev/null 2>&1").c_str());
+      std::system(("cd " + node_dir.string() + " && node litert_run.mjs " + mpath.string() + " " + in_path.string() +
+                   " " + ref_lrt.string() + " --quiet > /dev/null 2>&1").c_str());
+    }
+    const auto out = RunQat(model, input, RequantMode::kTflite);
+    for (const auto& [peer, path] : {std::pair<const char*, fs::path>{"TFLite 2.2", ref_tfl}, {"LiteRT.js", ref_lrt}}) {
+      const auto ref = ReadFile(path);
+      if (ref.size() != out.size()) {
+        std::printf("[ ops-peers ] %-26s %s could not run it\n", c.name.c_str(), peer);
+        continue;
+      }
+      const auto* a = reinterpret_cast<const float*>(out.data());
+      const auto* b = reinterpret_cast<const float*>(ref.data());
+      double md = 0, mr = 0;
+      for (size_t i = 0; i < out.size() / 4; ++i) {
+        md = std::max(md, (double)std::fabs(a[i] - b[i]));
+        mr = std::max(mr, (double)std::fabs(b[i]));
+      }
+      std::printf("[ ops-peers ] %-26s vs %-10s: max|diff|/max|ref| = %.3g\n", c.name.c_str(), peer, md / mr);
+      EXPECT_LT(md / mr, 2e-2) << c.name << " vs " << peer;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qat::lite
