@@ -43,6 +43,8 @@ void PrepareAddXnnpack(float input1_scale, int32_t input1_zp, float input2_scale
                        float output_scale, ArithmeticParams* p) {
   volatile float r1 = input1_scale / output_scale, r2 = input2_scale / output_scale;
   const float mx = std::max((float)r1, (float)r2);
+  p->xnn_valid = r1 >= 0x1.0p-10f && r2 >= 0x1.0p-10f && r1 < 0x1.0p+8f && r2 < 0x1.0p+8f;
+  if (!p->xnn_valid) return;
   int exponent = 0;
   std::frexp(mx, &exponent);  // mx = f * 2^exponent, f in [0.5, 1): IEEE exponent is exponent - 1
   p->xnn_shift = 20 - (exponent - 1);
@@ -94,14 +96,14 @@ void AddFloat(const ArithmeticParams& p, const BroadcastShape& s, const float* i
   ForEachBroadcast(s, [&](int64_t o, int64_t i1, int64_t i2) { out[o] = ClampF(in1[i1] + in2[i2], p.float_act); });
 }
 void AddInt8(const ArithmeticParams& p, const BroadcastShape& s, const int8_t* in1, const int8_t* in2, int8_t* out) {
-  if (p.requant == RequantMode::kXnnpack)
+  if (p.requant == RequantMode::kXnnpack && p.xnn_valid)
     AddXnnpack(p, s, in1, in2, out);
   else
     AddSubQuantizedT(p, s, in1, in2, out, false);
 }
 void AddUint8(const ArithmeticParams& p, const BroadcastShape& s, const uint8_t* in1, const uint8_t* in2,
               uint8_t* out) {
-  if (p.requant == RequantMode::kXnnpack)
+  if (p.requant == RequantMode::kXnnpack && p.xnn_valid)
     AddXnnpack(p, s, in1, in2, out);
   else
     AddSubQuantizedT(p, s, in1, in2, out, false);
