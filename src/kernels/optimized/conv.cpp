@@ -221,12 +221,15 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     thread_local std::vector<const int16_t*> table;
     table.resize((size_t)(tile1 - tile0) * taps * kGemmMR);
     // Row pointer table of the chunk: [tile][tap][pixel]; pixels past M repeat the tile's first.
+    // A 1x1 stride-1 convolution without padding (and im2col mode) reads row m for pixel m.
+    const bool direct = pc.im2col || (taps == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
+                                      p.pad_left == 0 && p.output_h == p.input_h && p.output_w == p.input_w);
     for (int64_t tile = tile0; tile < tile1; ++tile) {
       const int16_t** tp = table.data() + (tile - tile0) * taps * kGemmMR;
       for (int r = 0; r < kGemmMR; ++r) {
         int64_t m = tile * kGemmMR + r;
         if (m >= M) m = tile * kGemmMR;
-        if (pc.im2col) {
+        if (direct) {
           tp[r] = buf + m * pc.ic_pad;
           continue;
         }
@@ -234,13 +237,16 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
         const int oy = (int)((m / p.output_w) % p.output_h);
         const int64_t b = m / ((int64_t)p.output_w * p.output_h);
         const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
-        for (int fy = 0; fy < p.filter_h; ++fy)
+        for (int fy = 0; fy < p.filter_h; ++fy) {
+          const int iy = iy0 + fy * p.dilation_h;
+          const bool y_inside = iy >= 0 && iy < p.input_h;
+          const int16_t* row = y_inside ? buf + (b * p.input_h + iy) * p.input_w * pc.ic_pad : zero_row;
           for (int fx = 0; fx < p.filter_w; ++fx) {
-            const int iy = iy0 + fy * p.dilation_h, ix = ix0 + fx * p.dilation_w;
-            const bool inside = iy >= 0 && iy < p.input_h && ix >= 0 && ix < p.input_w;
+            const int ix = ix0 + fx * p.dilation_w;
             tp[(fy * p.filter_w + fx) * kGemmMR + r] =
-                inside ? buf + ((b * p.input_h + iy) * p.input_w + ix) * pc.ic_pad : zero_row;
+                y_inside && ix >= 0 && ix < p.input_w ? row + (int64_t)ix * pc.ic_pad : zero_row;
           }
+        }
       }
     }
     const int blk0 = group * blocks_per_group, blk1 = std::min(pc.oc_blocks, blk0 + blocks_per_group);
