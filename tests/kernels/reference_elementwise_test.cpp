@@ -128,6 +128,7 @@ TEST(ReferenceSoftmax, FloatAndInt8) {
   EXPECT_NEAR(y[1], 2.f / 3, 1e-6);
   // Two equal int8 logits: 0.5 each -> 128 - 128 = 0.
   p.input_scale = 0.1f;
+  PrepareSoftmaxQuantized(&p);
   const int8_t q[] = {-128, -128};
   int8_t qo[2];
   SoftmaxInt8(p, q, qo);

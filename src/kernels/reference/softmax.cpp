@@ -14,13 +14,15 @@ void SoftmaxFloat(const SoftmaxParams& p, const float* input, float* output) {
   }
 }
 
+void PrepareSoftmaxQuantized(SoftmaxParams* p) {
+  for (int d = 0; d < 256; ++d) p->exp_table[d] = std::exp(-(float)d * p->input_scale * p->beta);
+}
+
 namespace {
 template <class T>
 void SoftmaxQuantized(const SoftmaxParams& p, const T* input, T* output) {
   constexpr int32_t qmin = std::numeric_limits<T>::min(), qmax = std::numeric_limits<T>::max();
-  // exp of every possible difference (q - max_q) in [-255, 0], evaluated without allocation.
-  float table[256];
-  for (int d = 0; d < 256; ++d) table[d] = std::exp(-(float)d * p.input_scale * p.beta);
+  const float* table = p.exp_table;
   for (int64_t r = 0; r < p.outer; ++r) {
     const T* x = input + r * p.depth;
     T* y = output + r * p.depth;

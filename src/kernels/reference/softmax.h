@@ -15,11 +15,17 @@ struct SoftmaxParams {
   float output_scale = 1.f / 256;
   int32_t output_zp = -128;
   RequantMode requant = RequantMode::kTflite;
+  // 8-bit: exp(-d * s_in * beta) for every difference d = max_q - q in [0, 255], built by
+  // PrepareSoftmaxQuantized so that Eval evaluates no transcendental function.
+  float exp_table[256] = {};
 };
 
+void PrepareSoftmaxQuantized(SoftmaxParams* p);
+
 void SoftmaxFloat(const SoftmaxParams& p, const float* input, float* output);
-// 8-bit softmax, computed in float32 from a table of exp(beta * s_in * (q - max_q)) and rounded
-// per the mode. Not TFLite 2.2's gemmlowp fixed-point softmax: within one LSB of it.
+// 8-bit softmax, computed in float32 from the table of exp(beta * s_in * (q - max_q)) and rounded
+// per the mode: q_out = rnd(e_i / (sum e * s_out)) + Z_out. Not TFLite 2.2's gemmlowp fixed-point
+// algorithm, yet measured bit-exact with it and with LiteRT (docs/requantization.md).
 void SoftmaxInt8(const SoftmaxParams& p, const int8_t* input, int8_t* output);
 void SoftmaxUint8(const SoftmaxParams& p, const uint8_t* input, uint8_t* output);
 

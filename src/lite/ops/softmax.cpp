@@ -34,6 +34,7 @@ void Prepare(OpContext& ctx) {
   const int32_t want_zp = in.type == DType::kInt8 ? -128 : 0;
   if (p.output_scale != 1.f / 256 || p.output_zp != want_zp)
     ctx.fail("output '{}' must be quantized with scale 1/256 and zero point {}", out.name, want_zp);
+  ref::PrepareSoftmaxQuantized(&p);
 }
 
 void Eval(OpContext& ctx) {
