@@ -172,8 +172,32 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
   for (int c = 0; c < pc.ic_pad; ++c) zero_row[c] = c < p.input_c ? pc.zero_in : 0;
   const int threads = pool ? pool->size() : 1;
 
+  // The GEMM's work split. A work unit is (a chunk of pixel tiles, a group of 16-channel panels);
+  // inside a unit the panels are the outer loop, so one panel stays in L1 while the chunk's int16 rows
+  // (sized to stay in L2) stream past it. Channel groups are split only when there are too few
+  // pixel chunks to keep every thread busy (batch 1, 7x7 layers).
+  const int icp = pc.ic_pad / 2;
+  const int64_t tiles = (M + kGemmMR - 1) / kGemmMR;
+  const int64_t row_bytes = (int64_t)pc.taps * pc.ic_pad * 2 * kGemmMR;
+  const int64_t chunk_tiles = std::clamp<int64_t>((256 << 10) / std::max<int64_t>(row_bytes, 1), 1, 64);
+  const int64_t chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
+  int groups = 1;
+  while (threads > 1 && chunks * groups < 4 * threads && groups < pc.oc_blocks) groups *= 2;
+  groups = std::min(groups, pc.oc_blocks);
+  const int blocks_per_group = (pc.oc_blocks + groups - 1) / groups;
+  const int64_t panel = (int64_t)pc.taps * icp * kGemmNR * 2;
+  const int taps = pc.taps;
+
+  // A 1x1 stride-1 convolution without padding reads input row m for output pixel m ("direct");
+  // with one channel group, each work unit widens its own rows, saving one hand-off to the threads.
+  const bool direct = pc.im2col || (pc.taps == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
+                                    p.pad_left == 0 && p.output_h == p.input_h && p.output_w == p.input_w);
+  const bool widen_in_unit = direct && !pc.im2col && groups == 1;
+
   // 1. int16 copy of the input (or im2col matrix), split over the threads by pixel ranges.
-  if (pc.im2col) {
+  if (widen_in_unit) {
+    // done per work unit below
+  } else if (pc.im2col) {
     const int tasks = (int)std::min<int64_t>(threads, (M + 255) / 256);
     const int64_t per = (M + tasks - 1) / tasks;
     RunTasks(pool, tasks, [&](int t) {
@@ -198,32 +222,22 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     });
   }
 
-  // 2. The GEMM. A work unit is (a chunk of pixel tiles, a group of 16-channel panels); inside a
-  // unit the panels are the outer loop, so one panel stays in L1 while the chunk's int16 rows
-  // (sized to stay in L2) stream past it. Channel groups are split only when there are too few
-  // pixel chunks to keep every thread busy (batch 1, 7x7 layers).
-  const int icp = pc.ic_pad / 2;
-  const int64_t tiles = (M + kGemmMR - 1) / kGemmMR;
-  const int64_t row_bytes = (int64_t)pc.taps * pc.ic_pad * 2 * kGemmMR;
-  const int64_t chunk_tiles = std::clamp<int64_t>((256 << 10) / std::max<int64_t>(row_bytes, 1), 1, 64);
-  const int64_t chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
-  int groups = 1;
-  while (threads > 1 && chunks * groups < 4 * threads && groups < pc.oc_blocks) groups *= 2;
-  groups = std::min(groups, pc.oc_blocks);
-  const int blocks_per_group = (pc.oc_blocks + groups - 1) / groups;
-  const int64_t panel = (int64_t)pc.taps * icp * kGemmNR * 2;
-  const int taps = pc.taps;
-
+  // 2. The GEMM.
   RunTasks(pool, (int)(chunks * groups), [&](int unit) {
     const int64_t chunk = unit / groups;
     const int group = unit % groups;
     const int64_t tile0 = chunk * chunk_tiles, tile1 = std::min(tiles, tile0 + chunk_tiles);
     thread_local std::vector<const int16_t*> table;
     table.resize((size_t)(tile1 - tile0) * taps * kGemmMR);
+    if (widen_in_unit) {
+      const int64_t m0 = tile0 * kGemmMR, m1 = std::min(M, tile1 * kGemmMR);
+      const uint8_t* src = static_cast<const uint8_t*>(input) + m0 * p.input_c;
+      if (path == KernelPath::kAvx2)
+        x86::WidenRowsAvx2(src, pc.is_uint8, m1 - m0, p.input_c, pc.ic_pad, buf + m0 * pc.ic_pad);
+      else
+        WidenRowsPortable(src, pc.is_uint8, m1 - m0, p.input_c, pc.ic_pad, buf + m0 * pc.ic_pad);
+    }
     // Row pointer table of the chunk: [tile][tap][pixel]; pixels past M repeat the tile's first.
-    // A 1x1 stride-1 convolution without padding (and im2col mode) reads row m for pixel m.
-    const bool direct = pc.im2col || (taps == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
-                                      p.pad_left == 0 && p.output_h == p.input_h && p.output_w == p.input_w);
     for (int64_t tile = tile0; tile < tile1; ++tile) {
       const int16_t** tp = table.data() + (tile - tile0) * taps * kGemmMR;
       for (int r = 0; r < kGemmMR; ++r) {
