@@ -213,6 +213,24 @@ std::vector<Case> Cases() {
                       {Tensor("x", I8, {1, 8, 8, 16}, 0.05f, -128)}, {{w, rnd_i8w(9 * 32)}, {b, rnd_bias(32, 20000)}},
                       Tensor("y", I8, {1, 4, 4, 32}, 0.02f, -128)));
   }
+  // Data movement / other 8-bit paths.
+  cs.push_back(Make("RESIZE_BILINEAR_int8", 23, 2, tfl::ResizeBilinearOptions{},
+                    {Tensor("x", I8, s, 0.05f, -3)}, {{Tensor("size", TensorType::kInt32, {2}), Bytes<int32_t>({13, 11})}},
+                    Tensor("y", I8, {1, 13, 11, 16}, 0.05f, -3)));
+  cs.push_back(Make("RESIZE_BILINEAR_int8_half_pixel", 23, 3, tfl::ResizeBilinearOptions{false, true},
+                    {Tensor("x", I8, s, 0.05f, -3)}, {{Tensor("size", TensorType::kInt32, {2}), Bytes<int32_t>({16, 12})}},
+                    Tensor("y", I8, {1, 16, 12, 16}, 0.05f, -3)));
+  cs.push_back(Make("PAD_int8", 34, 2, tfl::PadOptions{}, {Tensor("x", I8, s, 0.05f, -3)},
+                    {{Tensor("p", TensorType::kInt32, {4, 2}), Bytes<int32_t>({0, 0, 1, 2, 3, 0, 0, 0})}},
+                    Tensor("y", I8, {1, 11, 11, 16}, 0.05f, -3)));
+  cs.push_back(Make("MEAN_channels_rescale", 40, 2, tfl::ReducerOptions{false},
+                    {Tensor("x", I8, {1, 32, 32, 5}, 0.05f, -3)},
+                    {{Tensor("axes", TensorType::kInt32, {1}), Bytes<int32_t>({3})}},
+                    Tensor("y", I8, {1, 32, 32}, 0.01f, 7)));
+  cs.push_back(Make("QUANTIZE_requant_int8", 114, 2, std::monostate{}, {Tensor("x", I8, s, 0.05f, -3)}, {},
+                    Tensor("y", I8, s, 0.07f, 10)));
+  cs.push_back(Make("DEPTH_TO_SPACE_int8", 5, 2, tfl::DepthToSpaceOptions{2}, {Tensor("x", I8, s, 0.05f, -3)}, {},
+                    Tensor("y", I8, {1, 16, 16, 4}, 0.05f, -3)));
   Case q = Make("QUANTIZE", 114, 2, std::monostate{}, {Tensor("x", TensorType::kFloat32, s)}, {},
                 Tensor("y", I8, s, 1.f / 64, 3));
   cs.push_back(q);

@@ -3,7 +3,8 @@
 //  - kSpatialMultiplier (4-D input, axes {1, 2}: global average pooling written as MEAN):
 //      acc = sum(q - Z_in); acc = MBQM(acc, s_in / s_out); acc = (acc +- n/2) / n; + Z_out
 //  - kSameParams (input and output share scale and zero point): truncating sum / n.
-//  - kFloatRescale (otherwise): round(float(sum)/n * s + (-Z_in * s)) + Z_out, s = s_in / s_out.
+//  - kFloatRescale (otherwise): round(float(sum)/n * s + (-Z_in * s)) + Z_out, s = s_in / s_out
+//    (TFLite 2.2 adds 0.5 inside the round: legacy_half_bias).
 #include "kernels/reference/mean.h"
 
 namespace qat::kernels::reference {
@@ -67,7 +68,7 @@ void MeanQuantized(const MeanParams& p, const T* input, T* output, int32_t* sum)
         break;
       case MeanParams::Algo::kFloatRescale: {
         const float scale = p.input_scale / p.output_scale;
-        const float bias = -(float)p.input_zp * scale;
+        const float bias = -(float)p.input_zp * scale + (p.legacy_half_bias ? 0.5f : 0.f);
         const float mean = (float)acc / (float)n;
         acc = (int32_t)std::min(std::max(std::round(mean * scale + bias) + (float)p.output_zp, (float)qmin),
                                 (float)qmax);

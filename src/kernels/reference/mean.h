@@ -15,6 +15,9 @@ struct MeanParams {
   int32_t input_zp = 0, output_zp = 0;
   Requant multiplier;                     // kSpatialMultiplier: s_in / s_out
   float input_scale = 1.f, output_scale = 1.f;  // kFloatRescale
+  // kFloatRescale: TFLite 2.2 adds 0.5 before its round-half-away (a bias later fixed upstream);
+  // set in tflite mode, clear in xnnpack mode (LiteRT's newer kernel).
+  bool legacy_half_bias = false;
   int64_t output_size() const;
   int64_t reduced_count() const;
 };

@@ -14,11 +14,16 @@ struct ResizeBilinearParams {
   int output_h = 0, output_w = 0;
   bool align_corners = false;
   bool half_pixel_centers = false;
+  RequantMode mode = RequantMode::kTflite;  // 8-bit paths only
 };
 
 void ResizeBilinearFloat(const ResizeBilinearParams& p, const float* input, float* output);
-// 8-bit: the float interpolation of the raw values, rounded half away from zero (same scale and
-// zero point in and out).
+// 8-bit (same scale and zero point in and out):
+//  kTflite: TFLite 2.2's reference kernel, the float interpolation of the raw values converted
+//           with static_cast, i.e. truncated toward zero.
+//  kXnnpack: XNNPACK's ibilinear kernels (LiteRT): weights quantized to Q11 (lrintf(alpha*2^11)),
+//           t = (tl << 11) + (tr - tl) ax; b likewise; out = ((t << 11) + (b - t) ay + 2^21) >> 22,
+//           with source coordinates clamped to the input as XNNPACK's indirection does.
 void ResizeBilinearInt8(const ResizeBilinearParams& p, const int8_t* input, int8_t* output);
 void ResizeBilinearUint8(const ResizeBilinearParams& p, const uint8_t* input, uint8_t* output);
 

@@ -54,6 +54,7 @@ void Prepare(OpContext& ctx) {
     p.algo = ref::MeanParams::Algo::kSameParams;
   } else {
     p.algo = ref::MeanParams::Algo::kFloatRescale;
+    p.legacy_half_bias = ctx.requant == kernels::RequantMode::kTflite;
   }
   ctx.scratch_bytes = (size_t)p.output_size() * sizeof(int32_t);
 }

@@ -23,11 +23,8 @@ void Prepare(OpContext& ctx) {
   d.zero_point = ZeroPoint(out);
   if (in.type == DType::kFloat32) return;
   if (!Is8Bit(in.type)) ctx.fail("input '{}' type {} is not supported", in.name, TypeName(in.type));
-  d.requant.input_zp = ZeroPoint(in);
-  d.requant.output_zp = d.zero_point;
-  d.requant.qmin = QMin(out.type);
-  d.requant.qmax = QMax(out.type);
-  d.requant.requant = kernels::MakeRequant((double)Scale(ctx, in) / (double)d.scale);
+  ref::PrepareRequantize(Scale(ctx, in), ZeroPoint(in), d.scale, d.zero_point, out.type == DType::kInt8, ctx.requant,
+                         &d.requant);
 }
 
 void Eval(OpContext& ctx) {

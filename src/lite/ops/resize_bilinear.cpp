@@ -31,6 +31,7 @@ void Prepare(OpContext& ctx) {
   p.output_w = (int)size[1];
   p.align_corners = o && o->align_corners();
   p.half_pixel_centers = o && o->half_pixel_centers();
+  p.mode = ctx.requant;
   if (p.align_corners && p.half_pixel_centers) ctx.fail("align_corners and half_pixel_centers are exclusive");
   ResizeOutput(ctx, 0, {p.batches, p.output_h, p.output_w, p.channels});
   if (Is8Bit(in.type)) {
