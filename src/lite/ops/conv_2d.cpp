@@ -42,6 +42,8 @@ void Prepare(OpContext& ctx) {
     ctx.fail("filter '{}' has {} input channels, input '{}' has {}", filter.name, filter.dims[3], in.name, p.input_c);
   if (bias && bias->num_elements() != p.output_c)
     ctx.fail("bias '{}' has {} elements, expected {}", bias->name, bias->num_elements(), p.output_c);
+  for (int v : {p.batches, p.input_h, p.input_w, p.input_c, p.output_c, p.filter_h, p.filter_w})
+    if (v <= 0) ctx.fail("input '{}' and filter '{}' must have positive dimensions", in.name, filter.name);
   p.stride_h = o->stride_h();
   p.stride_w = o->stride_w();
   p.dilation_h = o->dilation_h_factor();

@@ -32,6 +32,7 @@ void Prepare(OpContext& ctx) {
   p = ref::FullyConnectedParams{};
   p.output_depth = w.dims[0];
   p.input_depth = w.dims[1];
+  if (p.output_depth <= 0) ctx.fail("weights '{}' must have positive dimensions", w.name);
   const int64_t n_in = in.num_elements();
   if (p.input_depth <= 0 || n_in % p.input_depth != 0)
     ctx.fail("input '{}' has {} elements, not a multiple of the weights' depth {}", in.name, n_in, p.input_depth);

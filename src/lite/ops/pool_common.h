@@ -18,6 +18,8 @@ inline void PreparePool(OpContext& ctx, ref::PoolParams* p) {
   p->input_h = in.dims[1];
   p->input_w = in.dims[2];
   p->channels = in.dims[3];
+  for (int v : {p->batches, p->input_h, p->input_w, p->channels})
+    if (v <= 0) ctx.fail("input '{}' must have positive dimensions", in.name);
   p->filter_h = o->filter_height();
   p->filter_w = o->filter_width();
   p->stride_h = o->stride_h();
