@@ -336,6 +336,23 @@ std::vector<std::string> registered_ops();
 // Idempotent; called by ops::register_standard_ops().
 void register_core_ops();
 
+// Plan-time kernel fusion (an executor optimisation; the graph itself is never changed, so
+// rewrites and files see the unfused ops). A rule fuses a two-node chain first -> second where
+// output `first_output` of `first` is read only by `second` (as its input `second_input`) and is
+// neither fed nor fetched, provided every other input of `second` is available when `first`
+// runs. The fused kernel then runs at `first`'s place with inputs = first's inputs followed by
+// second's inputs (the fused edge's entry is an undefined tensor) and outputs = first's
+// outputs followed by second's outputs; it need not produce the fused edge.
+struct FusionRule {
+  std::string name;  // for profiles, e.g. "FusedBatchNorm+Relu"
+  std::string first_op, second_op;
+  int first_output = 0, second_input = 0;
+  std::function<bool(const Node& first, const Node& second)> applies = {};  // optional extra test
+  std::function<void(KernelContext&, const Node& first, const Node& second)> kernel = {};
+};
+void register_fusion(FusionRule rule);
+std::vector<const FusionRule*> fusion_rules();
+
 // ---------------------------------------------------------------------------------------------
 // Reverse-mode autodiff: adds gradient nodes to `g` (under name scope `scope`, nested in the
 // current scope) and returns d(sum of ys)/d(x) for each x; a null Output where x does not
@@ -372,6 +389,8 @@ class Session {
   VariableStore& variables() const { return vars_; }
   // Per-op-type wall time (seconds) and call counts accumulated while profiling is on.
   void set_profiling(bool on) { profiling_ = on; }
+  // Plan-time kernel fusion (FusionRule); on by default. Changing it drops cached plans.
+  void set_fusion(bool on);
   struct OpTime {
     double seconds = 0;
     int64_t calls = 0;
@@ -387,6 +406,7 @@ class Session {
   ThreadPool& pool_;
   std::vector<std::unique_ptr<Plan>> plans_;
   bool profiling_ = false;
+  bool fusion_ = true;
   std::map<std::string, OpTime> profile_;
 };
 

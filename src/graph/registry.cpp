@@ -1,5 +1,6 @@
 // Op registry: a process-wide table filled by explicit registration calls (no static
 // initialisers: objects in static libraries that nothing references are dropped by the linker).
+#include <algorithm>
 #include <mutex>
 #include <unordered_map>
 
@@ -11,6 +12,7 @@ struct Registry {
   std::mutex mu;
   // Node-based map: OpDef addresses stay valid when other ops are registered later.
   std::unordered_map<std::string, std::unique_ptr<OpDef>> ops;
+  std::vector<std::unique_ptr<FusionRule>> fusions;
 };
 Registry& registry() {
   static Registry r;
@@ -48,6 +50,26 @@ std::vector<std::string> registered_ops() {
   std::vector<std::string> v;
   for (auto& [k, _] : r.ops) v.push_back(k);
   std::sort(v.begin(), v.end());
+  return v;
+}
+
+void register_fusion(FusionRule rule) {
+  QAT_CHECK_T(UsageError, rule.kernel, "register_fusion '{}': no kernel", rule.name);
+  auto& r = registry();
+  std::lock_guard<std::mutex> lk(r.mu);
+  for (auto& f : r.fusions)
+    if (f->name == rule.name) {
+      *f = std::move(rule);
+      return;
+    }
+  r.fusions.push_back(std::make_unique<FusionRule>(std::move(rule)));
+}
+
+std::vector<const FusionRule*> fusion_rules() {
+  auto& r = registry();
+  std::lock_guard<std::mutex> lk(r.mu);
+  std::vector<const FusionRule*> v;
+  for (auto& f : r.fusions) v.push_back(f.get());
   return v;
 }
 

@@ -20,11 +20,16 @@ struct Session::Plan {
   struct Step {
     Node* node;
     const OpDef* def;
-    std::vector<int> in_slots;
+    std::vector<int> in_slots;  // -1: the fused edge (an undefined tensor)
     int out_base;
     int num_out;
     std::vector<int> free_after;  // slots dead after this step
     std::vector<Tensor> recycled;
+    // Fused chain node -> second (FusionRule): outputs are node's then second's.
+    const FusionRule* fusion = nullptr;
+    Node* second = nullptr;
+    int skip_output = -1;  // output not produced (the fused edge)
+    std::string profile_name;
   };
   std::vector<Step> steps;
   std::vector<int> feed_slots;   // per feed key
@@ -35,6 +40,11 @@ struct Session::Plan {
 
 Session::Session(Graph& g, VariableStore& vars, ThreadPool& pool) : g_(g), vars_(vars), pool_(pool) {}
 Session::~Session() = default;
+
+void Session::set_fusion(bool on) {
+  fusion_ = on;
+  plans_.clear();
+}
 
 namespace {
 struct OutputHash {
@@ -97,7 +107,50 @@ Session::Plan& Session::plan_for(const Feeds& feeds, const std::vector<Output>& 
     for (Node* c : n->control_inputs()) stack.push_back(c);
   }
 
-  // Slots: fed outputs first, then every output of every needed node.
+  std::vector<Node*> order;
+  for (Node* n : g_.topo_order())
+    if (needed.count(n)) order.push_back(n);
+
+  // Plan-time fusion: pick chains first -> second (see FusionRule).
+  std::unordered_map<const Node*, std::pair<const FusionRule*, Node*>> fuse_first;  // first -> (rule, second)
+  std::unordered_set<const Node*> fused_second;
+  if (fusion_) {
+    auto rules = fusion_rules();
+    std::unordered_map<const Node*, int> pos;
+    for (int i = 0; i < (int)order.size(); ++i) pos[order[i]] = i;
+    std::unordered_map<Output, int, OutputHash> readers;
+    for (Node* n : order)
+      for (auto& in : n->inputs()) ++readers[in];
+    std::unordered_set<Output, OutputHash> fetched(fetches.begin(), fetches.end());
+    std::unordered_set<const Node*> control_dep;  // nodes others wait for: keep their position
+    for (Node* n : order)
+      for (Node* c : n->control_inputs()) control_dep.insert(c);
+    for (Node* second : order) {
+      if (!second->control_inputs().empty() || control_dep.count(second)) continue;
+      for (const FusionRule* r : rules) {
+        if (r->second_op != second->op() || r->second_input >= second->num_inputs()) continue;
+        Output e = second->inputs()[r->second_input];
+        Node* first = e.node;
+        if (first->op() != r->first_op || e.index != r->first_output || fed.count(e) || fetched.count(e)) continue;
+        if (!pos.count(first) || readers[e] != 1 || fuse_first.count(first) || fused_second.count(first) ||
+            fuse_first.count(second) || !first->control_inputs().empty() || control_dep.count(first))
+          continue;
+        bool ready = true;
+        for (int i = 0; i < second->num_inputs() && ready; ++i) {
+          if (i == r->second_input) continue;
+          Output o = second->inputs()[i];
+          ready = fed.count(o) || (pos.count(o.node) && pos[o.node] < pos[first]);
+        }
+        if (!ready || (r->applies && !r->applies(*first, *second))) continue;
+        fuse_first[first] = {r, second};
+        fused_second.insert(second);
+        break;
+      }
+    }
+  }
+
+  // Slots: fed outputs first, then every output of every step (a fused step's outputs are
+  // contiguous: first's then second's).
   std::unordered_map<Output, int, OutputHash> slot_of;
   int nslots = 0;
   for (auto& f : feeds) {
@@ -105,27 +158,42 @@ Session::Plan& Session::plan_for(const Feeds& feeds, const std::vector<Output>& 
     if (inserted) ++nslots;
     P.feed_slots.push_back(it->second);
   }
-  for (Node* n : g_.topo_order()) {
-    if (!needed.count(n)) continue;
+  for (Node* n : order) {
+    if (fused_second.count(n)) continue;
     Plan::Step s;
     s.node = n;
     s.def = find_op(n->op());
     if (!s.def || !s.def->kernel) fail<UsageError>("{}: op has no kernel registered", n->describe());
     s.out_base = nslots;
     s.num_out = n->num_outputs();
-    for (int i = 0; i < s.num_out; ++i) slot_of.emplace(Output{n, i}, nslots + i);
-    nslots += s.num_out;
+    for (int i = 0; i < n->num_outputs(); ++i) slot_of.emplace(Output{n, i}, nslots + i);
+    nslots += n->num_outputs();
+    s.profile_name = n->op();
+    if (auto it = fuse_first.find(n); it != fuse_first.end()) {
+      s.fusion = it->second.first;
+      s.second = it->second.second;
+      s.skip_output = s.fusion->first_output;
+      for (int i = 0; i < s.second->num_outputs(); ++i) slot_of.emplace(Output{s.second, i}, nslots + i);
+      nslots += s.second->num_outputs();
+      s.num_out += s.second->num_outputs();
+      s.profile_name = s.fusion->name;
+    }
     s.recycled.resize(s.num_out);
     P.steps.push_back(std::move(s));
   }
-  for (auto& s : P.steps)
+  for (auto& s : P.steps) {
     for (auto& in : s.node->inputs()) s.in_slots.push_back(slot_of.at(in));
+    if (s.second)
+      for (int i = 0; i < s.second->num_inputs(); ++i)
+        s.in_slots.push_back(i == s.fusion->second_input ? -1 : slot_of.at(s.second->inputs()[i]));
+  }
   for (auto& o : fetches) P.fetch_slots.push_back(slot_of.at(o));
 
   // Last use of each slot; fetched and fed slots are kept to the end.
   std::vector<int> last(nslots, -1);
   for (int i = 0; i < (int)P.steps.size(); ++i) {
-    for (int s : P.steps[i].in_slots) last[s] = i;
+    for (int s : P.steps[i].in_slots)
+      if (s >= 0) last[s] = i;
     for (int k = 0; k < P.steps[i].num_out; ++k) {
       int s = P.steps[i].out_base + k;
       if (last[s] < i) last[s] = i;  // unused outputs die right after their producer
@@ -161,19 +229,22 @@ std::vector<Tensor> Session::run(const Feeds& feeds, const std::vector<Output>& 
     for (auto& s : P.steps) {
       ctx.node_ = s.node;
       ctx.inputs_.resize(s.in_slots.size());
-      for (size_t i = 0; i < s.in_slots.size(); ++i) {
-        const Tensor& v = P.values[s.in_slots[i]];
-        ctx.inputs_[i] = &v;
-      }
+      static const Tensor kNone;
+      for (size_t i = 0; i < s.in_slots.size(); ++i) ctx.inputs_[i] = s.in_slots[i] >= 0 ? &P.values[s.in_slots[i]] : &kNone;
       ctx.outputs_ = std::span<Tensor>(P.values.data() + s.out_base, s.num_out);
       ctx.recycled_ = std::span<Tensor>(s.recycled);
       try {
         if (profiling_) {
           auto t0 = std::chrono::steady_clock::now();
-          s.def->kernel(ctx);
-          auto& pt = profile_[s.node->op()];
+          if (s.fusion)
+            s.fusion->kernel(ctx, *s.node, *s.second);
+          else
+            s.def->kernel(ctx);
+          auto& pt = profile_[s.profile_name];
           pt.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           ++pt.calls;
+        } else if (s.fusion) {
+          s.fusion->kernel(ctx, *s.node, *s.second);
         } else {
           s.def->kernel(ctx);
         }
@@ -193,11 +264,14 @@ std::vector<Tensor> Session::run(const Feeds& feeds, const std::vector<Output>& 
         throw Error(fmt::format("{}: {}", s.node->describe(), e.what()));
       }
       for (int k = 0; k < s.num_out; ++k) {
+        if (k == s.skip_output) continue;
+        const Node* on = k < s.node->num_outputs() ? s.node : s.second;
+        int ok = k < s.node->num_outputs() ? k : k - s.node->num_outputs();
         const Tensor& t = P.values[s.out_base + k];
-        if (!t.defined()) fail("{}: kernel did not produce output {}", s.node->describe(), k);
-        if (t.dtype() != s.node->output_infos()[k].dtype)
-          fail("{}: output {} is {}, shape inference said {}", s.node->describe(), k, dtype_name(t.dtype()),
-               dtype_name(s.node->output_infos()[k].dtype));
+        if (!t.defined()) fail("{}: kernel did not produce output {}", on->describe(), ok);
+        if (t.dtype() != on->output_infos()[ok].dtype)
+          fail("{}: output {} is {}, shape inference said {}", on->describe(), ok, dtype_name(t.dtype()),
+               dtype_name(on->output_infos()[ok].dtype));
       }
       for (int sl : s.free_after) P.values[sl] = Tensor();
     }

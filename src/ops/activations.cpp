@@ -1,5 +1,7 @@
-// Relu and Relu6 with their gradient ops. ReluGrad(dy, y) masks by y > 0 (equivalent to x > 0);
-// Relu6Grad(dy, x) passes the gradient where 0 < x < 6, as TF does.
+// Relu and Relu6 with their gradient ops. Both gradients read the forward OUTPUT y:
+// ReluGrad(dy, y) passes where y > 0 (same as x > 0) and Relu6Grad(dy, y) where 0 < y < 6 (same
+// as TF's 0 < x < 6). Reading y rather than x leaves the pre-activation with a single consumer,
+// so the executor can fuse BatchNorm+activation without materialising it.
 #include <algorithm>
 
 #include "ops/common.h"
@@ -62,11 +64,11 @@ void register_activation_ops() {
                .shape_fn = float_unary_shape,
                .kernel = [](KernelContext& c) { unary(c, [](float v) { return std::min(std::max(v, 0.0f), 6.0f); }); },
                .grad = [](GradContext& g) {
-                 return std::vector<Output>{make(g.graph(), "Relu6Grad", "", {g.dy(), g.x(0)})};
+                 return std::vector<Output>{make(g.graph(), "Relu6Grad", "", {g.dy(), g.y()})};
                }});
   register_op({.name = "Relu6Grad",
                .shape_fn = grad_shape,
-               .kernel = [](KernelContext& c) { masked_grad(c, [](float x) { return x > 0 && x < 6; }); }});
+               .kernel = [](KernelContext& c) { masked_grad(c, [](float y) { return y > 0 && y < 6; }); }});
 }
 
 Output relu(Graph& g, Output x, const std::string& name) { return make(g, "Relu", name, {x}); }

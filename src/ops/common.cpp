@@ -149,6 +149,7 @@ void register_standard_ops() {
     register_reshape_ops();
     register_softmax_ops();
     register_cross_entropy_ops();
+    register_fusions();
   });
 }
 

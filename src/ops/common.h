@@ -74,5 +74,6 @@ void register_pad_ops();
 void register_reshape_ops();
 void register_softmax_ops();
 void register_cross_entropy_ops();
+void register_fusions();
 
 }  // namespace qat::ops
