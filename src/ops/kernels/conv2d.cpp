@@ -5,6 +5,7 @@
 // falls back to its gemm-based convolution; letting it choose a blocked weight layout selects the
 // jit:avx2 direct kernels. The filter changes every SGD step, so the (small) reorder from / to the
 // TF layout runs on every call, into buffers owned by the cached plan.
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -176,12 +177,18 @@ Plan& plan_for(const ConvGeom& g, Kind kind) {
 }
 
 // ---- Winograd path ----
+std::atomic<int>& winograd_setting() {  // -1: not decided yet (environment), 0 off, 1 on
+  static std::atomic<int> s{-1};
+  return s;
+}
 bool winograd_enabled() {
-  static const bool on = [] {
+  int s = winograd_setting().load(std::memory_order_relaxed);
+  if (s < 0) {
     const char* e = std::getenv("QAT_WINOGRAD");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
-  return on && qat::active_isa() >= qat::Isa::kAvx2;
+    s = (e && std::strcmp(e, "0") == 0) ? 0 : 1;
+    winograd_setting().store(s);
+  }
+  return s == 1 && qat::active_isa() >= qat::Isa::kAvx2;
 }
 bool winograd_shape(const ConvGeom& g) {
   return !g.depthwise && g.KH == 3 && g.KW == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dil_h == 1 &&
@@ -191,6 +198,7 @@ bool winograd_shape(const ConvGeom& g) {
 struct WinoPlan {
   std::mutex mu;
   std::vector<float> scratch;
+  std::vector<double> bias_acc;
 };
 PlanCache<WinoPlan, 20>& wino_cache() {
   static PlanCache<WinoPlan, 20> c;
@@ -211,6 +219,9 @@ void run_winograd(const ConvGeom& g, Kind kind, const detail::WinogradConv& p, c
 }
 
 }  // namespace
+
+void set_conv_winograd(bool enabled) { winograd_setting().store(enabled ? 1 : 0); }
+bool conv_winograd_enabled() { return winograd_enabled(); }
 
 void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
   check_geom(g, "conv2d_forward");
@@ -264,6 +275,27 @@ void conv2d_backward_data(const ConvGeom& g, const float* dy, const float* w, fl
 
 void conv2d_backward_weights(const ConvGeom& g, const float* x, const float* dy, float* dw, float* dbias) {
   check_geom(g, "conv2d_backward_weights");
+  if (winograd_shape(g) && detail::winograd_supported(g.C, g.O) && winograd_enabled()) {
+    detail::WinogradConv wp{g.N, g.H, g.W, g.C, g.OH, g.OW, g.O, g.pad_top, g.pad_left, false, qat::num_threads()};
+    Key key = make_key(g, kBwdWeights);
+    key[19] = wp.threads;
+    WinoPlan& plan = wino_cache().get(key, [&] {
+      auto w = std::make_unique<WinoPlan>();
+      w->scratch.resize(detail::winograd_bwd_weights_scratch_floats(wp));
+      return w;
+    });
+    std::lock_guard<std::mutex> lk(plan.mu);
+    detail::winograd_bwd_weights_avx2(wp, x, dy, dw, plan.scratch.data());
+    if (dbias) {  // sum of dy over N, OH, OW (double per channel: up to millions of terms)
+      std::vector<double>& acc = plan.bias_acc;
+      acc.assign(g.O, 0.0);
+      const int64_t rows = (int64_t)g.N * g.OH * g.OW;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int o = 0; o < g.O; ++o) acc[o] += dy[r * g.O + o];
+      for (int o = 0; o < g.O; ++o) dbias[o] = (float)acc[o];
+    }
+    return;
+  }
   Plan& p = plan_for(g, dbias ? kBwdWeightsBias : kBwdWeights);
   std::lock_guard<std::mutex> lk(p.mu);
   auto& s = cpu_stream();

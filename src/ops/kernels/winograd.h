@@ -26,4 +26,9 @@ size_t winograd_scratch_floats(const WinogradConv& p);
 void winograd_conv_avx2(const WinogradConv& p, const float* x, const float* w, const float* bias, float* y,
                         float* scratch);
 
+// Weight gradient of the forward problem p (flip = false): dw HWIO [3,3,IC,OC] from x
+// [N,IH,IW,IC] and dy [N,OH,OW,OC]. scratch: winograd_bwd_weights_scratch_floats(p) floats.
+size_t winograd_bwd_weights_scratch_floats(const WinogradConv& p);
+void winograd_bwd_weights_avx2(const WinogradConv& p, const float* x, const float* dy, float* dw, float* scratch);
+
 }  // namespace qat::ops::kernels::detail

@@ -52,41 +52,53 @@ void transform_filter(const WinogradConv& p, const float* w, float* U) {
     }
 }
 
-// V[k][t][ic] = (B^T d B)[k] for the tiles [t0, t0 + nt), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-void transform_input(const WinogradConv& p, const float* x, int64_t t0, int nt, float* V) {
+// One 4x4 input tile, 8 channels, into the 16 planes of V (plane stride ks). Named variables, no
+// arrays: with __m256 arrays GCC kept the tile on the stack (the transform cost 10% of a step).
+// kInside: the tile lies inside the image (no bounds checks).
+template <bool kInside>
+inline void input_tile(const WinogradConv& p, const float* base, int h0, int w0, int c, float* out, size_t ks) {
+  const int64_t row = (int64_t)p.IW * p.IC, col = p.IC;
+  auto ld = [&](int i, int j) {
+    if (!kInside && (h0 + i < 0 || h0 + i >= p.IH || w0 + j < 0 || w0 + j >= p.IW)) return _mm256_setzero_ps();
+    return _mm256_loadu_ps(base + i * row + j * col + c);
+  };
+  // Columns first (d B): column j of the result needs columns {0,2}, {1,2}, {2,1} or {1,3} of d.
+  const int ja[4] = {0, 1, 2, 1}, jb[4] = {2, 2, 1, 3};
+  for (int j = 0; j < 4; ++j) {
+    __m256 e0, e1, e2, e3;
+    if (j == 1) {
+      e0 = _mm256_add_ps(ld(0, 1), ld(0, 2)), e1 = _mm256_add_ps(ld(1, 1), ld(1, 2));
+      e2 = _mm256_add_ps(ld(2, 1), ld(2, 2)), e3 = _mm256_add_ps(ld(3, 1), ld(3, 2));
+    } else {
+      e0 = _mm256_sub_ps(ld(0, ja[j]), ld(0, jb[j])), e1 = _mm256_sub_ps(ld(1, ja[j]), ld(1, jb[j]));
+      e2 = _mm256_sub_ps(ld(2, ja[j]), ld(2, jb[j])), e3 = _mm256_sub_ps(ld(3, ja[j]), ld(3, jb[j]));
+    }
+    // then rows (B^T .)
+    _mm256_storeu_ps(out + (0 * 4 + j) * ks, _mm256_sub_ps(e0, e2));
+    _mm256_storeu_ps(out + (1 * 4 + j) * ks, _mm256_add_ps(e1, e2));
+    _mm256_storeu_ps(out + (2 * 4 + j) * ks, _mm256_sub_ps(e2, e1));
+    _mm256_storeu_ps(out + (3 * 4 + j) * ks, _mm256_sub_ps(e1, e3));
+  }
+}
+
+// V[k][t][ic] = (B^T d B)[k] for the tiles [t0, t0 + nt) (k planes ts tiles apart), B^T =
+// [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+void transform_input(const WinogradConv& p, const float* x, int64_t t0, int nt, int ts, float* V) {
   const int TH = tiles_h(p), TW = tiles_w(p), IC = p.IC;
-  const size_t kstride = (size_t)kTile * IC;
+  const size_t ks = (size_t)ts * IC;
   for (int t = 0; t < nt; ++t) {
     int64_t tile = t0 + t;
     int64_t n = tile / (TH * TW);
     int rem = (int)(tile % (TH * TW));
     int h0 = (rem / TW) * 2 - p.pad_top, w0 = (rem % TW) * 2 - p.pad_left;
     bool inside = h0 >= 0 && w0 >= 0 && h0 + 4 <= p.IH && w0 + 4 <= p.IW;
+    // (may point outside x for border tiles; only in-bounds elements are read)
     const float* base = x + ((n * p.IH + h0) * p.IW + w0) * (int64_t)IC;
-    for (int c = 0; c < IC; c += 8) {
-      __m256 d[4][4];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) {
-          if (inside || (h0 + i >= 0 && h0 + i < p.IH && w0 + j >= 0 && w0 + j < p.IW))
-            d[i][j] = _mm256_loadu_ps(base + ((int64_t)i * p.IW + j) * IC + c);
-          else
-            d[i][j] = _mm256_setzero_ps();
-        }
-      __m256 r[4][4];
-      for (int j = 0; j < 4; ++j) {
-        r[0][j] = _mm256_sub_ps(d[0][j], d[2][j]);
-        r[1][j] = _mm256_add_ps(d[1][j], d[2][j]);
-        r[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
-        r[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
-      }
-      float* out = V + (size_t)t * IC + c;
-      for (int i = 0; i < 4; ++i) {
-        _mm256_storeu_ps(out + (i * 4 + 0) * kstride, _mm256_sub_ps(r[i][0], r[i][2]));
-        _mm256_storeu_ps(out + (i * 4 + 1) * kstride, _mm256_add_ps(r[i][1], r[i][2]));
-        _mm256_storeu_ps(out + (i * 4 + 2) * kstride, _mm256_sub_ps(r[i][2], r[i][1]));
-        _mm256_storeu_ps(out + (i * 4 + 3) * kstride, _mm256_sub_ps(r[i][1], r[i][3]));
-      }
-    }
+    float* out = V + (size_t)t * IC;
+    if (inside)
+      for (int c = 0; c < IC; c += 8) input_tile<true>(p, base, h0, w0, c, out + c, ks);
+    else
+      for (int c = 0; c < IC; c += 8) input_tile<false>(p, base, h0, w0, c, out + c, ks);
   }
 }
 
@@ -183,19 +195,21 @@ void transform_output(const WinogradConv& p, const float* M, int64_t t0, int nt,
     float* base = y + ((n * p.OH + oh) * p.OW + ow) * (int64_t)OC;
     const float* in = M + (size_t)t * OC;
     for (int c = 0; c < OC; c += 8) {
-      __m256 m[4][4];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) m[i][j] = _mm256_loadu_ps(in + (i * 4 + j) * kstride + c);
-      __m256 s0[4], s1[4];
-      for (int j = 0; j < 4; ++j) {
-        s0[j] = _mm256_add_ps(_mm256_add_ps(m[0][j], m[1][j]), m[2][j]);
-        s1[j] = _mm256_sub_ps(_mm256_sub_ps(m[1][j], m[2][j]), m[3][j]);
-      }
+      auto m = [&](int i, int j) { return _mm256_loadu_ps(in + (i * 4 + j) * kstride + c); };
+      // A^T m: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (rows), per column j
+      __m256 s00 = _mm256_add_ps(_mm256_add_ps(m(0, 0), m(1, 0)), m(2, 0));
+      __m256 s01 = _mm256_add_ps(_mm256_add_ps(m(0, 1), m(1, 1)), m(2, 1));
+      __m256 s02 = _mm256_add_ps(_mm256_add_ps(m(0, 2), m(1, 2)), m(2, 2));
+      __m256 s03 = _mm256_add_ps(_mm256_add_ps(m(0, 3), m(1, 3)), m(2, 3));
+      __m256 s10 = _mm256_sub_ps(_mm256_sub_ps(m(1, 0), m(2, 0)), m(3, 0));
+      __m256 s11 = _mm256_sub_ps(_mm256_sub_ps(m(1, 1), m(2, 1)), m(3, 1));
+      __m256 s12 = _mm256_sub_ps(_mm256_sub_ps(m(1, 2), m(2, 2)), m(3, 2));
+      __m256 s13 = _mm256_sub_ps(_mm256_sub_ps(m(1, 3), m(2, 3)), m(3, 3));
       __m256 b = bias ? _mm256_loadu_ps(bias + c) : _mm256_setzero_ps();
-      __m256 y00 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]), b);
-      __m256 y01 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]), b);
-      __m256 y10 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]), b);
-      __m256 y11 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]), b);
+      __m256 y00 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s00, s01), s02), b);
+      __m256 y01 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s01, s02), s03), b);
+      __m256 y10 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s10, s11), s12), b);
+      __m256 y11 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s11, s12), s13), b);
       _mm256_storeu_ps(base + c, y00);
       if (full_w) _mm256_storeu_ps(base + OC + c, y01);
       if (full_h) {
@@ -204,6 +218,109 @@ void transform_output(const WinogradConv& p, const float* M, int64_t t0, int nt,
       }
     }
   }
+}
+
+// ---- backward weights ----
+// Per tile, y = A^T (U . V) A is linear in U, so dL/dU = (A dy A^T) . V summed over tiles and
+// images, and dL/dg = G^T (dL/dU) G. With DY = A dy A^T (4x4 per 2x2 gradient tile):
+//   dU[k][ic][oc] = sum_t V[k][t][ic] * DY[k][t][oc]   (16 GEMMs reducing over tiles)
+constexpr int kTileW = 96;  // tiles per block for the weight gradient (a longer reduction per GEMM)
+
+inline size_t bwdw_thread_floats(const WinogradConv& p) {
+  return round8((size_t)16 * p.IC * p.OC) + round8((size_t)16 * kTileW * (p.IC + p.OC));
+}
+
+// DY[k][t][oc] = (A dy A^T)[k], A = [1 0; 1 1; 1 -1; 0 -1]; gradient outside the output is 0.
+void transform_dy(const WinogradConv& p, const float* dy, int64_t t0, int nt, float* DY) {
+  const int TH = tiles_h(p), TW = tiles_w(p), OC = p.OC;
+  const size_t kstride = (size_t)kTileW * OC;
+  for (int t = 0; t < nt; ++t) {
+    int64_t tile = t0 + t;
+    int64_t n = tile / (TH * TW);
+    int rem = (int)(tile % (TH * TW));
+    int oh = (rem / TW) * 2, ow = (rem % TW) * 2;
+    bool full_h = oh + 1 < p.OH, full_w = ow + 1 < p.OW;
+    const float* base = dy + ((n * p.OH + oh) * p.OW + ow) * (int64_t)OC;
+    float* out = DY + (size_t)t * OC;
+    for (int c = 0; c < OC; c += 8) {
+      const __m256 z = _mm256_setzero_ps();
+      __m256 d00 = _mm256_loadu_ps(base + c);
+      __m256 d01 = full_w ? _mm256_loadu_ps(base + OC + c) : z;
+      __m256 d10 = full_h ? _mm256_loadu_ps(base + (int64_t)p.OW * OC + c) : z;
+      __m256 d11 = full_h && full_w ? _mm256_loadu_ps(base + ((int64_t)p.OW + 1) * OC + c) : z;
+      // rows: A applied to the 2 rows of the tile, then columns (named values, see input_tile)
+      auto put_row = [&](int i, __m256 r0, __m256 r1) {
+        _mm256_storeu_ps(out + (i * 4 + 0) * kstride + c, r0);
+        _mm256_storeu_ps(out + (i * 4 + 1) * kstride + c, _mm256_add_ps(r0, r1));
+        _mm256_storeu_ps(out + (i * 4 + 2) * kstride + c, _mm256_sub_ps(r0, r1));
+        _mm256_storeu_ps(out + (i * 4 + 3) * kstride + c, _mm256_sub_ps(z, r1));
+      };
+      put_row(0, d00, d01);
+      put_row(1, _mm256_add_ps(d00, d10), _mm256_add_ps(d01, d11));
+      put_row(2, _mm256_sub_ps(d00, d10), _mm256_sub_ps(d01, d11));
+      put_row(3, _mm256_sub_ps(z, d10), _mm256_sub_ps(z, d11));
+    }
+  }
+}
+
+// C[4][16] += A^T B over nt tiles: A = V plane [nt][IC] (columns ic0..ic0+3), B = DY plane
+// [nt][OC] (columns oc0..oc0+15).
+inline void kernel_4x16_acc(int nt, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+  __m256 c00 = _mm256_loadu_ps(C), c01 = _mm256_loadu_ps(C + 8);
+  __m256 c10 = _mm256_loadu_ps(C + ldc), c11 = _mm256_loadu_ps(C + ldc + 8);
+  __m256 c20 = _mm256_loadu_ps(C + 2 * ldc), c21 = _mm256_loadu_ps(C + 2 * ldc + 8);
+  __m256 c30 = _mm256_loadu_ps(C + 3 * ldc), c31 = _mm256_loadu_ps(C + 3 * ldc + 8);
+  for (int t = 0; t < nt; ++t) {
+    const float* a = A + (size_t)t * lda;
+    const __m256 b0 = _mm256_loadu_ps(B + (size_t)t * ldb), b1 = _mm256_loadu_ps(B + (size_t)t * ldb + 8);
+    __m256 x = _mm256_broadcast_ss(a);
+    c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
+  }
+  _mm256_storeu_ps(C, c00), _mm256_storeu_ps(C + 8, c01);
+  _mm256_storeu_ps(C + ldc, c10), _mm256_storeu_ps(C + ldc + 8, c11);
+  _mm256_storeu_ps(C + 2 * ldc, c20), _mm256_storeu_ps(C + 2 * ldc + 8, c21);
+  _mm256_storeu_ps(C + 3 * ldc, c30), _mm256_storeu_ps(C + 3 * ldc + 8, c31);
+}
+inline void kernel_4x8_acc(int nt, const float* A, int lda, const float* B, int ldb, float* C, int ldc) {
+  __m256 c0 = _mm256_loadu_ps(C), c1 = _mm256_loadu_ps(C + ldc), c2 = _mm256_loadu_ps(C + 2 * ldc),
+         c3 = _mm256_loadu_ps(C + 3 * ldc);
+  for (int t = 0; t < nt; ++t) {
+    const float* a = A + (size_t)t * lda;
+    const __m256 b = _mm256_loadu_ps(B + (size_t)t * ldb);
+    c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a), b, c0);
+    c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b, c1);
+    c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b, c2);
+    c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b, c3);
+  }
+  _mm256_storeu_ps(C, c0), _mm256_storeu_ps(C + ldc, c1), _mm256_storeu_ps(C + 2 * ldc, c2),
+      _mm256_storeu_ps(C + 3 * ldc, c3);
+}
+
+// dW[kh][kw][ic][oc] = (G^T dU G)[kh][kw], G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
+void transform_filter_grad(const WinogradConv& p, const float* dU, float* dw) {
+  const int IC = p.IC, OC = p.OC;
+  for (int ic = 0; ic < IC; ++ic)
+    for (int oc = 0; oc < OC; ++oc) {
+      float m[4][4];
+      for (int k = 0; k < 16; ++k) m[k / 4][k % 4] = dU[((size_t)k * IC + ic) * OC + oc];
+      float t[3][4];
+      for (int j = 0; j < 4; ++j) {
+        t[0][j] = m[0][j] + 0.5f * (m[1][j] + m[2][j]);
+        t[1][j] = 0.5f * (m[1][j] - m[2][j]);
+        t[2][j] = 0.5f * (m[1][j] + m[2][j]) + m[3][j];
+      }
+      for (int i = 0; i < 3; ++i) {
+        float g[3] = {t[i][0] + 0.5f * (t[i][1] + t[i][2]), 0.5f * (t[i][1] - t[i][2]),
+                      0.5f * (t[i][1] + t[i][2]) + t[i][3]};
+        for (int j = 0; j < 3; ++j) dw[(((size_t)i * 3 + j) * IC + ic) * OC + oc] = g[j];
+      }
+    }
 }
 
 }  // namespace
@@ -230,12 +347,61 @@ void winograd_conv_avx2(const WinogradConv& p, const float* x, const float* w, c
     for (int64_t blk = blocks * id / nth; blk < blocks * (id + 1) / nth; ++blk) {
       int64_t t0 = blk * kTile;
       int nt = (int)(tiles - t0 < kTile ? tiles - t0 : kTile);
-      transform_input(p, x, t0, nt, V);
+      transform_input(p, x, t0, nt, kTile, V);
       for (int k = 0; k < 16; ++k)
         gemm(nt, p.IC, p.OC, V + (size_t)k * kTile * p.IC, U + (size_t)k * p.IC * p.OC, M + (size_t)k * kTile * p.OC);
       transform_output(p, M, t0, nt, bias, y);
     }
   }
+}
+
+}  // namespace qat::ops::kernels::detail
+
+namespace qat::ops::kernels::detail {
+
+size_t winograd_bwd_weights_scratch_floats(const WinogradConv& p) {
+  return (size_t)(p.threads < 1 ? 1 : p.threads) * bwdw_thread_floats(p);
+}
+
+void winograd_bwd_weights_avx2(const WinogradConv& p, const float* x, const float* dy, float* dw, float* scratch) {
+  const int64_t tiles = (int64_t)p.N * tiles_h(p) * tiles_w(p);
+  const int64_t blocks = (tiles + kTileW - 1) / kTileW;
+  const int threads = p.threads < 1 ? 1 : (blocks < p.threads ? (int)blocks : p.threads);
+  const size_t nU = (size_t)16 * p.IC * p.OC;
+#pragma omp parallel num_threads(threads)
+  {
+    const int id = omp_get_thread_num(), nth = omp_get_num_threads();
+    float* dU = scratch + (size_t)id * bwdw_thread_floats(p);
+    float* V = dU + round8(nU);
+    float* DY = V + (size_t)16 * kTileW * p.IC;
+    for (size_t i = 0; i < nU; ++i) dU[i] = 0.f;
+    for (int64_t blk = blocks * id / nth; blk < blocks * (id + 1) / nth; ++blk) {
+      int64_t t0 = blk * kTileW;
+      int nt = (int)(tiles - t0 < kTileW ? tiles - t0 : kTileW);
+      transform_input(p, x, t0, nt, kTileW, V);
+      transform_dy(p, dy, t0, nt, DY);
+      for (int k = 0; k < 16; ++k) {
+        const float* Vk = V + (size_t)k * kTileW * p.IC;
+        const float* Dk = DY + (size_t)k * kTileW * p.OC;
+        float* Uk = dU + (size_t)k * p.IC * p.OC;
+        for (int ic = 0; ic < p.IC; ic += 4) {
+          int oc = 0;
+          for (; oc + 16 <= p.OC; oc += 16) kernel_4x16_acc(nt, Vk + ic, p.IC, Dk + oc, p.OC, Uk + (size_t)ic * p.OC + oc, p.OC);
+          if (oc < p.OC) kernel_4x8_acc(nt, Vk + ic, p.IC, Dk + oc, p.OC, Uk + (size_t)ic * p.OC + oc, p.OC);
+        }
+      }
+    }
+#pragma omp barrier
+    // Sum the per-thread dU into thread 0's, split by ranges of elements.
+    if (nth > 1) {
+      size_t b = nU * id / nth, e = nU * (id + 1) / nth;
+      for (int t = 1; t < nth; ++t) {
+        const float* src = scratch + (size_t)t * bwdw_thread_floats(p);
+        for (size_t i = b; i < e; ++i) scratch[i] += src[i];
+      }
+    }
+  }
+  transform_filter_grad(p, scratch, dw);
 }
 
 }  // namespace qat::ops::kernels::detail
