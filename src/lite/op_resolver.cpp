@@ -55,11 +55,4 @@ std::string BuiltinOpName(int32_t code) {
   return fmt::format("BUILTIN_{}", code);
 }
 
-// Transitional: until the kernels land in src/lite/ops/register_builtins.cpp, an empty
-// registration keeps the tree linking. It disappears as soon as that file exists (fresh
-// configure), so it can never shadow the real one in a clean build.
-#if !__has_include("lite/ops/register_builtins.cpp")
-void RegisterBuiltinOps(OpResolver&) {}
-#endif
-
 }  // namespace qat::lite

@@ -6,18 +6,13 @@
 
 #include "lite/npy.h"
 
-#if __has_include("lite/ops/mediapipe_ops.h")
 #include "lite/ops/mediapipe_ops.h"
-#define QAT_HAVE_MEDIAPIPE_OPS 1
-#endif
 
 namespace qat::lite {
 
 OpResolver DefaultOpResolver() {
   OpResolver r = BuiltinOpResolver();
-#ifdef QAT_HAVE_MEDIAPIPE_OPS
   RegisterMediaPipeOps(r);
-#endif
   return r;
 }
 

@@ -2,11 +2,13 @@
 // kXnnpack mode must reproduce LiteRT's XNNPACK int8 outputs byte for byte.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <iterator>
 
 #include "../tflite/test_models.h"
 #include "lite/op_resolver.h"
+#include "lite/tool_support.h"
 #include "qat/interpreter.h"
 
 namespace qat::lite {
@@ -51,6 +53,29 @@ TEST_P(PeerModel, XnnpackModeMatchesLiteRtBitExact) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Peers, PeerModel, ::testing::Values("cnn_b1", "cnn_b64", "mbv1_050_b1", "mbv1_100_b1"));
+
+// Every real-world float model (MediaPipe: fp16 weights behind DEQUANTIZE, DENSIFY, the custom
+// Convolution2DTransposeBias) loads, plans, runs, and gives finite outputs; inputs can be resized
+// back and forth.
+TEST(PeerModels, MediaPipeModelsRun) {
+  std::vector<std::string> models;
+  for (const auto& p : qat::testing::PeerModels())
+    if (p.find("/npm/") != std::string::npos) models.push_back(p);
+  if (models.empty()) GTEST_SKIP() << "QAT_PEERS_DIR not set";
+  for (const auto& p : models) {
+    if (p.find("heavy") != std::string::npos) continue;  // keep the default suite fast
+    SCOPED_TRACE(p);
+    auto in = Interpreter::FromFile(p, DefaultOpResolver(), InterpreterOptions{.threads = 2});
+    in->AllocateTensors();
+    EXPECT_LT(in->arena_bytes(), in->unshared_bytes());
+    FillRandomInputs(*in, 7);
+    in->Invoke();
+    for (int o = 0; o < in->outputs_size(); ++o) {
+      const auto y = Dequantize(in->output(o));
+      for (float v : y) ASSERT_TRUE(std::isfinite(v)) << "output " << o;
+    }
+  }
+}
 
 }  // namespace
 }  // namespace qat::lite
