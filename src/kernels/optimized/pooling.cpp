@@ -1,6 +1,8 @@
 // Optimised pooling driver (see pooling.h): output rows split over the thread pool, AVX2 rows.
 #include "kernels/optimized/pooling.h"
 
+#include <functional>
+
 #include "kernels/reference/average_pool.h"
 #include "kernels/reference/max_pool.h"
 #include "kernels/x86/int8_x86.h"
