@@ -26,7 +26,10 @@ inline int tiles_h(const WinogradConv& p) { return (p.OH + 1) / 2; }
 inline int tiles_w(const WinogradConv& p) { return (p.OW + 1) / 2; }
 inline size_t round8(size_t n) { return (n + 7) & ~(size_t)7; }
 inline size_t filter_floats(const WinogradConv& p) { return round8((size_t)16 * p.IC * p.OC); }
-inline size_t thread_floats(const WinogradConv& p) { return round8((size_t)16 * kTile * (p.IC + p.OC)); }
+// Plane strides of the tile buffers, padded by 16 floats: unpadded, strides that are multiples of
+// 4 KB put all 16 planes in one L1 set (conflict misses in the transforms).
+inline size_t plane(int tiles, int channels) { return (size_t)tiles * channels + 16; }
+inline size_t thread_floats(const WinogradConv& p) { return round8(16 * (plane(kTile, p.IC) + plane(kTile, p.OC))); }
 
 // U[k][ic][oc] = (G g G^T)[k], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
 void transform_filter(const WinogradConv& p, const float* w, float* U) {
@@ -85,7 +88,7 @@ inline void input_tile(const WinogradConv& p, const float* base, int h0, int w0,
 // [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
 void transform_input(const WinogradConv& p, const float* x, int64_t t0, int nt, int ts, float* V) {
   const int TH = tiles_h(p), TW = tiles_w(p), IC = p.IC;
-  const size_t ks = (size_t)ts * IC;
+  const size_t ks = plane(ts, IC);
   for (int t = 0; t < nt; ++t) {
     int64_t tile = t0 + t;
     int64_t n = tile / (TH * TW);
@@ -185,7 +188,7 @@ void gemm(int nt, int K, int N, const float* A, const float* B, float* C) {
 // y tile = A^T m A (+ bias), A^T = [1 1 1 0; 0 1 -1 -1], clipped to the output.
 void transform_output(const WinogradConv& p, const float* M, int64_t t0, int nt, const float* bias, float* y) {
   const int TH = tiles_h(p), TW = tiles_w(p), OC = p.OC;
-  const size_t kstride = (size_t)kTile * OC;
+  const size_t kstride = plane(kTile, OC);
   for (int t = 0; t < nt; ++t) {
     int64_t tile = t0 + t;
     int64_t n = tile / (TH * TW);
@@ -227,13 +230,13 @@ void transform_output(const WinogradConv& p, const float* M, int64_t t0, int nt,
 constexpr int kTileW = 96;  // tiles per block for the weight gradient (a longer reduction per GEMM)
 
 inline size_t bwdw_thread_floats(const WinogradConv& p) {
-  return round8((size_t)16 * p.IC * p.OC) + round8((size_t)16 * kTileW * (p.IC + p.OC));
+  return round8((size_t)16 * p.IC * p.OC) + round8(16 * (plane(kTileW, p.IC) + plane(kTileW, p.OC)));
 }
 
 // DY[k][t][oc] = (A dy A^T)[k], A = [1 0; 1 1; 1 -1; 0 -1]; gradient outside the output is 0.
 void transform_dy(const WinogradConv& p, const float* dy, int64_t t0, int nt, float* DY) {
   const int TH = tiles_h(p), TW = tiles_w(p), OC = p.OC;
-  const size_t kstride = (size_t)kTileW * OC;
+  const size_t kstride = plane(kTileW, OC);
   for (int t = 0; t < nt; ++t) {
     int64_t tile = t0 + t;
     int64_t n = tile / (TH * TW);
@@ -342,14 +345,14 @@ void winograd_conv_avx2(const WinogradConv& p, const float* x, const float* w, c
   {
     const int id = omp_get_thread_num(), nth = omp_get_num_threads();
     float* V = scratch + filter_floats(p) + (size_t)id * thread_floats(p);
-    float* M = V + (size_t)16 * kTile * p.IC;
+    float* M = V + 16 * plane(kTile, p.IC);
     // Contiguous ranges of blocks per thread: neighbouring tiles share input rows.
     for (int64_t blk = blocks * id / nth; blk < blocks * (id + 1) / nth; ++blk) {
       int64_t t0 = blk * kTile;
       int nt = (int)(tiles - t0 < kTile ? tiles - t0 : kTile);
       transform_input(p, x, t0, nt, kTile, V);
       for (int k = 0; k < 16; ++k)
-        gemm(nt, p.IC, p.OC, V + (size_t)k * kTile * p.IC, U + (size_t)k * p.IC * p.OC, M + (size_t)k * kTile * p.OC);
+        gemm(nt, p.IC, p.OC, V + k * plane(kTile, p.IC), U + (size_t)k * p.IC * p.OC, M + k * plane(kTile, p.OC));
       transform_output(p, M, t0, nt, bias, y);
     }
   }
@@ -373,7 +376,7 @@ void winograd_bwd_weights_avx2(const WinogradConv& p, const float* x, const floa
     const int id = omp_get_thread_num(), nth = omp_get_num_threads();
     float* dU = scratch + (size_t)id * bwdw_thread_floats(p);
     float* V = dU + round8(nU);
-    float* DY = V + (size_t)16 * kTileW * p.IC;
+    float* DY = V + 16 * plane(kTileW, p.IC);
     for (size_t i = 0; i < nU; ++i) dU[i] = 0.f;
     for (int64_t blk = blocks * id / nth; blk < blocks * (id + 1) / nth; ++blk) {
       int64_t t0 = blk * kTileW;
@@ -381,8 +384,8 @@ void winograd_bwd_weights_avx2(const WinogradConv& p, const float* x, const floa
       transform_input(p, x, t0, nt, kTileW, V);
       transform_dy(p, dy, t0, nt, DY);
       for (int k = 0; k < 16; ++k) {
-        const float* Vk = V + (size_t)k * kTileW * p.IC;
-        const float* Dk = DY + (size_t)k * kTileW * p.OC;
+        const float* Vk = V + k * plane(kTileW, p.IC);
+        const float* Dk = DY + k * plane(kTileW, p.OC);
         float* Uk = dU + (size_t)k * p.IC * p.OC;
         for (int ic = 0; ic < p.IC; ic += 4) {
           int oc = 0;
