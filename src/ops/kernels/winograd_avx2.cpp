@@ -32,9 +32,10 @@ inline size_t plane(int tiles, int channels) { return (size_t)tiles * channels +
 inline size_t thread_floats(const WinogradConv& p) { return round8(16 * (plane(kTile, p.IC) + plane(kTile, p.OC))); }
 
 // U[k][ic][oc] = (G g G^T)[k], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
-void transform_filter(const WinogradConv& p, const float* w, float* U) {
+// Input channels [ic0, ic1) (threads split the filter).
+void transform_filter(const WinogradConv& p, const float* w, float* U, int ic0, int ic1) {
   const int IC = p.IC, OC = p.OC;
-  for (int ic = 0; ic < IC; ++ic)
+  for (int ic = ic0; ic < ic1; ++ic)
     for (int oc = 0; oc < OC; ++oc) {
       float g[3][3];
       for (int kh = 0; kh < 3; ++kh)
@@ -306,9 +307,9 @@ inline void kernel_4x8_acc(int nt, const float* A, int lda, const float* B, int 
 }
 
 // dW[kh][kw][ic][oc] = (G^T dU G)[kh][kw], G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
-void transform_filter_grad(const WinogradConv& p, const float* dU, float* dw) {
+void transform_filter_grad(const WinogradConv& p, const float* dU, float* dw, int ic0, int ic1) {
   const int IC = p.IC, OC = p.OC;
-  for (int ic = 0; ic < IC; ++ic)
+  for (int ic = ic0; ic < ic1; ++ic)
     for (int oc = 0; oc < OC; ++oc) {
       float m[4][4];
       for (int k = 0; k < 16; ++k) m[k / 4][k % 4] = dU[((size_t)k * IC + ic) * OC + oc];
@@ -337,7 +338,6 @@ size_t winograd_scratch_floats(const WinogradConv& p) {
 void winograd_conv_avx2(const WinogradConv& p, const float* x, const float* w, const float* bias, float* y,
                         float* scratch) {
   float* U = scratch;
-  transform_filter(p, w, U);
   const int64_t tiles = (int64_t)p.N * tiles_h(p) * tiles_w(p);
   const int64_t blocks = (tiles + kTile - 1) / kTile;
   const int threads = p.threads < 1 ? 1 : (blocks < p.threads ? (int)blocks : p.threads);
@@ -346,6 +346,8 @@ void winograd_conv_avx2(const WinogradConv& p, const float* x, const float* w, c
     const int id = omp_get_thread_num(), nth = omp_get_num_threads();
     float* V = scratch + filter_floats(p) + (size_t)id * thread_floats(p);
     float* M = V + 16 * plane(kTile, p.IC);
+    transform_filter(p, w, U, p.IC * id / nth, p.IC * (id + 1) / nth);
+#pragma omp barrier
     // Contiguous ranges of blocks per thread: neighbouring tiles share input rows.
     for (int64_t blk = blocks * id / nth; blk < blocks * (id + 1) / nth; ++blk) {
       int64_t t0 = blk * kTile;
@@ -402,9 +404,10 @@ void winograd_bwd_weights_avx2(const WinogradConv& p, const float* x, const floa
         const float* src = scratch + (size_t)t * bwdw_thread_floats(p);
         for (size_t i = b; i < e; ++i) scratch[i] += src[i];
       }
+#pragma omp barrier
     }
+    transform_filter_grad(p, scratch, dw, p.IC * id / nth, p.IC * (id + 1) / nth);
   }
-  transform_filter_grad(p, scratch, dw);
 }
 
 }  // namespace qat::ops::kernels::detail
