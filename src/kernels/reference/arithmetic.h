@@ -30,8 +30,9 @@ struct ArithmeticParams {
   FloatRange float_act;
   RequantMode requant = RequantMode::kTflite;
   // xnnpack-mode ADD (XNNPACK's fixed-point add with 20-bit multipliers).
-  // xnn_valid is false when a ratio s_i / s_out is outside XNNPACK's [2^-10, 2^8): LiteRT does not
-  // delegate such an ADD, so TFLite's algorithm is used in both modes then.
+  // xnn_valid is false when XNNPACK would refuse the op (ADD: a ratio s_i / s_out outside
+  // [2^-10, 2^8); MUL: s1 s2 / s_out outside [2^-16, 2^8)): LiteRT then keeps TFLite's kernel, so
+  // TFLite's algorithm is used in both modes.
   int32_t xnn_multiplier1 = 0, xnn_multiplier2 = 0, xnn_bias = 0;
   int xnn_shift = 0;
   bool xnn_valid = false;

@@ -13,6 +13,8 @@ void PrepareMulQuantized(float input1_scale, int32_t input1_zp, float input2_sca
   volatile float real = prod / output_scale;
   QuantizeMultiplier((double)real, &p->output.multiplier, &p->output.shift);
   p->output.scale = real;  // XNNPACK: a_scale * b_scale / output_scale in float32
+  // Outside XNNPACK's supported range LiteRT keeps TFLite's kernel: use it in both modes then.
+  p->xnn_valid = real >= 0x1.0p-16f && real < 0x1.0p+8f;
 }
 
 namespace {
@@ -21,7 +23,7 @@ template <class T>
 void MulQuantized(const ArithmeticParams& p, const BroadcastShape& s, const T* in1, const T* in2, T* out) {
   ForEachBroadcast(s, [&](int64_t o, int64_t i1, int64_t i2) {
     const int32_t prod = ((int32_t)in1[i1] + p.input1_offset) * ((int32_t)in2[i2] + p.input2_offset);
-    const int32_t raw = (p.requant == RequantMode::kXnnpack
+    const int32_t raw = (p.requant == RequantMode::kXnnpack && p.xnn_valid
                              ? RequantizeFp32(prod, p.output.scale)
                              : MultiplyByQuantizedMultiplier(prod, p.output.multiplier, p.output.shift)) +
                         p.output_offset;
