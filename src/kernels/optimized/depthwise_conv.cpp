@@ -84,6 +84,12 @@ void RowPortable(const PackedDepthwise& pd, const T* input, T* output, int b, in
   }
 }
 
+// The padded image the AVX2 path reads: exactly the rows and columns the output windows touch.
+void PaddedSize(const reference::ConvParams& p, int* hp, int* wp) {
+  *hp = (p.output_h - 1) * p.stride_h + (p.filter_h - 1) * p.dilation_h + 1;
+  *wp = (p.output_w - 1) * p.stride_w + (p.filter_w - 1) * p.dilation_w + 1;
+}
+
 template <class T>
 void Run(const PackedDepthwise& pd, const T* input, T* output, void* scratch, ThreadPool* pool, KernelPath path) {
   const reference::ConvParams& p = pd.p;
@@ -92,56 +98,70 @@ void Run(const PackedDepthwise& pd, const T* input, T* output, void* scratch, Th
   const bool simd = path == KernelPath::kAvx2 && p.depth_multiplier == 1 &&
                     p.filter_h * p.filter_w <= x86::kDepthwiseMaxTaps;
   const int c16 = simd ? p.output_c / 16 * 16 : 0;
-  // The padding row: Z_in in every channel (plus 16 bytes of slack for the vector loads).
+  const int C = p.output_c;
+  int hp = 0, wp = 0;
+  PaddedSize(p, &hp, &wp);
   std::vector<uint8_t> owned;
   if (!scratch && c16 > 0) {
     owned.resize(DepthwiseScratchBytes(pd));
     scratch = owned.data();
   }
+  int16_t* padded = reinterpret_cast<int16_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
+  const int threads = pool ? pool->size() : 1;
+  auto run_rows = [&](int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+    if (threads > 1 && n > 1)
+      pool->parallel_for(n, fn, 1);
+    else
+      fn(0, n);
+  };
   if (c16 > 0) {
-    T* z = static_cast<T*>(scratch);
-    for (int c = 0; c < pd.c_pad + 16; ++c) z[c] = (T)(-p.input_offset);
+    // The int16 copy of the input with its padding materialised: padded pixel (py, px) is input
+    // pixel (py - pad_top, px - pad_left), or Z_in outside the input.
+    const int16_t zin = (int16_t)(-p.input_offset);
+    run_rows((int64_t)p.batches * hp, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int b = (int)(r / hp), py = (int)(r % hp), iy = py - p.pad_top;
+        int16_t* dst = padded + r * wp * C;
+        if (iy < 0 || iy >= p.input_h) {
+          std::fill(dst, dst + (int64_t)wp * C, zin);
+          continue;
+        }
+        const int x0 = std::min(p.pad_left, wp), x1 = std::clamp(p.pad_left + p.input_w, x0, wp);
+        std::fill(dst, dst + (int64_t)x0 * C, zin);
+        const T* src = input + (((int64_t)b * p.input_h + iy) * p.input_w + (x0 - p.pad_left)) * C;
+        x86::WidenRowsAvx2(src, pd.is_uint8, 1, (x1 - x0) * C, (x1 - x0) * C, dst + (int64_t)x0 * C);
+        std::fill(dst + (int64_t)x1 * C, dst + (int64_t)wp * C, zin);
+      }
+    });
   }
-  auto body = [&](int64_t r0, int64_t r1) {
+  run_rows(rows, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int b = (int)(r / p.output_h), oy = (int)(r % p.output_h);
       if (c16 > 0) {
         x86::DepthwiseRow row;
-        row.input = input + (int64_t)b * p.input_h * p.input_w * p.input_c;
-        row.input_h = p.input_h;
-        row.input_w = p.input_w;
-        row.channels = p.output_c;
+        row.padded = padded + (int64_t)b * hp * wp * C;
+        row.padded_w = wp;
+        row.channels = C;
         row.filter_h = p.filter_h;
         row.filter_w = p.filter_w;
         row.stride_h = p.stride_h;
         row.stride_w = p.stride_w;
         row.dilation_h = p.dilation_h;
         row.dilation_w = p.dilation_w;
-        row.pad_top = p.pad_top;
-        row.pad_left = p.pad_left;
         row.oy = oy;
         row.ow = p.output_w;
         row.pairs = pd.pairs.data();
         row.tap_pairs = pd.tap_pairs;
         row.c_pad = pd.c_pad;
-        row.zero_row = scratch;
-        row.input_offset = p.input_offset;
-        row.is_uint8 = pd.is_uint8;
         row.os = x86::GemmOutput{pd.folded_bias.data(), pd.rq.multiplier.data(), pd.rq.left.data(), pd.rq.right.data(),
                                  pd.rq.mask.data(), pd.rq.half.data(), pd.rq.scale.data(), p.output_offset,
                                  p.act_min, p.act_max, p.requant, pd.is_uint8};
-        row.output = reinterpret_cast<uint8_t*>(output + (((int64_t)b * p.output_h + oy) * p.output_w) * p.output_c);
+        row.output = reinterpret_cast<uint8_t*>(output + (((int64_t)b * p.output_h + oy) * p.output_w) * C);
         x86::DepthwiseRowAvx2(row, c16);
       }
       if (c16 < p.output_c) RowPortable(pd, input, output, b, oy, c16, p.output_c);
     }
-  };
-  const int threads = pool ? pool->size() : 1;
-  if (threads > 1 && rows > 1) {
-    pool->parallel_for(rows, body, 1);
-  } else {
-    body(0, rows);
-  }
+  });
 }
 
 }  // namespace
@@ -156,7 +176,12 @@ PackedDepthwise PackDepthwiseUint8(const reference::ConvParams& p, const Requant
   return PackImpl(p, &requant, 1, filter, bias, true);
 }
 
-size_t DepthwiseScratchBytes(const PackedDepthwise& pd) { return (size_t)pd.c_pad + 64; }
+size_t DepthwiseScratchBytes(const PackedDepthwise& pd) {
+  int hp = 0, wp = 0;
+  PaddedSize(pd.p, &hp, &wp);
+  if (pd.p.output_h <= 0 || pd.p.output_w <= 0) return 64;
+  return (size_t)pd.p.batches * hp * wp * pd.p.output_c * 2 + 64;
+}
 
 void DepthwiseConvInt8(const PackedDepthwise& pd, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
                        KernelPath path) {

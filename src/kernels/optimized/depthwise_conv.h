@@ -5,8 +5,9 @@
 // path takes 16 channels and two filter taps at a time: both taps' input bytes are widened to
 // int16 and interleaved, so one vpmaddwd multiplies-and-adds the two taps for 8 channels exactly
 // (|w| <= 255, |x| <= 255). The input offset is folded into the bias (bias + input_offset * sum(w)),
-// and a tap in the padding reads a row filled with Z_in, whose contribution cancels the folded
-// term, as in the GEMM (conv.h). Depth multiplier > 1 and channel tails (< 16) use the portable code,
+// and the input is first copied to int16 with its padding materialised as Z_in (whose contribution
+// cancels the folded term, as in the GEMM of conv.h), so taps need no bounds checks and each input
+// byte is widened once rather than once per tap. Depth multiplier > 1 and channel tails (< 16) use the portable code,
 // which is the reference arithmetic on the packed int32 weights.
 #pragma once
 #include <cstdint>
@@ -38,7 +39,7 @@ PackedDepthwise PackDepthwiseInt8(const reference::ConvParams& p, const Requant*
 PackedDepthwise PackDepthwiseUint8(const reference::ConvParams& p, const Requant& requant, const uint8_t* filter,
                                    const int32_t* bias);
 
-// Scratch bytes one call needs (a row of Z_in per thread for padding taps, plus slack).
+// Scratch bytes one call needs (the padded int16 copy of the input used by the AVX2 path).
 size_t DepthwiseScratchBytes(const PackedDepthwise& pd);
 
 // scratch: DepthwiseScratchBytes bytes, or null (the call then uses a small internal buffer).

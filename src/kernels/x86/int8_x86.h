@@ -37,17 +37,16 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
 void WidenRowsAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad, int16_t* out);
 
 // Depthwise (depth multiplier 1): one output row of `ow` pixels, channels [0, c16), c16 a multiple
-// of 16 (the rest is left to the caller). Taps outside the input read zero_row (Z_in bytes).
+// of 16 (the rest is left to the caller). The input is the caller's int16 copy of the image with
+// the padding materialised (Z_in): `padded` points at padded pixel (0, 0) of the image, rows of
+// `padded_w` pixels of `channels` int16, so every tap is inside and needs no check.
 struct DepthwiseRow {
-  const void* input;  // image base (NHWC, batch already applied)
-  int input_h, input_w, channels;
-  int filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+  const int16_t* padded;
+  int padded_w, channels;
+  int filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w;
   int oy, ow;
   const int16_t* pairs;  // PackedDepthwise::pairs
   int tap_pairs, c_pad;
-  const void* zero_row;
-  int32_t input_offset;
-  bool is_uint8;
   GemmOutput os;  // folded bias / requant arrays indexed by channel
   uint8_t* output;  // row base: output pixel ox at output + ox * channels
 };
