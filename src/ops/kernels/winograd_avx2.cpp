@@ -327,16 +327,162 @@ void transform_filter_grad(const WinogradConv& p, const float* dU, float* dw, in
     }
 }
 
+// ---- F(4x4, 3x3): 6x6 input tiles, 36 planes ----
+// Fewer multiplies per output (36 per 16 vs 16 per 4) and, on SmallCNN's 7x7 maps, the same 8x8
+// cover with a quarter of the tiles. Matrices (Lavin & Gray):
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+constexpr int kTile43 = 24;
+inline int t43(int n) { return (n + 3) / 4; }
+inline size_t f43_thread_floats(const WinogradConv& p) { return round8(36 * (plane(kTile43, p.IC) + plane(kTile43, p.OC))); }
+inline size_t f43_filter_floats(const WinogradConv& p) { return round8((size_t)36 * p.IC * p.OC); }
+size_t f43_scratch_floats(const WinogradConv& p) {
+  return f43_filter_floats(p) + (size_t)(p.threads < 1 ? 1 : p.threads) * f43_thread_floats(p);
+}
+
+inline void bt6(const __m256* z, __m256* o) {
+  const __m256 c4 = _mm256_set1_ps(4.f), c5 = _mm256_set1_ps(5.f), c2 = _mm256_set1_ps(2.f);
+  o[0] = _mm256_add_ps(_mm256_fnmadd_ps(c5, z[2], _mm256_mul_ps(c4, z[0])), z[4]);
+  __m256 a = _mm256_fnmadd_ps(c4, z[2], z[4]), b = _mm256_fnmadd_ps(c4, z[1], z[3]);  // z4-4z2, z3-4z1
+  o[1] = _mm256_add_ps(a, b);
+  o[2] = _mm256_sub_ps(a, b);
+  __m256 e = _mm256_sub_ps(z[4], z[2]), f = _mm256_mul_ps(c2, _mm256_sub_ps(z[3], z[1]));
+  o[3] = _mm256_add_ps(e, f);
+  o[4] = _mm256_sub_ps(e, f);
+  o[5] = _mm256_add_ps(_mm256_fnmadd_ps(c5, z[3], _mm256_mul_ps(c4, z[1])), z[5]);
+}
+inline void at6(const __m256* z, __m256* o) {
+  __m256 s12 = _mm256_add_ps(z[1], z[2]), d12 = _mm256_sub_ps(z[1], z[2]);
+  __m256 s34 = _mm256_add_ps(z[3], z[4]), d34 = _mm256_sub_ps(z[3], z[4]);
+  o[0] = _mm256_add_ps(_mm256_add_ps(z[0], s12), s34);
+  o[1] = _mm256_fmadd_ps(_mm256_set1_ps(2.f), d34, d12);
+  o[2] = _mm256_fmadd_ps(_mm256_set1_ps(4.f), s34, s12);
+  o[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.f), d34, d12), z[5]);
+}
+
+void f43_filter(const WinogradConv& p, const float* w, float* U, int ic0, int ic1) {
+  const int IC = p.IC, OC = p.OC;
+  for (int ic = ic0; ic < ic1; ++ic)
+    for (int oc = 0; oc < OC; ++oc) {
+      float g[3][3];
+      for (int kh = 0; kh < 3; ++kh)
+        for (int kw = 0; kw < 3; ++kw)
+          g[kh][kw] = p.flip ? w[(((size_t)(2 - kh) * 3 + (2 - kw)) * OC + oc) * IC + ic]
+                             : w[(((size_t)kh * 3 + kw) * IC + ic) * OC + oc];
+      auto gv = [](const float* v, float* o, int s) {  // o[i*s] = (G v)[i]
+        o[0] = v[0] / 4;
+        o[s] = -(v[0] + v[1] + v[2]) / 6;
+        o[2 * s] = -(v[0] - v[1] + v[2]) / 6;
+        o[3 * s] = v[0] / 24 + v[1] / 12 + v[2] / 6;
+        o[4 * s] = v[0] / 24 - v[1] / 12 + v[2] / 6;
+        o[5 * s] = v[2];
+      };
+      float t[6][3], u[6][6];
+      for (int j = 0; j < 3; ++j) {
+        float col[3] = {g[0][j], g[1][j], g[2][j]};
+        gv(col, &t[0][j], 3);
+      }
+      for (int i = 0; i < 6; ++i) gv(t[i], u[i], 1);
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) U[((size_t)(i * 6 + j) * IC + ic) * OC + oc] = u[i][j];
+    }
+}
+
+void f43_input(const WinogradConv& p, const float* x, int64_t t0, int nt, float* V) {
+  const int TH = t43(p.OH), TW = t43(p.OW), IC = p.IC;
+  const size_t ks = plane(kTile43, IC);
+  const int64_t row = (int64_t)p.IW * IC;
+  for (int t = 0; t < nt; ++t) {
+    int64_t tile = t0 + t;
+    int64_t n = tile / (TH * TW);
+    int rem = (int)(tile % (TH * TW));
+    int h0 = (rem / TW) * 4 - p.pad_top, w0 = (rem % TW) * 4 - p.pad_left;
+    bool inside = h0 >= 0 && w0 >= 0 && h0 + 6 <= p.IH && w0 + 6 <= p.IW;
+    const float* base = x + ((n * p.IH + h0) * p.IW + w0) * (int64_t)IC;
+    float* out = V + (size_t)t * IC;
+    for (int c = 0; c < IC; c += 8) {
+      __m256 d[6][6], tcol[6][6];
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j)
+          d[j][i] = (inside || (h0 + i >= 0 && h0 + i < p.IH && w0 + j >= 0 && w0 + j < p.IW))
+                        ? _mm256_loadu_ps(base + i * row + (int64_t)j * IC + c)
+                        : _mm256_setzero_ps();
+      for (int j = 0; j < 6; ++j) bt6(d[j], tcol[j]);  // tcol[j][i] = (B^T d)[i][j]
+      for (int i = 0; i < 6; ++i) {
+        __m256 r[6], o[6];
+        for (int j = 0; j < 6; ++j) r[j] = tcol[j][i];
+        bt6(r, o);
+        for (int j = 0; j < 6; ++j) _mm256_storeu_ps(out + (i * 6 + j) * ks + c, o[j]);
+      }
+    }
+  }
+}
+
+void f43_output(const WinogradConv& p, const float* M, int64_t t0, int nt, const float* bias, float* y) {
+  const int TH = t43(p.OH), TW = t43(p.OW), OC = p.OC;
+  const size_t ks = plane(kTile43, OC);
+  for (int t = 0; t < nt; ++t) {
+    int64_t tile = t0 + t;
+    int64_t n = tile / (TH * TW);
+    int rem = (int)(tile % (TH * TW));
+    int oh = (rem / TW) * 4, ow = (rem % TW) * 4;
+    const int rows = p.OH - oh < 4 ? p.OH - oh : 4, cols = p.OW - ow < 4 ? p.OW - ow : 4;
+    float* base = y + ((n * p.OH + oh) * p.OW + ow) * (int64_t)OC;
+    const float* in = M + (size_t)t * OC;
+    for (int c = 0; c < OC; c += 8) {
+      __m256 tcol[6][4];  // tcol[j][i] = (A^T m)[i][j]
+      for (int j = 0; j < 6; ++j) {
+        __m256 z[6];
+        for (int i = 0; i < 6; ++i) z[i] = _mm256_loadu_ps(in + (i * 6 + j) * ks + c);
+        at6(z, tcol[j]);
+      }
+      const __m256 b = bias ? _mm256_loadu_ps(bias + c) : _mm256_setzero_ps();
+      for (int i = 0; i < rows; ++i) {
+        __m256 r[6], o[4];
+        for (int j = 0; j < 6; ++j) r[j] = tcol[j][i];
+        at6(r, o);
+        for (int j = 0; j < cols; ++j) _mm256_storeu_ps(base + ((int64_t)i * p.OW + j) * OC + c, _mm256_add_ps(o[j], b));
+      }
+    }
+  }
+}
+
+void f43_conv(const WinogradConv& p, const float* x, const float* w, const float* bias, float* y, float* scratch) {
+  float* U = scratch;
+  const int64_t tiles = (int64_t)p.N * t43(p.OH) * t43(p.OW);
+  const int64_t blocks = (tiles + kTile43 - 1) / kTile43;
+  const int threads = p.threads < 1 ? 1 : (blocks < p.threads ? (int)blocks : p.threads);
+#pragma omp parallel num_threads(threads)
+  {
+    const int id = omp_get_thread_num(), nth = omp_get_num_threads();
+    float* V = scratch + f43_filter_floats(p) + (size_t)id * f43_thread_floats(p);
+    float* M = V + 36 * plane(kTile43, p.IC);
+    f43_filter(p, w, U, p.IC * id / nth, p.IC * (id + 1) / nth);
+#pragma omp barrier
+    for (int64_t blk = blocks * id / nth; blk < blocks * (id + 1) / nth; ++blk) {
+      int64_t t0 = blk * kTile43;
+      int nt = (int)(tiles - t0 < kTile43 ? tiles - t0 : kTile43);
+      f43_input(p, x, t0, nt, V);
+      for (int k = 0; k < 36; ++k)
+        gemm(nt, p.IC, p.OC, V + k * plane(kTile43, p.IC), U + (size_t)k * p.IC * p.OC, M + k * plane(kTile43, p.OC));
+      f43_output(p, M, t0, nt, bias, y);
+    }
+  }
+}
+
 }  // namespace
 
 bool winograd_supported(int IC, int OC) { return IC % 8 == 0 && OC % 8 == 0 && IC >= 16; }
 
 size_t winograd_scratch_floats(const WinogradConv& p) {
+  if (p.m == 4) return f43_scratch_floats(p);
   return filter_floats(p) + (size_t)(p.threads < 1 ? 1 : p.threads) * thread_floats(p);
 }
 
 void winograd_conv_avx2(const WinogradConv& p, const float* x, const float* w, const float* bias, float* y,
                         float* scratch) {
+  if (p.m == 4) return f43_conv(p, x, w, bias, y, scratch);
   float* U = scratch;
   const int64_t tiles = (int64_t)p.N * tiles_h(p) * tiles_w(p);
   const int64_t blocks = (tiles + kTile - 1) / kTile;
