@@ -103,6 +103,37 @@ TEST(ReferenceQuantize, ModesAndRequantize) {
   EXPECT_EQ(std::vector<int8_t>(out8, out8 + 3), (std::vector<int8_t>{-128, 0, 127}));
 }
 
+// Requantize at s_in / s_out = 0.25: -6 -> -1.5. TFLite's Q31 path rounds the final shift half
+// away from zero (-2); XNNPACK's Q8 multiplier (64) rounds half up (-1).
+TEST(ReferenceQuantize, RequantizeModesDifferOnTies) {
+  RequantizeParams p;
+  PrepareRequantize(1.f, 0, 4.f, 0, true, RequantMode::kTflite, &p);
+  const int8_t in[] = {-6, 6, -128};
+  int8_t out[3];
+  Requantize8(p, 3, in, true, out, true);
+  EXPECT_EQ(std::vector<int8_t>(out, out + 3), (std::vector<int8_t>{-2, 2, -32}));
+  PrepareRequantize(1.f, 0, 4.f, 0, true, RequantMode::kXnnpack, &p);
+  EXPECT_EQ(p.xnn_multiplier, 64);
+  Requantize8(p, 3, in, true, out, true);
+  EXPECT_EQ(std::vector<int8_t>(out, out + 3), (std::vector<int8_t>{-1, 2, -32}));
+}
+
+TEST(ReferenceResizeBilinear, XnnpackQ11HalfPixel) {
+  ResizeBilinearParams p;
+  p.input_h = 1;
+  p.input_w = 2;
+  p.channels = 1;
+  p.output_h = 1;
+  p.output_w = 4;
+  p.half_pixel_centers = true;
+  p.mode = RequantMode::kXnnpack;
+  const int8_t q[] = {-128, 127};
+  int8_t qo[4];
+  ResizeBilinearInt8(p, q, qo);
+  // alphas 0, 512, 1536, 0 (Q11): (-128*2^22 + 255*512*2^11 + 2^21) >> 22 = floor(-63.75) = -64
+  EXPECT_EQ(std::vector<int8_t>(qo, qo + 4), (std::vector<int8_t>{-128, -64, 63, 127}));
+}
+
 TEST(ReferenceDequantize, Float16AndPerChannel) {
   const uint16_t h[] = {0x3C00, 0xC000, 0x0001};  // 1, -2, smallest subnormal
   float f[3];

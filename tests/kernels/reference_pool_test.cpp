@@ -125,6 +125,13 @@ TEST(ReferenceMean, Int8Algorithms) {
   const int8_t in3[] = {1, 2};
   MeanInt8(p, in3, out, scratch);
   EXPECT_EQ(out[0], 11);
+  // mean 2 * 0.5 = 1.0: TFLite 2.2's extra +0.5 makes it round(1.5) = 2.
+  const int8_t in4[] = {2, 2};
+  MeanInt8(p, in4, out, scratch);
+  EXPECT_EQ(out[0], 11);
+  p.legacy_half_bias = true;
+  MeanInt8(p, in4, out, scratch);
+  EXPECT_EQ(out[0], 12);
 }
 
 }  // namespace
