@@ -272,7 +272,7 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
       x86::GemmOutput os{pc.bias.data() + oc0, pc.rq.multiplier.data() + oc0, pc.rq.left.data() + oc0,
                          pc.rq.right.data() + oc0, pc.rq.mask.data() + oc0, pc.rq.half.data() + oc0,
                          pc.rq.scale.data() + oc0, p.output_offset, p.act_min, p.act_max, p.requant,
-                         pc.is_uint8};
+                         pc.is_uint8, pc.rq.multiplier_odd.data() + oc0, pc.rq.any_left};
       for (int64_t tile = tile0; tile < tile1; ++tile) {
         const int pixels = (int)std::min<int64_t>(kGemmMR, M - tile * kGemmMR);
         uint8_t* out[kGemmMR];

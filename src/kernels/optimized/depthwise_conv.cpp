@@ -155,7 +155,8 @@ void Run(const PackedDepthwise& pd, const T* input, T* output, void* scratch, Th
         row.c_pad = pd.c_pad;
         row.os = x86::GemmOutput{pd.folded_bias.data(), pd.rq.multiplier.data(), pd.rq.left.data(), pd.rq.right.data(),
                                  pd.rq.mask.data(), pd.rq.half.data(), pd.rq.scale.data(), p.output_offset,
-                                 p.act_min, p.act_max, p.requant, pd.is_uint8};
+                                 p.act_min, p.act_max, p.requant, pd.is_uint8, pd.rq.multiplier_odd.data(),
+                                 pd.rq.any_left};
         row.output = reinterpret_cast<uint8_t*>(output + (((int64_t)b * p.output_h + oy) * p.output_w) * C);
         x86::DepthwiseRowAvx2(row, c16);
       }

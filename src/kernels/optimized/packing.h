@@ -39,7 +39,11 @@ using AlignedVector = std::vector<T, AlignedAllocator<T>>;
 //   kXnnpack: float(x) * scale, rounded to nearest even.
 struct RequantArrays {
   AlignedVector<int32_t> multiplier, left, right, mask, half;
+  // multiplier_odd[i] = multiplier[i | 1]: vpmuldq reads the even lanes, so the odd lanes' Q31
+  // multipliers are stored pre-shifted instead of shifted in every epilogue.
+  AlignedVector<int32_t> multiplier_odd;
   AlignedVector<float> scale;
+  bool any_left = false;  // some channel has a left shift (real multiplier >= 1)
 
   // count entries; requant_count == 1 repeats requant[0] (per-tensor); entries past `valid` are 0.
   void Init(const Requant* requant, int requant_count, int valid, int count) {
@@ -49,6 +53,8 @@ struct RequantArrays {
     mask.assign(count, 0);
     half.assign(count, 0);
     scale.assign(count, 0.f);
+    multiplier_odd.assign(count, 0);
+    any_left = false;
     for (int i = 0; i < valid; ++i) {
       const Requant& r = requant[requant_count == 1 ? 0 : i];
       multiplier[i] = r.multiplier;
@@ -57,7 +63,9 @@ struct RequantArrays {
       mask[i] = (int32_t)((1LL << right[i]) - 1);
       half[i] = mask[i] >> 1;
       scale[i] = r.scale;
+      any_left = any_left || left[i] != 0;
     }
+    for (int i = 0; i < count; ++i) multiplier_odd[i] = multiplier[(i | 1) < count ? (i | 1) : i];
   }
 };
 

@@ -14,16 +14,18 @@ using namespace avx2;
 namespace {
 struct VecRequant {
   __m256i mult, left, right, mask, half;
+  bool any_left;
   explicit VecRequant(int32_t m, int32_t shift) {
     const int l = shift > 0 ? shift : 0, r = shift > 0 ? 0 : -shift;
     const int32_t mk = (int32_t)((1LL << r) - 1);
     mult = _mm256_set1_epi32(m);
     left = _mm256_set1_epi32(l);
+    any_left = l != 0;
     right = _mm256_set1_epi32(r);
     mask = _mm256_set1_epi32(mk);
     half = _mm256_set1_epi32(mk >> 1);
   }
-  __m256i operator()(__m256i x) const { return RequantTflite(x, mult, left, right, mask, half); }
+  __m256i operator()(__m256i x) const { return RequantTflite(x, mult, mult, left, any_left, right, mask, half); }
 };
 
 template <bool kU8>

@@ -18,11 +18,13 @@ namespace qat::kernels::x86::avx2 {
 //    bits are bits 31..62 of the 64-bit sum, which logical shifts extract. The saturating case
 //    (x == m == INT32_MIN) cannot occur: multipliers are in [0, 2^31);
 //  - RoundingDivideByPOT: (x >> right) + (remainder > half + (x < 0)).
-inline __m256i RequantTflite(__m256i x, __m256i mult, __m256i left, __m256i right, __m256i mask, __m256i half) {
-  x = _mm256_sllv_epi32(x, left);
+// mult_odd holds the odd lanes' multipliers in the even positions (or is mult >> 32 per qword).
+inline __m256i RequantTflite(__m256i x, __m256i mult, __m256i mult_odd, __m256i left, bool any_left, __m256i right,
+                             __m256i mask, __m256i half) {
+  if (any_left) x = _mm256_sllv_epi32(x, left);
   const __m256i nudge = _mm256_set1_epi64x(1LL << 30);
   __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, mult), nudge);
-  __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(mult, 32)), nudge);
+  __m256i odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), mult_odd), nudge);
   __m256i h = _mm256_blend_epi32(_mm256_srli_epi64(even, 31), _mm256_slli_epi64(odd, 1), 0xAA);
   __m256i rem = _mm256_and_si256(h, mask);
   __m256i thr = _mm256_sub_epi32(half, _mm256_srai_epi32(h, 31));
@@ -39,13 +41,13 @@ inline __m256i RequantFp32(__m256i x, __m256 scale) {
   return _mm256_blendv_epi8(r, _mm256_set1_epi32(INT32_MAX), _mm256_castps_si256(big));
 }
 
-// bias + requant + output zero point + clamp for 8 channels starting at channel c of os.
-inline __m256i OutputStage8(__m256i acc, const GemmOutput& os, int c) {
-  acc = _mm256_add_epi32(acc, _mm256_loadu_si256((const __m256i*)(os.bias + c)));
+// Requant + output zero point + clamp for 8 channels starting at channel c of os (bias already in acc).
+inline __m256i Requant8(__m256i acc, const GemmOutput& os, int c) {
   __m256i v;
   if (os.mode == RequantMode::kTflite) {
     v = RequantTflite(acc, _mm256_loadu_si256((const __m256i*)(os.multiplier + c)),
-                      _mm256_loadu_si256((const __m256i*)(os.left + c)),
+                      _mm256_loadu_si256((const __m256i*)(os.multiplier_odd + c)),
+                      _mm256_loadu_si256((const __m256i*)(os.left + c)), os.any_left,
                       _mm256_loadu_si256((const __m256i*)(os.right + c)),
                       _mm256_loadu_si256((const __m256i*)(os.mask + c)),
                       _mm256_loadu_si256((const __m256i*)(os.half + c)));
@@ -55,6 +57,11 @@ inline __m256i OutputStage8(__m256i acc, const GemmOutput& os, int c) {
   v = _mm256_add_epi32(v, _mm256_set1_epi32(os.output_offset));
   v = _mm256_max_epi32(v, _mm256_set1_epi32(os.act_min));
   return _mm256_min_epi32(v, _mm256_set1_epi32(os.act_max));
+}
+
+// bias + Requant8.
+inline __m256i OutputStage8(__m256i acc, const GemmOutput& os, int c) {
+  return Requant8(_mm256_add_epi32(acc, _mm256_loadu_si256((const __m256i*)(os.bias + c))), os, c);
 }
 
 // Packs 16 clamped int32 (lo: channels 0-7, hi: 8-15) to bytes. Values are already inside the

@@ -24,9 +24,11 @@ struct GemmOutput {
   int32_t output_offset, act_min, act_max;
   RequantMode mode;
   bool is_uint8;
+  const int32_t* multiplier_odd;  // RequantArrays::multiplier_odd
+  bool any_left;                  // RequantArrays::any_left
 };
 
-// One 4-pixel x 16-channel tile of the implicit GEMM.
+// One 4-pixel x 16-channel tile of the implicit GEMM (the accumulators start at the folded bias).
 //   rows[t * 4 + r]: int16 input run of pixel r for filter tap t (icp pairs); rows of pixels past
 //   `pixels` may repeat pixel 0. w: the panel's packed weights. out[r]: where pixel r's `n` (<= 16)
 //   output bytes go.
