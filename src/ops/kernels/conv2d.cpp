@@ -292,8 +292,9 @@ void conv2d_backward_weights(const ConvGeom& g, const float* x, const float* dy,
   check_geom(g, "conv2d_backward_weights");
   if (winograd_shape(g) && detail::winograd_supported(g.C, g.O) && winograd_enabled()) {
     detail::WinogradConv wp{g.N, g.H, g.W, g.C, g.OH, g.OW, g.O, g.pad_top, g.pad_left, false, qat::num_threads()};
+    wp.m = winograd_tile(g.OH, g.OW);
     Key key = make_key(g, kBwdWeights);
-    key[19] = wp.threads;
+    key[19] = wp.threads * 8 + wp.m;
     WinoPlan& plan = wino_cache().get(key, [&] {
       auto w = std::make_unique<WinoPlan>();
       w->scratch.resize(detail::winograd_bwd_weights_scratch_floats(wp));

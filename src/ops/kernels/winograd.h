@@ -21,7 +21,6 @@ struct WinogradConv {
 // Which problems the AVX2 kernel takes: channel counts that are multiples of 8, at least 16 input
 // channels (below that the transforms cost more than the multiplications they save).
 bool winograd_supported(int IC, int OC);
-// F(4x4,3x3) (p.m = 4) is supported for the forward / backward-data call, not the weight gradient.
 // Floats of scratch the call needs (transformed filter + per-thread tile buffers).
 size_t winograd_scratch_floats(const WinogradConv& p);
 // y = conv(x, w) (+ bias when non-null). scratch: winograd_scratch_floats(p) floats, 32-byte aligned.

@@ -389,9 +389,9 @@ void f43_filter(const WinogradConv& p, const float* w, float* U, int ic0, int ic
     }
 }
 
-void f43_input(const WinogradConv& p, const float* x, int64_t t0, int nt, float* V) {
+void f43_input(const WinogradConv& p, const float* x, int64_t t0, int nt, int ts, float* V) {
   const int TH = t43(p.OH), TW = t43(p.OW), IC = p.IC;
-  const size_t ks = plane(kTile43, IC);
+  const size_t ks = plane(ts, IC);
   const int64_t row = (int64_t)p.IW * IC;
   for (int t = 0; t < nt; ++t) {
     int64_t tile = t0 + t;
@@ -463,12 +463,82 @@ void f43_conv(const WinogradConv& p, const float* x, const float* w, const float
     for (int64_t blk = blocks * id / nth; blk < blocks * (id + 1) / nth; ++blk) {
       int64_t t0 = blk * kTile43;
       int nt = (int)(tiles - t0 < kTile43 ? tiles - t0 : kTile43);
-      f43_input(p, x, t0, nt, V);
+      f43_input(p, x, t0, nt, kTile43, V);
       for (int k = 0; k < 36; ++k)
         gemm(nt, p.IC, p.OC, V + k * plane(kTile43, p.IC), U + (size_t)k * p.IC * p.OC, M + k * plane(kTile43, p.OC));
       f43_output(p, M, t0, nt, bias, y);
     }
   }
+}
+
+// F(4x4,3x3) weight gradient: dU[k] = sum_t V[k][t]^T DY[k][t] with DY = A dy A^T (6x6 from the
+// 4x4 gradient tile), dW = G^T dU G.
+//   A = [1 0 0 0; 1 1 1 1; 1 -1 1 -1; 1 2 4 8; 1 -2 4 -8; 0 0 0 1]
+constexpr int kTileW43 = 48;
+inline size_t f43w_thread_floats(const WinogradConv& p) {
+  return round8((size_t)36 * p.IC * p.OC) + round8(36 * (plane(kTileW43, p.IC) + plane(kTileW43, p.OC)));
+}
+inline void a6(const __m256* v, __m256* o) {  // o = A v, v has 4 entries
+  __m256 s02 = _mm256_add_ps(v[0], v[2]), s13 = _mm256_add_ps(v[1], v[3]);
+  __m256 q02 = _mm256_fmadd_ps(_mm256_set1_ps(4.f), v[2], v[0]);
+  __m256 q13 = _mm256_fmadd_ps(_mm256_set1_ps(8.f), v[3], _mm256_mul_ps(_mm256_set1_ps(2.f), v[1]));
+  o[0] = v[0];
+  o[1] = _mm256_add_ps(s02, s13);
+  o[2] = _mm256_sub_ps(s02, s13);
+  o[3] = _mm256_add_ps(q02, q13);
+  o[4] = _mm256_sub_ps(q02, q13);
+  o[5] = v[3];
+}
+void f43_dy(const WinogradConv& p, const float* dy, int64_t t0, int nt, float* DY) {
+  const int TH = t43(p.OH), TW = t43(p.OW), OC = p.OC;
+  const size_t ks = plane(kTileW43, OC);
+  for (int t = 0; t < nt; ++t) {
+    int64_t tile = t0 + t;
+    int64_t n = tile / (TH * TW);
+    int rem = (int)(tile % (TH * TW));
+    int oh = (rem / TW) * 4, ow = (rem % TW) * 4;
+    const int rows = p.OH - oh < 4 ? p.OH - oh : 4, cols = p.OW - ow < 4 ? p.OW - ow : 4;
+    const float* base = dy + ((n * p.OH + oh) * p.OW + ow) * (int64_t)OC;
+    float* out = DY + (size_t)t * OC;
+    for (int c = 0; c < OC; c += 8) {
+      __m256 tcol[4][6];  // tcol[j][i] = (A v)[i][j]
+      for (int j = 0; j < 4; ++j) {
+        __m256 v[4];
+        for (int i = 0; i < 4; ++i)
+          v[i] = i < rows && j < cols ? _mm256_loadu_ps(base + ((int64_t)i * p.OW + j) * OC + c) : _mm256_setzero_ps();
+        a6(v, tcol[j]);
+      }
+      for (int i = 0; i < 6; ++i) {
+        __m256 r[4] = {tcol[0][i], tcol[1][i], tcol[2][i], tcol[3][i]}, o[6];
+        a6(r, o);
+        for (int j = 0; j < 6; ++j) _mm256_storeu_ps(out + (i * 6 + j) * ks + c, o[j]);
+      }
+    }
+  }
+}
+void f43_filter_grad(const WinogradConv& p, const float* dU, float* dw, int ic0, int ic1) {
+  const int IC = p.IC, OC = p.OC;
+  auto gt = [](const float* z, int s, float* o) {  // o = G^T z, z has 6 entries s apart
+    float z1 = z[s], z2 = z[2 * s], z3 = z[3 * s], z4 = z[4 * s];
+    o[0] = z[0] / 4 - (z1 + z2) / 6 + (z3 + z4) / 24;
+    o[1] = (z2 - z1) / 6 + (z3 - z4) / 12;
+    o[2] = (z3 + z4 - z1 - z2) / 6 + z[5 * s];
+  };
+  for (int ic = ic0; ic < ic1; ++ic)
+    for (int oc = 0; oc < OC; ++oc) {
+      float m[6][6], t[3][6];
+      for (int k = 0; k < 36; ++k) m[k / 6][k % 6] = dU[((size_t)k * IC + ic) * OC + oc];
+      for (int j = 0; j < 6; ++j) {
+        float o[3];
+        gt(&m[0][j], 6, o);
+        t[0][j] = o[0], t[1][j] = o[1], t[2][j] = o[2];
+      }
+      for (int i = 0; i < 3; ++i) {
+        float o[3];
+        gt(t[i], 1, o);
+        for (int j = 0; j < 3; ++j) dw[(((size_t)i * 3 + j) * IC + ic) * OC + oc] = o[j];
+      }
+    }
 }
 
 }  // namespace
@@ -511,29 +581,37 @@ void winograd_conv_avx2(const WinogradConv& p, const float* x, const float* w, c
 namespace qat::ops::kernels::detail {
 
 size_t winograd_bwd_weights_scratch_floats(const WinogradConv& p) {
-  return (size_t)(p.threads < 1 ? 1 : p.threads) * bwdw_thread_floats(p);
+  return (size_t)(p.threads < 1 ? 1 : p.threads) * (p.m == 4 ? f43w_thread_floats(p) : bwdw_thread_floats(p));
 }
 
 void winograd_bwd_weights_avx2(const WinogradConv& p, const float* x, const float* dy, float* dw, float* scratch) {
-  const int64_t tiles = (int64_t)p.N * tiles_h(p) * tiles_w(p);
-  const int64_t blocks = (tiles + kTileW - 1) / kTileW;
+  const bool f43 = p.m == 4;
+  const int P = f43 ? 36 : 16, ts = f43 ? kTileW43 : kTileW;
+  const size_t per_thread = f43 ? f43w_thread_floats(p) : bwdw_thread_floats(p);
+  const int64_t tiles = f43 ? (int64_t)p.N * t43(p.OH) * t43(p.OW) : (int64_t)p.N * tiles_h(p) * tiles_w(p);
+  const int64_t blocks = (tiles + ts - 1) / ts;
   const int threads = p.threads < 1 ? 1 : (blocks < p.threads ? (int)blocks : p.threads);
-  const size_t nU = (size_t)16 * p.IC * p.OC;
+  const size_t nU = (size_t)P * p.IC * p.OC;
 #pragma omp parallel num_threads(threads)
   {
     const int id = omp_get_thread_num(), nth = omp_get_num_threads();
-    float* dU = scratch + (size_t)id * bwdw_thread_floats(p);
+    float* dU = scratch + (size_t)id * per_thread;
     float* V = dU + round8(nU);
-    float* DY = V + 16 * plane(kTileW, p.IC);
+    float* DY = V + P * plane(ts, p.IC);
     for (size_t i = 0; i < nU; ++i) dU[i] = 0.f;
     for (int64_t blk = blocks * id / nth; blk < blocks * (id + 1) / nth; ++blk) {
-      int64_t t0 = blk * kTileW;
-      int nt = (int)(tiles - t0 < kTileW ? tiles - t0 : kTileW);
-      transform_input(p, x, t0, nt, kTileW, V);
-      transform_dy(p, dy, t0, nt, DY);
-      for (int k = 0; k < 16; ++k) {
-        const float* Vk = V + k * plane(kTileW, p.IC);
-        const float* Dk = DY + k * plane(kTileW, p.OC);
+      int64_t t0 = blk * ts;
+      int nt = (int)(tiles - t0 < ts ? tiles - t0 : ts);
+      if (f43) {
+        f43_input(p, x, t0, nt, ts, V);
+        f43_dy(p, dy, t0, nt, DY);
+      } else {
+        transform_input(p, x, t0, nt, ts, V);
+        transform_dy(p, dy, t0, nt, DY);
+      }
+      for (int k = 0; k < P; ++k) {
+        const float* Vk = V + k * plane(ts, p.IC);
+        const float* Dk = DY + k * plane(ts, p.OC);
         float* Uk = dU + (size_t)k * p.IC * p.OC;
         for (int ic = 0; ic < p.IC; ic += 4) {
           int oc = 0;
@@ -547,12 +625,15 @@ void winograd_bwd_weights_avx2(const WinogradConv& p, const float* x, const floa
     if (nth > 1) {
       size_t b = nU * id / nth, e = nU * (id + 1) / nth;
       for (int t = 1; t < nth; ++t) {
-        const float* src = scratch + (size_t)t * bwdw_thread_floats(p);
+        const float* src = scratch + (size_t)t * per_thread;
         for (size_t i = b; i < e; ++i) scratch[i] += src[i];
       }
 #pragma omp barrier
     }
-    transform_filter_grad(p, scratch, dw, p.IC * id / nth, p.IC * (id + 1) / nth);
+    if (f43)
+      f43_filter_grad(p, scratch, dw, p.IC * id / nth, p.IC * (id + 1) / nth);
+    else
+      transform_filter_grad(p, scratch, dw, p.IC * id / nth, p.IC * (id + 1) / nth);
   }
 }
 
