@@ -139,5 +139,38 @@ TEST_F(SessionTest, PlansAreReusedAndRebuiltAfterRewrite) {
   EXPECT_EQ(b[0].data<float>()[1], 6);
 }
 
+TEST_F(SessionTest, TowersShareVariablesAndKeepGradientsApart) {
+  // Two towers on halves of a batch share w; each tower's gradient lives under its own scope and
+  // the average equals the gradient of the whole batch.
+  Graph g;
+  Output w = o::variable(g, "w", Tensor::from_vector({2, 1}, {0.5f, -1.f}));
+  std::vector<Output> xs, grads;
+  for (int t = 0; t < 2; ++t) {
+    Graph::NameScope s(g, "tower_" + std::to_string(t));
+    Output x = o::placeholder(g, DType::kFloat32, {-1, 2}, "x");
+    Output l = o::mean(g, o::relu(g, o::matmul(g, x, w)), {0, 1});
+    xs.push_back(x);
+    grads.push_back(gradients(g, l, {w})[0]);
+    EXPECT_EQ(grads.back().node->name().rfind("tower_" + std::to_string(t) + "/gradients/", 0), 0u)
+        << grads.back().node->name();
+  }
+  Output avg = o::mul(g, o::add_n(g, grads), o::constant(g, Tensor::scalar(0.5f)));
+  Graph whole;
+  Output wx = o::placeholder(whole, DType::kFloat32, {-1, 2}, "x");
+  Output ww = o::variable(whole, "w", Tensor::from_vector({2, 1}, {0.5f, -1.f}));
+  Output wl = o::mean(whole, o::relu(whole, o::matmul(whole, wx, ww)), {0, 1});
+  Output wg = gradients(whole, wl, {ww})[0];
+  VariableStore vars;
+  vars.initialize(g);
+  Session s(g, vars), sw(whole, vars);  // the same store serves both graphs
+  Tensor a = Tensor::from_vector({2, 2}, {1, 0, 2, -1}), b = Tensor::from_vector({2, 2}, {-1, -3, 3, 1});
+  auto r = s.run({{xs[0], a}, {xs[1], b}}, {avg});
+  auto q = sw.run({{wx, Tensor::from_vector({4, 2}, {1, 0, 2, -1, -1, -3, 3, 1})}}, {wg});
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(r[0].data<float>()[i], q[0].data<float>()[i], 1e-6);
+  // A second gradients() call in the same scope gets fresh names.
+  Output again = gradients(whole, wl, {ww})[0];
+  EXPECT_NE(again.node->name(), wg.node->name());
+}
+
 }  // namespace
 }  // namespace qat::graph
