@@ -359,8 +359,9 @@ class Checker {
     for (int d = 0; d < rank; ++d) {
       const int32_t dim = shape->Get(d);
       if (dim < 0) Fail("{}: negative dimension {} in shape", label, dim);
+      if (dim != 0 && n > opt_.max_tensor_bytes / dim)  // checked before multiplying: no overflow
+        Fail("{}: shape has more than {} elements", label, opt_.max_tensor_bytes);
       n *= dim;
-      if (n > opt_.max_tensor_bytes) Fail("{}: shape has more than {} elements", label, opt_.max_tensor_bytes);
     }
     const size_t esize = TensorTypeSize(type);
     if (esize && n > opt_.max_tensor_bytes / (int64_t)esize) Fail("{}: tensor larger than {} bytes", label, opt_.max_tensor_bytes);
@@ -475,6 +476,8 @@ class Checker {
       if (dm->format() == tflite::DimensionType::DENSE) {
         if (dm->dense_size() != extent[v])
           Fail("{}: sparsity dim {}: dense_size {} != extent {}", label, i, dm->dense_size(), extent[v]);
+        if (dm->dense_size() != 0 && count > opt_.max_tensor_bytes / dm->dense_size())
+          Fail("{}: sparsity describes too many values", label);
         count *= dm->dense_size();
       } else if (dm->format() == tflite::DimensionType::SPARSE_CSR) {
         auto seg = IndexVector(label, dm->array_segments_type(), dm->array_segments());
