@@ -194,6 +194,23 @@ TEST(TfliteReader, OpcodeIndexOutOfRange) {
   ExpectBad(bytes, "opcode_index 17 out of range");
 }
 
+TEST(TfliteReader, OptionsTypeWithoutTable) {
+  // Found by the bit-flip test: the FlatBuffers verifier accepts a union type whose value is
+  // absent, and builtin_options_as_X() then returns null to a kernel that expects options.
+  flatbuffers::FlatBufferBuilder b;
+  auto t0 = tflite::CreateTensor(b, b.CreateVector(std::vector<int32_t>{1, 2}), tflite::TensorType::FLOAT32, 0, b.CreateString("x"));
+  auto t1 = tflite::CreateTensor(b, b.CreateVector(std::vector<int32_t>{1, 2}), tflite::TensorType::FLOAT32, 0, b.CreateString("y"));
+  auto op = tflite::CreateOperator(b, 0, b.CreateVector(std::vector<int32_t>{0, 0}), b.CreateVector(std::vector<int32_t>{1}),
+                                   tflite::BuiltinOptions::AddOptions, 0);
+  auto sg = tflite::CreateSubGraph(b, b.CreateVector(std::vector{t0, t1}), b.CreateVector(std::vector<int32_t>{0}),
+                                   b.CreateVector(std::vector<int32_t>{1}), b.CreateVector(std::vector{op}));
+  auto code = tflite::CreateOperatorCode(b, 0, 0, 1, tflite::BuiltinOperator::ADD);
+  tflite::FinishModelBuffer(b, tflite::CreateModel(b, 3, b.CreateVector(std::vector{code}), b.CreateVector(std::vector{sg}), 0,
+                                                   b.CreateVector(std::vector{tflite::CreateBuffer(b)})));
+  ExpectBad(std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()),
+            "builtin_options_type is AddOptions but the options table is missing");
+}
+
 TEST(TfliteReader, BufferZeroMustBeEmpty) {
   auto m = SmallInt8Model();
   m.buffers[0] = {1, 2, 3, 4};
