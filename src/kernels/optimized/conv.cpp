@@ -104,7 +104,7 @@ void WidenRowsPortable(const void* input, bool is_uint8, int64_t rows, int ic, i
 // Z_in), widened to int16. A window row that lies inside the input with dilation 1 is one
 // contiguous run of filter_w * input_c values, copied in one loop.
 template <class T>
-void Im2colRows(const PackedConv& pc, const T* input, int64_t m0, int64_t m1, int16_t* buf) {
+void Im2colRows(const PackedConv& pc, const T* input, int64_t m0, int64_t m1, int16_t* buf, bool avx2) {
   const ConvParams& p = pc.p;
   const int C = p.input_c, run = p.filter_w * C;
   int ox = (int)(m0 % p.output_w);
@@ -125,7 +125,10 @@ void Im2colRows(const PackedConv& pc, const T* input, int64_t m0, int64_t m1, in
       const T* src = input + ((b * p.input_h + iy) * p.input_w) * C;
       if (x_inside) {
         src += (int64_t)ix0 * C;
-        for (int i = 0; i < run; ++i) row[k + i] = src[i];
+        if (avx2)
+          x86::WidenRunAvx2(src, pc.is_uint8, run, row + k);
+        else
+          for (int i = 0; i < run; ++i) row[k + i] = src[i];
         k += run;
         continue;
       }
@@ -205,9 +208,9 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
       const int64_t b0 = t * per, e = std::min(M, b0 + per);
       if (b0 >= e) return;
       if (pc.is_uint8)
-        Im2colRows(pc, static_cast<const uint8_t*>(input), b0, e, buf);
+        Im2colRows(pc, static_cast<const uint8_t*>(input), b0, e, buf, path == KernelPath::kAvx2);
       else
-        Im2colRows(pc, static_cast<const int8_t*>(input), b0, e, buf);
+        Im2colRows(pc, static_cast<const int8_t*>(input), b0, e, buf, path == KernelPath::kAvx2);
     });
   } else {
     const int tasks = (int)std::min<int64_t>(threads, (in_pixels + 255) / 256);

@@ -61,6 +61,21 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
   }
 }
 
+void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst) {
+  const uint8_t* s = static_cast<const uint8_t*>(src);
+  int c = 0;
+  for (; c + 16 <= n; c += 16) {
+    const __m128i b = _mm_loadu_si128((const __m128i*)(s + c));
+    _mm256_storeu_si256((__m256i*)(dst + c), is_uint8 ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b));
+  }
+  if (c + 8 <= n) {
+    const __m128i b = _mm_loadl_epi64((const __m128i*)(s + c));
+    _mm_storeu_si128((__m128i*)(dst + c), is_uint8 ? _mm_cvtepu8_epi16(b) : _mm_cvtepi8_epi16(b));
+    c += 8;
+  }
+  for (; c < n; ++c) dst[c] = is_uint8 ? (int16_t)s[c] : (int16_t)(int8_t)s[c];
+}
+
 void WidenRowsAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad, int16_t* out) {
   const uint8_t* in = static_cast<const uint8_t*>(input);
   for (int64_t r = 0; r < rows; ++r) {

@@ -35,6 +35,9 @@ struct GemmOutput {
 void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows, const int16_t* w,
                       const GemmOutput& os, int n, uint8_t* const* out);
 
+// Widens exactly n int8 (sign-extend) or uint8 (zero-extend) values to int16 (no over-read/write).
+void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst);
+
 // Converts int8 (sign-extend) or uint8 (zero-extend) to int16 rows of ic_pad entries (pad: 0).
 void WidenRowsAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad, int16_t* out);
 
