@@ -41,9 +41,9 @@ double meta_double(const Checkpoint& c, const std::string& key) {
 
 void write_text(const std::string& path, const std::string& text) { write_file_atomic(path, text); }
 
-// Keeps the newest `keep` ckpt-*.qatckpt files of a run folder.
+// Keeps the newest `keep` ckpt-*.qatckpt files of a run folder (keep 0: removes them all).
 void prune_checkpoints(const std::string& dir, int keep) {
-  if (keep <= 0) return;
+  if (keep < 0) return;
   std::vector<std::pair<int64_t, fs::path>> found;
   static const std::regex re(R"(ckpt-(\d+)\.qatckpt)");
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -180,6 +180,13 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
 
   // ---- run folder
   if (!cfg.out_dir.empty()) {
+    if (!resumed) {
+      // A fresh run owns the folder: stale checkpoints of an earlier (longer) run would otherwise
+      // outrank the new ones in pruning and in a later --resume.
+      prune_checkpoints(cfg.out_dir, 0);
+      std::error_code ec;
+      fs::remove(fs::path(cfg.out_dir) / "latest", ec);
+    }
     write_text((fs::path(cfg.out_dir) / "model.json").string(), cfg.model_json.empty() ? spec.to_json() : cfg.model_json);
     eg.graph->save((fs::path(cfg.out_dir) / "graph.json").string());
     tg.graph->save((fs::path(cfg.out_dir) / "train_graph.json").string());
@@ -220,7 +227,7 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
     std::string name = checkpoint_filename(step);
     save_checkpoint((fs::path(cfg.out_dir) / name).string(), c);
     write_latest(cfg.out_dir, name);
-    prune_checkpoints(cfg.out_dir, cfg.keep_checkpoints);
+    prune_checkpoints(cfg.out_dir, std::max(cfg.keep_checkpoints, 1));
     res.checkpoint = (fs::path(cfg.out_dir) / name).string();
   };
 
