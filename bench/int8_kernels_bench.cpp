@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <functional>
 #include <memory>
 #include <random>
@@ -28,6 +30,7 @@
 #include "kernels/reference/conv.h"
 #include "kernels/x86/peak_x86.h"
 #include "qat/cpu_features.h"
+#include "qat/interpreter.h"
 #include "qat/thread_pool.h"
 
 namespace {
@@ -331,6 +334,35 @@ BENCHMARK(BM_Network)->ArgNames({"net", "b", "threads"})
     ->Args({0, 1, 1})->Args({0, 1, 2})->Args({1, 1, 1})->Args({1, 1, 2})->Args({2, 1, 1})->Args({2, 1, 2})
     ->Args({2, 64, 1})->Args({2, 64, 2})->Args({0, 64, 1})
     ->Unit(benchmark::kMillisecond)->UseManualTime();
+
+// The peer models through qat's interpreter (the optimised kernels wired into its ops), wall time:
+// $QAT_PEERS_DIR/data/models/{cnn,mbv1_100,mbv1_050}_b1.tflite (skipped without QAT_PEERS_DIR).
+// args: model (0 cnn, 1 mbv1_100, 2 mbv1_050), batch (the b1 model resized), threads, mode
+// (0 tflite, 1 xnnpack). bench/int8_vs_ort.sh uses it when `qat bench` is not available.
+void BM_Model(benchmark::State& state) {
+  const char* peers = std::getenv("QAT_PEERS_DIR");
+  if (!peers) return state.SkipWithError("QAT_PEERS_DIR not set");
+  static const char* names[] = {"cnn", "mbv1_100", "mbv1_050"};
+  const std::string path = std::string(peers) + "/data/models/" + names[state.range(0)] + "_b1.tflite";
+  const int batch = (int)state.range(1);
+  qat::lite::InterpreterOptions opt;
+  opt.threads = (int)state.range(2);
+  opt.requant = state.range(3) ? RequantMode::kXnnpack : RequantMode::kTflite;
+  auto it = qat::lite::Interpreter::FromFile(path, opt);
+  if (batch != 1) {
+    auto dims = it->input(0).dims;
+    dims[0] = batch;
+    it->ResizeInputTensor(0, dims);
+  }
+  it->AllocateTensors();
+  std::vector<uint8_t> in(it->input(0).bytes, 3);
+  it->SetInput(0, in.data(), in.size());
+  it->Invoke();
+  for (auto _ : state) it->Invoke();
+}
+BENCHMARK(BM_Model)->ArgNames({"model", "b", "threads", "mode"})
+    ->ArgsProduct({{0, 1, 2}, {1}, {1, 2}, {0, 1}})->Args({0, 64, 1, 0})->Args({0, 64, 2, 0})
+    ->Args({1, 64, 1, 0})->Args({1, 64, 2, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

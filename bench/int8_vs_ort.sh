@@ -9,10 +9,13 @@
 # --peers defaults to $QAT_PEERS_DIR, then ~/.cache/qat-peers (see ../shared/peers/README.md).
 # Models: DIR/data/models/{cnn,mbv1_100,mbv1_050}_b{1,64}.tflite for qat and the QDQ .onnx with
 # the same weights for ORT. When no _b64.tflite exists, qat runs the _b1 model with --batch 64.
+# Without a working `qat bench`, qat's side falls back to int8_kernels_bench's BM_Model (the same
+# interpreter, median wall time of 5 repetitions); --kbench PATH names that binary.
 # Idle machine please; the CPU is printed with the table.
 set -euo pipefail
 
 QAT=""
+KBENCH=""
 PEERS="${QAT_PEERS_DIR:-$HOME/.cache/qat-peers}"
 RUNS=50
 ROUNDS=3
@@ -20,6 +23,7 @@ QUICK=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --qat) QAT="$2"; shift 2 ;;
+    --kbench) KBENCH="$2"; shift 2 ;;
     --peers) PEERS="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -32,15 +36,37 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 if [[ -z "$QAT" ]]; then
   for c in "$ROOT"/build/qat "$ROOT"/build-*/qat; do [[ -x "$c" ]] && { QAT="$c"; break; }; done
 fi
-[[ -x "$QAT" ]] || { echo "qat binary not found (build it, or pass --qat PATH)" >&2; exit 1; }
+if [[ -z "$KBENCH" ]]; then
+  for c in "$ROOT"/build/bench/int8_kernels_bench "$ROOT"/build-*/bench/int8_kernels_bench; do
+    [[ -x "$c" ]] && { KBENCH="$c"; break; }
+  done
+fi
+USE_KBENCH=0
+if [[ -z "$QAT" ]] || ! "$QAT" --help 2>&1 | grep -qw bench; then
+  [[ -x "$KBENCH" ]] || { echo "neither 'qat bench' nor int8_kernels_bench found (--qat / --kbench)" >&2; exit 1; }
+  USE_KBENCH=1
+fi
 MODELS="$PEERS/data/models"
 NODE_DIR="$PEERS/node"
 [[ -f "$NODE_DIR/ort_bench.mjs" ]] || { echo "ort_bench.mjs not found under $NODE_DIR (--peers)" >&2; exit 1; }
 
 # Median latency (ms) of one `qat bench` run: reads its --json output, whatever the exact key
 # spelling (median_ms / median / latency_ms.median), falling back to a "median ... ms" text line.
+kbench_median() {
+  local model="$1" batch="$2" threads="$3" idx
+  case "$(basename "$model")" in cnn_*) idx=0 ;; mbv1_100_*) idx=1 ;; *) idx=2 ;; esac
+  QAT_PEERS_DIR="$PEERS" "$KBENCH" --benchmark_filter="BM_Model/model:$idx/b:$batch/threads:$threads/mode:0/" \
+    --benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_format=json 2>/dev/null |
+    python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+v = [b["real_time"] for b in d.get("benchmarks", []) if b.get("aggregate_name") == "median"]
+print(v[0] if v else "nan")'
+}
+
 qat_median() {
   local model="$1" batch="$2" threads="$3" runs="$4" extra=()
+  if [[ $USE_KBENCH == 1 ]]; then kbench_median "$model" "$batch" "$threads"; return; fi
   [[ "$batch" != 1 && "$model" == *_b1.tflite ]] && extra=(--batch "$batch")
   local out
   out="$("$QAT" bench "$model" --threads "$threads" --runs "$runs" --warmup 3 --json "${extra[@]}" 2>&1)" || {
@@ -84,7 +110,8 @@ ROWS=("cnn 1" "cnn 64" "mbv1_100 1" "mbv1_100 64" "mbv1_050 1")
 [[ $QUICK == 1 ]] && { ROWS=("cnn 1" "mbv1_050 1"); ROUNDS=1; RUNS=10; }
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) logical CPUs;" \
      "qat ISA: ${QAT_ISA:-auto}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "qat: $QAT   ORT: $NODE_DIR/ort_bench.mjs   runs/median=$RUNS rounds=$ROUNDS"
+if [[ $USE_KBENCH == 1 ]]; then echo "qat: $KBENCH (BM_Model)"; else echo "qat: $QAT bench"; fi
+echo "ORT: $NODE_DIR/ort_bench.mjs   runs/median=$RUNS rounds=$ROUNDS"
 printf '%-10s %5s %7s %12s %12s %8s\n' network batch threads qat_ms ort_ms ratio
 for row in "${ROWS[@]}"; do
   read -r net batch <<<"$row"
