@@ -8,7 +8,8 @@
 #
 # --peers defaults to $QAT_PEERS_DIR, then ~/.cache/qat-peers (see ../shared/peers/README.md).
 # Models: DIR/data/models/{cnn,mbv1_100,mbv1_050}_b{1,64}.tflite for qat and the QDQ .onnx with
-# the same weights for ORT. When no _b64.tflite exists, qat runs the _b1 model with --batch 64.
+# the same weights for ORT. When no _b64.tflite exists (mbv1_100), qat's side is the _b1 model resized
+# to batch 64 through int8_kernels_bench's BM_Model.
 # Without a working `qat bench`, qat's side falls back to int8_kernels_bench's BM_Model (the same
 # interpreter, median wall time of 5 repetitions); --kbench PATH names that binary.
 # Idle machine please; the CPU is printed with the table.
@@ -67,7 +68,11 @@ print(v[0] if v else "nan")'
 qat_median() {
   local model="$1" batch="$2" threads="$3" runs="$4" extra=()
   if [[ $USE_KBENCH == 1 ]]; then kbench_median "$model" "$batch" "$threads"; return; fi
-  [[ "$batch" != 1 && "$model" == *_b1.tflite ]] && extra=(--batch "$batch")
+  if [[ "$batch" != 1 && "$model" == *_b1.tflite ]]; then
+    # `qat bench` has no batch option: the resized model runs through BM_Model when available.
+    if [[ -x "$KBENCH" ]]; then kbench_median "$model" "$batch" "$threads"; return; fi
+    extra=(--batch "$batch")
+  fi
   local out
   out="$("$QAT" bench "$model" --threads "$threads" --runs "$runs" --warmup 3 --json "${extra[@]}" 2>&1)" || {
     echo "qat bench failed: $(echo "$out" | tail -2 | tr '\n' ' ')" >&2; echo "nan"; return; }
