@@ -589,8 +589,12 @@ void winograd_bwd_weights_avx2(const WinogradConv& p, const float* x, const floa
   const int P = f43 ? 36 : 16, ts = f43 ? kTileW43 : kTileW;
   const size_t per_thread = f43 ? f43w_thread_floats(p) : bwdw_thread_floats(p);
   const int64_t tiles = f43 ? (int64_t)p.N * t43(p.OH) * t43(p.OW) : (int64_t)p.N * tiles_h(p) * tiles_w(p);
-  const int64_t blocks = (tiles + ts - 1) / ts;
+  int64_t blocks = (tiles + ts - 1) / ts;
   const int threads = p.threads < 1 ? 1 : (blocks < p.threads ? (int)blocks : p.threads);
+  // Blocks of nb <= ts tiles, as many per thread (SmallCNN's conv3 has 11 blocks of 48: 5 + 6).
+  blocks = (blocks + threads - 1) / threads * threads;
+  const int nb = (int)((tiles + blocks - 1) / blocks);
+  blocks = (tiles + nb - 1) / nb;
   const size_t nU = (size_t)P * p.IC * p.OC;
 #pragma omp parallel num_threads(threads)
   {
@@ -600,8 +604,8 @@ void winograd_bwd_weights_avx2(const WinogradConv& p, const float* x, const floa
     float* DY = V + P * plane(ts, p.IC);
     for (size_t i = 0; i < nU; ++i) dU[i] = 0.f;
     for (int64_t blk = blocks * id / nth; blk < blocks * (id + 1) / nth; ++blk) {
-      int64_t t0 = blk * ts;
-      int nt = (int)(tiles - t0 < ts ? tiles - t0 : ts);
+      int64_t t0 = blk * nb;
+      int nt = (int)(tiles - t0 < nb ? tiles - t0 : nb);
       if (f43) {
         f43_input(p, x, t0, nt, ts, V);
         f43_dy(p, dy, t0, nt, DY);
