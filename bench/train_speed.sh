@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SmallCNN float training throughput: qat against PyTorch (torch_speed.py from the peers folder),
 # run one after the other on the same cores, printing both images/s and the ratio.
-#   bench/train_speed.sh [--build DIR] [--threads N] [--images N] [--step-bench]
+#   bench/train_speed.sh [--build DIR] [--threads N] [--images N] [--step-bench] [--passive]
+# --passive exports OMP_WAIT_POLICY=passive for both runs: on a machine shared with other work,
+# OpenMP's spinning workers (qat's oneDNN / kernels and PyTorch alike) lose 3-8x to time slicing.
 # qat's figure comes from `qat train --json` ("images_per_s"); when the CLI is missing or does not
 # report it (or with --step-bench), from bench/smallcnn_step_bench, which chains the float kernels
 # into a full forward + backward + SGD step with no graph engine (the kernel-level ceiling).
@@ -14,7 +16,8 @@ while [ $# -gt 0 ]; do
     --threads) THREADS="$2"; shift 2 ;;
     --images) IMAGES="$2"; shift 2 ;;
     --step-bench) FORCE_STEP=1; shift ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    --passive) export OMP_WAIT_POLICY=passive; shift ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "train_speed.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -51,7 +54,7 @@ if [ -f "$PEERS/torch_speed.py" ]; then
   torch_ips=$(json_field float_img_per_s "$line")
 fi
 
-echo "threads: $THREADS   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "threads: $THREADS   load average: $(cut -d' ' -f1-3 /proc/loadavg)   OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}"
 echo "qat:     $qat_ips images/s   [$qat_src]"
 if [ -n "$torch_ips" ]; then
   echo "pytorch: $torch_ips images/s   [torch_speed.py float, $IMAGES images]"
