@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   qat::lite::InterpreterOptions opt;
   opt.threads = 1;
   // Corrupt shapes must fail cleanly, not exhaust memory. A small cap also keeps each run short:
-  // a mutated but valid shape (a 1536x1536 input, a 65536-column PAD) is slow, not a bug
+  // a mutated but valid shape (a 1536x1536 input) is slow, not a bug
   // (fuzz/regressions/).
   opt.max_arena_bytes = size_t(4) << 20;
   try {

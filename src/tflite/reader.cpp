@@ -279,6 +279,7 @@ class Checker {
     if (ot != BuiltinOptions::NONE && ot != rule->options)
       Fail("{}: builtin options of type {} (expected {})", label, tflite::EnumNameBuiltinOptions(ot),
            tflite::EnumNameBuiltinOptions(rule->options));
+    CheckOptionEnums(label, op);
     // Required (non-optional) inputs: all but the bias of CONV/DW/FC and PADV2's constant value.
     const bool has_optional_last = code == (int32_t)BuiltinOperator::CONV_2D ||
                                    code == (int32_t)BuiltinOperator::DEPTHWISE_CONV_2D ||
@@ -342,6 +343,27 @@ class Checker {
           Fail("{}: input type {} != output type {}", label, TensorTypeName(in_type), TensorTypeName(out_type));
         }
     }
+  }
+
+  // Enum-valued options must hold a declared value: kernels switch on them, and an unknown
+  // padding or activation would otherwise reach them (found by fuzzing: padding -1 made a
+  // depthwise conv take seconds on a tiny tensor).
+  void CheckOptionEnums(const std::string& label, const tflite::Operator* op) const {
+    auto pad = [&](tflite::Padding p) {
+      if ((int)p < 0 || (int)p > (int)tflite::Padding::MAX) Fail("{}: invalid padding value {}", label, (int)p);
+    };
+    auto act = [&](tflite::ActivationFunctionType a) {
+      if ((int)a < 0 || (int)a > (int)tflite::ActivationFunctionType::MAX)
+        Fail("{}: invalid fused activation value {}", label, (int)a);
+    };
+    if (auto* o = op->builtin_options_as_Conv2DOptions()) pad(o->padding()), act(o->fused_activation_function());
+    if (auto* o = op->builtin_options_as_DepthwiseConv2DOptions()) pad(o->padding()), act(o->fused_activation_function());
+    if (auto* o = op->builtin_options_as_Pool2DOptions()) pad(o->padding()), act(o->fused_activation_function());
+    if (auto* o = op->builtin_options_as_FullyConnectedOptions()) act(o->fused_activation_function());
+    if (auto* o = op->builtin_options_as_AddOptions()) act(o->fused_activation_function());
+    if (auto* o = op->builtin_options_as_SubOptions()) act(o->fused_activation_function());
+    if (auto* o = op->builtin_options_as_MulOptions()) act(o->fused_activation_function());
+    if (auto* o = op->builtin_options_as_ConcatenationOptions()) act(o->fused_activation_function());
   }
 
   void CheckTensor(uint32_t s, uint32_t t) {
