@@ -271,14 +271,17 @@ class InferContext {
   std::vector<TensorInfo>& outputs_;
 };
 
+class BufferPool;  // executor-private (src/graph/session.cpp)
+
 class KernelContext {
  public:
   const Node& node() const { return *node_; }
   int num_inputs() const { return (int)inputs_.size(); }
   const Tensor& input(int i) const { return *inputs_[i]; }
   int num_outputs() const { return (int)outputs_.size(); }
-  // Output buffer of the given type and shape. The executor recycles the previous step's buffer
-  // when it fits, so the contents are UNDEFINED (not zeroed): write every element.
+  // Output buffer of the given type and shape. The executor hands out buffers released by
+  // values that died earlier (this step or the last), so the contents are UNDEFINED (not
+  // zeroed): write every element.
   Tensor& allocate_output(int i, DType dtype, const Shape& shape);
   Tensor& allocate_output(int i, const Shape& shape) { return allocate_output(i, DType::kFloat32, shape); }
   // Sets an output directly (it may alias an input, as Identity/Reshape do).
@@ -295,7 +298,7 @@ class KernelContext {
   const Node* node_ = nullptr;
   std::vector<const Tensor*> inputs_;
   std::span<Tensor> outputs_;
-  std::span<Tensor> recycled_;  // last step's buffers, same indexing as outputs_ (may be empty)
+  BufferPool* buffers_ = nullptr;  // executor's buffer pool; null: plain allocation
   ThreadPool* pool_ = nullptr;
   VariableStore* vars_ = nullptr;
 };
@@ -373,7 +376,8 @@ inline std::vector<Output> gradients(Graph& g, Output y, std::initializer_list<O
 // ---------------------------------------------------------------------------------------------
 // Executor. Plans once per (feeds, fetches, targets) set — pruning to the nodes needed, ordering
 // them, assigning value slots and last uses — and reuses the plan; intermediate tensors are
-// released after their last use and output buffers are recycled between steps.
+// released after their last use, their buffers going back to a per-plan pool that
+// allocate_output draws from (memory follows the live set; no allocation in the steady state).
 // Fetched tensors are returned as copies (safe to keep across steps).
 class Session {
  public:
@@ -389,7 +393,8 @@ class Session {
   VariableStore& variables() const { return vars_; }
   // Per-op-type wall time (seconds) and call counts accumulated while profiling is on.
   void set_profiling(bool on) { profiling_ = on; }
-  // Plan-time kernel fusion (FusionRule); on by default. Changing it drops cached plans.
+  // Plan-time kernel fusion (FusionRule); on by default (off when the environment variable
+  // QAT_NO_FUSION=1). Changing it drops cached plans.
   void set_fusion(bool on);
   struct OpTime {
     double seconds = 0;

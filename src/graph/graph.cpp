@@ -400,16 +400,12 @@ void InferContext::expect_rank(int i, int r) const {
 // ---------------------------------------------------------------------------------------------
 // KernelContext
 
+Tensor* buffer_pool_take(BufferPool* pool, DType dtype, const Shape& shape);  // session.cpp
+
 Tensor& KernelContext::allocate_output(int i, DType dtype, const Shape& shape) {
   Tensor& out = outputs_[i];
-  if (i < (int)recycled_.size()) {
-    Tensor& old = recycled_[i];
-    if (old.defined() && old.dtype() == dtype && old.shape() == shape) {
-      out = old;
-      return out;
-    }
-    out = Tensor(dtype, shape);
-    old = out;
+  if (buffers_) {
+    out = *buffer_pool_take(buffers_, dtype, shape);
     return out;
   }
   out = Tensor(dtype, shape);

@@ -5,12 +5,82 @@
 // allocation (each node output keeps the previous step's buffer for reuse).
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "qat/graph.h"
 
 namespace qat::graph {
+
+// Buffers of one plan: tensors whose storage the executor allocated, counted by the value slots
+// that reference them (a Reshape/Identity output aliases its input's storage). When the count
+// drops to zero the storage goes back to a free list keyed by (dtype, elements) and is handed
+// out again by allocate_output — so memory follows the live set of a step, and a step in the
+// steady state allocates nothing.
+class BufferPool {
+ public:
+  Tensor* take(DType dtype, const Shape& shape) {
+    int64_t n = num_elements(shape);
+    auto& list = free_[key(dtype, n)];
+    if (!list.empty()) {
+      scratch_ = list.back().reshaped(shape);
+      list.pop_back();
+    } else {
+      scratch_ = Tensor(dtype, shape);
+    }
+    live_.emplace(scratch_.raw(), Entry{scratch_, 0});
+    pending_.push_back(scratch_.raw());
+    return &scratch_;
+  }
+  // A slot now holds t (counts only storage this pool handed out).
+  void hold(const Tensor& t) {
+    if (!t.defined()) return;
+    auto it = live_.find(t.raw());
+    if (it != live_.end()) ++it->second.refs;
+  }
+  // A slot holding t is cleared.
+  void drop(const Tensor& t) {
+    if (!t.defined()) return;
+    auto it = live_.find(t.raw());
+    if (it == live_.end()) return;
+    if (--it->second.refs <= 0) {
+      Tensor& base = it->second.tensor;
+      free_[key(base.dtype(), base.size())].push_back(std::move(base));
+      live_.erase(it);
+    }
+  }
+  // After a step's outputs are held: buffers taken but not kept in any slot go back.
+  void settle() {
+    for (const void* p : pending_) {
+      auto it = live_.find(p);
+      if (it != live_.end() && it->second.refs <= 0) {
+        Tensor& base = it->second.tensor;
+        free_[key(base.dtype(), base.size())].push_back(std::move(base));
+        live_.erase(it);
+      }
+    }
+    pending_.clear();
+  }
+  void clear() {
+    live_.clear();
+    free_.clear();
+    pending_.clear();
+  }
+
+ private:
+  static uint64_t key(DType t, int64_t n) { return (uint64_t)n << 8 | (uint64_t)t; }
+  struct Entry {
+    Tensor tensor;
+    int refs;
+  };
+  std::unordered_map<const void*, Entry> live_;
+  std::unordered_map<uint64_t, std::vector<Tensor>> free_;
+  std::vector<const void*> pending_;
+  Tensor scratch_;
+};
+
+Tensor* buffer_pool_take(BufferPool* pool, DType dtype, const Shape& shape) { return pool->take(dtype, shape); }
 
 struct Session::Plan {
   uint64_t version = 0;
@@ -24,7 +94,6 @@ struct Session::Plan {
     int out_base;
     int num_out;
     std::vector<int> free_after;  // slots dead after this step
-    std::vector<Tensor> recycled;
     // Fused chain node -> second (FusionRule): outputs are node's then second's.
     const FusionRule* fusion = nullptr;
     Node* second = nullptr;
@@ -35,10 +104,15 @@ struct Session::Plan {
   std::vector<int> feed_slots;   // per feed key
   std::vector<int> fetch_slots;  // per fetch key
   std::vector<Tensor> values;    // one per slot
+  BufferPool buffers;
   std::vector<const Tensor*> in_ptrs;
 };
 
-Session::Session(Graph& g, VariableStore& vars, ThreadPool& pool) : g_(g), vars_(vars), pool_(pool) {}
+Session::Session(Graph& g, VariableStore& vars, ThreadPool& pool) : g_(g), vars_(vars), pool_(pool) {
+  // QAT_NO_FUSION=1 turns plan-time fusion off (a debugging switch: fused and unfused results
+  // differ only by float rounding).
+  if (const char* e = std::getenv("QAT_NO_FUSION"); e && *e && *e != '0') fusion_ = false;
+}
 Session::~Session() = default;
 
 void Session::set_fusion(bool on) {
@@ -178,7 +252,6 @@ Session::Plan& Session::plan_for(const Feeds& feeds, const std::vector<Output>& 
       s.num_out += s.second->num_outputs();
       s.profile_name = s.fusion->name;
     }
-    s.recycled.resize(s.num_out);
     P.steps.push_back(std::move(s));
   }
   for (auto& s : P.steps) {
@@ -225,6 +298,11 @@ std::vector<Tensor> Session::run(const Feeds& feeds, const std::vector<Output>& 
   KernelContext ctx;
   ctx.pool_ = &pool_;
   ctx.vars_ = &vars_;
+  ctx.buffers_ = &P.buffers;
+  auto clear_slot = [&](int sl) {
+    P.buffers.drop(P.values[sl]);
+    P.values[sl] = Tensor();
+  };
   try {
     for (auto& s : P.steps) {
       ctx.node_ = s.node;
@@ -232,7 +310,6 @@ std::vector<Tensor> Session::run(const Feeds& feeds, const std::vector<Output>& 
       static const Tensor kNone;
       for (size_t i = 0; i < s.in_slots.size(); ++i) ctx.inputs_[i] = s.in_slots[i] >= 0 ? &P.values[s.in_slots[i]] : &kNone;
       ctx.outputs_ = std::span<Tensor>(P.values.data() + s.out_base, s.num_out);
-      ctx.recycled_ = std::span<Tensor>(s.recycled);
       try {
         if (profiling_) {
           auto t0 = std::chrono::steady_clock::now();
@@ -273,16 +350,19 @@ std::vector<Tensor> Session::run(const Feeds& feeds, const std::vector<Output>& 
           fail("{}: output {} is {}, shape inference said {}", on->describe(), ok, dtype_name(t.dtype()),
                dtype_name(on->output_infos()[ok].dtype));
       }
-      for (int sl : s.free_after) P.values[sl] = Tensor();
+      for (int k = 0; k < s.num_out; ++k) P.buffers.hold(P.values[s.out_base + k]);
+      P.buffers.settle();
+      for (int sl : s.free_after) clear_slot(sl);
     }
   } catch (...) {
     for (auto& v : P.values) v = Tensor();
+    P.buffers.clear();
     throw;
   }
   std::vector<Tensor> result;
   result.reserve(P.fetch_slots.size());
   for (int sl : P.fetch_slots) result.push_back(P.values[sl].clone());
-  for (auto& v : P.values) v = Tensor();
+  for (int sl = 0; sl < (int)P.values.size(); ++sl) clear_slot(sl);
   return result;
 }
 

@@ -76,18 +76,58 @@ void register_concat_ops() {
                      int64_t axis = n->attr_int("axis");
                      if (axis < 0) axis += r;
                      std::vector<Output> dxs;
+                     bool known = true;
+                     for (int i = 0; i < n->num_inputs(); ++i) {
+                       Output x = n->input(i);
+                       known = known && x.node->output_info(x.index).shape[axis] >= 0;
+                     }
                      int64_t begin = 0;
                      for (int i = 0; i < n->num_inputs(); ++i) {
                        Output x = n->input(i);
+                       if (!known) {
+                         // Sizes along the axis known only at run time (e.g. towers concatenated
+                         // along the batch): slice by the inputs' run-time shapes.
+                         std::vector<Output> in{g.dy()};
+                         for (auto& xi : n->inputs()) in.push_back(xi);
+                         dxs.push_back(make(g.graph(), "ConcatSlice", "", in, {{"axis", axis}, {"index", (int64_t)i}}));
+                         continue;
+                       }
                        int64_t size = x.node->output_info(x.index).shape[axis];
-                       if (size < 0)
-                         fail<ShapeError>("{}: gradient needs the size of input {} along axis {} at build time",
-                                          n->describe(), i, axis);
                        dxs.push_back(make(g.graph(), "Slice", "", {g.dy()},
                                           {{"axis", axis}, {"begin", begin}, {"size", size}}));
                        begin += size;
                      }
                      return dxs;
+                   }});
+  // ConcatSlice(dy, x_0, ..., x_n)[axis, index]: the part of dy that ConcatV2 took from x_index
+  // (offsets from the x's run-time shapes).
+  register_op({.name = "ConcatSlice",
+               .shape_fn =
+                   [](InferContext& c) {
+                     int64_t index = c.node().attr_int("index");
+                     if (index < 0 || index + 1 >= c.num_inputs()) c.fail("index {} out of range", index);
+                     norm_axis(c, c.node().attr_int("axis"), c.rank(0));
+                     c.set_output(0, DType::kFloat32, c.shape(1 + (int)index));
+                   },
+               .kernel =
+                   [](KernelContext& c) {
+                     const Tensor& dy = c.input(0);
+                     int r = dy.rank();
+                     int64_t axis = c.node().attr_int("axis");
+                     if (axis < 0) axis += r;
+                     int64_t index = c.node().attr_int("index");
+                     int64_t begin = 0;
+                     for (int64_t j = 0; j < index; ++j) begin += c.input(1 + (int)j).shape()[axis];
+                     const Shape& out = c.input(1 + (int)index).shape();
+                     int64_t size = out[axis], dim = dy.shape()[axis];
+                     if ((int)out.size() != r || begin + size > dim)
+                       c.fail("dy {} does not fit the concatenated inputs", shape_str(dy.shape()));
+                     Tensor& y = c.allocate_output(0, out);
+                     int64_t outer = 1, inner = 1;
+                     for (int d = 0; d < axis; ++d) outer *= out[d];
+                     for (int d = axis + 1; d < r; ++d) inner *= out[d];
+                     copy_rows(outer, size * inner, dy.data<float>() + begin * inner, dim * inner, y.data<float>(),
+                               size * inner);
                    }});
   register_op({.name = "Slice",
                .shape_fn =

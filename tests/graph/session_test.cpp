@@ -139,6 +139,31 @@ TEST_F(SessionTest, PlansAreReusedAndRebuiltAfterRewrite) {
   EXPECT_EQ(b[0].data<float>()[1], 6);
 }
 
+TEST_F(SessionTest, BufferReuseRespectsAliases) {
+  // Reshape outputs alias their input's buffer: the buffer must stay live while any alias is
+  // read, and be reused only after; the values prove no live buffer was handed out twice.
+  Graph g;
+  Output x = o::placeholder(g, DType::kFloat32, {4, 6}, "x");
+  Output a = o::relu(g, x);                       // buffer A
+  Output r = o::reshape(g, a, {6, 4});            // aliases A
+  Output b = o::mul(g, r, o::constant(g, Tensor::scalar(2)));  // buffer B (A still live via r)
+  Output c = o::add(g, o::reshape(g, b, {4, 6}), a);           // reads A again
+  Output d = o::relu(g, o::sub(g, c, x));
+  Output e = o::add(g, d, o::reshape(g, r, {4, 6}));
+  VariableStore vars;
+  Session s(g, vars);
+  Tensor in = Tensor::zeros({4, 6});
+  for (int i = 0; i < 24; ++i) in.data<float>()[i] = (float)(i % 7) - 3;
+  for (int step = 0; step < 3; ++step) {
+    auto out = s.run({{x, in}}, {e, c});
+    for (int i = 0; i < 24; ++i) {
+      float xv = in.data<float>()[i], av = std::max(xv, 0.f), cv = 3 * av;
+      EXPECT_EQ(out[1].data<float>()[i], cv);
+      EXPECT_EQ(out[0].data<float>()[i], std::max(cv - xv, 0.f) + av) << i;
+    }
+  }
+}
+
 TEST_F(SessionTest, TowersShareVariablesAndKeepGradientsApart) {
   // Two towers on halves of a batch share w; each tower's gradient lives under its own scope and
   // the average equals the gradient of the whole batch.

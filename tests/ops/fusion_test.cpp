@@ -2,6 +2,8 @@
 // applied when the fused edge is needed elsewhere.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "qat/graph.h"
@@ -25,6 +27,7 @@ void expect_same(const Tensor& a, const Tensor& b, const std::string& what) {
   for (int64_t i = 0; i < a.size(); ++i)
     worst = std::max(worst, std::fabs(a.at(i) - b.at(i)) / (1e-3 + std::fabs(b.at(i))));
   EXPECT_LT(worst, 1e-3) << what;
+  if (std::getenv("QAT_VERBOSE")) std::printf("%s worst rel diff %.3g\n", what.c_str(), worst);
 }
 
 TEST(Fusion, BatchNormActivationForwardAndBackward) {

@@ -112,6 +112,15 @@ TEST(GradCheck, Concat) {
                                {rnd({2, 2, 2, 3}), rnd({2, 2, 2, 1})}));
   EXPECT_EQ(0, check_gradients([](Graph& g, V& x) { return concat(g, {x[0], x[1], x[0]}, 0); }, {rnd({1, 3}), rnd({2, 3})}));
 }
+TEST(GradCheck, ConcatUnknownBatch) {
+  // Towers concatenated along a batch of unknown size: the gradient slices at run time.
+  auto build = [](Graph& g, V& x) {
+    Output a = reshape(g, x[0], {-1, 3});  // [-1, 3]: batch unknown at build time
+    Output b = reshape(g, x[1], {-1, 3});
+    return concat(g, {a, b}, 0);
+  };
+  EXPECT_EQ(0, check_gradients(build, {rnd({2, 3}), rnd({1, 3})}));
+}
 TEST(GradCheck, MaxPool) {
   // Distinct values spaced well beyond the finite-difference step so the argmax never flips.
   auto distinct = [](const Shape& s) {
