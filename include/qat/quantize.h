@@ -70,6 +70,19 @@ void register_quantize_ops();
 std::function<void(graph::Graph&)> training_rewrite(const QuantizeOptions& opt);
 std::function<void(graph::Graph&)> eval_rewrite(const QuantizeOptions& opt);
 
+// ---- Towers ------------------------------------------------------------------------------------
+// Replaces the forward pass and loss of a training graph (every node depending on the batch
+// inputs, default "input" and "labels") by `towers` replicas in scopes "tower_0".."tower_K-1"
+// that share every variable; tower k reads rows [N*k/K, N*(k+1)/K) of the batch (op
+// TowerSplit), and the nodes reading the forward pass ("logits", "loss") read the batch
+// concatenation of the towers' values, so the loss is the whole batch's mean and its gradient
+// the average of the towers'. Call before the optimizer (and before or after nothing else).
+void replicate_towers(graph::Graph& g, int towers,
+                      const std::vector<std::string>& batch_inputs = {"input", "labels"});
+// Training hook: replicate_towers, then (when `quantize`) create_training_graph once per tower
+// (scope "tower_k"; the whole graph when towers == 1).
+std::function<void(graph::Graph&)> towers_training_rewrite(const QuantizeOptions& opt, int towers, bool quantize);
+
 // Collection holding every FakeQuant node the rewrite added.
 inline constexpr const char* kFakeQuantCollection = "fake_quant";
 

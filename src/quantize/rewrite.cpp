@@ -8,6 +8,7 @@
 // pooling / Mean share their input's range, ConcatV2 and free-standing Add get their own).
 #include <algorithm>
 #include <deque>
+#include <mutex>
 #include <set>
 
 #include "qat/ops.h"
@@ -309,6 +310,12 @@ void rewrite_layer(Ctx& c, Node* L) {
   if (post) c.act_quant(post->output(0), P + "/post_activation_bypass_quant", -6.f, 6.f);
 }
 
+std::vector<std::string> node_names(const std::vector<Node*>& nodes) {
+  std::vector<std::string> r;
+  for (Node* n : nodes) r.push_back(n->name());
+  return r;
+}
+
 // ---- model inputs --------------------------------------------------------------------------------
 bool reaches_layer(const Ctx& c, Node* start) {
   std::deque<Node*> q{start};
@@ -324,7 +331,9 @@ bool reaches_layer(const Ctx& c, Node* start) {
 }
 
 void quantize_inputs(Ctx& c) {
-  for (Node* n : c.g.nodes()) {
+  for (const std::string& name : node_names(c.g.nodes())) {
+    Node* n = c.g.find(name);  // by name: a rewrite step may remove nodes of the snapshot
+    if (!n) continue;
     if (n->op() != "Placeholder" || n->output_info(0).dtype != DType::kFloat32 || n->output_info(0).shape.size() < 2)
       continue;
     if (c.output_quantized(n->output(0))) continue;  // an earlier (tower) call did it
@@ -344,7 +353,9 @@ void quantize_rest(Ctx& c) {
       "SparseSoftmaxCrossEntropyWithLogits", "SoftmaxCrossEntropyWithLogits", "Softmax", "ArgMax", "QuantMinMax",
       "BnChannelSums", "FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxVarsPerChannel", "Shape", "ZerosLike",
       "OnesLike"};
-  for (Node* n : c.g.topo_order()) {
+  for (const std::string& name : node_names(c.g.topo_order())) {
+    Node* n = c.g.find(name);
+    if (!n) continue;
     if (!c.in_scope(n) || n->num_inputs() == 0) continue;
     const std::string& op = n->op();
     const std::string P = prefix_of(n);
@@ -389,8 +400,9 @@ void quantize_rest(Ctx& c) {
       }
       continue;
     }
-    // Anything else that reads a quantized activation has no integer kernel with a range here.
-    if (n->output_info(0).dtype != DType::kFloat32) continue;
+    // Anything else that reads a quantized activation and feeds a quantized layer has no
+    // integer kernel with a range here (ops that only lead to the loss are the float head).
+    if (n->output_info(0).dtype != DType::kFloat32 || !reaches_layer(c, n)) continue;
     for (const Output& in : n->inputs())
       if (c.quantized(in))
         fail<Error>("{}: cannot quantize: no quantized form for this op after {}", n->describe(), in.str());
@@ -423,8 +435,14 @@ RewriteSummary run(Graph& g, const QuantizeOptions& o, bool training) {
   Ctx c{g, o, training, {}, {}, {}};
   if (training) c.step = graph::get_or_create_global_step(g);
   bool any = false;
-  for (Node* n : g.nodes()) {
-    if (!is_layer(n) || !c.in_scope(n)) continue;
+  // Layers first, by name: rewriting removes nodes (batch norms, their updates), so a node
+  // list taken before the loop would hold dangling pointers.
+  std::vector<std::string> layers;
+  for (Node* n : g.nodes())
+    if (is_layer(n) && c.in_scope(n)) layers.push_back(n->name());
+  for (const std::string& name : layers) {
+    Node* n = g.find(name);
+    if (!n) continue;
     any = true;
     Output w = n->input(1);
     if (w.node && is_fq(w.node)) continue;  // rewritten by an earlier call
@@ -441,10 +459,14 @@ RewriteSummary run(Graph& g, const QuantizeOptions& o, bool training) {
 }  // namespace
 
 void register_quantize_ops() {
-  ops::register_standard_ops();
-  detail::register_fake_quant_ops();
-  detail::register_quant_range_ops();
-  detail::register_bn_fold_ops();
+  // Once: re-registering would replace OpDefs that existing Session plans point to.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    ops::register_standard_ops();
+    detail::register_fake_quant_ops();
+    detail::register_quant_range_ops();
+    detail::register_bn_fold_ops();
+  });
 }
 
 RewriteSummary create_training_graph(Graph& g, const QuantizeOptions& opt) { return run(g, opt, true); }

@@ -264,7 +264,8 @@ TEST(Rewrite, ErrorsNameTheNode) {
     Output x = ops::placeholder(g, DType::kFloat32, {-1, 8, 8, 4}, "input");
     Output c = ops::relu(g, conv_bn(g, x, "conv1", 4, 4, true), "relu/Relu");
     Output m = ops::mul(g, c, c, "sq/Mul");
-    ops::identity(g, m, "logits");
+    Output w2 = ops::variable(g, "conv2/kernel", random_tensor({1, 1, 4, 2}, 3));
+    ops::identity(g, ops::conv2d(g, m, w2, {}, "conv2/Conv2D"), "logits");
     try {
       q::create_training_graph(g);
       FAIL() << "no error";
