@@ -1,5 +1,6 @@
 // ADD: two inputs with numpy-style broadcasting (up to 6-D), AddOptions (fused activation).
 // Types float32, int8, uint8 (integer algorithm: src/kernels/reference/arithmetic.h).
+#include "kernels/optimized/add.h"
 #include "lite/ops/binary_common.h"
 
 namespace qat::lite::ops {
@@ -10,7 +11,17 @@ void Prepare(OpContext& ctx) {
   PrepareBinary(ctx, BinaryKind::kAdd, o ? o->fused_activation_function() : tflite::ActivationFunctionType::NONE);
 }
 
-void Eval(OpContext& ctx) { EvalBinary(ctx, ref::AddFloat, ref::AddInt8, ref::AddUint8); }
+// Integer ADD runs the optimised twin (kernels/optimized/add.h), bit-exact with ref::AddInt8/Uint8.
+void Eval(OpContext& ctx) {
+  EvalBinary(
+      ctx, ref::AddFloat,
+      [&](const auto& p, const auto& s, const int8_t* a, const int8_t* b, int8_t* o) {
+        kernels::optimized::AddInt8(p, s, a, b, o, ctx.pool);
+      },
+      [&](const auto& p, const auto& s, const uint8_t* a, const uint8_t* b, uint8_t* o) {
+        kernels::optimized::AddUint8(p, s, a, b, o, ctx.pool);
+      });
+}
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // AVERAGE_POOL_2D (float32, int8, uint8).
 #include "kernels/reference/average_pool.h"
+#include "kernels/optimized/pooling.h"
 #include "lite/ops/pool_common.h"
 
 namespace qat::lite::ops {
@@ -17,8 +18,8 @@ void Eval(OpContext& ctx) {
   LiteTensor& out = ctx.out(0);
   switch (in.type) {
     case DType::kFloat32: ref::AveragePoolFloat(p, in.as<float>(), out.as<float>()); break;
-    case DType::kInt8: ref::AveragePoolInt8(p, in.as<int8_t>(), out.as<int8_t>()); break;
-    default: ref::AveragePoolUint8(p, in.as<uint8_t>(), out.as<uint8_t>()); break;
+    case DType::kInt8: kernels::optimized::AveragePoolInt8(p, in.as<int8_t>(), out.as<int8_t>(), ctx.pool); break;
+    default: kernels::optimized::AveragePoolUint8(p, in.as<uint8_t>(), out.as<uint8_t>(), ctx.pool); break;
   }
 }
 

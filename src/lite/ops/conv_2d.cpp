@@ -1,6 +1,9 @@
 // CONV_2D: inputs (input NHWC, filter OHWI, optional bias), Conv2DOptions.
 // Types: float32; float32 with int8 weights (hybrid); int8 with per-channel or per-tensor
 // symmetric int8 weights and int32 bias; uint8 with asymmetric per-tensor weights.
+#include <memory>
+
+#include "kernels/optimized/conv.h"
 #include "kernels/reference/conv.h"
 #include "lite/ops/op_common.h"
 
@@ -13,6 +16,9 @@ struct OpData {
   kernels::Requant requant;                   // uint8
   std::vector<float> filter_scales;           // hybrid
   enum class Kind { kFloat, kHybrid, kInt8, kUint8 } kind = Kind::kFloat;
+  // int8/uint8 with constant filter and bias: weights packed once here for the optimised kernel
+  // (kernels/optimized/conv.h, bit-exact with the reference); null: the reference kernel runs.
+  std::unique_ptr<kernels::optimized::PackedConv> packed;
 };
 
 void Prepare(OpContext& ctx) {
@@ -99,6 +105,15 @@ void Prepare(OpContext& ctx) {
     p.filter_offset = -ZeroPoint(filter);
     d.requant = kernels::MakeRequant(s_in, ws[0], s_out, /*tflite_float_product=*/true);
   }
+  d.packed.reset();
+  if (filter.is_const && filter.data && (!bias || (bias->is_const && bias->data))) {
+    const int32_t* b = bias ? bias->as<int32_t>() : nullptr;
+    d.packed = std::make_unique<kernels::optimized::PackedConv>(
+        d.kind == OpData::Kind::kInt8
+            ? kernels::optimized::PackConvInt8(p, d.per_channel.data(), (int)d.per_channel.size(), filter.as<int8_t>(), b)
+            : kernels::optimized::PackConvUint8(p, d.requant, filter.as<uint8_t>(), b));
+    ctx.scratch_bytes = kernels::optimized::ConvScratchBytes(*d.packed);
+  }
 }
 
 void Eval(OpContext& ctx) {
@@ -119,10 +134,18 @@ void Eval(OpContext& ctx) {
                           filter.as<int8_t>(), bias ? bias->as<float>() : nullptr, out.as<float>());
       break;
     case OpData::Kind::kInt8:
+      if (d.packed) {
+        kernels::optimized::ConvInt8(*d.packed, in.as<int8_t>(), out.as<int8_t>(), ctx.scratch, ctx.pool);
+        break;
+      }
       ref::ConvPerChannelInt8(d.params, d.per_channel.data(), in.as<int8_t>(), filter.as<int8_t>(),
                               bias ? bias->as<int32_t>() : nullptr, out.as<int8_t>());
       break;
     case OpData::Kind::kUint8:
+      if (d.packed) {
+        kernels::optimized::ConvUint8(*d.packed, in.as<uint8_t>(), out.as<uint8_t>(), ctx.scratch, ctx.pool);
+        break;
+      }
       ref::ConvUint8(d.params, d.requant, in.as<uint8_t>(), filter.as<uint8_t>(),
                      bias ? bias->as<int32_t>() : nullptr, out.as<uint8_t>());
       break;

@@ -1,6 +1,9 @@
 // DEPTHWISE_CONV_2D: inputs (input NHWC, filter 1HWC, optional bias), DepthwiseConv2DOptions.
 // The depth multiplier is output channels / input channels (the option is redundant since TF 2.1
 // and is only cross-checked when set). Same type combinations as CONV_2D.
+#include <memory>
+
+#include "kernels/optimized/depthwise_conv.h"
 #include "kernels/reference/depthwise_conv.h"
 #include "lite/ops/op_common.h"
 
@@ -13,6 +16,9 @@ struct OpData {
   kernels::Requant requant;
   std::vector<float> filter_scales;
   enum class Kind { kFloat, kHybrid, kInt8, kUint8 } kind = Kind::kFloat;
+  // int8/uint8 with constant filter and bias: weights packed once here for the optimised kernel
+  // (kernels/optimized/depthwise_conv.h, bit-exact with the reference); null: the reference runs.
+  std::unique_ptr<kernels::optimized::PackedDepthwise> packed;
 };
 
 void Prepare(OpContext& ctx) {
@@ -101,6 +107,16 @@ void Prepare(OpContext& ctx) {
     p.filter_offset = -ZeroPoint(filter);
     d.requant = kernels::MakeRequant(s_in, ws[0], s_out, /*tflite_float_product=*/true);
   }
+  d.packed.reset();
+  if (filter.is_const && filter.data && (!bias || (bias->is_const && bias->data))) {
+    const int32_t* b = bias ? bias->as<int32_t>() : nullptr;
+    d.packed = std::make_unique<kernels::optimized::PackedDepthwise>(
+        d.kind == OpData::Kind::kInt8
+            ? kernels::optimized::PackDepthwiseInt8(p, d.per_channel.data(), (int)d.per_channel.size(),
+                                                    filter.as<int8_t>(), b)
+            : kernels::optimized::PackDepthwiseUint8(p, d.requant, filter.as<uint8_t>(), b));
+    ctx.scratch_bytes = kernels::optimized::DepthwiseScratchBytes(*d.packed);
+  }
 }
 
 void Eval(OpContext& ctx) {
@@ -119,10 +135,19 @@ void Eval(OpContext& ctx) {
                                    filter.as<int8_t>(), bias ? bias->as<float>() : nullptr, out.as<float>());
       break;
     case OpData::Kind::kInt8:
+      if (d.packed) {
+        kernels::optimized::DepthwiseConvInt8(*d.packed, in.as<int8_t>(), out.as<int8_t>(), ctx.scratch, ctx.pool);
+        break;
+      }
       ref::DepthwiseConvPerChannelInt8(d.params, d.per_channel.data(), in.as<int8_t>(), filter.as<int8_t>(),
                                        bias ? bias->as<int32_t>() : nullptr, out.as<int8_t>());
       break;
     case OpData::Kind::kUint8:
+      if (d.packed) {
+        kernels::optimized::DepthwiseConvUint8(*d.packed, in.as<uint8_t>(), out.as<uint8_t>(), ctx.scratch,
+                                               ctx.pool);
+        break;
+      }
       ref::DepthwiseConvUint8(d.params, d.requant, in.as<uint8_t>(), filter.as<uint8_t>(),
                               bias ? bias->as<int32_t>() : nullptr, out.as<uint8_t>());
       break;

@@ -4,6 +4,9 @@
 // Types: float32, hybrid (float32 input, int8 weights), int8 (per-tensor as in TFLite 2.2, or
 // per-channel), uint8 (asymmetric weights).
 #include "kernels/reference/fully_connected.h"
+#include <memory>
+
+#include "kernels/optimized/conv.h"
 #include "lite/ops/op_common.h"
 
 namespace qat::lite::ops {
@@ -14,6 +17,9 @@ struct OpData {
   std::vector<kernels::Requant> requant;  // 1 (per-tensor) or N
   std::vector<float> weight_scales;       // hybrid
   enum class Kind { kFloat, kHybrid, kInt8, kUint8 } kind = Kind::kFloat;
+  // int8/uint8 with constant weights and bias: packed once here for the optimised kernel (a 1x1
+  // convolution over the batches, kernels/optimized/conv.h); null: the reference kernel runs.
+  std::unique_ptr<kernels::optimized::PackedConv> packed;
 };
 
 void Prepare(OpContext& ctx) {
@@ -96,6 +102,15 @@ void Prepare(OpContext& ctx) {
     p.filter_offset = -ZeroPoint(w);
     d.requant.push_back(kernels::MakeRequant(s_in, ws[0], s_out, /*tflite_float_product=*/true));
   }
+  d.packed.reset();
+  if (w.is_const && w.data && (!bias || (bias->is_const && bias->data))) {
+    const int32_t* b = bias ? bias->as<int32_t>() : nullptr;
+    d.packed = std::make_unique<kernels::optimized::PackedConv>(
+        d.kind == OpData::Kind::kInt8
+            ? kernels::optimized::PackFullyConnectedInt8(p, d.requant.data(), (int)d.requant.size(), w.as<int8_t>(), b)
+            : kernels::optimized::PackFullyConnectedUint8(p, d.requant[0], w.as<uint8_t>(), b));
+    ctx.scratch_bytes = kernels::optimized::ConvScratchBytes(*d.packed);
+  }
 }
 
 void Eval(OpContext& ctx) {
@@ -114,10 +129,18 @@ void Eval(OpContext& ctx) {
                                     w.as<int8_t>(), bias ? bias->as<float>() : nullptr, out.as<float>());
       break;
     case OpData::Kind::kInt8:
+      if (d.packed) {
+        kernels::optimized::ConvInt8(*d.packed, in.as<int8_t>(), out.as<int8_t>(), ctx.scratch, ctx.pool);
+        break;
+      }
       ref::FullyConnectedInt8(d.params, d.requant.data(), (int)d.requant.size(), in.as<int8_t>(), w.as<int8_t>(),
                               bias ? bias->as<int32_t>() : nullptr, out.as<int8_t>());
       break;
     case OpData::Kind::kUint8:
+      if (d.packed) {
+        kernels::optimized::ConvUint8(*d.packed, in.as<uint8_t>(), out.as<uint8_t>(), ctx.scratch, ctx.pool);
+        break;
+      }
       ref::FullyConnectedUint8(d.params, d.requant[0], in.as<uint8_t>(), w.as<uint8_t>(),
                                bias ? bias->as<int32_t>() : nullptr, out.as<uint8_t>());
       break;
