@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "qat/error.h"
+#include "qat/quantize.h"
 #include "qat/thread_pool.h"
 #include "qat/train.h"
 
@@ -17,10 +18,17 @@ namespace qat::cli {
 std::string resolve_data_dir(const std::string& data, const std::string& data_dir);
 data::MnistSplits load_data_or_usage_error(const std::string& dir);
 const CLI::Validator& non_negative_number();
+struct ClassifierEval {
+  double accuracy = 0, seconds = 0;
+  int64_t examples = 0;
+  std::vector<int32_t> predictions;
+};
+// cmd_report.cpp: interpreter accuracy of a classifier .tflite.
+ClassifierEval evaluate_tflite(const std::string& path, const data::Dataset& ds, float scale, int threads);
 
 namespace {
 struct EvalArgs {
-  std::string run, graph, checkpoint, data = "fashion-mnist", data_dir;
+  std::string model, predictions, run, graph, checkpoint, data = "fashion-mnist", data_dir;
   int threads = 0;
   int64_t batch = 500, test_limit = 0;
   bool json = false;
@@ -30,6 +38,8 @@ struct EvalArgs {
 void register_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   CLI::App* c = app.add_subcommand("eval", "Test accuracy of a trained run (or a graph + checkpoint)");
+  c->add_option("model", a->model, "a classifier .tflite: its accuracy through qat's interpreter");
+  c->add_option("--predictions", a->predictions, "MODEL.tflite: write the predicted class of each image, one per line");
   c->add_option("--run", a->run, "run folder written by qat train");
   c->add_option("--graph", a->graph, "inference graph file (default: RUN/graph.json)");
   c->add_option("--checkpoint", a->checkpoint, "checkpoint (default: RUN's latest)");
@@ -42,6 +52,24 @@ void register_eval(CLI::App& app) {
   c->callback([a] {
     namespace fs = std::filesystem;
     if (a->threads > 0) set_num_threads(a->threads);
+    if (!a->model.empty()) {  // qat eval MODEL.tflite --data fashion-mnist
+      if (!fs::exists(a->model)) fail<UsageError>("model '{}' not found", a->model);
+      data::MnistSplits d = load_data_or_usage_error(resolve_data_dir(a->data, a->data_dir));
+      data::Dataset test = a->test_limit > 0 ? d.test.head(a->test_limit) : d.test;
+      ClassifierEval r = evaluate_tflite(a->model, test, 1.0f / 255.0f, std::max(a->threads, 1));
+      if (!a->predictions.empty()) {
+        std::ofstream f(a->predictions);
+        for (int32_t p : r.predictions) f << p << "\n";
+        if (!f) fail<IoError>("cannot write '{}'", a->predictions);
+      }
+      if (a->json)
+        std::printf("%s\n", nlohmann::json({{"model", a->model}, {"accuracy", r.accuracy}, {"examples", r.examples},
+                                             {"seconds", r.seconds}}).dump().c_str());
+      else
+        std::printf("test accuracy %.4f (%lld images, %s, interpreter)\n", r.accuracy, (long long)r.examples,
+                    a->model.c_str());
+      return;
+    }
     if (a->run.empty() && (a->graph.empty() || a->checkpoint.empty()))
       fail<UsageError>("give --run RUN_FOLDER, or both --graph and --checkpoint");
     double scale = 1.0 / 255.0;
@@ -69,6 +97,8 @@ void register_eval(CLI::App& app) {
     if (!fs::exists(a->checkpoint)) fail<UsageError>("checkpoint '{}' not found", a->checkpoint);
     data::MnistSplits d = load_data_or_usage_error(resolve_data_dir(a->data, a->data_dir));
     data::Dataset test = a->test_limit > 0 ? d.test.head(a->test_limit) : d.test;
+    // QAT run folders hold FakeQuant nodes: make the quantize layer's ops known before loading.
+    quantize::register_quantize_ops();
     train::EvalResult r = train::evaluate_files(a->graph, a->checkpoint, test, a->batch, (float)scale);
     if (a->json)
       std::printf("%s\n", r.to_json().c_str());
