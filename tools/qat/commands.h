@@ -12,4 +12,5 @@ void register_convert(CLI::App& app);
 void register_run(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_inspect(CLI::App& app);
+void register_report(CLI::App& app);
 }  // namespace qat::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   qat::cli::register_run(app);
   qat::cli::register_bench(app);
   qat::cli::register_inspect(app);
+  qat::cli::register_report(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
