@@ -7,9 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
+#include "qat/distributed.h"
 #include "qat/train.h"
 
 namespace qat::train {
@@ -105,7 +108,13 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
   if (cfg.train_limit > 0 && cfg.train_limit < train_full.n) train_ds = &(train_sub = train_full.head(cfg.train_limit));
   if (cfg.test_limit > 0 && cfg.test_limit < data_in.test.n) test_ds = &(test_sub = data_in.test.head(cfg.test_limit));
 
-  std::FILE* out = cfg.progress;
+  // Data parallel (mpirun, docs/distributed.md): `batch` is the global batch; rank r trains on
+  // its rows of it, and only rank 0 writes the run folder and logs.
+  const int rank = distributed::world_rank(), ranks = distributed::world_size();
+  const bool dist = ranks > 1;
+  QAT_CHECK_T(UsageError, cfg.batch >= ranks, "batch {} is smaller than the {} MPI ranks", cfg.batch, ranks);
+  const std::string out_dir = rank == 0 ? cfg.out_dir : "";
+  std::FILE* out = rank == 0 ? cfg.progress : nullptr;
   const bool tty = out && ::isatty(::fileno(out));
   auto note = [&](const std::string& s) {
     if (out) std::fprintf(out, "%s\n", s.c_str()), std::fflush(out);
@@ -141,14 +150,14 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
   int64_t step = 0, epoch = 0, pos = 0;
   double ep_loss = 0, ep_time = 0;
   int64_t ep_correct = 0, ep_seen = 0;
-  if (!cfg.out_dir.empty()) fs::create_directories(cfg.out_dir);
+  if (!out_dir.empty()) fs::create_directories(out_dir);
   bool resumed = false;
-  if (cfg.resume) {
+  if (cfg.resume && rank == 0) {
     std::string path;
     try {
-      path = latest_checkpoint(cfg.out_dir);
+      path = latest_checkpoint(out_dir);
     } catch (const IoError&) {
-      note(fmt::format("{}: no checkpoint to resume from; starting fresh", cfg.out_dir));
+      note(fmt::format("{}: no checkpoint to resume from; starting fresh", out_dir));
     }
     if (!path.empty()) {
       Checkpoint c = load_checkpoint(path);
@@ -170,7 +179,7 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
       note(fmt::format("resuming from {} (step {}, epoch {}, batch {} of the epoch)", path, step, epoch + 1, pos));
     }
   }
-  if (!resumed && !cfg.restore.empty()) {
+  if (!resumed && !cfg.restore.empty() && rank == 0) {
     Checkpoint c = load_checkpoint(cfg.restore);
     auto missing = restore_partial(*tg.graph, vars, c, cfg.restore);
     note(fmt::format("restored {} variables from {}", c.variables.size() - (c.variables.count("global_step") ? 1 : 0),
@@ -178,18 +187,30 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
     for (const auto& m : missing) note(fmt::format("  '{}' is not in {}: keeps its initial value", m, cfg.restore));
   }
 
+  if (dist) {
+    // Rank 0's initial / restored variables and position go to every rank (one broadcast each).
+    distributed::broadcast_variables(vars);
+    std::string pos_bytes = fmt::format("{} {} {} {} {} {} {} {}", step, epoch, pos, dbl(ep_loss), ep_correct, ep_seen,
+                                        dbl(ep_time), resumed ? 1 : 0);
+    distributed::broadcast_bytes(pos_bytes);
+    int r = 0;
+    std::istringstream is(pos_bytes);
+    is >> step >> epoch >> pos >> ep_loss >> ep_correct >> ep_seen >> ep_time >> r;
+    resumed = r != 0;
+  }
+
   // ---- run folder
-  if (!cfg.out_dir.empty()) {
+  if (!out_dir.empty()) {
     if (!resumed) {
       // A fresh run owns the folder: stale checkpoints of an earlier (longer) run would otherwise
       // outrank the new ones in pruning and in a later --resume.
-      prune_checkpoints(cfg.out_dir, 0);
+      prune_checkpoints(out_dir, 0);
       std::error_code ec;
-      fs::remove(fs::path(cfg.out_dir) / "latest", ec);
+      fs::remove(fs::path(out_dir) / "latest", ec);
     }
-    write_text((fs::path(cfg.out_dir) / "model.json").string(), cfg.model_json.empty() ? spec.to_json() : cfg.model_json);
-    eg.graph->save((fs::path(cfg.out_dir) / "graph.json").string());
-    tg.graph->save((fs::path(cfg.out_dir) / "train_graph.json").string());
+    write_text((fs::path(out_dir) / "model.json").string(), cfg.model_json.empty() ? spec.to_json() : cfg.model_json);
+    eg.graph->save((fs::path(out_dir) / "graph.json").string());
+    tg.graph->save((fs::path(out_dir) / "train_graph.json").string());
     nlohmann::json run{{"format", "qat-run-v1"},
                        {"model", "model.json"},
                        {"graph", "graph.json"},
@@ -205,13 +226,13 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
                        {"momentum", cfg.optimizer.momentum},
                        {"weight_decay", cfg.optimizer.weight_decay},
                        {"seed", cfg.seed}};
-    write_text((fs::path(cfg.out_dir) / "run.json").string(), run.dump(2) + "\n");
+    write_text((fs::path(out_dir) / "run.json").string(), run.dump(2) + "\n");
   }
 
   TrainResult res;
   res.parameters = spec.num_parameters();
   auto save = [&](int64_t ep, int64_t p) {
-    if (cfg.out_dir.empty()) return;
+    if (out_dir.empty()) return;
     Checkpoint c = checkpoint_from_store(*tg.graph, vars);
     c.step = step;
     c.meta = {{"model", spec.name},
@@ -225,12 +246,22 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
               {"epoch_seen", std::to_string(ep_seen)},
               {"epoch_train_seconds", dbl(ep_time)}};
     std::string name = checkpoint_filename(step);
-    save_checkpoint((fs::path(cfg.out_dir) / name).string(), c);
-    write_latest(cfg.out_dir, name);
-    prune_checkpoints(cfg.out_dir, std::max(cfg.keep_checkpoints, 1));
-    res.checkpoint = (fs::path(cfg.out_dir) / name).string();
+    save_checkpoint((fs::path(out_dir) / name).string(), c);
+    write_latest(out_dir, name);
+    prune_checkpoints(out_dir, std::max(cfg.keep_checkpoints, 1));
+    res.checkpoint = (fs::path(out_dir) / name).string();
   };
 
+  // After graph files are written (they stay MPI-free): one fused gradient allreduce per step,
+  // weighted by this rank's share of the global batch.
+  int64_t shard_first = 0, shard_count = cfg.batch;
+  distributed::SyncedState synced;
+  if (dist) {
+    distributed::shard_rows(cfg.batch, rank, ranks, &shard_first, &shard_count);
+    distributed::insert_gradient_allreduce(*tg.graph, (double)shard_count / (double)cfg.batch);
+    synced = distributed::synced_state(*tg.graph);
+  }
+  data::Batch shard;
   graph::Session train_sess(*tg.graph, vars);
   graph::Session eval_sess(*eg.graph, vars);
   Tensor lr_t = Tensor::scalar(0.0f);
@@ -240,7 +271,7 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
   data::Batch batch;
   double total_train_s = 0;
   int64_t total_images = 0;
-  std::string metrics_path = cfg.out_dir.empty() ? "" : (fs::path(cfg.out_dir) / "metrics.jsonl").string();
+  std::string metrics_path = out_dir.empty() ? "" : (fs::path(out_dir) / "metrics.jsonl").string();
   if (!metrics_path.empty() && !resumed) std::ofstream(metrics_path, std::ios::trunc);
 
   for (; epoch < cfg.epochs; ++epoch) {
@@ -254,13 +285,31 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
         stop = true;
         break;
       }
+      if (dist) distributed::maybe_inject_failure(step);
       auto t0 = Clock::now();
       if (!loader.next(batch)) break;
+      data::Batch* b_in = &batch;
+      if (dist) {
+        // This rank's rows of the global batch (the same seeded order on every rank).
+        const int64_t sz = batch.images.size() / batch.size, n = shard_count;
+        if (!shard.images.defined()) {
+          Shape is = batch.images.shape();
+          is[0] = n;
+          shard.images = Tensor(DType::kFloat32, is);
+          shard.labels = Tensor(DType::kInt32, {n});
+        }
+        std::memcpy(shard.images.data<float>(), batch.images.data<float>() + shard_first * sz,
+                    (size_t)(n * sz) * sizeof(float));
+        std::memcpy(shard.labels.data<int32_t>(), batch.labels.data<int32_t>() + shard_first, (size_t)n * sizeof(int32_t));
+        shard.size = n;
+        b_in = &shard;
+      }
       lr = sched.lr(step);
       lr_t.data<float>()[0] = (float)lr;
-      feeds[0].second = batch.images;
-      feeds[1].second = batch.labels;
+      feeds[0].second = b_in->images;
+      feeds[1].second = b_in->labels;
       std::vector<Tensor> r = train_sess.run(feeds, fetches, targets);
+      if (dist) distributed::sync_state(synced, vars);
       double dt = seconds_since(t0);
       ep_time += dt;
       total_train_s += dt;
@@ -268,17 +317,25 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
       ++step;
       ++pos;
       double loss = r[0].at(0);
-      if (!std::isfinite(loss))
-        fail<Error>("training diverged: loss is {} at step {} (epoch {}); try a lower --lr", loss, step, epoch + 1);
       const float* lg = r[1].data<float>();
-      const int32_t* lab = batch.labels.data<int32_t>();
-      int64_t k = r[1].dim(1);
-      for (int64_t i = 0; i < batch.size; ++i) {
+      const int32_t* lab = b_in->labels.data<int32_t>();
+      int64_t k = r[1].dim(1), correct = 0;
+      for (int64_t i = 0; i < b_in->size; ++i) {
         int64_t best = 0;
         for (int64_t j = 1; j < k; ++j)
           if (lg[i * k + j] > lg[i * k + best]) best = j;
-        ep_correct += best == lab[i];
+        correct += best == lab[i];
       }
+      if (dist) {
+        // Whole-batch loss and accuracy for logs and metrics (rank 0 prints them).
+        std::vector<double> m{loss * (double)b_in->size, (double)correct};
+        distributed::allreduce_sum(m);
+        loss = m[0] / (double)batch.size;
+        correct = (int64_t)std::llround(m[1]);
+      }
+      ep_correct += correct;
+      if (!std::isfinite(loss))
+        fail<Error>("training diverged: loss is {} at step {} (epoch {}); try a lower --lr", loss, step, epoch + 1);
       ep_loss += loss * (double)batch.size;
       ep_seen += batch.size;
       if (out && (pos % cfg.log_every == 0 || pos == steps_per_epoch || (tty && seconds_since(t_log) > 0.25))) {
@@ -310,7 +367,22 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
     m.images_per_s = ep_time > 0 ? (double)ep_seen / ep_time : 0;
     m.lr = lr;
     if (cfg.eval_each_epoch || epoch + 1 == cfg.epochs) {
-      m.test_acc = evaluate(eval_sess, eg.input, eg.logits, *test_ds, cfg.eval_batch, (float)spec.input_scale);
+      if (!dist) {
+        m.test_acc = evaluate(eval_sess, eg.input, eg.logits, *test_ds, cfg.eval_batch, (float)spec.input_scale);
+      } else {
+        // Each rank evaluates a contiguous part of the test set; the counts are summed.
+        int64_t first = 0, count = 0;
+        distributed::shard_rows(test_ds->n, rank, ranks, &first, &count);
+        data::Dataset part = *test_ds;
+        part.n = count;
+        part.pixels.assign(test_ds->pixels.begin() + first * test_ds->image_size(),
+                           test_ds->pixels.begin() + (first + count) * test_ds->image_size());
+        part.labels.assign(test_ds->labels.begin() + first, test_ds->labels.begin() + first + count);
+        double acc = count ? evaluate(eval_sess, eg.input, eg.logits, part, cfg.eval_batch, (float)spec.input_scale) : 0;
+        std::vector<double> c{std::round(acc * (double)count)};
+        distributed::allreduce_sum(c);
+        m.test_acc = test_ds->n ? c[0] / (double)test_ds->n : 0;
+      }
       res.test_acc = m.test_acc;
     }
     m.seconds = seconds_since(t_epoch);
@@ -328,6 +400,7 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
     ep_loss = 0, ep_correct = 0, ep_seen = 0, ep_time = 0;
     save(epoch + 1, 0);
   }
+  if (dist) distributed::maybe_dump_rank_state(*tg.graph, vars);
   res.steps = step;
   res.train_seconds = total_train_s;
   res.images_per_s = total_train_s > 0 ? (double)total_images / total_train_s : 0;

@@ -8,7 +8,9 @@
 #include <sstream>
 
 #include "commands.h"
+#include "qat/distributed.h"
 #include "qat/error.h"
+#include "qat/quantize.h"
 #include "qat/thread_pool.h"
 #include "qat/train.h"
 
@@ -22,7 +24,10 @@ struct TrainArgs {
           warmup = 0;
   double lr = 0.05, momentum = 0.9, weight_decay = 0.0, lr_gamma = 0.1, lr_step_epochs = 1.0;
   uint64_t seed = 1;
-  int crop_pad = 0;
+  int crop_pad = 0, towers = 1;
+  int64_t quant_delay = 0, freeze_bn_delay = -1;
+  bool quantize = false, symmetric = false, per_channel = false;
+  int weight_bits = 8, activation_bits = 8;
   bool flip = false, nesterov = false, resume = false, json = false, quiet = false;
 };
 
@@ -118,6 +123,15 @@ void register_train(CLI::App& app) {
   c->add_option("--log-every", a->log_every, "progress line every N steps when not a TTY")->check(CLI::Range(1, 1 << 30));
   c->add_flag("--resume", a->resume, "continue from the run folder's latest checkpoint");
   c->add_option("--restore", a->restore, "initial variables from this checkpoint (partial restore allowed)");
+  c->add_option("--towers", a->towers, "split each batch over K towers sharing the variables")
+      ->check(CLI::Range(1, 1024));
+  c->add_flag("--quantize", a->quantize, "quantization-aware training (the QAT rewrite, docs/qat.md)");
+  c->add_option("--quant-delay", a->quant_delay, "--quantize: quantize from this global step");
+  c->add_option("--freeze-bn-delay", a->freeze_bn_delay, "--quantize: freeze batch norms at this global step (-1: never)");
+  c->add_option("--weight-bits", a->weight_bits, "--quantize: weight bits")->check(CLI::Range(2, 16));
+  c->add_option("--activation-bits", a->activation_bits, "--quantize: activation bits")->check(CLI::Range(2, 16));
+  c->add_flag("--symmetric", a->symmetric, "--quantize: TFLite int8 scheme (symmetric weights, zero point 0)");
+  c->add_flag("--per-channel", a->per_channel, "--quantize: per-output-channel conv / depthwise weight ranges");
   c->add_flag("--json", a->json, "print one final JSON summary line");
   c->add_flag("--quiet", a->quiet, "no progress line");
   c->callback([a] {
@@ -167,7 +181,31 @@ void register_train(CLI::App& app) {
                        cfg.model.width, cfg.model.channels, dir, d.train.h, d.train.w, d.train.c);
     if (cfg.batch > (cfg.train_limit > 0 ? std::min(cfg.train_limit, d.train.n) : d.train.n))
       fail<UsageError>("--batch {} is larger than the training set", cfg.batch);
-    train::TrainResult r = train::train(cfg, d);
+    if (a->towers > 1 || a->quantize) {
+      quantize::QuantizeOptions q;
+      q.quant_delay = a->quant_delay;
+      q.freeze_bn_delay = a->freeze_bn_delay;
+      q.weight_bits = a->weight_bits;
+      q.activation_bits = a->activation_bits;
+      q.symmetric = a->symmetric;
+      q.per_channel = a->per_channel;
+      cfg.train_rewrite = quantize::towers_training_rewrite(q, a->towers, a->quantize);
+      if (a->quantize) cfg.eval_rewrite = quantize::eval_rewrite(q);
+    }
+    // Under mpirun (docs/distributed.md): any error on one rank ends the whole job (MPI_Abort)
+    // instead of leaving the others blocked in a collective; only rank 0 prints results.
+    distributed::init();
+    train::TrainResult r;
+    if (distributed::world_size() > 1) {
+      try {
+        r = train::train(cfg, d);
+      } catch (const std::exception& e) {
+        distributed::abort_job(e.what(), dynamic_cast<const UsageError*>(&e) ? 2 : 1);
+      }
+      if (!distributed::is_root()) return;
+    } else {
+      r = train::train(cfg, d);
+    }
     if (a->json) {
       std::printf("%s\n", r.to_json().c_str());
     } else {
