@@ -31,4 +31,4 @@ many=$("${MPIRUN[@]}" "$BUILD/qat" "${args[@]}" --threads "$PER" --out "$tmp/man
 echo "model $MODEL, global batch $BATCH, $IMAGES images, $(nproc) cores"
 echo "1 process x $THREADS threads:   $one images/s"
 echo "$NP processes x $PER threads: $many images/s"
-python3 -c "print(f'ratio (np $NP / 1): {float('$many') / float('$one'):.2f}')"
+python3 -c 'import sys; print("ratio (np %s / 1): %.2f" % (sys.argv[1], float(sys.argv[2]) / float(sys.argv[3])))' "$NP" "$many" "$one"
