@@ -28,7 +28,7 @@ Eval eval_model(const std::vector<uint8_t>& bytes, const data::Dataset& ds) {
   std::vector<uint8_t> q(ds.image_size());
   for (int64_t i = 0; i < ds.n; ++i) {
     const uint8_t* px = ds.pixels.data() + i * ds.image_size();
-    for (int64_t k = 0; k < ds.image_size(); ++k) {
+    for (int64_t k = 0; det.type != DType::kFloat32 && k < ds.image_size(); ++k) {
       long v = std::lround((px[k] / 255.f) / det.scales[0]) + det.zero_points[0];
       q[k] = det.type == DType::kInt8 ? (uint8_t)(int8_t)std::clamp(v, -128L, 127L) : (uint8_t)std::clamp(v, 0L, 255L);
     }
