@@ -8,6 +8,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <cstdlib>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -264,6 +265,9 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
   data::Batch shard;
   graph::Session train_sess(*tg.graph, vars);
   graph::Session eval_sess(*eg.graph, vars);
+  // QAT_PROFILE=1: per-op wall time of the training step, printed to stderr at the end.
+  const bool profile = std::getenv("QAT_PROFILE") && std::string(std::getenv("QAT_PROFILE")) == "1";
+  train_sess.set_profiling(profile);
   Tensor lr_t = Tensor::scalar(0.0f);
   graph::Session::Feeds feeds{{tg.input, Tensor()}, {tg.labels, Tensor()}, {tg.learning_rate, lr_t}};
   std::vector<graph::Output> fetches{tg.loss, tg.logits};
@@ -404,6 +408,7 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
   res.steps = step;
   res.train_seconds = total_train_s;
   res.images_per_s = total_train_s > 0 ? (double)total_images / total_train_s : 0;
+  if (profile) fmt::print(stderr, "training step profile:\n{}", train_sess.profile_report());
   return res;
 }
 
