@@ -15,17 +15,6 @@
 
 namespace qat::cli {
 
-std::string resolve_data_dir(const std::string& data, const std::string& data_dir);
-data::MnistSplits load_data_or_usage_error(const std::string& dir);
-const CLI::Validator& non_negative_number();
-struct ClassifierEval {
-  double accuracy = 0, seconds = 0;
-  int64_t examples = 0;
-  std::vector<int32_t> predictions;
-};
-// cmd_report.cpp: interpreter accuracy of a classifier .tflite.
-ClassifierEval evaluate_tflite(const std::string& path, const data::Dataset& ds, float scale, int threads);
-
 namespace {
 struct EvalArgs {
   std::string model, predictions, run, graph, checkpoint, data = "fashion-mnist", data_dir;

@@ -27,15 +27,6 @@
 
 namespace qat::cli {
 
-std::string resolve_data_dir(const std::string& data, const std::string& data_dir);
-data::MnistSplits load_data_or_usage_error(const std::string& dir);
-
-struct ClassifierEval {
-  double accuracy = 0, seconds = 0;
-  int64_t examples = 0;
-  std::vector<int32_t> predictions;  // argmax per test image (first maximum on ties)
-};
-
 namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
