@@ -1,6 +1,7 @@
 // Optimised ADD driver (see add.h): recognises the contiguous cases, splits them over the pool.
 #include "kernels/optimized/add.h"
 
+#include "kernels/optimized/parallel.h"
 #include "kernels/x86/int8_x86.h"
 #include "qat/thread_pool.h"
 
@@ -35,10 +36,7 @@ bool Fast(const reference::ArithmeticParams& p, const reference::BroadcastShape&
                    p.xnn_shift};
   const int64_t stride2 = pattern == 0 ? 1 : 0;
   auto body = [&](int64_t b, int64_t e) { x86::AddAvx2(a, in1 + b, in2 + b * stride2, stride2, out + b, e - b); };
-  if (pool && pool->size() > 1 && n >= 8192)
-    pool->parallel_for(n, body, 4096);
-  else
-    body(0, n);
+  ParallelFor(pool, n, 16384, body);
   return true;
 }
 }  // namespace

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/optimized/parallel.h"
 #include "kernels/x86/int8_x86.h"
 #include "qat/thread_pool.h"
 
@@ -152,13 +153,7 @@ void Im2colRows(const PackedConv& pc, const T* input, int64_t m0, int64_t m1, in
   }
 }
 
-void RunTasks(ThreadPool* pool, int tasks, const std::function<void(int)>& fn) {
-  if (pool && pool->size() > 1 && tasks > 1) {
-    pool->run_tasks(tasks, fn);
-  } else {
-    for (int i = 0; i < tasks; ++i) fn(i);
-  }
-}
+void RunTasks(ThreadPool* pool, int tasks, const std::function<void(int)>& fn) { ParallelTasks(pool, tasks, fn); }
 
 void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool,
              KernelPath path) {

@@ -1,8 +1,10 @@
 // Optimised pooling driver (see pooling.h): output rows split over the thread pool, AVX2 rows.
 #include "kernels/optimized/pooling.h"
 
+#include <algorithm>
 #include <functional>
 
+#include "kernels/optimized/parallel.h"
 #include "kernels/reference/average_pool.h"
 #include "kernels/reference/max_pool.h"
 #include "kernels/x86/int8_x86.h"
@@ -16,10 +18,9 @@ void Rows(const reference::PoolParams& p, ThreadPool* pool, const std::function<
   auto body = [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) row((int)(r / p.output_h), (int)(r % p.output_h));
   };
-  if (pool && pool->size() > 1 && rows > 1)
-    pool->parallel_for(rows, body, 1);
-  else
-    body(0, rows);
+  // At least ~16K output values per range: below that a hand-off costs more than it saves.
+  const int64_t row_values = std::max<int64_t>((int64_t)p.output_w * p.channels, 1);
+  ParallelFor(pool, rows, std::max<int64_t>(1, (16 << 10) / row_values), body);
 }
 
 template <class T>

@@ -1,0 +1,198 @@
+// Spinning worker team behind ParallelTasks (see parallel.h).
+//
+// Protocol. `state_` packs (epoch:24 | tasks:20 | next:20) in one 64-bit atomic. Publishing a job
+// stores the function pointer, resets `done_`, then stores a new state (release). A thread claims
+// task `next` with a CAS that keeps epoch and tasks and increments next, so a late worker that
+// still holds an older epoch can never claim a task of the new job, and the job's size travels
+// with the claim. The caller also claims tasks, then waits until `done_` reaches `tasks`, so fn
+// outlives every call made with it. Sleeping: a worker registers in `sleepers_`, re-checks `seq_`,
+// then waits on `seq_`; the caller bumps `seq_` and notifies when `sleepers_` is non-zero
+// (sequentially consistent on both sides, so no wake-up is lost).
+#include "kernels/optimized/parallel.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "qat/thread_pool.h"
+
+namespace qat::kernels::optimized {
+
+namespace {
+
+constexpr int kMaxThreads = 256;
+constexpr uint64_t kFieldBits = 20, kFieldMask = (1u << kFieldBits) - 1;
+constexpr int kMaxTasksPerJob = (int)kFieldMask;
+
+int64_t SpinNanos() {
+  static const int64_t ns = [] {
+    const char* e = std::getenv("QAT_SPIN_US");
+    const long us = e ? std::strtol(e, nullptr, 10) : 300;
+    return (int64_t)(us < 0 ? 0 : us) * 1000;
+  }();
+  return ns;
+}
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+class SpinTeam {
+ public:
+  explicit SpinTeam(int threads) {
+    for (int i = 1; i < threads; ++i) std::thread([this] { WorkerLoop(); }).detach();
+  }
+
+  bool TryLock() { return !busy_.exchange(true, std::memory_order_acquire); }
+  void Unlock() { busy_.store(false, std::memory_order_release); }
+
+  // Caller holds the lock; 1 < tasks <= kMaxTasksPerJob.
+  void Run(int tasks, const std::function<void(int)>& fn) {
+    fn_ = &fn;
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t epoch = ((state_.load(std::memory_order_relaxed) >> (2 * kFieldBits)) + 1) & 0xFFFFFF;
+    const uint64_t s = epoch << (2 * kFieldBits) | (uint64_t)tasks << kFieldBits;
+    state_.store(s, std::memory_order_seq_cst);
+    seq_.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) seq_.notify_all();
+    int claimed = 0;
+    while (Claim(s, &claimed)) {
+      fn(claimed);
+      done_.fetch_add(1, std::memory_order_release);
+    }
+    while (done_.load(std::memory_order_acquire) < tasks) CpuRelax();
+    fn_ = nullptr;
+  }
+
+ private:
+  // Claims the next task of the job whose state (epoch and size) is `job`; false when the job is
+  // fully claimed or over.
+  bool Claim(uint64_t job, int* task) {
+    const uint64_t id = job >> kFieldBits;  // epoch and tasks
+    const uint64_t tasks = id & kFieldMask;
+    uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((s >> kFieldBits) != id || (s & kFieldMask) >= tasks) return false;
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        *task = (int)(s & kFieldMask);
+        return true;
+      }
+    }
+  }
+
+  void WorkerLoop() {
+    uint32_t seen = seq_.load(std::memory_order_acquire);
+    for (;;) {
+      uint32_t now = seq_.load(std::memory_order_acquire);
+      if (now == seen) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const int64_t budget = SpinNanos();
+        for (int i = 0;; ++i) {
+          CpuRelax();
+          now = seq_.load(std::memory_order_acquire);
+          if (now != seen) break;
+          if ((i & 63) == 63 &&
+              std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count() >=
+                  budget) {
+            sleepers_.fetch_add(1, std::memory_order_seq_cst);
+            if (seq_.load(std::memory_order_seq_cst) == seen) seq_.wait(seen, std::memory_order_seq_cst);
+            sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+            now = seq_.load(std::memory_order_acquire);
+            if (now != seen) break;
+            i = 0;
+          }
+        }
+      }
+      seen = now;
+      const uint64_t job = state_.load(std::memory_order_acquire);
+      int task;
+      while (Claim(job, &task)) {
+        (*fn_)(task);  // fn_ is the job's: the job cannot end while this task is unfinished
+        done_.fetch_add(1, std::memory_order_release);
+      }
+    }
+  }
+
+  alignas(64) std::atomic<uint64_t> state_{0};
+  alignas(64) std::atomic<int> done_{0};
+  alignas(64) std::atomic<uint32_t> seq_{0};
+  std::atomic<int> sleepers_{0};
+  const std::function<void(int)>* fn_ = nullptr;
+  alignas(64) std::atomic<bool> busy_{false};
+};
+
+// Teams live for the whole process (their threads are detached and never joined, which also keeps
+// them valid during static destruction).
+SpinTeam* TeamFor(int threads) {
+  static std::mutex mu;
+  static std::array<std::atomic<SpinTeam*>, kMaxThreads + 1> teams{};
+  SpinTeam* t = teams[threads].load(std::memory_order_acquire);
+  if (t) return t;
+  std::lock_guard<std::mutex> lk(mu);
+  t = teams[threads].load(std::memory_order_relaxed);
+  if (!t) {
+    t = new SpinTeam(threads);
+    teams[threads].store(t, std::memory_order_release);
+  }
+  return t;
+}
+
+}  // namespace
+
+int ParallelThreads(const ThreadPool* pool) {
+  const int n = pool ? pool->size() : 1;
+  return n < 1 ? 1 : (n > kMaxThreads ? kMaxThreads : n);
+}
+
+void ParallelTasks(const ThreadPool* pool, int tasks, const std::function<void(int)>& fn) {
+  const int threads = ParallelThreads(pool);
+  if (threads <= 1 || tasks <= 1) {
+    for (int i = 0; i < tasks; ++i) fn(i);
+    return;
+  }
+  SpinTeam* team = TeamFor(threads);
+  if (!team->TryLock()) {  // another caller (or a nested call) owns the team: run inline
+    for (int i = 0; i < tasks; ++i) fn(i);
+    return;
+  }
+  for (int base = 0; base < tasks; base += kMaxTasksPerJob) {
+    const int n = tasks - base < kMaxTasksPerJob ? tasks - base : kMaxTasksPerJob;
+    if (base == 0 && n == tasks) {
+      team->Run(n, fn);
+    } else {
+      const std::function<void(int)> shifted = [&](int i) { fn(base + i); };
+      team->Run(n, shifted);
+    }
+  }
+  team->Unlock();
+}
+
+void ParallelFor(const ThreadPool* pool, int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  const int64_t ranges = std::min<int64_t>(ParallelThreads(pool), (n + grain - 1) / grain);
+  if (ranges <= 1) {
+    fn(0, n);
+    return;
+  }
+  const int64_t per = (n + ranges - 1) / ranges;
+  ParallelTasks(pool, (int)ranges, [&](int r) {
+    const int64_t b = r * per, e = std::min(n, b + per);
+    if (b < e) fn(b, e);
+  });
+}
+
+}  // namespace qat::kernels::optimized
