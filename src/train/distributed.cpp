@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <set>
 
 #include "qat/optimizer.h"
@@ -54,6 +55,12 @@ bool launched_by_mpirun() {
   return false;
 }
 
+int launched_world_size() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MPI_LOCALNRANKS"})
+    if (const char* s = std::getenv(v)) return std::max(1, std::atoi(s));
+  return launched_by_mpirun() ? 2 : 1;  // a launcher that does not say: assume several
+}
+
 void init() {
   if (g_init || !launched_by_mpirun()) return;
 #if defined(QAT_WITH_MPI)
@@ -72,8 +79,11 @@ void init() {
   MPI_Comm_size(MPI_COMM_WORLD, &g_size);
   g_init = true;
 #else
-  fail<UsageError>("launched by mpirun, but this qat was built without MPI (cmake -DQAT_WITH_MPI=ON with "
-                   "libopenmpi-dev installed)");
+  // One process under mpirun (-np 1) is just a process; several would each train alone.
+  if (launched_world_size() > 1)
+    fail<UsageError>("launched by mpirun with {} processes, but this qat was built without MPI (configure with "
+                     "-DQAT_WITH_MPI=ON and libopenmpi-dev installed); run it without mpirun",
+                     launched_world_size());
 #endif
 }
 
@@ -102,6 +112,14 @@ void allreduce_sum(float* data, int64_t n) {
   if (g_size <= 1 || n == 0) return;
   QAT_CHECK(n <= INT32_MAX, "MPI: allreduce of {} floats exceeds one call's count", n);
   check(MPI_Allreduce(MPI_IN_PLACE, data, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+#endif
+}
+
+void allreduce_max(float* data, int64_t n) {
+#if defined(QAT_WITH_MPI)
+  if (g_size <= 1 || n == 0) return;
+  QAT_CHECK(n <= INT32_MAX, "MPI: allreduce of {} floats exceeds one call's count", n);
+  check(MPI_Allreduce(MPI_IN_PLACE, data, (int)n, MPI_FLOAT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce (max)");
 #endif
 }
 
@@ -148,49 +166,127 @@ void maybe_dump_rank_state(const graph::Graph& g, const graph::VariableStore& va
 
 namespace {
 
-void register_allreduce_op() {
-  if (graph::find_op("MpiAllreduceGrads")) return;
-  graph::OpDef d;
-  d.name = "MpiAllreduceGrads";
-  d.shape_fn = [](graph::InferContext& c) {
-    for (int i = 0; i < c.num_inputs(); ++i) {
-      c.expect_dtype(i, DType::kFloat32);
-      c.set_output(i, DType::kFloat32, c.shape(i));
-    }
-  };
-  d.kernel = [](graph::KernelContext& c) {
-    // One fused buffer, one MPI call per step (not one per tensor): latency is paid once.
-    const float w = (float)c.node().attr_float("weight");
-    int64_t total = 0;
-    for (int i = 0; i < c.num_inputs(); ++i) total += c.input(i).size();
-    std::vector<float> buf((size_t)total);
-    int64_t at = 0;
-    for (int i = 0; i < c.num_inputs(); ++i) {
-      const float* p = c.input(i).data<float>();
-      for (int64_t j = 0, n = c.input(i).size(); j < n; ++j) buf[(size_t)(at + j)] = p[j] * w;
-      at += c.input(i).size();
-    }
-    allreduce_sum(buf.data(), total);
-    at = 0;
-    for (int i = 0; i < c.num_inputs(); ++i) {
-      Tensor& o = c.allocate_output(i, DType::kFloat32, c.input(i).shape());
-      std::memcpy(o.data<float>(), buf.data() + at, (size_t)o.size() * sizeof(float));
-      at += o.size();
-    }
-  };
-  d.stateful = true;  // never constant-folded or deduplicated: it communicates
-  graph::register_op(std::move(d));
+using graph::Node;
+using graph::Output;
+
+bool is_training_bn(const Node* n) { return n->op() == "FusedBatchNorm" && n->attr_bool("is_training", true); }
+
+// Float batch norms of one moving-mean variable (one per tower) -> sync BN over towers and ranks.
+void convert_batch_norm_group(graph::Graph& g, const std::vector<Node*>& bns, double weight) {
+  Node* first = bns[0];
+  Output mmean = first->input(3), mvar = first->input(4);
+  if (!graph::input_node(first, 3, "Variable") || !graph::input_node(first, 4, "Variable"))
+    fail<Error>("{}: cannot synchronise across ranks: its moving statistics are not variables", first->describe());
+  const double eps = first->attr_float("epsilon", 1e-3);
+  double decay = -1;
+  std::vector<Node*> old_updates;
+  for (Node* bn : bns)
+    for (int k = 1; k < bn->num_outputs(); ++k)
+      for (auto [n, i] : g.consumers(bn->output(k))) {
+        if (k <= 2 && n->op() == "AssignMovingAverage" && i == 1) {
+          double d = n->attr_float("decay");
+          if (decay >= 0 && d != decay)
+            fail<Error>("{}: moving averages with decays {} and {}", bn->describe(), decay, d);
+          decay = d;
+          old_updates.push_back(n);
+        } else {
+          fail<Error>("{}: cannot synchronise across ranks: its statistics output {} is read by {}", bn->describe(), k,
+                      n->describe());
+        }
+      }
+  const std::string base = mmean.node->name();  // ".../moving_mean": one name per batch norm
+  std::vector<Node*> sums;
+  std::vector<Output> parts;
+  for (Node* bn : bns) {
+    sums.push_back(g.add_node("SyncBnSums", g.unique_name(bn->name() + "/sync_sums"), {bn->input(0), mmean}));
+    parts.push_back(sums.back()->output(1));
+  }
+  Output stats = parts[0];
+  if (parts.size() > 1) stats = g.add_node("AddN", g.unique_name(base + "/tower_stats"), parts)->output(0);
+  Output global = g.add_node("MpiAllreduceSum", g.unique_name(base + "/allreduce_stats"), {stats},
+                             {{"grad_weight", weight}})
+                      ->output(0);
+  for (size_t k = 0; k < bns.size(); ++k) {
+    Node* bn = bns[k];
+    Node* y = g.add_node("SyncBnApply", g.unique_name(bn->name() + "/sync_apply"),
+                         {sums[k]->output(0), global, sums[k]->output(2), bn->input(1), bn->input(2)},
+                         {{"epsilon", eps}});
+    g.replace_uses(bn->output(0), y->output(0));
+  }
+  if (decay >= 0) {
+    Node* u = g.add_node("SyncBnMovingUpdate", g.unique_name(base + "/sync_update"),
+                         {mmean, mvar, global, sums[0]->output(2)}, {{"decay", decay}});
+    g.add_to_collection(graph::kUpdateOps, u);
+  }
+  for (Node* u : old_updates) g.remove_node(u, /*force=*/true);  // kUpdateOps skips removed nodes
+  for (Node* bn : bns) g.remove_node(bn);
 }
+
+bool from_op(Output o, const char* op) { return o.node && o.node->op() == op; }
 
 }  // namespace
 
+SyncSummary sync_batch_statistics(graph::Graph& g, double weight) {
+  register_ops();
+  QAT_CHECK(weight > 0 && weight <= 1, "sync_batch_statistics: weight {} outside (0, 1]", weight);
+  SyncSummary sum;
+  // Float batch norms, grouped by their moving mean (towers share it), in graph order.
+  std::vector<std::pair<Node*, std::vector<Node*>>> groups;
+  for (Node* n : g.nodes()) {
+    if (!is_training_bn(n)) continue;
+    Node* mm = n->input(3).node;
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& p) { return p.first == mm; });
+    if (it == groups.end()) groups.push_back({mm, {n}});
+    else it->second.push_back(n);
+  }
+  for (auto& [mm, bns] : groups) convert_batch_norm_group(g, bns, weight);
+  sum.batch_norms_converted = (int)groups.size();
+  sum.statistics_synced = sum.batch_norms_converted;
+  // Folded batch norms of the QAT rewrite: their (tower-added) statistics, once each.
+  std::vector<Output> stats;
+  for (Node* n : g.nodes()) {
+    Output s;
+    if (n->op() == "BnFoldApply") s = n->input(1);
+    else if (n->op() == "BnFoldMovingUpdate") s = n->input(2);
+    else continue;
+    if (!from_op(s, "MpiAllreduceSum") && std::find(stats.begin(), stats.end(), s) == stats.end()) stats.push_back(s);
+  }
+  for (Output s : stats) {
+    Node* ar = g.add_node("MpiAllreduceSum", g.unique_name(s.node->name() + "/allreduce_stats"), {s},
+                          {{"grad_weight", weight}});
+    g.replace_uses(s, ar->output(0), std::vector<Node*>{ar});
+    ++sum.statistics_synced;
+  }
+  // Fake-quant EMA ranges: the global batch range (min of mins / max of maxes over towers and
+  // ranks) for every tower's pair, so the update and the quantization agree on every rank.
+  for (Node* q : g.nodes()) {
+    if (q->op() != "QuantRangeEma" || q->num_inputs() < 4 || from_op(q->input(2), "MpiAllreduceRange")) continue;
+    std::vector<Output> pairs(q->inputs().begin() + 2, q->inputs().end());
+    Node* r = g.add_node("MpiAllreduceRange", g.unique_name(q->name() + "/allreduce_range"), pairs);
+    for (int i = 2; i + 1 < q->num_inputs(); i += 2) {
+      g.set_input(q, i, r->output(0));
+      g.set_input(q, i + 1, r->output(1));
+    }
+    ++sum.ranges_synced;
+  }
+  g.infer_shapes();
+  return sum;
+}
+
+std::function<void(graph::Graph&)> with_synced_statistics(std::function<void(graph::Graph&)> inner, double weight) {
+  return [inner = std::move(inner), weight](graph::Graph& g) {
+    if (inner) inner(g);
+    sync_batch_statistics(g, weight);
+  };
+}
+
 int insert_gradient_allreduce(graph::Graph& g, double weight) {
-  register_allreduce_op();
+  register_ops();
   // Every Apply* op (optimizer.cpp) takes (var, slots..., learning_rate, grad, ...): the gradient
   // is the input right after the learning-rate placeholder.
-  std::vector<std::pair<graph::Node*, int>> edges;
-  std::vector<graph::Output> grads;
-  for (graph::Node* n : g.nodes()) {
+  std::vector<std::pair<Node*, int>> edges;
+  std::vector<Output> grads;
+  for (Node* n : g.nodes()) {
     if (n->op().rfind("Apply", 0) != 0) continue;
     for (int i = 0; i + 1 < n->num_inputs(); ++i) {
       if (n->input(i).node->op() != "Placeholder") continue;
@@ -199,9 +295,18 @@ int insert_gradient_allreduce(graph::Graph& g, double weight) {
       break;
     }
   }
-  if (grads.empty()) return 0;
-  graph::Node* ar = g.add_node("MpiAllreduceGrads", g.unique_name("mpi/allreduce_grads"), grads, {{"weight", weight}});
-  for (size_t k = 0; k < edges.size(); ++k) g.set_input(edges[k].first, edges[k].second, ar->output((int)k));
+  if (!grads.empty()) {
+    Node* ar = g.add_node("MpiAllreduceGrads", g.unique_name("mpi/allreduce_grads"), grads, {{"weight", weight}});
+    for (size_t k = 0; k < edges.size(); ++k) g.set_input(edges[k].first, edges[k].second, ar->output((int)k));
+  }
+  // Collectives must be called in the same order on every rank, one at a time: chain them in a
+  // topological order (the same on every rank: every rank built the same graph).
+  Node* prev = nullptr;
+  for (Node* n : g.topo_order()) {
+    if (n->op().rfind("Mpi", 0) != 0) continue;
+    if (prev) g.add_control_input(n, prev);
+    prev = n;
+  }
   return (int)edges.size();
 }
 
@@ -210,6 +315,14 @@ SyncedState synced_state(const graph::Graph& g) {
   for (graph::Node* n : g.collection(train::kOptimizerSlots)) skip.insert(n->name());
   for (graph::Node* n : graph::trainable_variables(g)) skip.insert(n->name());
   skip.insert("global_step");
+  // Updated from global statistics (sync_batch_statistics): identical on every rank already.
+  for (graph::Node* n : g.nodes()) {
+    bool synced = (n->op() == "QuantRangeEma" && n->num_inputs() > 2 && from_op(n->input(2), "MpiAllreduceRange")) ||
+                  ((n->op() == "BnFoldMovingUpdate" || n->op() == "SyncBnMovingUpdate") && n->num_inputs() > 2 &&
+                   from_op(n->input(2), "MpiAllreduceSum"));
+    if (synced)
+      for (int i = 0; i < 2; ++i) skip.insert(n->input(i).node->name());
+  }
   std::set<std::string> mins, maxs;
   for (graph::Node* n : g.nodes()) {
     if (n->op().rfind("QuantRange", 0) != 0 || n->num_inputs() < 2) continue;

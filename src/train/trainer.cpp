@@ -121,8 +121,13 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
     if (out) std::fprintf(out, "%s\n", s.c_str()), std::fflush(out);
   };
 
-  // ---- graphs and variables
-  TrainGraph tg = build_train_graph(spec, cfg.optimizer, cfg.seed, cfg.train_rewrite);
+  // ---- graphs and variables (under mpirun: sync BN and global ranges inside the train graph)
+  int64_t shard_first = 0, shard_count = cfg.batch;
+  if (dist) distributed::shard_rows(cfg.batch, rank, ranks, &shard_first, &shard_count);
+  const double shard_weight = (double)shard_count / (double)cfg.batch;
+  TrainGraph tg = build_train_graph(
+      spec, cfg.optimizer, cfg.seed,
+      dist ? distributed::with_synced_statistics(cfg.train_rewrite, shard_weight) : cfg.train_rewrite);
   EvalGraph eg = build_eval_graph(spec, cfg.seed, cfg.eval_rewrite);
   graph::VariableStore local_vars;
   graph::VariableStore& vars = vars_out ? *vars_out : local_vars;
@@ -211,7 +216,10 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
     }
     write_text((fs::path(out_dir) / "model.json").string(), cfg.model_json.empty() ? spec.to_json() : cfg.model_json);
     eg.graph->save((fs::path(out_dir) / "graph.json").string());
-    tg.graph->save((fs::path(out_dir) / "train_graph.json").string());
+    // The run folder's train graph stays MPI-free (the same file as a one-process run).
+    const std::string train_graph_path = (fs::path(out_dir) / "train_graph.json").string();
+    if (dist) build_train_graph(spec, cfg.optimizer, cfg.seed, cfg.train_rewrite).graph->save(train_graph_path);
+    else tg.graph->save(train_graph_path);
     nlohmann::json run{{"format", "qat-run-v1"},
                        {"model", "model.json"},
                        {"graph", "graph.json"},
@@ -253,13 +261,10 @@ TrainResult train(const TrainConfig& cfg, const data::MnistSplits& data_in, grap
     res.checkpoint = (fs::path(out_dir) / name).string();
   };
 
-  // After graph files are written (they stay MPI-free): one fused gradient allreduce per step,
-  // weighted by this rank's share of the global batch.
-  int64_t shard_first = 0, shard_count = cfg.batch;
+  // One fused gradient allreduce per step, weighted by this rank's share of the global batch.
   distributed::SyncedState synced;
   if (dist) {
-    distributed::shard_rows(cfg.batch, rank, ranks, &shard_first, &shard_count);
-    distributed::insert_gradient_allreduce(*tg.graph, (double)shard_count / (double)cfg.batch);
+    distributed::insert_gradient_allreduce(*tg.graph, shard_weight);
     synced = distributed::synced_state(*tg.graph);
   }
   data::Batch shard;

@@ -1,0 +1,446 @@
+// Graph ops of MPI data parallelism (include/qat/distributed.h, docs/distributed.md).
+//
+//   MpiAllreduceGrads(g...) -> g...          [weight]      sum over ranks of weight * g (one call)
+//   MpiAllreduceSum(x...) -> x...            [pre_scale, post_scale, grad_weight]
+//       post_scale * sum over ranks of pre_scale * x, all inputs in one fused call. Gradient: the
+//       same op on the incoming gradients with pre_scale = w, post_scale = 1/w (w = grad_weight,
+//       this rank's share n_r/B of the global batch), see sync_batch_statistics().
+//   MpiAllreduceRange(min_0, max_0, ...) -> min, max   min of every min over pairs and ranks,
+//       max of every max (one MPI_MAX call on [-min, max]); no gradient (ranges have none).
+//   Float sync batch norm (what a training FusedBatchNorm becomes under mpirun):
+//   SyncBnSums(x, moving_mean) -> x (pass-through), stats[2C+1], shift[C]
+//       stats = [sum (x - K), sum (x - K)^2, n] per channel (K = moving mean: no cancellation);
+//       additive, so towers add them (AddN) and ranks allreduce them. Grad: SyncBnSumsGrad.
+//   SyncBnApply(x, stats, shift, gamma, beta) -> gamma (x - mean) / sqrt(var + eps) + beta
+//       [epsilon]; mean/var (biased) decoded from stats. Grad: SyncBnApplyGrad -> dx, dstats,
+//       dgamma, dbeta: the exact gradient through the (global) statistics.
+//   SyncBnMovingUpdate(moving_mean, moving_var, stats, shift) -> moving_mean  [decay] (stateful)
+//       v -= (1 - decay) (v - batch) with the unbiased variance, as AssignMovingAverage does
+//       after FusedBatchNorm.
+// On one process every collective is the identity (times pre_scale * post_scale), so graphs
+// with these ops run, and are tested, without mpirun (tests/train/mpi_sync_bn_test.cpp).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "graph/parallel.h"
+#include "qat/distributed.h"
+
+namespace qat::distributed {
+namespace {
+
+using graph::GradContext;
+using graph::InferContext;
+using graph::KernelContext;
+using graph::Output;
+
+void same_shapes(InferContext& c) {
+  for (int i = 0; i < c.num_inputs(); ++i) {
+    c.expect_dtype(i, DType::kFloat32);
+    c.set_output(i, DType::kFloat32, c.shape(i));
+  }
+}
+
+// Packs every input (times `pre`) into one buffer, runs `reduce` on it once, unpacks (times
+// `post`) into the outputs: one MPI call for all inputs.
+template <class Reduce>
+void fused(KernelContext& c, float pre, float post, Reduce&& reduce) {
+  int64_t total = 0;
+  for (int i = 0; i < c.num_inputs(); ++i) total += c.input(i).size();
+  std::vector<float> buf((size_t)total);
+  int64_t at = 0;
+  for (int i = 0; i < c.num_inputs(); ++i) {
+    const float* p = c.input(i).data<float>();
+    for (int64_t j = 0, n = c.input(i).size(); j < n; ++j) buf[(size_t)(at + j)] = p[j] * pre;
+    at += c.input(i).size();
+  }
+  reduce(buf.data(), total);
+  at = 0;
+  for (int i = 0; i < c.num_inputs(); ++i) {
+    Tensor& o = c.allocate_output(i, DType::kFloat32, c.input(i).shape());
+    float* q = o.data<float>();
+    for (int64_t j = 0, n = o.size(); j < n; ++j) q[j] = buf[(size_t)(at + j)] * post;
+    at += o.size();
+  }
+}
+
+void register_allreduce_ops() {
+  graph::register_op({.name = "MpiAllreduceGrads",
+                      .shape_fn = same_shapes,
+                      .kernel =
+                          [](KernelContext& c) {
+                            // One fused buffer, one MPI call per step (not one per tensor).
+                            fused(c, (float)c.node().attr_float("weight"), 1.f,
+                                  [](float* p, int64_t n) { allreduce_sum(p, n); });
+                          },
+                      .stateful = true});  // never constant-folded or deduplicated: it communicates
+  graph::register_op(
+      {.name = "MpiAllreduceSum",
+       .shape_fn = same_shapes,
+       .kernel =
+           [](KernelContext& c) {
+             fused(c, (float)c.node().attr_float("pre_scale", 1.0), (float)c.node().attr_float("post_scale", 1.0),
+                   [](float* p, int64_t n) { allreduce_sum(p, n); });
+           },
+       .grad =
+           [](GradContext& g) {
+             // out = sum_r x_r feeds every rank's loss L_r; the trainer applies sum_r w_r dL_r
+             // (w_r = n_r/B, MpiAllreduceGrads), so rank r's x must receive
+             // (1/w_r) sum_r' w_r' dL_r'/dout: an allreduce of w-weighted gradients.
+             std::vector<Output> dys;
+             std::vector<int> idx;
+             for (int i = 0; i < g.node()->num_outputs(); ++i)
+               if (g.dy(i)) dys.push_back(g.dy(i)), idx.push_back(i);
+             std::vector<Output> r((size_t)g.node()->num_inputs());
+             if (dys.empty()) return r;
+             double w = g.node()->attr_float("grad_weight", 1.0);
+             graph::Node* n = g.graph().add_node(
+                 "MpiAllreduceSum", g.graph().unique_name(g.node()->name() + "_grad"), dys,
+                 {{"pre_scale", w}, {"post_scale", 1.0 / w}, {"grad_weight", 1.0 / w}});
+             for (size_t k = 0; k < idx.size(); ++k) r[(size_t)idx[k]] = n->output((int)k);
+             return r;
+           },
+       .stateful = true});
+  graph::register_op(
+      {.name = "MpiAllreduceRange",
+       .shape_fn =
+           [](InferContext& c) {
+             int n = c.num_inputs();
+             if (n < 2 || n % 2 != 0) c.fail("expects (min, max) pairs, got {} inputs", n);
+             for (int i = 0; i < n; ++i) {
+               c.expect_dtype(i, DType::kFloat32);
+               if (c.shape(i) != c.shape(0)) c.fail("input {} differs in shape from input 0", i);
+             }
+             c.set_output(0, DType::kFloat32, c.shape(0));
+             c.set_output(1, DType::kFloat32, c.shape(0));
+           },
+       .kernel =
+           [](KernelContext& c) {
+             int64_t n = c.input(0).size();
+             std::vector<float> buf((size_t)(2 * n));  // [-min..., max...]: one MPI_MAX
+             for (int64_t j = 0; j < n; ++j) {
+               float lo = c.input(0).data<float>()[j], hi = c.input(1).data<float>()[j];
+               for (int i = 2; i < c.num_inputs(); i += 2) {
+                 if (c.input(i).size() != n || c.input(i + 1).size() != n) c.fail("ranges differ in size");
+                 lo = std::min(lo, c.input(i).data<float>()[j]);
+                 hi = std::max(hi, c.input(i + 1).data<float>()[j]);
+               }
+               buf[(size_t)j] = -lo;
+               buf[(size_t)(n + j)] = hi;
+             }
+             allreduce_max(buf.data(), 2 * n);
+             Tensor& mn = c.allocate_output(0, c.input(0).shape());
+             Tensor& mx = c.allocate_output(1, c.input(0).shape());
+             for (int64_t j = 0; j < n; ++j) {
+               mn.data<float>()[j] = -buf[(size_t)j];
+               mx.data<float>()[j] = buf[(size_t)(n + j)];
+             }
+           },
+       .grad = [](GradContext& g) { return std::vector<Output>((size_t)g.node()->num_inputs()); },
+       .stateful = true});
+}
+
+// ---- float sync batch norm ----------------------------------------------------------------------
+
+int64_t channels_of(const KernelContext& c, const Tensor& x) {
+  if (x.rank() < 1) c.fail("input must have rank >= 1");
+  return x.dim(-1);
+}
+
+void check_vec(const KernelContext& c, const Tensor& t, int64_t C, const char* what) {
+  if (t.size() != C) c.fail("{} has {} values, expected {}", what, t.size(), C);
+}
+
+// Per-task partial sums over rows of a [rows, C] buffer, reduced in double.
+template <class Fn>
+void channel_reduce(KernelContext& c, int64_t rows, int64_t C, int nacc, Fn&& fn, std::vector<double>& out) {
+  int T = (int)std::min<int64_t>(c.pool().size(), std::max<int64_t>(1, rows * C / graph::kParallelGrain));
+  std::vector<double> part((size_t)T * nacc * C, 0.0);
+  auto body = [&](int t) { fn(rows * t / T, rows * (t + 1) / T, part.data() + (size_t)t * nacc * C); };
+  if (T == 1) body(0);
+  else c.pool().run_tasks(T, body);
+  out.assign((size_t)nacc * C, 0.0);
+  for (int t = 0; t < T; ++t)
+    for (size_t j = 0; j < out.size(); ++j) out[j] += part[(size_t)t * nacc * C + j];
+}
+
+struct Stats {  // biased batch statistics decoded from [S1, S2, n] and the shift
+  std::vector<double> mean, var;
+  double n = 0;
+};
+Stats decode(const KernelContext& c, const Tensor& stats, const Tensor& shift, int64_t C) {
+  if (stats.size() != 2 * C + 1) c.fail("stats have {} values, expected {}", stats.size(), 2 * C + 1);
+  check_vec(c, shift, C, "shift");
+  const float* p = stats.data<float>();
+  const float* k = shift.data<float>();
+  Stats s;
+  s.n = p[2 * C];
+  if (!(s.n >= 1)) c.fail("batch statistics over {} values", s.n);
+  s.mean.resize(C), s.var.resize(C);
+  for (int64_t j = 0; j < C; ++j) {
+    double m1 = p[j] / s.n;
+    s.mean[j] = k[j] + m1;
+    s.var[j] = std::max(0.0, p[C + j] / s.n - m1 * m1);
+  }
+  return s;
+}
+
+int64_t grain_rows(int64_t C) { return std::max<int64_t>(1, graph::kParallelGrain / std::max<int64_t>(C, 1)); }
+
+// out = a x + b per channel, a = gamma r, b = beta - a mean, r = 1 / sqrt(var + eps); inputs
+// from `base`: x, stats, shift, gamma, beta.
+struct Affine {
+  Stats st;
+  std::vector<double> r;
+  std::vector<float> a, b;
+};
+Affine affine(const KernelContext& c, int base, int64_t C) {
+  Affine p;
+  p.st = decode(c, c.input(base + 1), c.input(base + 2), C);
+  check_vec(c, c.input(base + 3), C, "gamma");
+  check_vec(c, c.input(base + 4), C, "beta");
+  const float* g = c.input(base + 3).data<float>();
+  const float* be = c.input(base + 4).data<float>();
+  double eps = c.node().attr_float("epsilon");
+  p.r.resize(C), p.a.resize(C), p.b.resize(C);
+  for (int64_t j = 0; j < C; ++j) {
+    double r = 1.0 / std::sqrt(p.st.var[j] + eps), a = g[j] * r;
+    p.r[j] = r;
+    p.a[j] = (float)a;
+    p.b[j] = (float)(be[j] - a * p.st.mean[j]);
+  }
+  return p;
+}
+
+void register_sync_bn_ops() {
+  graph::register_op(
+      {.name = "SyncBnSums",
+       .shape_fn =
+           [](InferContext& c) {
+             c.expect_inputs(2);
+             c.expect_dtype(0, DType::kFloat32);
+             if (c.rank(0) < 1) c.fail("input must have rank >= 1");
+             int64_t C = c.shape(0).back();
+             c.set_output(0, DType::kFloat32, c.shape(0));
+             c.set_output(1, DType::kFloat32, {C >= 0 ? 2 * C + 1 : -1});
+             c.set_output(2, DType::kFloat32, {C});
+           },
+       .kernel =
+           [](KernelContext& c) {
+             const Tensor& x = c.input(0);
+             int64_t C = channels_of(c, x), rows = C ? x.size() / C : 0;
+             check_vec(c, c.input(1), C, "moving mean");
+             c.set_output(0, x);
+             Tensor& st = c.allocate_output(1, {2 * C + 1});
+             // A copy: the moving mean is updated in place before the backward pass reads K.
+             Tensor& sh = c.allocate_output(2, {C});
+             float* k = sh.data<float>();
+             std::memcpy(k, c.input(1).data<float>(), (size_t)C * sizeof(float));
+             const float* px = x.data<float>();
+             std::vector<double> acc;
+             channel_reduce(c, rows, C, 2, [&](int64_t r0, int64_t r1, double* a) {
+               std::vector<float> f1(C), f2(C);  // float partials per block of rows, then double
+               for (int64_t b0 = r0; b0 < r1; b0 += 64) {
+                 int64_t b1 = std::min(r1, b0 + 64);
+                 std::fill(f1.begin(), f1.end(), 0.f);
+                 std::fill(f2.begin(), f2.end(), 0.f);
+                 for (int64_t r = b0; r < b1; ++r)
+                   for (int64_t j = 0; j < C; ++j) {
+                     float d = px[r * C + j] - k[j];
+                     f1[j] += d;
+                     f2[j] += d * d;
+                   }
+                 for (int64_t j = 0; j < C; ++j) a[j] += f1[j], a[C + j] += f2[j];
+               }
+             }, acc);
+             float* ps = st.data<float>();
+             for (int64_t j = 0; j < 2 * C; ++j) ps[j] = (float)acc[j];
+             ps[2 * C] = (float)rows;
+           },
+       .grad =
+           [](GradContext& g) {
+             std::vector<Output> r(2);
+             if (!g.dy(1)) {
+               r[0] = g.dy(0);
+               return r;
+             }
+             Output dpass = g.dy(0);
+             if (!dpass)
+               dpass = g.graph().add_node("ZerosLike", g.graph().unique_name("SyncBnSumsZeros"), {g.x(0)})->output(0);
+             r[0] = g.graph()
+                        .add_node("SyncBnSumsGrad", g.graph().unique_name("SyncBnSumsGrad"),
+                                  {dpass, g.dy(1), g.x(0), g.y(2)})
+                        ->output(0);
+             return r;
+           }});
+  // SyncBnSumsGrad(dpass, dstats, x, shift) -> dx = dpass + dS1 + 2 (x - K) dS2, one pass.
+  graph::register_op({.name = "SyncBnSumsGrad",
+                      .shape_fn =
+                          [](InferContext& c) {
+                            c.expect_inputs(4);
+                            c.set_output(0, DType::kFloat32, c.shape(2));
+                          },
+                      .kernel = [](KernelContext& c) {
+                        const Tensor& dp = c.input(0);
+                        const Tensor& ds = c.input(1);
+                        const Tensor& x = c.input(2);
+                        int64_t C = channels_of(c, x), rows = C ? x.size() / C : 0;
+                        if (dp.shape() != x.shape()) c.fail("gradient shape differs from the input");
+                        check_vec(c, ds, 2 * C + 1, "stats gradient");
+                        check_vec(c, c.input(3), C, "shift");
+                        const float* k = c.input(3).data<float>();
+                        std::vector<float> d1(ds.data<float>(), ds.data<float>() + C), d2(C);
+                        for (int64_t j = 0; j < C; ++j) d2[j] = 2.f * ds.data<float>()[C + j];
+                        Tensor& dx = c.allocate_output(0, x.shape());
+                        const float *pd = dp.data<float>(), *px = x.data<float>();
+                        float* out = dx.data<float>();
+                        graph::parallel_range(
+                            c.pool(), rows,
+                            [&](int64_t r0, int64_t r1) {
+                              for (int64_t r = r0; r < r1; ++r)
+                                for (int64_t j = 0; j < C; ++j) {
+                                  int64_t i = r * C + j;
+                                  out[i] = pd[i] + d1[j] + (px[i] - k[j]) * d2[j];
+                                }
+                            },
+                            grain_rows(C));
+                      }});
+  graph::register_op(
+      {.name = "SyncBnApply",
+       .shape_fn =
+           [](InferContext& c) {
+             c.expect_inputs(5);
+             c.expect_dtype(0, DType::kFloat32);
+             double eps = c.node().attr_float("epsilon");
+             if (!(eps > 0)) c.fail("epsilon must be > 0, got {}", eps);
+             c.set_output(0, DType::kFloat32, c.shape(0));
+           },
+       .kernel =
+           [](KernelContext& c) {
+             const Tensor& x = c.input(0);
+             int64_t C = channels_of(c, x), rows = C ? x.size() / C : 0;
+             Affine p = affine(c, 0, C);
+             Tensor& y = c.allocate_output(0, x.shape());
+             const float* px = x.data<float>();
+             float* py = y.data<float>();
+             const float *a = p.a.data(), *b = p.b.data();
+             graph::parallel_range(
+                 c.pool(), rows,
+                 [&](int64_t r0, int64_t r1) {
+                   for (int64_t r = r0; r < r1; ++r)
+                     for (int64_t j = 0; j < C; ++j) py[r * C + j] = a[j] * px[r * C + j] + b[j];
+                 },
+                 grain_rows(C));
+           },
+       .grad =
+           [](GradContext& g) {
+             std::vector<Output> in{g.dy(0)};
+             for (const Output& o : g.node()->inputs()) in.push_back(o);
+             graph::Node* gn = g.graph().add_node("SyncBnApplyGrad", g.graph().unique_name("SyncBnApplyGrad"), in,
+                                                  {{"epsilon", g.node()->attr_float("epsilon")}});
+             return std::vector<Output>{gn->output(0), gn->output(1), Output{}, gn->output(2), gn->output(3)};
+           }});
+  // SyncBnApplyGrad(dout, x, stats, shift, gamma, beta) -> dx (direct part), dstats, dgamma, dbeta.
+  graph::register_op(
+      {.name = "SyncBnApplyGrad",
+       .shape_fn =
+           [](InferContext& c) {
+             c.expect_inputs(6);
+             c.set_output(0, DType::kFloat32, c.shape(1));
+             c.set_output(1, DType::kFloat32, c.shape(2));
+             c.set_output(2, DType::kFloat32, c.shape(4));
+             c.set_output(3, DType::kFloat32, c.shape(5));
+           },
+       .kernel = [](KernelContext& c) {
+         const Tensor& dout = c.input(0);
+         const Tensor& x = c.input(1);
+         if (dout.shape() != x.shape()) c.fail("gradient shape differs from the input");
+         int64_t C = channels_of(c, x), rows = C ? x.size() / C : 0;
+         Affine p = affine(c, 1, C);
+         Tensor& dx = c.allocate_output(0, x.shape());
+         Tensor& dstats = c.allocate_output(1, {2 * C + 1});
+         Tensor& dgamma = c.allocate_output(2, {C});
+         Tensor& dbeta = c.allocate_output(3, {C});
+         const float *pg = dout.data<float>(), *px = x.data<float>();
+         float* pdx = dx.data<float>();
+         const float* a = p.a.data();
+         std::vector<float> mu(C);
+         for (int64_t j = 0; j < C; ++j) mu[j] = (float)p.st.mean[j];
+         // One pass: dx = a dout; per channel G1 = sum dout, G2 = sum dout (x - mean).
+         std::vector<double> acc;
+         channel_reduce(c, rows, C, 2, [&](int64_t r0, int64_t r1, double* s) {
+           std::vector<float> f1(C), f2(C);
+           for (int64_t b0 = r0; b0 < r1; b0 += 64) {
+             int64_t b1 = std::min(r1, b0 + 64);
+             std::fill(f1.begin(), f1.end(), 0.f);
+             std::fill(f2.begin(), f2.end(), 0.f);
+             for (int64_t r = b0; r < b1; ++r)
+               for (int64_t j = 0; j < C; ++j) {
+                 int64_t i = r * C + j;
+                 float gi = pg[i];
+                 pdx[i] = a[j] * gi;
+                 f1[j] += gi;
+                 f2[j] += gi * (px[i] - mu[j]);
+               }
+             for (int64_t j = 0; j < C; ++j) s[j] += f1[j], s[C + j] += f2[j];
+           }
+         }, acc);
+         const float* gamma = c.input(4).data<float>();
+         const float* k = c.input(3).data<float>();
+         float* pst = dstats.data<float>();
+         pst[2 * C] = 0.f;
+         for (int64_t j = 0; j < C; ++j) {
+           double G1 = acc[j], G2 = acc[C + j], r = p.r[j], n = p.st.n;
+           dbeta.data<float>()[j] = (float)G1;
+           dgamma.data<float>()[j] = (float)(r * G2);
+           double dvar = -0.5 * gamma[j] * r * r * r * G2;  // dL/dvar
+           double dmean = -(double)a[j] * G1;             // dL/dmean through b
+           double m1 = p.st.mean[j] - k[j];                // S1 / n
+           pst[j] = (float)((dmean - 2.0 * m1 * dvar) / n);
+           pst[C + j] = (float)(dvar / n);
+         }
+       }});
+  graph::register_op(
+      {.name = "SyncBnMovingUpdate",
+       .shape_fn =
+           [](InferContext& c) {
+             c.expect_inputs(4);
+             if (!graph::input_node(&c.node(), 0, "Variable") || !graph::input_node(&c.node(), 1, "Variable"))
+               c.fail("inputs 0 and 1 must be the moving mean and variance Variables");
+             double d = c.node().attr_float("decay");
+             if (!(d >= 0 && d <= 1)) c.fail("decay {} outside [0, 1]", d);
+             c.set_output(0, DType::kFloat32, c.shape(0));
+           },
+       .kernel =
+           [](KernelContext& c) {
+             Tensor& mm = c.variables().get(c.node().input(0).node->name());
+             Tensor& mv = c.variables().get(c.node().input(1).node->name());
+             int64_t C = mm.size();
+             check_vec(c, mv, C, "moving variance");
+             Stats st = decode(c, c.input(2), c.input(3), C);
+             // As AssignMovingAverage after FusedBatchNorm: v -= (1 - decay) (v - batch) in
+             // float, the variance with Bessel's correction over the whole (global) batch.
+             const float k = 1.0f - (float)c.node().attr_float("decay");
+             float corr = st.n > 1 ? (float)st.n / (float)(st.n - 1) : 1.0f;
+             float* pm = mm.data<float>();
+             float* pv = mv.data<float>();
+             for (int64_t j = 0; j < C; ++j) {
+               float bm = (float)st.mean[j], bv = (float)st.var[j] * corr;
+               pm[j] = pm[j] - k * (pm[j] - bm);
+               pv[j] = pv[j] - k * (pv[j] - bv);
+             }
+             c.set_output(0, mm);
+           },
+       .stateful = true});
+}
+
+}  // namespace
+
+void register_ops() {
+  if (graph::find_op("SyncBnMovingUpdate")) return;
+  register_allreduce_ops();
+  register_sync_bn_ops();
+}
+
+}  // namespace qat::distributed
