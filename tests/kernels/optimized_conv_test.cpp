@@ -119,5 +119,59 @@ TEST(OptimizedConv, LargeLayerSplitsWorkExactly) {
   }
 }
 
+// First layers (1 or 3 input channels: row taps; dilation_w 2: im2col) at network sizes: every path,
+// both modes, int8 and uint8 requant setups, 1, 2 and 3 threads give the reference's bytes (so the
+// threaded splits, including the shared row table of several channel groups, equal one thread).
+TEST(OptimizedConv, FirstLayerShapesMatchReferenceOnAnyThreadCount) {
+  struct Shape {
+    int h, w, c, oc, k, s, dw;
+    reference::Padding pad;
+  };
+  const Shape shapes[] = {{28, 28, 1, 32, 3, 1, 1, reference::Padding::kSame},
+                          {57, 45, 3, 16, 3, 2, 1, reference::Padding::kSame},
+                          {40, 40, 3, 32, 3, 2, 1, reference::Padding::kValid},
+                          {23, 31, 3, 24, 5, 1, 1, reference::Padding::kSame},
+                          {21, 19, 3, 20, 3, 1, 2, reference::Padding::kSame}};
+  std::mt19937 rng(99);
+  ThreadPool pool2(2), pool3(3);
+  for (const Shape& sh : shapes) {
+    reference::ConvParams p;
+    p.input_h = sh.h;
+    p.input_w = sh.w;
+    p.input_c = sh.c;
+    p.output_c = sh.oc;
+    p.filter_h = p.filter_w = sh.k;
+    p.stride_h = p.stride_w = sh.s;
+    p.dilation_w = sh.dw;
+    reference::ComputePadding(sh.pad, p.input_h, p.filter_h, p.stride_h, p.dilation_h, &p.output_h, &p.pad_top);
+    reference::ComputePadding(sh.pad, p.input_w, p.filter_w, p.stride_w, p.dilation_w, &p.output_w, &p.pad_left);
+    p.input_offset = -ZeroPoint(rng, false);
+    p.output_offset = ZeroPoint(rng, false);
+    RandomClamp(rng, false, &p.act_min, &p.act_max);
+    const size_t in_n = (size_t)p.input_h * p.input_w * p.input_c, out_n = (size_t)p.output_h * p.output_w * p.output_c;
+    auto input = RandomBytes<int8_t>(rng, in_n);
+    auto filter = RandomBytes<int8_t>(rng, (size_t)p.output_c * p.filter_h * p.filter_w * p.input_c, true);
+    auto bias = RandomBias(rng, p.output_c);
+    std::vector<Requant> rq(p.output_c);
+    for (auto& r : rq) r = RandomRequant(rng);
+    for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
+      p.requant = mode;
+      std::vector<int8_t> want(out_n);
+      reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
+      auto pc = optimized::PackConvInt8(p, rq.data(), p.output_c, filter.data(), bias.data());
+      EXPECT_EQ(pc.row_taps, sh.dw == 1);
+      EXPECT_EQ(pc.im2col, sh.dw != 1);
+      for (KernelPath path : PathsToTest())
+        for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
+          std::vector<int8_t> got(out_n, 0x5a);
+          std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
+          optimized::ConvInt8(pc, input.data(), got.data(), scratch.data(), tp, path);
+          EXPECT_EQ(got, want) << KernelPathName(path) << " mode " << (int)mode << " threads "
+                               << (tp ? tp->size() : 1) << " shape " << sh.h << "x" << sh.w << "x" << sh.c;
+        }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace qat::kernels

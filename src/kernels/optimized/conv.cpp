@@ -24,9 +24,15 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
   pc.p = p;
   pc.is_uint8 = is_uint8;
   const int taps = p.filter_h * p.filter_w;
-  pc.im2col = taps > 1 && p.input_c < 8;
-  pc.taps = pc.im2col ? 1 : taps;
-  pc.ic_pad = pc.im2col ? (taps * p.input_c + 1) & ~1 : (p.input_c + 1) & ~1;
+  const bool few_channels = taps > 1 && p.input_c < 8;
+  pc.row_taps = few_channels && p.dilation_w == 1;
+  pc.im2col = few_channels && !pc.row_taps;
+  pc.taps = pc.im2col ? 1 : (pc.row_taps ? p.filter_h : taps);
+  pc.ic_pad = pc.im2col     ? (taps * p.input_c + 1) & ~1
+              : pc.row_taps ? (p.filter_w * p.input_c + 1) & ~1
+                            : (p.input_c + 1) & ~1;
+  if (pc.row_taps)
+    pc.padded_w = std::max(p.pad_left + p.input_w, (p.output_w - 1) * p.stride_w + p.filter_w);
   pc.oc_blocks = (p.output_c + kGemmNR - 1) / kGemmNR;
   const int icp = pc.ic_pad / 2;
   const int64_t panel = (int64_t)pc.taps * icp * kGemmNR * 2;
@@ -41,8 +47,11 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
       for (int ic = 0; ic < p.input_c; ++ic) {
         const int32_t w = (int32_t)filter[oc * oc_stride + (int64_t)t * p.input_c + ic] + filter_offset;
         sum += w;
-        // im2col rows hold the OHWI order k = t * input_c + ic, i.e. the filter row as stored.
-        const int k = pc.im2col ? t * p.input_c + ic : t * pc.ic_pad + ic;
+        // im2col rows hold the OHWI order k = t * input_c + ic, i.e. the filter row as stored; a
+        // row tap fy holds fx * input_c + ic.
+        const int k = pc.im2col     ? t * p.input_c + ic
+                      : pc.row_taps ? (t / p.filter_w) * pc.ic_pad + (t % p.filter_w) * p.input_c + ic
+                                    : t * pc.ic_pad + ic;
         dst[(int64_t)(k / 2) * kGemmNR * 2 + (k & 1)] = (int16_t)w;
       }
     // Wrapping int32 arithmetic, as the reference accumulator (exact for any real layer).
@@ -155,6 +164,112 @@ void Im2colRows(const PackedConv& pc, const T* input, int64_t m0, int64_t m1, in
 
 void RunTasks(ThreadPool* pool, int tasks, const std::function<void(int)>& fn) { ParallelTasks(pool, tasks, fn); }
 
+// Elements of the int16 copy of the input (im2col: of the im2col matrix), without the zero row.
+int64_t CopyElements(const PackedConv& pc) {
+  const ConvParams& p = pc.p;
+  if (pc.im2col) return (int64_t)p.batches * p.output_h * p.output_w * pc.ic_pad;
+  // Row taps: padded rows of padded_w pixels, plus one slack value read by the last odd pair.
+  if (pc.row_taps) return (int64_t)p.batches * p.input_h * pc.padded_w * p.input_c + 2;
+  return (int64_t)p.batches * p.input_h * p.input_w * pc.ic_pad;
+}
+
+// Row-tap copy of input rows [r0, r1) (row r = b * input_h + iy): Z_in in the padding columns.
+void PaddedRows(const PackedConv& pc, const void* input, int64_t r0, int64_t r1, int16_t* buf, bool avx2) {
+  const ConvParams& p = pc.p;
+  const int C = p.input_c, left = p.pad_left * C, mid = p.input_w * C, row = pc.padded_w * C;
+  for (int64_t r = r0; r < r1; ++r) {
+    int16_t* d = buf + r * row;
+    const uint8_t* src = static_cast<const uint8_t*>(input) + r * mid;
+    for (int i = 0; i < left; ++i) d[i] = pc.zero_in;
+    if (avx2) {
+      x86::WidenRunAvx2(src, pc.is_uint8, mid, d + left);
+    } else if (pc.is_uint8) {
+      for (int i = 0; i < mid; ++i) d[left + i] = src[i];
+    } else {
+      for (int i = 0; i < mid; ++i) d[left + i] = (int8_t)src[i];
+    }
+    for (int i = left + mid; i < row; ++i) d[i] = pc.zero_in;
+  }
+}
+
+// Row pointer table of tiles [tile0, tile1): table[(tile - tile0) * taps * 4 + tap * 4 + r] is the
+// int16 run that tap `tap` of the tile's pixel r reads; pixels past M repeat the tile's first.
+void BuildTable(const PackedConv& pc, const int16_t* buf, const int16_t* zero_row, bool direct, int64_t M,
+                int64_t tile0, int64_t tile1, const int16_t** table) {
+  const ConvParams& p = pc.p;
+  const int taps = pc.taps;
+  const int64_t m0 = tile0 * kGemmMR, m1 = std::min(M, tile1 * kGemmMR);
+  int ox = (int)(m0 % p.output_w);
+  int oy = (int)((m0 / p.output_w) % p.output_h);
+  int64_t b = m0 / ((int64_t)p.output_w * p.output_h);
+  const int64_t row_stride = pc.row_taps ? (int64_t)pc.padded_w * p.input_c : (int64_t)p.input_w * pc.ic_pad;
+  const int kh = p.filter_h, kw = p.filter_w;
+  // Rows of the current output row's filter window (zero_row where the window leaves the image),
+  // recomputed only when the output row changes.
+  const int16_t* window[64];
+  const bool small_window = kh <= 64;
+  int64_t window_row = -1;
+  for (int64_t m = m0; m < m1; ++m) {
+    const int16_t** tp = table + (m - tile0 * kGemmMR) / kGemmMR * taps * kGemmMR + (m & (kGemmMR - 1));
+    if (direct) {
+      tp[0] = buf + m * pc.ic_pad;
+    } else {
+      const int iy0 = oy * p.stride_h - p.pad_top;
+      const int16_t* image = buf + b * p.input_h * row_stride;
+      if (small_window && window_row != b * p.output_h + oy) {
+        window_row = b * p.output_h + oy;
+        for (int fy = 0; fy < kh; ++fy) {
+          const int iy = iy0 + fy * p.dilation_h;
+          window[fy] = iy >= 0 && iy < p.input_h ? image + iy * row_stride : nullptr;
+        }
+      }
+      if (pc.row_taps) {
+        // Padded column of input column ix0 is ix0 + pad_left = ox * stride_w.
+        const int64_t x_off = (int64_t)ox * p.stride_w * p.input_c;
+        for (int fy = 0; fy < kh; ++fy) tp[fy * kGemmMR] = window[fy] ? window[fy] + x_off : zero_row;
+      } else {
+        const int ix0 = ox * p.stride_w - p.pad_left;
+        const bool x_inside = ix0 >= 0 && ix0 + (kw - 1) * p.dilation_w < p.input_w;
+        for (int fy = 0; fy < kh; ++fy) {
+          const int16_t** tf = tp + fy * kw * kGemmMR;
+          const int16_t* row = nullptr;
+          if (small_window) {
+            row = window[fy];
+          } else {
+            const int iy = iy0 + fy * p.dilation_h;
+            row = iy >= 0 && iy < p.input_h ? image + iy * row_stride : nullptr;
+          }
+          if (!row) {
+            for (int fx = 0; fx < kw; ++fx) tf[fx * kGemmMR] = zero_row;
+          } else if (x_inside) {
+            const int16_t* x = row + (int64_t)ix0 * pc.ic_pad;
+            const int64_t step = (int64_t)p.dilation_w * pc.ic_pad;
+            for (int fx = 0; fx < kw; ++fx, x += step) tf[fx * kGemmMR] = x;
+          } else {
+            for (int fx = 0; fx < kw; ++fx) {
+              const int ix = ix0 + fx * p.dilation_w;
+              tf[fx * kGemmMR] = ix >= 0 && ix < p.input_w ? row + (int64_t)ix * pc.ic_pad : zero_row;
+            }
+          }
+        }
+      }
+    }
+    if (++ox == p.output_w) {
+      ox = 0;
+      if (++oy == p.output_h) {
+        oy = 0;
+        ++b;
+      }
+    }
+  }
+  if (m1 < tile1 * kGemmMR) {  // the last tile is partial: repeat its first pixel
+    const int64_t tile = tile1 - 1;
+    const int16_t** tp = table + (tile - tile0) * taps * kGemmMR;
+    for (int r = (int)(m1 - tile * kGemmMR); r < kGemmMR; ++r)
+      for (int t = 0; t < taps; ++t) tp[t * kGemmMR + r] = tp[t * kGemmMR];
+  }
+}
+
 void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool,
              KernelPath path) {
   const ConvParams& p = pc.p;
@@ -166,10 +281,12 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     owned.reset(new uint8_t[ConvScratchBytes(pc)]);
     scratch = owned.get();
   }
+  const bool avx2 = path == KernelPath::kAvx2;
   int16_t* buf = reinterpret_cast<int16_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
-  int16_t* zero_row = buf + (pc.im2col ? M : in_pixels) * pc.ic_pad;
-  for (int c = 0; c < pc.ic_pad; ++c) zero_row[c] = c < p.input_c ? pc.zero_in : 0;
-  const int threads = pool ? pool->size() : 1;
+  int16_t* zero_row = buf + CopyElements(pc);
+  for (int c = 0; c < pc.ic_pad; ++c) zero_row[c] = c < p.input_c || pc.row_taps ? pc.zero_in : 0;
+  if (pc.row_taps) zero_row[-1] = zero_row[-2] = 0;  // the slack after the copy
+  const int threads = ParallelThreads(pool);
 
   // The GEMM's work split. A work unit is (a chunk of pixel tiles, a group of 16-channel panels);
   // inside a unit the panels are the outer loop, so one panel stays in L1 while the chunk's int16 rows
@@ -184,40 +301,54 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
   while (threads > 1 && chunks * groups < 4 * threads && groups < pc.oc_blocks) groups *= 2;
   groups = std::min(groups, pc.oc_blocks);
   const int blocks_per_group = (pc.oc_blocks + groups - 1) / groups;
+  groups = (pc.oc_blocks + blocks_per_group - 1) / blocks_per_group;  // no empty group
   const int64_t panel = (int64_t)pc.taps * icp * kGemmNR * 2;
   const int taps = pc.taps;
 
   // A 1x1 stride-1 convolution without padding reads input row m for output pixel m ("direct");
   // with one channel group, each work unit widens its own rows, saving one hand-off to the threads.
-  const bool direct = pc.im2col || (pc.taps == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
-                                    p.pad_left == 0 && p.output_h == p.input_h && p.output_w == p.input_w);
+  const bool direct = pc.im2col || (pc.taps == 1 && !pc.row_taps && p.stride_h == 1 && p.stride_w == 1 &&
+                                    p.pad_top == 0 && p.pad_left == 0 && p.output_h == p.input_h &&
+                                    p.output_w == p.input_w);
   const bool widen_in_unit = direct && !pc.im2col && groups == 1;
+  // With several channel groups the chunks' row tables are built once, in the copy pass, into a
+  // table on the calling thread that every unit reads (few chunks: at most 4 * threads).
+  const bool shared_table = groups > 1;
+  thread_local std::vector<const int16_t*> caller_table;
+  if (shared_table) caller_table.resize((size_t)(tiles * taps * kGemmMR));
+  const int16_t** table_all = shared_table ? caller_table.data() : nullptr;
 
-  // 1. int16 copy of the input (or im2col matrix), split over the threads by pixel ranges.
-  if (widen_in_unit) {
-    // done per work unit below
-  } else if (pc.im2col) {
-    const int tasks = (int)std::min<int64_t>(threads, (M + 255) / 256);
-    const int64_t per = (M + tasks - 1) / tasks;
+  // 1. int16 copy of the input (row taps: with padding columns; im2col: the im2col matrix), split
+  //    over the threads; the shared table is built in the same pass.
+  if (!widen_in_unit) {
+    const int64_t units = pc.im2col ? M : (pc.row_taps ? (int64_t)p.batches * p.input_h : in_pixels);
+    const int64_t unit_values = pc.im2col ? pc.ic_pad : (pc.row_taps ? (int64_t)pc.padded_w * p.input_c : p.input_c);
+    const int64_t work = units * unit_values + (shared_table ? tiles * taps * kGemmMR * 4 : 0);
+    const int tasks = (int)std::clamp<int64_t>(work / 8192, 1, threads);
+    const int64_t per = (units + tasks - 1) / tasks;
+    const int64_t tiles_per = (tiles + tasks - 1) / tasks;
     RunTasks(pool, tasks, [&](int t) {
-      const int64_t b0 = t * per, e = std::min(M, b0 + per);
-      if (b0 >= e) return;
-      if (pc.is_uint8)
-        Im2colRows(pc, static_cast<const uint8_t*>(input), b0, e, buf, path == KernelPath::kAvx2);
-      else
-        Im2colRows(pc, static_cast<const int8_t*>(input), b0, e, buf, path == KernelPath::kAvx2);
-    });
-  } else {
-    const int tasks = (int)std::min<int64_t>(threads, (in_pixels + 255) / 256);
-    const int64_t per = (in_pixels + tasks - 1) / tasks;
-    RunTasks(pool, tasks, [&](int t) {
-      const int64_t b = t * per, e = std::min(in_pixels, b + per);
-      if (b >= e) return;
-      const uint8_t* src = static_cast<const uint8_t*>(input) + b * p.input_c;
-      if (path == KernelPath::kAvx2)
-        x86::WidenRowsAvx2(src, pc.is_uint8, e - b, p.input_c, pc.ic_pad, buf + b * pc.ic_pad);
-      else
-        WidenRowsPortable(src, pc.is_uint8, e - b, p.input_c, pc.ic_pad, buf + b * pc.ic_pad);
+      const int64_t b0 = t * per, e = std::min(units, b0 + per);
+      if (b0 < e) {
+        if (pc.im2col) {
+          if (pc.is_uint8)
+            Im2colRows(pc, static_cast<const uint8_t*>(input), b0, e, buf, avx2);
+          else
+            Im2colRows(pc, static_cast<const int8_t*>(input), b0, e, buf, avx2);
+        } else if (pc.row_taps) {
+          PaddedRows(pc, input, b0, e, buf, avx2);
+        } else {
+          const uint8_t* src = static_cast<const uint8_t*>(input) + b0 * p.input_c;
+          if (avx2)
+            x86::WidenRowsAvx2(src, pc.is_uint8, e - b0, p.input_c, pc.ic_pad, buf + b0 * pc.ic_pad);
+          else
+            WidenRowsPortable(src, pc.is_uint8, e - b0, p.input_c, pc.ic_pad, buf + b0 * pc.ic_pad);
+        }
+      }
+      if (shared_table) {
+        const int64_t t0 = t * tiles_per, t1 = std::min(tiles, t0 + tiles_per);
+        if (t0 < t1) BuildTable(pc, buf, zero_row, direct, M, t0, t1, table_all + t0 * taps * kGemmMR);
+      }
     });
   }
 
@@ -226,41 +357,22 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     const int64_t chunk = unit / groups;
     const int group = unit % groups;
     const int64_t tile0 = chunk * chunk_tiles, tile1 = std::min(tiles, tile0 + chunk_tiles);
-    thread_local std::vector<const int16_t*> table;
-    table.resize((size_t)(tile1 - tile0) * taps * kGemmMR);
-    if (widen_in_unit) {
-      const int64_t m0 = tile0 * kGemmMR, m1 = std::min(M, tile1 * kGemmMR);
-      const uint8_t* src = static_cast<const uint8_t*>(input) + m0 * p.input_c;
-      if (path == KernelPath::kAvx2)
-        x86::WidenRowsAvx2(src, pc.is_uint8, m1 - m0, p.input_c, pc.ic_pad, buf + m0 * pc.ic_pad);
-      else
-        WidenRowsPortable(src, pc.is_uint8, m1 - m0, p.input_c, pc.ic_pad, buf + m0 * pc.ic_pad);
-    }
-    // Row pointer table of the chunk: [tile][tap][pixel]; pixels past M repeat the tile's first.
-    for (int64_t tile = tile0; tile < tile1; ++tile) {
-      const int16_t** tp = table.data() + (tile - tile0) * taps * kGemmMR;
-      for (int r = 0; r < kGemmMR; ++r) {
-        int64_t m = tile * kGemmMR + r;
-        if (m >= M) m = tile * kGemmMR;
-        if (direct) {
-          tp[r] = buf + m * pc.ic_pad;
-          continue;
-        }
-        const int ox = (int)(m % p.output_w);
-        const int oy = (int)((m / p.output_w) % p.output_h);
-        const int64_t b = m / ((int64_t)p.output_w * p.output_h);
-        const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
-        for (int fy = 0; fy < p.filter_h; ++fy) {
-          const int iy = iy0 + fy * p.dilation_h;
-          const bool y_inside = iy >= 0 && iy < p.input_h;
-          const int16_t* row = y_inside ? buf + (b * p.input_h + iy) * p.input_w * pc.ic_pad : zero_row;
-          for (int fx = 0; fx < p.filter_w; ++fx) {
-            const int ix = ix0 + fx * p.dilation_w;
-            tp[(fy * p.filter_w + fx) * kGemmMR + r] =
-                y_inside && ix >= 0 && ix < p.input_w ? row + (int64_t)ix * pc.ic_pad : zero_row;
-          }
-        }
+    const int16_t** table;
+    if (shared_table) {
+      table = table_all + tile0 * taps * kGemmMR;
+    } else {
+      thread_local std::vector<const int16_t*> unit_table;
+      unit_table.resize((size_t)(tile1 - tile0) * taps * kGemmMR);
+      table = unit_table.data();
+      if (widen_in_unit) {
+        const int64_t m0 = tile0 * kGemmMR, m1 = std::min(M, tile1 * kGemmMR);
+        const uint8_t* src = static_cast<const uint8_t*>(input) + m0 * p.input_c;
+        if (avx2)
+          x86::WidenRowsAvx2(src, pc.is_uint8, m1 - m0, p.input_c, pc.ic_pad, buf + m0 * pc.ic_pad);
+        else
+          WidenRowsPortable(src, pc.is_uint8, m1 - m0, p.input_c, pc.ic_pad, buf + m0 * pc.ic_pad);
       }
+      BuildTable(pc, buf, zero_row, direct, M, tile0, tile1, table);
     }
     const int blk0 = group * blocks_per_group, blk1 = std::min(pc.oc_blocks, blk0 + blocks_per_group);
     for (int blk = blk0; blk < blk1; ++blk) {
@@ -275,8 +387,8 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
         const int pixels = (int)std::min<int64_t>(kGemmMR, M - tile * kGemmMR);
         uint8_t* out[kGemmMR];
         for (int r = 0; r < kGemmMR; ++r) out[r] = output + (tile * kGemmMR + std::min(r, pixels - 1)) * p.output_c + oc0;
-        const int16_t* const* rows = table.data() + (tile - tile0) * taps * kGemmMR;
-        if (path == KernelPath::kAvx2)
+        const int16_t* const* rows = table + (tile - tile0) * taps * kGemmMR;
+        if (avx2)
           x86::GemmTile4x16Avx2(pixels, taps, icp, rows, w, os, n, out);
         else
           GemmTilePortable(pixels, taps, icp, rows, w, pc, oc0, n, out);
@@ -307,9 +419,8 @@ PackedConv PackFullyConnectedUint8(const FullyConnectedParams& p, const Requant&
 }
 
 size_t ConvScratchBytes(const PackedConv& pc) {
-  const int64_t in_pixels = pc.im2col ? (int64_t)pc.p.batches * pc.p.output_h * pc.p.output_w
-                                      : (int64_t)pc.p.batches * pc.p.input_h * pc.p.input_w;
-  return (size_t)((in_pixels + 1) * pc.ic_pad * 2 + 64);
+  // The copy, the zero row (ic_pad values) and the 64-byte alignment.
+  return (size_t)((CopyElements(pc) + pc.ic_pad) * 2 + 64);
 }
 
 void ConvInt8(const PackedConv& pc, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,

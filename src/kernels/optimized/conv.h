@@ -39,14 +39,20 @@ inline constexpr int kGemmNR = 16;  // output channels per packed panel
 struct PackedConv {
   ConvParams p;          // geometry, offsets, clamp and requantization mode (FC: 1x1 over batches)
   bool is_uint8 = false;
-  int taps = 1;          // filter_h * filter_w (1 in im2col mode)
-  int ic_pad = 0;        // input channels rounded up to even (int16 pairs); im2col: K rounded up
-  // Few input channels (the first layer of a network: 1 or 3) make the per-tap runs too short for
-  // the pointer-table kernel, so the int16 copy is an im2col matrix instead: one row of
-  // K = filter_h * filter_w * input_c values per output pixel, padding taps holding Z_in.
+  int taps = 1;          // filter_h * filter_w (row_taps: filter_h; im2col: 1)
+  int ic_pad = 0;        // depth of one tap rounded up to even (int16 pairs)
+  // Few input channels (the first layer of a network: 1 or 3) make the per-pixel runs too short
+  // for one tap per filter position. With dilation_w == 1 a tap is a whole filter row instead
+  // ("row taps"): filter_w * input_c values that are contiguous in an int16 copy of the input whose
+  // left/right padding columns are materialised (Z_in); depth per tap filter_w * input_c rounded up
+  // to even (the extra slot has weight 0 and reads the next value, whatever it is). With
+  // dilation_w > 1 the int16 copy is an im2col matrix: one row of K = filter_h * filter_w * input_c
+  // values per output pixel, padding taps holding Z_in.
+  bool row_taps = false;
   bool im2col = false;
+  int padded_w = 0;      // row_taps: width of the int16 copy (input_w plus both padding columns)
   int oc_blocks = 0;     // ceil(output_c / 16)
-  AlignedVector<int16_t> weights;  // [oc_block][tap][ic_pad/2][16 channels][2] (im2col: one tap)
+  AlignedVector<int16_t> weights;  // [oc_block][tap][ic_pad/2][16 channels][2]
   AlignedVector<int32_t> bias;     // [oc_blocks*16] bias + input_offset * sum(w) (uint8: w - Z_w)
   RequantArrays rq;                // [oc_blocks*16]
   int16_t zero_in = 0;             // Z_in: the value of a padding tap
