@@ -73,7 +73,12 @@ class SpinTeam {
       fn(claimed);
       done_.fetch_add(1, std::memory_order_release);
     }
-    while (done_.load(std::memory_order_acquire) < tasks) CpuRelax();
+    // A worker still running a task: spin, yielding now and then so that on an oversubscribed
+    // machine the worker (possibly waiting for this core) gets to finish.
+    for (int i = 1; done_.load(std::memory_order_acquire) < tasks; ++i) {
+      CpuRelax();
+      if ((i & 1023) == 0) std::this_thread::yield();
+    }
     fn_ = nullptr;
   }
 
