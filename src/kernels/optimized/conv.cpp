@@ -17,6 +17,29 @@ namespace qat::kernels::optimized {
 
 namespace {
 
+// result = (x * m + K) >> (31 + right) (logical, low 32 bits), K = 2^62 + 2^30 + 2^(30 + right)
+// for a product >= 0, 2^31 less for a negative one (right > 0); see x86/gemm_avx2.cpp.
+void InitK64(PackedConv& pc) {
+  const int count = pc.oc_blocks * kGemmNR;
+  pc.k64.clear();
+  pc.zp64.clear();
+  for (int c = 0; c < count; ++c)
+    if (pc.rq.right[c] < 0 || pc.rq.right[c] > 31) return;
+  pc.k64.assign((size_t)count / 8 * 24, 0);
+  pc.zp64.assign(count, 0);
+  for (int c = 0; c < count; ++c) {
+    const int right = pc.rq.right[c];
+    const int64_t k_pos = (1LL << 62) + (1LL << 30) + (right > 0 ? (1LL << (30 + right)) : 0);
+    const int64_t k_neg = k_pos - (right > 0 ? (1LL << 31) : 0);
+    int64_t* g = pc.k64.data() + (c / 8) * 24;
+    const int lane = (c % 8) / 2, odd = c % 2;
+    g[(odd ? 8 : 0) + lane] = k_pos;
+    g[(odd ? 12 : 4) + lane] = k_neg;
+    g[(odd ? 20 : 16) + lane] = 31 + right;
+    pc.zp64[c] = (int32_t)((uint32_t)pc.p.output_offset - (uint32_t)(1ULL << (31 - right)));
+  }
+}
+
 template <class W>
 PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_count, const W* filter,
                     const int32_t* bias, bool is_uint8) {
@@ -58,6 +81,7 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
     pc.bias[oc] = (int32_t)((uint32_t)(bias ? bias[oc] : 0) + (uint32_t)p.input_offset * (uint32_t)sum);
   }
   pc.rq.Init(requant, requant_count, p.output_c, pc.oc_blocks * kGemmNR);
+  InitK64(pc);
   pc.zero_in = (int16_t)(-p.input_offset);
   return pc;
 }
@@ -382,7 +406,9 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
       x86::GemmOutput os{pc.bias.data() + oc0, pc.rq.multiplier.data() + oc0, pc.rq.left.data() + oc0,
                          pc.rq.right.data() + oc0, pc.rq.mask.data() + oc0, pc.rq.half.data() + oc0,
                          pc.rq.scale.data() + oc0, p.output_offset, p.act_min, p.act_max, p.requant,
-                         pc.is_uint8, pc.rq.multiplier_odd.data() + oc0, pc.rq.any_left};
+                         pc.is_uint8, pc.rq.multiplier_odd.data() + oc0, pc.rq.any_left,
+                         pc.k64.empty() ? nullptr : pc.k64.data() + oc0 / 8 * 24,
+                         pc.zp64.empty() ? nullptr : pc.zp64.data() + oc0};
       for (int64_t tile = tile0; tile < tile1; ++tile) {
         const int pixels = (int)std::min<int64_t>(kGemmMR, M - tile * kGemmMR);
         uint8_t* out[kGemmMR];

@@ -55,6 +55,11 @@ struct PackedConv {
   AlignedVector<int16_t> weights;  // [oc_block][tap][ic_pad/2][16 channels][2]
   AlignedVector<int32_t> bias;     // [oc_blocks*16] bias + input_offset * sum(w) (uint8: w - Z_w)
   RequantArrays rq;                // [oc_blocks*16]
+  // kTflite output stage as one 64-bit floor division (x86/gemm_avx2.cpp): per 8 channels 24
+  // int64 (K+ / K- for the even and odd lanes, then the shifts 31 + right), and per channel the
+  // output zero point minus 2^(31 - right). Empty when a right shift is outside [0, 31].
+  AlignedVector<int64_t> k64;
+  AlignedVector<int32_t> zp64;
   int16_t zero_in = 0;             // Z_in: the value of a padding tap
 };
 

@@ -15,6 +15,32 @@ namespace qat::kernels::x86 {
 using namespace avx2;
 
 namespace {
+// kTflite output stage in one 64-bit floor division (as x86/depthwise_avx2.cpp derives):
+//   h = floor((p + 2^30) / 2^31) with p = x * m, then RoundingDivideByPOT(h, r)
+//     = floor((h + 2^(r-1) - [h < 0]) / 2^r)                      (r >= 1; r = 0: h)
+//     = floor((p + 2^30 + 2^(30+r) - [h < 0] 2^31) / 2^(31+r))    (floor(floor(u/a)/b) = floor(u/ab))
+// [h < 0] can be [p < 0] (they differ only where h = 0, and both roundings then give 0). 2^62 is
+// added so the sum is positive (|p| < 2^62) and a logical vpsrlvq gives result + 2^(31-r) in the
+// low 32 bits; zp64 = Z_out - 2^(31-r) takes that back out. Then the clamp.
+inline __m256i Requant8K64(__m256i x, const GemmOutput& os, int c) {
+  if (os.any_left) x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i*)(os.left + c)));
+  const int64_t* k = os.k64 + (c / 8) * 24;
+  const __m256i m = _mm256_loadu_si256((const __m256i*)(os.multiplier + c));
+  const __m256i mo = _mm256_loadu_si256((const __m256i*)(os.multiplier_odd + c));
+  __m256i pe = _mm256_mul_epi32(x, m);
+  __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo);
+  const __m256d kpe = _mm256_load_pd((const double*)k), kne = _mm256_load_pd((const double*)(k + 4));
+  const __m256d kpo = _mm256_load_pd((const double*)(k + 8)), kno = _mm256_load_pd((const double*)(k + 12));
+  pe = _mm256_add_epi64(pe, _mm256_castpd_si256(_mm256_blendv_pd(kpe, kne, _mm256_castsi256_pd(pe))));
+  po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kpo, kno, _mm256_castsi256_pd(po))));
+  pe = _mm256_srlv_epi64(pe, _mm256_load_si256((const __m256i*)(k + 16)));
+  po = _mm256_srlv_epi64(po, _mm256_load_si256((const __m256i*)(k + 20)));
+  __m256i v = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
+  v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i*)(os.zp64 + c)));
+  v = _mm256_max_epi32(v, _mm256_set1_epi32(os.act_min));
+  return _mm256_min_epi32(v, _mm256_set1_epi32(os.act_max));
+}
+
 inline __m256i Bcast32(const int16_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -54,6 +80,14 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
     }
   }
   const __m256i acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+  if (os.mode == RequantMode::kTflite && os.k64) {
+    for (int r = 0; r < pixels; ++r) {
+      __m256i lo = Requant8K64(acc[r][0], os, 0);
+      __m256i hi = Requant8K64(acc[r][1], os, 8);
+      StoreBytes(out[r], PackBytes16(lo, hi, os.is_uint8), n);
+    }
+    return;
+  }
   for (int r = 0; r < pixels; ++r) {
     __m256i lo = Requant8(acc[r][0], os, 0);
     __m256i hi = Requant8(acc[r][1], os, 8);

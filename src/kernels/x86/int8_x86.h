@@ -26,6 +26,10 @@ struct GemmOutput {
   bool is_uint8;
   const int32_t* multiplier_odd;  // RequantArrays::multiplier_odd
   bool any_left;                  // RequantArrays::any_left
+  // kTflite in one 64-bit rounding (PackedConv::k64 / zp64, see gemm_avx2.cpp); null: the
+  // two-step RequantTflite.
+  const int64_t* k64 = nullptr;   // per 8 channels: K+ even, K- even, K+ odd, K- odd, shift even, shift odd
+  const int32_t* zp64 = nullptr;  // per channel: output_offset - 2^(31 - right)
 };
 
 // One 4-pixel x 16-channel tile of the implicit GEMM (the accumulators start at the folded bias).
