@@ -195,14 +195,13 @@ struct Affine {
   std::vector<double> r;
   std::vector<float> a, b;
 };
-Affine affine(const KernelContext& c, int base, int64_t C) {
+Affine affine(const KernelContext& c, int base, int64_t C, double eps) {
   Affine p;
   p.st = decode(c, c.input(base + 1), c.input(base + 2), C);
   check_vec(c, c.input(base + 3), C, "gamma");
   check_vec(c, c.input(base + 4), C, "beta");
   const float* g = c.input(base + 3).data<float>();
   const float* be = c.input(base + 4).data<float>();
-  double eps = c.node().attr_float("epsilon");
   p.r.resize(C), p.a.resize(C), p.b.resize(C);
   for (int64_t j = 0; j < C; ++j) {
     double r = 1.0 / std::sqrt(p.st.var[j] + eps), a = g[j] * r;
@@ -212,6 +211,101 @@ Affine affine(const KernelContext& c, int base, int64_t C) {
   }
   return p;
 }
+
+// Activation applied after the batch norm by the fused kernels: 0 none, 1 Relu, 2 Relu6 (the
+// exact expressions of the Relu / Relu6 ops, and their gradients' masks on the output y).
+template <int A>
+inline float act(float v) {
+  if constexpr (A == 1) return v > 0 ? v : 0.0f;
+  if constexpr (A == 2) return std::min(std::max(v, 0.0f), 6.0f);
+  return v;
+}
+template <int A>
+inline float act_grad(float g, float y) {
+  if constexpr (A == 1) return y > 0 ? g : 0.0f;
+  if constexpr (A == 2) return y > 0 && y < 6 ? g : 0.0f;
+  return g;
+}
+
+// SyncBnApply (inputs x, stats, shift, gamma, beta from 0) into output `out`: act(a x + b).
+template <int A>
+void apply_forward(KernelContext& c, int out, const graph::Node& bn) {
+  const Tensor& x = c.input(0);
+  int64_t C = channels_of(c, x), rows = C ? x.size() / C : 0;
+  Affine p = affine(c, 0, C, bn.attr_float("epsilon"));
+  Tensor& y = c.allocate_output(out, x.shape());
+  const float* px = x.data<float>();
+  float* py = y.data<float>();
+  const float *a = p.a.data(), *b = p.b.data();
+  graph::parallel_range(
+      c.pool(), rows,
+      [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t j = 0; j < C; ++j) py[r * C + j] = act<A>(a[j] * px[r * C + j] + b[j]);
+      },
+      grain_rows(C));
+}
+
+// SyncBnApplyGrad: dout = input 0 (masked by the activation's output, input 1, when A != 0),
+// the forward's x, stats, shift, gamma, beta from input `base`; outputs dx (direct part), dstats,
+// dgamma, dbeta from output `out`.
+template <int A>
+void apply_backward(KernelContext& c, int base, int out, const graph::Node& bn_grad) {
+  const Tensor& dout = c.input(0);
+  const Tensor& x = c.input(base);
+  if (dout.shape() != x.shape()) c.fail("gradient shape differs from the input");
+  const float* pm = nullptr;  // the activation's output (its gradient's mask)
+  if constexpr (A != 0) {
+    if (c.input(1).shape() != x.shape()) c.fail("activation output shape differs from the input");
+    pm = c.input(1).data<float>();
+  }
+  int64_t C = channels_of(c, x), rows = C ? x.size() / C : 0;
+  Affine p = affine(c, base, C, bn_grad.attr_float("epsilon"));
+  Tensor& dx = c.allocate_output(out, x.shape());
+  Tensor& dstats = c.allocate_output(out + 1, {2 * C + 1});
+  Tensor& dgamma = c.allocate_output(out + 2, {C});
+  Tensor& dbeta = c.allocate_output(out + 3, {C});
+  const float *pg = dout.data<float>(), *px = x.data<float>();
+  float* pdx = dx.data<float>();
+  const float* a = p.a.data();
+  std::vector<float> mu(C);
+  for (int64_t j = 0; j < C; ++j) mu[j] = (float)p.st.mean[j];
+  // One pass: dx = a dout; per channel G1 = sum dout, G2 = sum dout (x - mean).
+  std::vector<double> acc;
+  channel_reduce(c, rows, C, 2, [&](int64_t r0, int64_t r1, double* s) {
+    std::vector<float> f1(C), f2(C);
+    for (int64_t b0 = r0; b0 < r1; b0 += 64) {
+      int64_t b1 = std::min(r1, b0 + 64);
+      std::fill(f1.begin(), f1.end(), 0.f);
+      std::fill(f2.begin(), f2.end(), 0.f);
+      for (int64_t r = b0; r < b1; ++r)
+        for (int64_t j = 0; j < C; ++j) {
+          int64_t i = r * C + j;
+          float gi = pg[i];
+          if constexpr (A != 0) gi = act_grad<A>(gi, pm[i]);
+          pdx[i] = a[j] * gi;
+          f1[j] += gi;
+          f2[j] += gi * (px[i] - mu[j]);
+        }
+      for (int64_t j = 0; j < C; ++j) s[j] += f1[j], s[C + j] += f2[j];
+    }
+  }, acc);
+  const float* gamma = c.input(base + 3).data<float>();
+  const float* k = c.input(base + 2).data<float>();
+  float* pst = dstats.data<float>();
+  pst[2 * C] = 0.f;
+  for (int64_t j = 0; j < C; ++j) {
+    double G1 = acc[j], G2 = acc[C + j], r = p.r[j], n = p.st.n;
+    dbeta.data<float>()[j] = (float)G1;
+    dgamma.data<float>()[j] = (float)(r * G2);
+    double dvar = -0.5 * gamma[j] * r * r * r * G2;  // dL/dvar
+    double dmean = -(double)a[j] * G1;             // dL/dmean through b
+    double m1 = p.st.mean[j] - k[j];                // S1 / n
+    pst[j] = (float)((dmean - 2.0 * m1 * dvar) / n);
+    pst[C + j] = (float)(dvar / n);
+  }
+}
+
 
 void register_sync_bn_ops() {
   graph::register_op(
@@ -316,23 +410,7 @@ void register_sync_bn_ops() {
              if (!(eps > 0)) c.fail("epsilon must be > 0, got {}", eps);
              c.set_output(0, DType::kFloat32, c.shape(0));
            },
-       .kernel =
-           [](KernelContext& c) {
-             const Tensor& x = c.input(0);
-             int64_t C = channels_of(c, x), rows = C ? x.size() / C : 0;
-             Affine p = affine(c, 0, C);
-             Tensor& y = c.allocate_output(0, x.shape());
-             const float* px = x.data<float>();
-             float* py = y.data<float>();
-             const float *a = p.a.data(), *b = p.b.data();
-             graph::parallel_range(
-                 c.pool(), rows,
-                 [&](int64_t r0, int64_t r1) {
-                   for (int64_t r = r0; r < r1; ++r)
-                     for (int64_t j = 0; j < C; ++j) py[r * C + j] = a[j] * px[r * C + j] + b[j];
-                 },
-                 grain_rows(C));
-           },
+       .kernel = [](KernelContext& c) { apply_forward<0>(c, 0, c.node()); },
        .grad =
            [](GradContext& g) {
              std::vector<Output> in{g.dy(0)};
@@ -352,55 +430,7 @@ void register_sync_bn_ops() {
              c.set_output(2, DType::kFloat32, c.shape(4));
              c.set_output(3, DType::kFloat32, c.shape(5));
            },
-       .kernel = [](KernelContext& c) {
-         const Tensor& dout = c.input(0);
-         const Tensor& x = c.input(1);
-         if (dout.shape() != x.shape()) c.fail("gradient shape differs from the input");
-         int64_t C = channels_of(c, x), rows = C ? x.size() / C : 0;
-         Affine p = affine(c, 1, C);
-         Tensor& dx = c.allocate_output(0, x.shape());
-         Tensor& dstats = c.allocate_output(1, {2 * C + 1});
-         Tensor& dgamma = c.allocate_output(2, {C});
-         Tensor& dbeta = c.allocate_output(3, {C});
-         const float *pg = dout.data<float>(), *px = x.data<float>();
-         float* pdx = dx.data<float>();
-         const float* a = p.a.data();
-         std::vector<float> mu(C);
-         for (int64_t j = 0; j < C; ++j) mu[j] = (float)p.st.mean[j];
-         // One pass: dx = a dout; per channel G1 = sum dout, G2 = sum dout (x - mean).
-         std::vector<double> acc;
-         channel_reduce(c, rows, C, 2, [&](int64_t r0, int64_t r1, double* s) {
-           std::vector<float> f1(C), f2(C);
-           for (int64_t b0 = r0; b0 < r1; b0 += 64) {
-             int64_t b1 = std::min(r1, b0 + 64);
-             std::fill(f1.begin(), f1.end(), 0.f);
-             std::fill(f2.begin(), f2.end(), 0.f);
-             for (int64_t r = b0; r < b1; ++r)
-               for (int64_t j = 0; j < C; ++j) {
-                 int64_t i = r * C + j;
-                 float gi = pg[i];
-                 pdx[i] = a[j] * gi;
-                 f1[j] += gi;
-                 f2[j] += gi * (px[i] - mu[j]);
-               }
-             for (int64_t j = 0; j < C; ++j) s[j] += f1[j], s[C + j] += f2[j];
-           }
-         }, acc);
-         const float* gamma = c.input(4).data<float>();
-         const float* k = c.input(3).data<float>();
-         float* pst = dstats.data<float>();
-         pst[2 * C] = 0.f;
-         for (int64_t j = 0; j < C; ++j) {
-           double G1 = acc[j], G2 = acc[C + j], r = p.r[j], n = p.st.n;
-           dbeta.data<float>()[j] = (float)G1;
-           dgamma.data<float>()[j] = (float)(r * G2);
-           double dvar = -0.5 * gamma[j] * r * r * r * G2;  // dL/dvar
-           double dmean = -(double)a[j] * G1;             // dL/dmean through b
-           double m1 = p.st.mean[j] - k[j];                // S1 / n
-           pst[j] = (float)((dmean - 2.0 * m1 * dvar) / n);
-           pst[C + j] = (float)(dvar / n);
-         }
-       }});
+       .kernel = [](KernelContext& c) { apply_backward<0>(c, 1, 0, c.node()); }});
   graph::register_op(
       {.name = "SyncBnMovingUpdate",
        .shape_fn =
@@ -433,6 +463,29 @@ void register_sync_bn_ops() {
              c.set_output(0, mm);
            },
        .stateful = true});
+  // Executor fusions, as FusedBatchNorm's (src/ops/fusions.cpp): SyncBnApply -> Relu / Relu6 in
+  // one pass (inputs: SyncBnApply's 5, then the activation's fused edge; outputs: [out (not
+  // produced), act(out)]), and ReluGrad / Relu6Grad -> SyncBnApplyGrad with the mask applied
+  // inside (inputs: dy, y, then the fused edge, x, stats, shift, gamma, beta; outputs: [masked
+  // dy (not produced), dx, dstats, dgamma, dbeta]).
+  graph::register_fusion({.name = "SyncBnApply+Relu", .first_op = "SyncBnApply", .second_op = "Relu",
+                          .kernel = [](KernelContext& c, const graph::Node& bn, const graph::Node&) {
+                            apply_forward<1>(c, 1, bn);
+                          }});
+  graph::register_fusion({.name = "SyncBnApply+Relu6", .first_op = "SyncBnApply", .second_op = "Relu6",
+                          .kernel = [](KernelContext& c, const graph::Node& bn, const graph::Node&) {
+                            apply_forward<2>(c, 1, bn);
+                          }});
+  graph::register_fusion({.name = "ReluGrad+SyncBnApplyGrad", .first_op = "ReluGrad",
+                          .second_op = "SyncBnApplyGrad",
+                          .kernel = [](KernelContext& c, const graph::Node&, const graph::Node& bg) {
+                            apply_backward<1>(c, 3, 1, bg);
+                          }});
+  graph::register_fusion({.name = "Relu6Grad+SyncBnApplyGrad", .first_op = "Relu6Grad",
+                          .second_op = "SyncBnApplyGrad",
+                          .kernel = [](KernelContext& c, const graph::Node&, const graph::Node& bg) {
+                            apply_backward<2>(c, 3, 1, bg);
+                          }});
 }
 
 }  // namespace

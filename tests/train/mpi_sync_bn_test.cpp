@@ -1,7 +1,9 @@
 // Sync BN and the collective graph ops of data parallelism (include/qat/distributed.h) in ONE
 // process, where every collective is the identity: the rewritten graph must train exactly like
 // the plain one (FusedBatchNorm), so what mpirun adds is only the allreduce. Runs with and without
-// QAT_WITH_MPI. The multi-process behaviour is tests/train/mpi_data_parallel_test.cpp.
+// QAT_WITH_MPI. The model has a ReLU and a ReLU6 after its batch norms, so the executor fusions
+// (SyncBnApply+Relu/Relu6 and their gradients) are exercised; QAT_NO_FUSION=1 runs the plain
+// ops. The multi-process behaviour is tests/train/mpi_data_parallel_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,7 +25,7 @@ ModelSpec bn_cnn() {
   m.name = "bn_cnn";
   m.height = m.width = 8;
   m.conv2d("conv1", 4, 3, 1, false).batch_norm("bn1").relu("relu1").max_pool("pool1");
-  m.conv2d("conv2", 6, 3, 1, false).batch_norm("bn2").relu("relu2");
+  m.conv2d("conv2", 6, 3, 1, false).batch_norm("bn2").relu6("relu2");
   m.global_avg_pool("gap").dense("fc", 10);
   return m;
 }
