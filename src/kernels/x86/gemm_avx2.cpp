@@ -22,23 +22,30 @@ namespace {
 // [h < 0] can be [p < 0] (they differ only where h = 0, and both roundings then give 0). 2^62 is
 // added so the sum is positive (|p| < 2^62) and a logical vpsrlvq gives result + 2^(31-r) in the
 // low 32 bits; zp64 = Z_out - 2^(31-r) takes that back out. Then the clamp.
-inline __m256i Requant8K64(__m256i x, const GemmOutput& os, int c) {
-  if (os.any_left) x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i*)(os.left + c)));
+// Four accumulator vectors (the tile's 4 pixels, channels c..c+7) with the channel constants loaded
+// once.
+inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
   const int64_t* k = os.k64 + (c / 8) * 24;
   const __m256i m = _mm256_loadu_si256((const __m256i*)(os.multiplier + c));
   const __m256i mo = _mm256_loadu_si256((const __m256i*)(os.multiplier_odd + c));
-  __m256i pe = _mm256_mul_epi32(x, m);
-  __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo);
   const __m256d kpe = _mm256_load_pd((const double*)k), kne = _mm256_load_pd((const double*)(k + 4));
   const __m256d kpo = _mm256_load_pd((const double*)(k + 8)), kno = _mm256_load_pd((const double*)(k + 12));
-  pe = _mm256_add_epi64(pe, _mm256_castpd_si256(_mm256_blendv_pd(kpe, kne, _mm256_castsi256_pd(pe))));
-  po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kpo, kno, _mm256_castsi256_pd(po))));
-  pe = _mm256_srlv_epi64(pe, _mm256_load_si256((const __m256i*)(k + 16)));
-  po = _mm256_srlv_epi64(po, _mm256_load_si256((const __m256i*)(k + 20)));
-  __m256i v = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
-  v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i*)(os.zp64 + c)));
-  v = _mm256_max_epi32(v, _mm256_set1_epi32(os.act_min));
-  return _mm256_min_epi32(v, _mm256_set1_epi32(os.act_max));
+  const __m256i she = _mm256_load_si256((const __m256i*)(k + 16)), sho = _mm256_load_si256((const __m256i*)(k + 20));
+  const __m256i zp = _mm256_loadu_si256((const __m256i*)(os.zp64 + c));
+  const __m256i amin = _mm256_set1_epi32(os.act_min), amax = _mm256_set1_epi32(os.act_max);
+  const __m256i left = os.any_left ? _mm256_loadu_si256((const __m256i*)(os.left + c)) : _mm256_setzero_si256();
+  for (int r = 0; r < 4; ++r) {
+    __m256i x = v[r];
+    if (os.any_left) x = _mm256_sllv_epi32(x, left);
+    __m256i pe = _mm256_mul_epi32(x, m);
+    __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo);
+    pe = _mm256_add_epi64(pe, _mm256_castpd_si256(_mm256_blendv_pd(kpe, kne, _mm256_castsi256_pd(pe))));
+    po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kpo, kno, _mm256_castsi256_pd(po))));
+    pe = _mm256_srlv_epi64(pe, she);
+    po = _mm256_srlv_epi64(po, sho);
+    x = _mm256_add_epi32(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), zp);
+    v[r] = _mm256_min_epi32(_mm256_max_epi32(x, amin), amax);
+  }
 }
 
 inline __m256i Bcast32(const int16_t* p) {
@@ -79,20 +86,18 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
       w += 32;
     }
   }
-  const __m256i acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+  __m256i lo[4] = {a00, a10, a20, a30}, hi[4] = {a01, a11, a21, a31};
   if (os.mode == RequantMode::kTflite && os.k64) {
+    // Pixels past `pixels` repeat pixel 0's rows, so requantizing all four is harmless.
+    Requant4K64(lo, os, 0);
+    Requant4K64(hi, os, 8);
+  } else {
     for (int r = 0; r < pixels; ++r) {
-      __m256i lo = Requant8K64(acc[r][0], os, 0);
-      __m256i hi = Requant8K64(acc[r][1], os, 8);
-      StoreBytes(out[r], PackBytes16(lo, hi, os.is_uint8), n);
+      lo[r] = Requant8(lo[r], os, 0);
+      hi[r] = Requant8(hi[r], os, 8);
     }
-    return;
   }
-  for (int r = 0; r < pixels; ++r) {
-    __m256i lo = Requant8(acc[r][0], os, 0);
-    __m256i hi = Requant8(acc[r][1], os, 8);
-    StoreBytes(out[r], PackBytes16(lo, hi, os.is_uint8), n);
-  }
+  for (int r = 0; r < pixels; ++r) StoreBytes(out[r], PackBytes16(lo[r], hi[r], os.is_uint8), n);
 }
 
 void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst) {
