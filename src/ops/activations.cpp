@@ -16,8 +16,10 @@ void unary(KernelContext& c, F f) {
   Tensor& y = c.allocate_output(0, x.shape());
   const float* px = x.data<float>();
   float* py = y.data<float>();
-  parallel_range(c.pool(), x.size(), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) py[i] = f(px[i]);
+  parallel_range(c.pool(), x.size(), [px, py, f](int64_t b, int64_t e) {
+    const float* __restrict in = px;
+    float* __restrict out = py;
+    for (int64_t i = b; i < e; ++i) out[i] = f(in[i]);
   });
 }
 
@@ -30,8 +32,17 @@ void masked_grad(KernelContext& c, F keep) {
   const float* pd = dy.data<float>();
   const float* pr = ref.data<float>();
   float* po = dx.data<float>();
-  parallel_range(c.pool(), dy.size(), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) po[i] = keep(pr[i]) ? pd[i] : 0.0f;
+  // Local __restrict copies and a select without a branch: the mask is ~50% random, so a
+  // branchy scalar loop (what the compiler made of pointers captured by reference, which may
+  // alias the output) mispredicts every other element and ran 5x slower than Relu.
+  parallel_range(c.pool(), dy.size(), [pd, pr, po, keep](int64_t b, int64_t e) {
+    const float* __restrict d = pd;
+    const float* __restrict r = pr;
+    float* __restrict o = po;
+    for (int64_t i = b; i < e; ++i) {
+      float g = d[i];
+      o[i] = keep(r[i]) ? g : 0.0f;
+    }
   });
 }
 
@@ -68,7 +79,7 @@ void register_activation_ops() {
                }});
   register_op({.name = "Relu6Grad",
                .shape_fn = grad_shape,
-               .kernel = [](KernelContext& c) { masked_grad(c, [](float y) { return y > 0 && y < 6; }); }});
+               .kernel = [](KernelContext& c) { masked_grad(c, [](float y) { return (y > 0) & (y < 6); }); }});
 }
 
 Output relu(Graph& g, Output x, const std::string& name) { return make(g, "Relu", name, {x}); }

@@ -18,8 +18,12 @@
 // Towers: BnChannelSums gives per-channel sums (shifted by K = s * mu_mv against cancellation)
 // and a count; towers' sums are added (AddN) before BnFoldApply, so K replicas normalise with
 // the statistics of the whole batch (and get the matching gradient through autodiff).
+#include <algorithm>
 #include <cmath>
 #include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "quantize/quant_ops.h"
 
@@ -43,20 +47,67 @@ void check_vec(const KernelContext& c, const Tensor& t, int64_t C, const char* w
   if (t.size() != C) c.fail("{} has {} values, expected {}", what, t.size(), C);
 }
 
-// Per-thread partial sums over rows of a [rows, C] buffer, reduced in double.
+// Per-thread partial sums over rows of a [rows, C] buffer, reduced in double (fixed chunks per
+// thread: deterministic for a given thread count). OpenMP threads, as the ops layer's kernels:
+// the pool's threads woken right after an OpenMP region would compete with its spinning workers.
 template <class Fn>
 void channel_reduce(KernelContext& c, int64_t rows, int64_t C, int nacc, Fn&& fn, std::vector<double>& out) {
   int T = (int)std::min<int64_t>(c.pool().size(), std::max<int64_t>(1, rows * C / graph::kParallelGrain));
+  T = (int)std::max<int64_t>(1, std::min<int64_t>(T, rows));
   std::vector<double> part((size_t)T * nacc * C, 0.0);
-  auto body = [&](int t) {
-    int64_t r0 = rows * t / T, r1 = rows * (t + 1) / T;
-    fn(r0, r1, part.data() + (size_t)t * nacc * C);
-  };
-  if (T == 1) body(0);
-  else c.pool().run_tasks(T, body);
+  int used = T;
+  if (T == 1) {
+    fn(int64_t{0}, rows, part.data());
+  } else {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T)
+    {
+      int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      if (t == 0) used = nt;
+      fn(rows * t / nt, rows * (t + 1) / nt, part.data() + (size_t)t * nacc * C);
+    }
+#else
+    c.pool().run_tasks(T, [&](int t) { fn(rows * t / T, rows * (t + 1) / T, part.data() + (size_t)t * nacc * C); });
+#endif
+  }
   out.assign((size_t)nacc * C, 0.0);
-  for (int t = 0; t < T; ++t)
+  for (int t = 0; t < used; ++t)
     for (size_t j = 0; j < out.size(); ++j) out[j] += part[(size_t)t * nacc * C + j];
+}
+
+// Row kernels over the C channels of one row (restrict parameters so that they vectorise).
+inline void sums_row(const float* __restrict y, const float* __restrict k, float* __restrict s1,
+                     float* __restrict s2, int64_t C) {
+  for (int64_t j = 0; j < C; ++j) {
+    float d = y[j] - k[j];
+    s1[j] += d;
+    s2[j] += d * d;
+  }
+}
+inline void sums_grad_row(const float* __restrict dp, const float* __restrict y, const float* __restrict k,
+                          const float* __restrict d1, const float* __restrict d2, float* __restrict out, int64_t C) {
+  for (int64_t j = 0; j < C; ++j) out[j] = dp[j] + d1[j] + (y[j] - k[j]) * d2[j];
+}
+// out = a * y + b, then the activation with the exact expressions of Relu / Relu6.
+template <int A>  // 0 none, 1 relu, 2 relu6
+inline void apply_row(const float* __restrict y, const float* __restrict a, const float* __restrict b,
+                      float* __restrict out, int64_t C) {
+  for (int64_t j = 0; j < C; ++j) {
+    float v = a[j] * y[j] + b[j];
+    if constexpr (A == 1) v = v > 0 ? v : 0.0f;
+    if constexpr (A == 2) v = std::min(std::max(v, 0.0f), 6.0f);
+    out[j] = v;
+  }
+}
+inline void apply_grad_row(const float* __restrict g, const float* __restrict y, const float* __restrict a,
+                           const float* __restrict mu, float* __restrict dy, float* __restrict s1,
+                           float* __restrict s2, int64_t C) {
+  for (int64_t j = 0; j < C; ++j) {
+    float gi = g[j];
+    dy[j] = a[j] * gi;
+    s1[j] += gi;
+    s2[j] += gi * (y[j] - mu[j]);
+  }
 }
 
 struct Stats {  // decoded batch statistics of y' (biased variance)
@@ -177,14 +228,7 @@ void register_sums() {
                  int64_t b1 = std::min(r1, b0 + 64);
                  std::fill(f1.begin(), f1.end(), 0.f);
                  std::fill(f2.begin(), f2.end(), 0.f);
-                 for (int64_t r = b0; r < b1; ++r) {
-                   const float* yr = py + r * C;
-                   for (int64_t j = 0; j < C; ++j) {
-                     float d = yr[j] - k[j];
-                     f1[j] += d;
-                     f2[j] += d * d;
-                   }
-                 }
+                 for (int64_t r = b0; r < b1; ++r) sums_row(py + r * C, k, f1.data(), f2.data(), C);
                  for (int64_t j = 0; j < C; ++j) a[j] += f1[j], a[C + j] += f2[j];
                }
              }, acc);
@@ -230,10 +274,7 @@ void register_sums() {
                             c.pool(), rows,
                             [&](int64_t r0, int64_t r1) {
                               for (int64_t r = r0; r < r1; ++r)
-                                for (int64_t j = 0; j < C; ++j) {
-                                  int64_t i = r * C + j;
-                                  out[i] = pd[i] + d1[j] + (py[i] - k[j]) * d2[j];
-                                }
+                                sums_grad_row(pd + r * C, py + r * C, k, d1.data(), d2.data(), out + r * C, C);
                             },
                             std::max<int64_t>(1, graph::kParallelGrain / std::max<int64_t>(C, 1)));
                       }});
@@ -279,6 +320,25 @@ ApplyParams apply_params(KernelContext& c, int base, int64_t C) {
   return p;
 }
 
+// BnFoldApply's forward into output `out_index`, with activation A (the fused BnFoldApply+Relu
+// kernel writes act(a * y' + b) in one pass; the pre-activation is never written).
+template <int A>
+void apply_forward(KernelContext& c, int out_index) {
+  const Tensor& y = c.input(0);
+  int64_t C = channels_of(c, y), rows = C ? y.size() / C : 0;
+  ApplyParams p = apply_params(c, 0, C);
+  Tensor& out = c.allocate_output(out_index, y.shape());
+  const float* py = y.data<float>();
+  float* po = out.data<float>();
+  const float *a = p.a.data(), *b = p.b.data();
+  parallel_range(
+      c.pool(), rows,
+      [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) apply_row<A>(py + r * C, a, b, po + r * C, C);
+      },
+      std::max<int64_t>(1, graph::kParallelGrain / std::max<int64_t>(C, 1)));
+}
+
 void register_apply() {
   graph::register_op(
       {.name = "BnFoldApply",
@@ -288,23 +348,7 @@ void register_apply() {
              c.expect_dtype(0, DType::kFloat32);
              c.set_output(0, DType::kFloat32, c.shape(0));
            },
-       .kernel =
-           [](KernelContext& c) {
-             const Tensor& y = c.input(0);
-             int64_t C = channels_of(c, y), rows = C ? y.size() / C : 0;
-             ApplyParams p = apply_params(c, 0, C);
-             Tensor& out = c.allocate_output(0, y.shape());
-             const float* py = y.data<float>();
-             float* po = out.data<float>();
-             const float *a = p.a.data(), *b = p.b.data();
-             parallel_range(
-                 c.pool(), rows,
-                 [&](int64_t r0, int64_t r1) {
-                   for (int64_t r = r0; r < r1; ++r)
-                     for (int64_t j = 0; j < C; ++j) po[r * C + j] = a[j] * py[r * C + j] + b[j];
-                 },
-                 std::max<int64_t>(1, graph::kParallelGrain / std::max<int64_t>(C, 1)));
-           },
+       .kernel = [](KernelContext& c) { apply_forward<0>(c, 0); },
        .grad =
            [](GradContext& g) {
              std::vector<Output> in{g.dy(0)};
@@ -354,13 +398,7 @@ void register_apply() {
              std::fill(f1.begin(), f1.end(), 0.f);
              std::fill(f2.begin(), f2.end(), 0.f);
              for (int64_t r = b0; r < b1; ++r)
-               for (int64_t j = 0; j < C; ++j) {
-                 int64_t i = r * C + j;
-                 float gi = pg[i];
-                 pdy[i] = a[j] * gi;
-                 f1[j] += gi;
-                 f2[j] += gi * (py[i] - mu[j]);
-               }
+               apply_grad_row(pg + r * C, py + r * C, a, mu.data(), pdy + r * C, f1.data(), f2.data(), C);
              for (int64_t j = 0; j < C; ++j) s[j] += f1[j], s[C + j] += f2[j];
            }
          }, acc);
@@ -444,6 +482,16 @@ void register_bn_fold_ops() {
   register_sums();
   register_apply();
   register_moving_update();
+  // Executor fusion (graph::FusionRule): BnFoldApply -> Relu / Relu6 in one pass. Inputs: the 9
+  // of BnFoldApply, then Relu's (the fused edge); outputs: [out (not produced), act(out)].
+  for (std::string act : {"Relu", "Relu6"})
+    graph::register_fusion({.name = "BnFoldApply+" + act,
+                            .first_op = "BnFoldApply",
+                            .second_op = act,
+                            .kernel = [act](KernelContext& c, const Node&, const Node&) {
+                              if (act == "Relu6") apply_forward<2>(c, 1);
+                              else apply_forward<1>(c, 1);
+                            }});
 }
 
 }  // namespace qat::quantize::detail

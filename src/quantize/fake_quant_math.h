@@ -48,6 +48,15 @@ void forward(const float* x, int64_t n, Nudged nd, float* y, ThreadPool* pool = 
 // *dmax = sum of dy where x > nmax (accumulated in double, returned as float). dx may equal dy.
 void backward(const float* x, const float* dy, int64_t n, Nudged nd, float* dx, float* dmin, float* dmax,
               ThreadPool* pool = nullptr);
+// The gradient through FakeQuant followed by the gradient of the activation that produced x
+// (ReluGrad / Relu6Grad reading the activation's output `ref`, usually x itself), in one pass:
+// dx = dy where nmin <= x <= nmax and ref passes the activation (ref > 0; 0 < ref < 6), else 0;
+// dmin / dmax as backward() (the activation mask does not enter them). mask_gradient() is the
+// activation mask alone (dx = dy where ref passes), for FakeQuant passing x through.
+enum class ActMask { kNone, kRelu, kRelu6 };
+void backward_masked(const float* x, const float* dy, const float* ref, ActMask mask, int64_t n, Nudged nd,
+                     float* dx, float* dmin, float* dmax, ThreadPool* pool = nullptr);
+void mask_gradient(const float* dy, const float* ref, ActMask mask, int64_t n, float* dx, ThreadPool* pool = nullptr);
 
 // Per-channel (TF's ..PerChannel): x is [rows, channels] row-major, the channel is the fastest
 // dimension (the last axis, or the flattened trailing axes of a depthwise filter); nd[c] is

@@ -107,6 +107,35 @@ void grad_kernel(KernelContext& c, bool per_channel) {
   }
 }
 
+// Fused FakeQuantWithMinMaxVarsGradient -> ReluGrad / Relu6Grad (executor fusion): the gradient
+// through the activation FakeQuant and through the ReLU before it in one pass, dout = dy where
+// x is inside the nudged range and the ReLU passes, without writing the intermediate gradient.
+// Inputs: the FakeQuant gradient's [dy, x, min, max (, step)], then the activation gradient's
+// [(fused edge), y]; outputs: [dx (not produced), dmin, dmax, dout].
+void grad_act_kernel(KernelContext& c, const Node& fq_grad, const Node& act_grad) {
+  const int nf = fq_grad.num_inputs();
+  const Tensor& dy = c.input(0);
+  const Tensor& x = c.input(1);
+  const Tensor& mn = c.input(2);
+  const Tensor& ref = c.input(nf + 1);
+  if (dy.shape() != x.shape() || ref.shape() != x.shape())
+    c.fail("dy {}, x {} and the activation output {} differ", shape_str(dy.shape()), shape_str(x.shape()),
+           shape_str(ref.shape()));
+  const fq::ActMask mask = act_grad.op() == "Relu6Grad" ? fq::ActMask::kRelu6 : fq::ActMask::kRelu;
+  Tensor& dmin = c.allocate_output(1, mn.shape());
+  Tensor& dmax = c.allocate_output(2, mn.shape());
+  Tensor& dout = c.allocate_output(3, x.shape());
+  if (nf > 4 && delayed(c, 4)) {
+    fq::mask_gradient(dy.data<float>(), ref.data<float>(), mask, x.size(), dout.data<float>(), &c.pool());
+    dmin.fill(0.f);
+    dmax.fill(0.f);
+    return;
+  }
+  auto nd = nudged(c, mn, c.input(3));
+  fq::backward_masked(x.data<float>(), dy.data<float>(), ref.data<float>(), mask, x.size(), nd[0],
+                      dout.data<float>(), dmin.data<float>(), dmax.data<float>(), &c.pool());
+}
+
 void register_one(const std::string& name, bool per_channel) {
   const std::string grad_name = name + "Gradient";
   graph::register_op(
@@ -136,6 +165,11 @@ void register_one(const std::string& name, bool per_channel) {
 void register_fake_quant_ops() {
   register_one("FakeQuantWithMinMaxVars", false);
   register_one("FakeQuantWithMinMaxVarsPerChannel", true);
+  for (std::string act : {"Relu", "Relu6"})
+    graph::register_fusion({.name = "FakeQuantWithMinMaxVarsGradient+" + act + "Grad",
+                            .first_op = "FakeQuantWithMinMaxVarsGradient",
+                            .second_op = act + "Grad",
+                            .kernel = grad_act_kernel});
 }
 
 }  // namespace qat::quantize::detail

@@ -1,6 +1,7 @@
 // FakeQuant arithmetic against TF's FakeQuantWithMinMaxVars formulas (REFERENCE.md §3),
 // re-derived here independently of src/quantize/fake_quant_math.cpp.
 #include "quantize/fake_quant_math.h"
+#include "qat/cpu_features.h"
 #include "qat/error.h"
 
 #include <gtest/gtest.h>
@@ -92,6 +93,11 @@ TEST(FakeQuantMath, NudgeMatchesTfAndZeroIsExact) {
 }
 
 TEST(FakeQuantMath, ForwardBitExactAllBitsAndRanges) {
+  // Every code path of fq::forward (portable SSE4.1, AVX2 when the CPU has it).
+  for (qat::Isa isa : {qat::Isa::kPortable, qat::Isa::kAvx2}) {
+    if (!qat::isa_supported(isa)) continue;
+    qat::force_isa(isa);
+    SCOPED_TRACE(qat::isa_name(isa));
   for (int bits : {2, 3, 4, 5, 7, 8, 10, 12, 16})
     for (bool narrow : {false, true})
       for (auto rc : kRanges) {
@@ -108,6 +114,8 @@ TEST(FakeQuantMath, ForwardBitExactAllBitsAndRanges) {
           ASSERT_TRUE(same_bits(fq::fake_quant_one(xs[i], n), want));
         }
       }
+  }
+  qat::clear_forced_isa();
 }
 
 TEST(FakeQuantMath, RoundHalfUpOnTheGrid) {
