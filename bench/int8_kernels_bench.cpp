@@ -273,10 +273,13 @@ class Chain {
     std::vector<Requant> rq(c_, MakeRequant(0.01));
     auto pd = std::make_shared<optimized::PackedDepthwise>(
         optimized::PackDepthwiseInt8(p, rq.data(), c_, filter.data(), bias.data()));
-    auto scratch = std::make_shared<std::vector<uint8_t>>(optimized::DepthwiseScratchBytes(*pd));
+    auto scratch = std::make_shared<std::vector<uint8_t>>();
     const int8_t* in = In();
     int8_t* out = Buffer((size_t)batch_ * p.output_h * p.output_w * c_).data();
-    steps_.push_back([=](ThreadPool* pool) { optimized::DepthwiseConvInt8(*pd, in, out, scratch->data(), pool); });
+    steps_.push_back([=](ThreadPool* pool) {
+      scratch->resize(std::max(scratch->size(), optimized::DepthwiseScratchBytes(*pd, pool)));
+      optimized::DepthwiseConvInt8(*pd, in, out, scratch->data(), pool);
+    });
     macs_ += (double)batch_ * p.output_h * p.output_w * c_ * 9;
     Next(out, p.output_h, p.output_w, c_);
   }

@@ -1,7 +1,13 @@
 // Randomised bit-exactness test of the optimised DEPTHWISE_CONV_2D against the reference kernels:
 // every compiled path, both requantization modes, int8 and uint8, odd channel counts (vector
-// tails), depth multipliers 1-3, strides, dilation, padding, zero points at the extremes.
+// tails), depth multipliers 1-3, strides, dilation, padding, zero points at the extremes; 1, 2 and
+// 3 threads (row and channel-group splits) with the scratch DepthwiseScratchBytes asks for, filled
+// with garbage, or none. MobileNet-v1 layer shapes check that 1 and N threads give the same bytes.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "kernels/optimized/depthwise_conv.h"
 #include "kernels/reference/depthwise_conv.h"
@@ -16,7 +22,7 @@ using namespace testing;
 template <class T>
 void RunTrials(bool is_uint8, uint32_t seed, int trials) {
   std::mt19937 rng(seed);
-  ThreadPool pool(2);
+  ThreadPool pool2(2), pool3(3);
   for (int trial = 0; trial < trials; ++trial) {
     for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
       reference::ConvParams p;
@@ -60,20 +66,120 @@ void RunTrials(bool is_uint8, uint32_t seed, int trials) {
         pd = optimized::PackDepthwiseInt8(p, rq.data(), (int)rq.size(), filter.data(), b);
       }
       for (KernelPath path : PathsToTest()) {
-        for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
+        for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
           std::vector<T> got(out_n, 0x5a);
+          std::vector<uint8_t> scratch(optimized::DepthwiseScratchBytes(pd, tp), 0xa5);
+          void* s = trial % 2 ? scratch.data() : nullptr;
           if constexpr (std::is_same_v<T, uint8_t>)
-            optimized::DepthwiseConvUint8(pd, input.data(), got.data(), nullptr, tp, path);
+            optimized::DepthwiseConvUint8(pd, input.data(), got.data(), s, tp, path);
           else
-            optimized::DepthwiseConvInt8(pd, input.data(), got.data(), nullptr, tp, path);
+            optimized::DepthwiseConvInt8(pd, input.data(), got.data(), s, tp, path);
           size_t bad = 0;
           for (size_t i = 0; i < out_n; ++i) bad += got[i] != want[i];
           ASSERT_EQ(bad, 0u) << "seed " << seed << " trial " << trial << " path " << KernelPathName(path)
-                             << " mode " << (int)mode << " c " << p.output_c << " m " << p.depth_multiplier;
+                             << " mode " << (int)mode << " c " << p.output_c << " m " << p.depth_multiplier
+                             << " threads " << (tp ? tp->size() : 1);
         }
       }
     }
   }
+}
+
+// The 3x3 layers of MobileNet-v1 at batch 1 and 2 (channel-group and row splits): every path and
+// thread count against the reference, both modes, fused ReLU6-like clamp.
+TEST(OptimizedDepthwiseConv, MobileNetLayersSameBytesOnAnyThreadCount) {
+  std::mt19937 rng(7);
+  ThreadPool pool2(2), pool3(3);
+  const int shapes[][4] = {{112, 112, 32, 1}, {112, 112, 64, 2}, {28, 28, 256, 1}, {14, 14, 512, 2}, {7, 7, 1024, 1}};
+  for (const auto& sh : shapes)
+    for (int batches : {1, 2})
+      for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
+        reference::ConvParams p;
+        p.requant = mode;
+        p.batches = batches;
+        p.input_h = sh[0];
+        p.input_w = sh[1];
+        p.input_c = p.output_c = sh[2];
+        p.filter_h = p.filter_w = 3;
+        p.stride_h = p.stride_w = sh[3];
+        reference::ComputePadding(reference::Padding::kSame, p.input_h, 3, p.stride_h, 1, &p.output_h, &p.pad_top);
+        reference::ComputePadding(reference::Padding::kSame, p.input_w, 3, p.stride_w, 1, &p.output_w, &p.pad_left);
+        p.input_offset = -ZeroPoint(rng, false);
+        p.output_offset = ZeroPoint(rng, false);
+        p.act_min = p.output_offset;
+        p.act_max = std::min(127, p.output_offset + 100);
+        const size_t in_n = (size_t)p.batches * p.input_h * p.input_w * p.input_c;
+        const size_t out_n = (size_t)p.batches * p.output_h * p.output_w * p.output_c;
+        auto input = RandomBytes<int8_t>(rng, in_n);
+        auto filter = RandomBytes<int8_t>(rng, (size_t)9 * p.output_c, true);
+        auto bias = RandomBias(rng, p.output_c);
+        std::vector<Requant> rq(p.output_c);
+        for (auto& r : rq) r = MakeRequant(std::exp2(std::uniform_real_distribution<double>(-14, -6)(rng)));
+        std::vector<int8_t> want(out_n);
+        reference::DepthwiseConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
+        auto pd = optimized::PackDepthwiseInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
+        for (KernelPath path : PathsToTest())
+          for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
+            std::vector<int8_t> got(out_n, 0x5a);
+            optimized::DepthwiseConvInt8(pd, input.data(), got.data(), nullptr, tp, path);
+            ASSERT_TRUE(got == want) << sh[0] << "x" << sh[1] << "x" << sh[2] << " s" << sh[3] << " b" << batches
+                                     << " path " << KernelPathName(path) << " threads " << (tp ? tp->size() : 1)
+                                     << " mode " << (int)mode;
+          }
+      }
+}
+
+// The AVX2 output stage folds TFLite's two roundings into one 64-bit shift (see
+// x86/depthwise_avx2.cpp): accumulators over the whole int32 range (a 1x1 filter and large
+// biases), every right shift 0..31, multipliers at both ends of [2^30, 2^31) and 0, small left
+// shifts. Inputs stay where the reference's int32 arithmetic does not overflow.
+TEST(OptimizedDepthwiseConv, OutputStageOverTheInt32Range) {
+  std::mt19937 rng(31);
+  for (int trial = 0; trial < 40; ++trial)
+    for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
+      reference::ConvParams p;
+      p.requant = mode;
+      p.batches = 1;
+      p.input_h = 3;
+      p.input_w = 7;
+      p.input_c = p.output_c = 35;
+      p.filter_h = p.filter_w = 1;
+      p.output_h = p.input_h;
+      p.output_w = p.input_w;
+      p.input_offset = -ZeroPoint(rng, false);
+      p.output_offset = ZeroPoint(rng, false);
+      RandomClamp(rng, false, &p.act_min, &p.act_max);
+      auto input = RandomBytes<int8_t>(rng, (size_t)p.input_h * p.input_w * p.input_c);
+      auto filter = RandomBytes<int8_t>(rng, (size_t)p.output_c, true);
+      std::vector<Requant> rq(p.output_c);
+      std::vector<int32_t> bias(p.output_c);
+      const int32_t kMax = std::numeric_limits<int32_t>::max() - (1 << 17);
+      for (int c = 0; c < p.output_c; ++c) {
+        Requant& r = rq[c];
+        const int kind = Uniform(rng, 0, 9);
+        r.multiplier = kind == 0 ? 0 : kind == 1 ? (1 << 30) : kind == 2 ? std::numeric_limits<int32_t>::max()
+                                                                          : Uniform(rng, 1 << 30, kMax);
+        r.shift = Uniform(rng, 0, 7) == 0 ? Uniform(rng, 1, 3) : -Uniform(rng, 0, 31);
+        r.scale = std::ldexp((float)r.multiplier, r.shift - 31);
+        // |result| must stay below 2^31 - 256 for the reference's "+ zero point".
+        const int32_t lim = r.shift > 0 ? (1 << 26) : r.shift == 0 ? (1 << 30) : kMax;
+        // Mostly accumulators whose result lands near the output range (where rounding shows),
+        // else anywhere in [-lim, lim].
+        const double real = std::ldexp((double)r.multiplier, r.shift - 31);
+        const double target = real > 0 && Uniform(rng, 0, 3) != 0
+                                  ? std::uniform_real_distribution<double>(-300, 300)(rng) / real
+                                  : std::uniform_real_distribution<double>(-lim, lim)(rng);
+        bias[c] = (int32_t)std::clamp(target, (double)-lim, (double)lim);
+      }
+      std::vector<int8_t> want(input.size());
+      reference::DepthwiseConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
+      auto pd = optimized::PackDepthwiseInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
+      for (KernelPath path : PathsToTest()) {
+        std::vector<int8_t> got(want.size(), 0x5a);
+        optimized::DepthwiseConvInt8(pd, input.data(), got.data(), nullptr, nullptr, path);
+        ASSERT_TRUE(got == want) << "trial " << trial << " mode " << (int)mode << " path " << KernelPathName(path);
+      }
+    }
 }
 
 TEST(OptimizedDepthwiseConv, Int8MatchesReferenceOnEveryPath) { RunTrials<int8_t>(false, 4242, 200); }

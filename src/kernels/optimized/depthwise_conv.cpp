@@ -1,17 +1,26 @@
-// Optimised DEPTHWISE_CONV_2D driver (see depthwise_conv.h): packing, the split of output rows
-// over the thread pool and the portable row kernel.
+// Optimised DEPTHWISE_CONV_2D driver (see depthwise_conv.h): packing, the split into tasks, the
+// rings of widened input rows, and the portable row kernel.
 #include "kernels/optimized/depthwise_conv.h"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <vector>
 
-#include "kernels/x86/int8_x86.h"
+#include "kernels/optimized/parallel.h"
+#include "kernels/x86/depthwise_x86.h"
 #include "qat/thread_pool.h"
 
 namespace qat::kernels::optimized {
 
 namespace {
+
+using x86::kDwFields;
+
+// Lane j of half h of a 16-channel block holds channel kLane[h][j] of the block (vpunpck order).
+constexpr int kLane[2][8] = {{0, 1, 2, 3, 8, 9, 10, 11}, {4, 5, 6, 7, 12, 13, 14, 15}};
+
+void Put64(int32_t* field, int lane_pair, int64_t v) { std::memcpy(field + 2 * lane_pair, &v, 8); }
 
 template <class W>
 PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant, int requant_count, const W* filter,
@@ -20,41 +29,62 @@ PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant,
   pd.p = p;
   pd.is_uint8 = is_uint8;
   pd.c_pad = (p.output_c + 15) / 16 * 16;
-  const int taps = p.filter_h * p.filter_w;
-  pd.tap_pairs = (taps + 1) / 2;
+  const int C = p.output_c, taps = p.filter_h * p.filter_w, pairs = (taps + 1) / 2, blocks = pd.c_pad / 16;
   const int32_t filter_offset = is_uint8 ? p.filter_offset : 0;
   pd.weights.assign((size_t)taps * pd.c_pad, 0);
   pd.bias.assign(pd.c_pad, 0);
-  pd.folded_bias.assign(pd.c_pad, 0);
+  std::vector<int32_t> folded(pd.c_pad, 0);
   for (int t = 0; t < taps; ++t)
-    for (int c = 0; c < p.output_c; ++c)
-      pd.weights[(size_t)t * pd.c_pad + c] = (int32_t)filter[(size_t)t * p.output_c + c] + filter_offset;
-  for (int c = 0; c < p.output_c; ++c) {
+    for (int c = 0; c < C; ++c)
+      pd.weights[(size_t)t * pd.c_pad + c] = (int32_t)filter[(size_t)t * C + c] + filter_offset;
+  for (int c = 0; c < C; ++c) {
     pd.bias[c] = bias ? bias[c] : 0;
     uint32_t sum = 0;
     for (int t = 0; t < taps; ++t) sum += (uint32_t)pd.weights[(size_t)t * pd.c_pad + c];
-    pd.folded_bias[c] = (int32_t)((uint32_t)pd.bias[c] + (uint32_t)p.input_offset * sum);
+    folded[c] = (int32_t)((uint32_t)pd.bias[c] + (uint32_t)p.input_offset * sum);
   }
-  // AVX2 layout: for tap pair (a, b) and 16-channel block, vpunpck{l,h}wd of the two taps' int16
-  // inputs gives lanes (ch0-3 | ch8-11) and (ch4-7 | ch12-15), each channel as (x_a, x_b); the
-  // weights are stored in the same order, (w_a, w_b) per channel. A missing odd tap has weight 0.
-  const int blocks = pd.c_pad / 16;
-  pd.pairs.assign((size_t)pd.tap_pairs * blocks * 32, 0);
-  for (int tp = 0; tp < pd.tap_pairs; ++tp)
-    for (int blk = 0; blk < blocks; ++blk) {
-      int16_t* dst = pd.pairs.data() + ((size_t)tp * blocks + blk) * 32;
-      for (int half = 0; half < 2; ++half)
-        for (int lane = 0; lane < 2; ++lane)
-          for (int i = 0; i < 4; ++i) {
-            const int c = blk * 16 + lane * 8 + half * 4 + i;
-            for (int k = 0; k < 2; ++k) {
-              const int t = 2 * tp + k;
-              const int32_t w = (t < taps && c < p.output_c) ? pd.weights[(size_t)t * pd.c_pad + c] : 0;
-              dst[half * 16 + lane * 8 + i * 2 + k] = (int16_t)w;
-            }
+  pd.rq.Init(requant, requant_count, C, pd.c_pad);
+
+  pd.dw_weights.assign((size_t)blocks * pairs * 32, 0);
+  pd.dw_params.assign((size_t)blocks * 2 * kDwFields * 8, 0);
+  for (int blk = 0; blk < blocks; ++blk)
+    for (int h = 0; h < 2; ++h)
+      for (int j = 0; j < 8; ++j) {
+        const int c = blk * 16 + kLane[h][j];
+        for (int k = 0; k < pairs; ++k)
+          for (int s = 0; s < 2; ++s) {
+            const int t = 2 * k + s;
+            const int32_t w = (t < taps && c < C) ? pd.weights[(size_t)t * pd.c_pad + c] : 0;
+            pd.dw_weights[((size_t)blk * pairs + k) * 32 + h * 16 + j * 2 + s] = (int16_t)w;
           }
-    }
-  pd.rq.Init(requant, requant_count, p.output_c, pd.c_pad);
+        int32_t* f = pd.dw_params.data() + ((size_t)blk * 2 + h) * kDwFields * 8;
+        Requant r;  // padding channels: multiplier 0, never stored
+        if (c < C) r = requant[requant_count == 1 ? 0 : c];
+        const int left = r.shift > 0 ? r.shift : 0, right = r.shift > 0 ? 0 : -r.shift;
+        pd.any_left = pd.any_left || left != 0;
+        // See x86/depthwise_avx2.cpp: result = (p + K) >> (31 + right) with p = x * m, 2^62 added
+        // to keep the sum positive, and 2^(31 - right) removed again through the zero point.
+        const int64_t k_pos = (1LL << 62) + (1LL << 30) + (right > 0 ? (1LL << (30 + right)) : 0);
+        const int64_t k_neg = k_pos - (right > 0 ? (1LL << 31) : 0);
+        f[x86::kDwBias * 8 + j] = c < C ? folded[c] : 0;
+        f[x86::kDwMult * 8 + j] = r.multiplier;
+        f[x86::kDwLeft * 8 + j] = left;
+        std::memcpy(&f[x86::kDwScale * 8 + j], &r.scale, 4);
+        f[x86::kDwOffset * 8 + j] =
+            p.requant == RequantMode::kTflite
+                ? (int32_t)((uint32_t)p.output_offset - (uint32_t)(1ULL << (31 - right)))
+                : p.output_offset;
+        if (j % 2 == 0) {
+          Put64(f + x86::kDwKPosEven * 8, j / 2, k_pos);
+          Put64(f + x86::kDwKNegEven * 8, j / 2, k_neg);
+          Put64(f + x86::kDwShiftEven * 8, j / 2, 31 + right);
+        } else {
+          f[x86::kDwMultOdd * 8 + j - 1] = r.multiplier;
+          Put64(f + x86::kDwKPosOdd * 8, j / 2, k_pos);
+          Put64(f + x86::kDwKNegOdd * 8, j / 2, k_neg);
+          Put64(f + x86::kDwShiftOdd * 8, j / 2, 31 + right);
+        }
+      }
   return pd;
 }
 
@@ -84,10 +114,144 @@ void RowPortable(const PackedDepthwise& pd, const T* input, T* output, int b, in
   }
 }
 
-// The padded image the AVX2 path reads: exactly the rows and columns the output windows touch.
-void PaddedSize(const reference::ConvParams& p, int* hp, int* wp) {
-  *hp = (p.output_h - 1) * p.stride_h + (p.filter_h - 1) * p.dilation_h + 1;
-  *wp = (p.output_w - 1) * p.stride_w + (p.filter_w - 1) * p.dilation_w + 1;
+bool UseAvx2(const PackedDepthwise& pd, KernelPath path) {
+  return path == KernelPath::kAvx2 && pd.p.filter_h * pd.p.filter_w <= x86::kDepthwiseMaxTaps;
+}
+
+int Threads(const ThreadPool* pool) { return ParallelThreads(pool); }
+
+// Runs fn(0 .. tasks - 1) on the pool's threads (the caller included), on the spinning team of
+// optimized/parallel.h: a futex wake-up per layer would cost more than a small layer's work.
+void RunTasks(ThreadPool* pool, int tasks, const std::function<void(int)>& fn) { ParallelTasks(pool, tasks, fn); }
+
+// The AVX2 path's geometry and split into tasks (a function of the shapes and the thread count
+// only, so that DepthwiseScratchBytes and the call agree).
+struct Plan {
+  int wp = 0;         // padded row width: the input columns the output windows touch
+  int ring = 0;       // ring slots: the input rows one output row spans
+  int blocks = 0;     // 16-channel blocks
+  int rows = 0;       // batches * output_h
+  int groups = 1;     // channel groups
+  int chunks = 1;     // row chunks
+  int group_blocks = 0;
+  size_t ring_bytes = 0;  // per task: ring slots + a Z_in row, then the slots' tags
+  size_t task_bytes = 0;
+  int tasks() const { return groups * chunks; }
+  int GroupBegin(int g) const { return (int)((int64_t)g * blocks / groups); }
+  int ChunkBegin(int k) const { return (int)((int64_t)k * rows / chunks); }
+};
+
+Plan MakePlan(const PackedDepthwise& pd, int threads) {
+  const reference::ConvParams& p = pd.p;
+  Plan pl;
+  pl.wp = (p.output_w - 1) * p.stride_w + (p.filter_w - 1) * p.dilation_w + 1;
+  pl.ring = (p.filter_h - 1) * p.dilation_h + 1;
+  pl.blocks = pd.c_pad / 16;
+  pl.rows = p.batches * p.output_h;
+  if (threads > 1) {
+    if (pl.rows >= 4 * threads || pl.blocks < threads) {
+      pl.chunks = std::min(threads, pl.rows);
+    } else {
+      pl.groups = threads;
+    }
+  }
+  pl.group_blocks = (pl.blocks + pl.groups - 1) / pl.groups;
+  pl.ring_bytes = ((size_t)(pl.ring + 1) * pl.group_blocks * pl.wp * 16 * sizeof(int16_t) + 63) / 64 * 64;
+  pl.task_bytes = pl.ring_bytes + ((size_t)pl.ring * sizeof(int64_t) + 63) / 64 * 64;
+  return pl;
+}
+
+template <class T>
+void RunAvx2(const PackedDepthwise& pd, const T* input, T* output, void* scratch, ThreadPool* pool) {
+  const reference::ConvParams& p = pd.p;
+  const Plan pl = MakePlan(pd, Threads(pool));
+  std::vector<uint8_t> owned;
+  if (!scratch) {
+    owned.resize(pl.task_bytes * pl.tasks() + 64);
+    scratch = owned.data();
+  }
+  uint8_t* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
+  const int C = p.output_c, M = p.depth_multiplier, taps_n = p.filter_h * p.filter_w;
+  const int pairs = (taps_n + 1) / 2;
+  const int16_t zin = (int16_t)(-p.input_offset);
+  const int x0 = std::min(p.pad_left, pl.wp), x1 = std::clamp(p.pad_left + p.input_w, x0, pl.wp);
+  RunTasks(pool, pl.tasks(), [&](int task) {
+    const int g = task / pl.chunks, k = task % pl.chunks;
+    const int b0 = pl.GroupBegin(g), b1 = pl.GroupBegin(g + 1), nb = b1 - b0;
+    const int r0 = pl.ChunkBegin(k), r1 = pl.ChunkBegin(k + 1);
+    if (nb <= 0 || r0 >= r1) return;
+    const int c0 = b0 * 16, c1 = std::min(C, b1 * 16);
+    const int64_t block_step = (int64_t)pl.wp * 16, row_elems = block_step * nb;
+    int16_t* ring = reinterpret_cast<int16_t*>(base + pl.task_bytes * task);
+    int16_t* zrow = ring + row_elems * pl.ring;
+    int64_t* tags = reinterpret_cast<int64_t*>(base + pl.task_bytes * task + pl.ring_bytes);
+    std::fill(zrow, zrow + row_elems, zin);
+    std::fill(tags, tags + pl.ring, int64_t{-1});
+    // Widens input row (b, iy), channels [c0, c1) (or their input channels c / M), into a slot.
+    auto widen = [&](int16_t* dst, int b, int iy) {
+      for (int blk = 0; blk < nb; ++blk) {
+        int16_t* d = dst + blk * block_step;
+        std::fill(d, d + (int64_t)x0 * 16, zin);
+        std::fill(d + (int64_t)x1 * 16, d + (int64_t)pl.wp * 16, zin);
+      }
+      if (x1 <= x0) return;
+      const T* src = input + (((int64_t)b * p.input_h + iy) * p.input_w + (x0 - p.pad_left)) * p.input_c;
+      if (M == 1) {
+        x86::DepthwiseWidenAvx2(src + c0, pd.is_uint8, x1 - x0, p.input_c, c1 - c0, nb, block_step,
+                                dst + (int64_t)x0 * 16);
+        return;
+      }
+      for (int px = 0; px < x1 - x0; ++px)
+        for (int blk = 0; blk < nb; ++blk)
+          for (int i = 0; i < 16; ++i) {
+            const int c = c0 + blk * 16 + i;
+            dst[blk * block_step + (int64_t)(x0 + px) * 16 + i] =
+                c < c1 ? (int16_t)src[(int64_t)px * p.input_c + c / M] : 0;
+          }
+    };
+    const int16_t* rowp[x86::kDepthwiseMaxTaps];
+    const int16_t* tapp[x86::kDepthwiseMaxTaps];
+    x86::DepthwiseRowArgs a;
+    a.taps = tapp;
+    a.taps_n = taps_n;
+    a.ow = p.output_w;
+    a.pixel_step = (int64_t)p.stride_w * 16;
+    a.block_step = block_step;
+    a.blocks = nb;
+    a.tail = c1 - (b1 - 1) * 16;
+    a.weights = pd.dw_weights.data() + (size_t)b0 * pairs * 32;
+    a.params = pd.dw_params.data() + (size_t)b0 * 2 * kDwFields * 8;
+    a.out_pixel_stride = C;
+    a.act_min = p.act_min;
+    a.act_max = p.act_max;
+    a.mode = p.requant;
+    a.any_left = pd.any_left;
+    a.is_uint8 = pd.is_uint8;
+    for (int r = r0; r < r1; ++r) {
+      const int b = r / p.output_h, oy = r % p.output_h;
+      for (int fy = 0; fy < p.filter_h; ++fy) {
+        const int iy = oy * p.stride_h - p.pad_top + fy * p.dilation_h;
+        if (iy < 0 || iy >= p.input_h) {
+          rowp[fy] = zrow;
+          continue;
+        }
+        // The rows of one output row are consecutive (span pl.ring), so their slots differ.
+        const int slot = iy % pl.ring;
+        int16_t* dst = ring + row_elems * slot;
+        const int64_t key = (int64_t)b * p.input_h + iy;
+        if (tags[slot] != key) {
+          widen(dst, b, iy);
+          tags[slot] = key;
+        }
+        rowp[fy] = dst;
+      }
+      for (int fy = 0; fy < p.filter_h; ++fy)
+        for (int fx = 0; fx < p.filter_w; ++fx)
+          tapp[fy * p.filter_w + fx] = rowp[fy] + (int64_t)fx * p.dilation_w * 16;
+      a.output = reinterpret_cast<uint8_t*>(output + (((int64_t)b * p.output_h + oy) * p.output_w) * C + c0);
+      x86::DepthwiseRowAvx2(a);
+    }
+  });
 }
 
 template <class T>
@@ -95,73 +259,11 @@ void Run(const PackedDepthwise& pd, const T* input, T* output, void* scratch, Th
   const reference::ConvParams& p = pd.p;
   const int rows = p.batches * p.output_h;
   if (rows == 0 || p.output_w == 0 || p.output_c == 0) return;
-  const bool simd = path == KernelPath::kAvx2 && p.depth_multiplier == 1 &&
-                    p.filter_h * p.filter_w <= x86::kDepthwiseMaxTaps;
-  const int c16 = simd ? p.output_c / 16 * 16 : 0;
-  const int C = p.output_c;
-  int hp = 0, wp = 0;
-  PaddedSize(p, &hp, &wp);
-  std::vector<uint8_t> owned;
-  if (!scratch && c16 > 0) {
-    owned.resize(DepthwiseScratchBytes(pd));
-    scratch = owned.data();
-  }
-  int16_t* padded = reinterpret_cast<int16_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
-  const int threads = pool ? pool->size() : 1;
-  auto run_rows = [&](int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
-    if (threads > 1 && n > 1)
-      pool->parallel_for(n, fn, 1);
-    else
-      fn(0, n);
-  };
-  if (c16 > 0) {
-    // The int16 copy of the input with its padding materialised: padded pixel (py, px) is input
-    // pixel (py - pad_top, px - pad_left), or Z_in outside the input.
-    const int16_t zin = (int16_t)(-p.input_offset);
-    run_rows((int64_t)p.batches * hp, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const int b = (int)(r / hp), py = (int)(r % hp), iy = py - p.pad_top;
-        int16_t* dst = padded + r * wp * C;
-        if (iy < 0 || iy >= p.input_h) {
-          std::fill(dst, dst + (int64_t)wp * C, zin);
-          continue;
-        }
-        const int x0 = std::min(p.pad_left, wp), x1 = std::clamp(p.pad_left + p.input_w, x0, wp);
-        std::fill(dst, dst + (int64_t)x0 * C, zin);
-        const T* src = input + (((int64_t)b * p.input_h + iy) * p.input_w + (x0 - p.pad_left)) * C;
-        x86::WidenRowsAvx2(src, pd.is_uint8, 1, (x1 - x0) * C, (x1 - x0) * C, dst + (int64_t)x0 * C);
-        std::fill(dst + (int64_t)x1 * C, dst + (int64_t)wp * C, zin);
-      }
-    });
-  }
-  run_rows(rows, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int b = (int)(r / p.output_h), oy = (int)(r % p.output_h);
-      if (c16 > 0) {
-        x86::DepthwiseRow row;
-        row.padded = padded + (int64_t)b * hp * wp * C;
-        row.padded_w = wp;
-        row.channels = C;
-        row.filter_h = p.filter_h;
-        row.filter_w = p.filter_w;
-        row.stride_h = p.stride_h;
-        row.stride_w = p.stride_w;
-        row.dilation_h = p.dilation_h;
-        row.dilation_w = p.dilation_w;
-        row.oy = oy;
-        row.ow = p.output_w;
-        row.pairs = pd.pairs.data();
-        row.tap_pairs = pd.tap_pairs;
-        row.c_pad = pd.c_pad;
-        row.os = x86::GemmOutput{pd.folded_bias.data(), pd.rq.multiplier.data(), pd.rq.left.data(), pd.rq.right.data(),
-                                 pd.rq.mask.data(), pd.rq.half.data(), pd.rq.scale.data(), p.output_offset,
-                                 p.act_min, p.act_max, p.requant, pd.is_uint8, pd.rq.multiplier_odd.data(),
-                                 pd.rq.any_left};
-        row.output = reinterpret_cast<uint8_t*>(output + (((int64_t)b * p.output_h + oy) * p.output_w) * C);
-        x86::DepthwiseRowAvx2(row, c16);
-      }
-      if (c16 < p.output_c) RowPortable(pd, input, output, b, oy, c16, p.output_c);
-    }
+  if (UseAvx2(pd, path)) return RunAvx2(pd, input, output, scratch, pool);
+  const int threads = std::min(Threads(pool), rows);
+  RunTasks(pool, threads, [&](int k) {
+    for (int r = (int)((int64_t)k * rows / threads); r < (int)((int64_t)(k + 1) * rows / threads); ++r)
+      RowPortable(pd, input, output, r / p.output_h, r % p.output_h, 0, p.output_c);
   });
 }
 
@@ -177,11 +279,11 @@ PackedDepthwise PackDepthwiseUint8(const reference::ConvParams& p, const Requant
   return PackImpl(p, &requant, 1, filter, bias, true);
 }
 
-size_t DepthwiseScratchBytes(const PackedDepthwise& pd) {
-  int hp = 0, wp = 0;
-  PaddedSize(pd.p, &hp, &wp);
-  if (pd.p.output_h <= 0 || pd.p.output_w <= 0) return 64;
-  return (size_t)pd.p.batches * hp * wp * pd.p.output_c * 2 + 64;
+size_t DepthwiseScratchBytes(const PackedDepthwise& pd, const ThreadPool* pool) {
+  if (pd.p.output_h <= 0 || pd.p.output_w <= 0 || pd.p.output_c <= 0) return 64;
+  if (!UseAvx2(pd, KernelPath::kAvx2)) return 64;  // sized for AVX2 even when the CPU lacks it
+  const Plan pl = MakePlan(pd, Threads(pool));
+  return pl.task_bytes * pl.tasks() + 64;
 }
 
 void DepthwiseConvInt8(const PackedDepthwise& pd, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,

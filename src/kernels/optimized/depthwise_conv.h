@@ -1,14 +1,23 @@
 // Optimised DEPTHWISE_CONV_2D for int8 and uint8, bit-exact twin of
 // kernels/reference/depthwise_conv.h in both requantization modes.
 //
-// Channels are the vector axis (NHWC keeps them contiguous in input, filter and output). The AVX2
-// path takes 16 channels and two filter taps at a time: both taps' input bytes are widened to
-// int16 and interleaved, so one vpmaddwd multiplies-and-adds the two taps for 8 channels exactly
-// (|w| <= 255, |x| <= 255). The input offset is folded into the bias (bias + input_offset * sum(w)),
-// and the input is first copied to int16 with its padding materialised as Z_in (whose contribution
-// cancels the folded term, as in the GEMM of conv.h), so taps need no bounds checks and each input
-// byte is widened once rather than once per tap. Depth multiplier > 1 and channel tails (< 16) use the portable code,
-// which is the reference arithmetic on the packed int32 weights.
+// AVX2 path (any depth multiplier, up to 64 filter taps): channels are the vector axis. Each task
+// (a range of output rows x a group of 16-channel blocks) keeps a small ring of input rows widened
+// to int16 in a block-planar layout ([block][padded pixel][16]), padding materialised as Z_in, so
+// every input row is widened once per task (not once per tap or per output row) and stays in
+// L1/L2 while the output rows that need it are computed. The micro-kernel (x86/depthwise_x86.h)
+// runs 16 channels x 4 output pixels, two filter taps per vpmaddwd; the input offset is folded
+// into the bias (bias + input_offset * sum(w)) and padding taps read Z_in, whose product cancels
+// the folded term exactly where the reference skips the tap (int32 arithmetic wraps in both).
+// A depth multiplier M > 1 is the same computation on a ring whose output channel c holds input
+// channel c / M.
+//
+// Threads: the tasks are (row range, channel group) pairs, one per thread: rows when there are
+// enough of them, else channel groups (batch-1 7x7 layers). Every output byte is computed by the
+// same arithmetic whatever the split, so 1 and N threads give identical bytes.
+//
+// Portable path (and filters with more than 64 taps): the reference arithmetic on the packed
+// int32 weights, output rows split over the threads.
 #pragma once
 #include <cstdint>
 
@@ -26,12 +35,14 @@ struct PackedDepthwise {
   reference::ConvParams p;
   bool is_uint8 = false;
   int c_pad = 0;                   // output_c rounded up to 16
-  int tap_pairs = 0;               // ceil(filter_h * filter_w / 2)
   AlignedVector<int32_t> weights;  // portable: [tap][c_pad], w - Z_w
-  AlignedVector<int16_t> pairs;    // AVX2: [tap pair][16-channel block][lo 16, hi 16] (see .cpp)
-  AlignedVector<int32_t> bias;     // [c_pad] bias (portable)
-  AlignedVector<int32_t> folded_bias;  // [c_pad] bias + input_offset * sum over taps of w (AVX2)
-  RequantArrays rq;                // [c_pad]
+  AlignedVector<int32_t> bias;     // portable: [c_pad]
+  RequantArrays rq;                // portable: [c_pad]
+  // AVX2 (see x86/depthwise_x86.h): weights [block][tap pair][32], output-stage parameters
+  // [block][2][kDwFields][8], folded bias included.
+  AlignedVector<int16_t> dw_weights;
+  AlignedVector<int32_t> dw_params;
+  bool any_left = false;  // some channel's multiplier is >= 1 (left shift)
 };
 
 PackedDepthwise PackDepthwiseInt8(const reference::ConvParams& p, const Requant* requant, int requant_count,
@@ -39,10 +50,10 @@ PackedDepthwise PackDepthwiseInt8(const reference::ConvParams& p, const Requant*
 PackedDepthwise PackDepthwiseUint8(const reference::ConvParams& p, const Requant& requant, const uint8_t* filter,
                                    const int32_t* bias);
 
-// Scratch bytes one call needs (the padded int16 copy of the input used by the AVX2 path).
-size_t DepthwiseScratchBytes(const PackedDepthwise& pd);
+// Scratch bytes one call with `pool` needs (the tasks' rings of widened input rows).
+size_t DepthwiseScratchBytes(const PackedDepthwise& pd, const ThreadPool* pool);
 
-// scratch: DepthwiseScratchBytes bytes, or null (the call then uses a small internal buffer).
+// scratch: DepthwiseScratchBytes(pd, pool) bytes, or null (the call then allocates).
 void DepthwiseConvInt8(const PackedDepthwise& pd, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
                        KernelPath path = ActiveKernelPath());
 void DepthwiseConvUint8(const PackedDepthwise& pd, const uint8_t* input, uint8_t* output, void* scratch,

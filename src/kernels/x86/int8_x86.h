@@ -45,22 +45,7 @@ void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst);
 // Converts int8 (sign-extend) or uint8 (zero-extend) to int16 rows of ic_pad entries (pad: 0).
 void WidenRowsAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad, int16_t* out);
 
-// Depthwise (depth multiplier 1): one output row of `ow` pixels, channels [0, c16), c16 a multiple
-// of 16 (the rest is left to the caller). The input is the caller's int16 copy of the image with
-// the padding materialised (Z_in): `padded` points at padded pixel (0, 0) of the image, rows of
-// `padded_w` pixels of `channels` int16, so every tap is inside and needs no check.
-struct DepthwiseRow {
-  const int16_t* padded;
-  int padded_w, channels;
-  int filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w;
-  int oy, ow;
-  const int16_t* pairs;  // PackedDepthwise::pairs
-  int tap_pairs, c_pad;
-  GemmOutput os;  // folded bias / requant arrays indexed by channel
-  uint8_t* output;  // row base: output pixel ox at output + ox * channels
-};
-inline constexpr int kDepthwiseMaxTaps = 64;  // larger filters use the portable path
-void DepthwiseRowAvx2(const DepthwiseRow& r, int c16);
+// DEPTHWISE_CONV_2D: kernels/x86/depthwise_x86.h.
 
 // Pooling: one output row (batch already applied to input/output). Channels in any count.
 struct PoolRow {

@@ -115,7 +115,7 @@ void Prepare(OpContext& ctx) {
             ? kernels::optimized::PackDepthwiseInt8(p, d.per_channel.data(), (int)d.per_channel.size(),
                                                     filter.as<int8_t>(), b)
             : kernels::optimized::PackDepthwiseUint8(p, d.requant, filter.as<uint8_t>(), b));
-    ctx.scratch_bytes = kernels::optimized::DepthwiseScratchBytes(*d.packed);
+    ctx.scratch_bytes = kernels::optimized::DepthwiseScratchBytes(*d.packed, ctx.pool);
   }
 }
 
