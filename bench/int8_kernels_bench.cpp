@@ -148,6 +148,8 @@ void ConvArgs(benchmark::internal::Benchmark* b) {
   const std::vector<std::vector<int64_t>> layers = {
       // MobileNet-v1 1.0 at 224: first conv, pointwise layers
       {224, 224, 3, 32, 3, 2, 1},  {112, 112, 32, 64, 1, 1, 1}, {56, 56, 128, 128, 1, 1, 1},
+      // MobileNet-v1 0.5: first conv and the small-depth pointwise layers
+      {224, 224, 3, 16, 3, 2, 1},  {112, 112, 16, 32, 1, 1, 1}, {56, 56, 32, 64, 1, 1, 1},
       {28, 28, 256, 256, 1, 1, 1}, {14, 14, 512, 512, 1, 1, 1}, {7, 7, 1024, 1024, 1, 1, 1},
       // large 3x3 convolutions
       {56, 56, 64, 64, 3, 1, 1},   {28, 28, 128, 128, 3, 1, 1}, {28, 28, 256, 256, 3, 2, 1},
@@ -164,6 +166,7 @@ void ConvArgs(benchmark::internal::Benchmark* b) {
   // Portable path and the XNNPACK requantization on one layer each.
   b->Args({28, 28, 256, 256, 1, 1, 1, 1, 0, 0});
   b->Args({28, 28, 256, 256, 1, 1, 1, 1, 1, 1});
+  b->Args({112, 112, 32, 64, 1, 1, 1, 1, 1, 1});
 }
 BENCHMARK(BM_Conv)->Apply(ConvArgs)->Unit(benchmark::kMicrosecond)->UseManualTime();
 
