@@ -9,7 +9,8 @@
 # --peers defaults to $QAT_PEERS_DIR, then ~/.cache/qat-peers (see ../shared/peers/README.md).
 # Models: DIR/data/models/{cnn,mbv1_100,mbv1_050}_b{1,64}.tflite for qat and the QDQ .onnx with
 # the same weights for ORT. When no _b64.tflite exists (mbv1_100), qat's side is the _b1 model resized
-# to batch 64 through int8_kernels_bench's BM_Model.
+# to batch 64: `qat bench --batch 64` (ResizeInputTensor; RESHAPE's constant [1, 1024] follows the
+# batch, src/lite/ops/reshape.cpp), or int8_kernels_bench's BM_Model with an older qat.
 # Without a working `qat bench`, qat's side falls back to int8_kernels_bench's BM_Model (the same
 # interpreter, median wall time of 5 repetitions); --kbench PATH names that binary.
 # Idle machine please; the CPU is printed with the table.
@@ -47,6 +48,8 @@ if [[ -z "$QAT" ]] || ! "$QAT" --help 2>&1 | grep -qw bench; then
   [[ -x "$KBENCH" ]] || { echo "neither 'qat bench' nor int8_kernels_bench found (--qat / --kbench)" >&2; exit 1; }
   USE_KBENCH=1
 fi
+QAT_HAS_BATCH=0
+[[ $USE_KBENCH == 0 ]] && "$QAT" bench --help 2>&1 | grep -q -- --batch && QAT_HAS_BATCH=1
 MODELS="$PEERS/data/models"
 NODE_DIR="$PEERS/node"
 [[ -f "$NODE_DIR/ort_bench.mjs" ]] || { echo "ort_bench.mjs not found under $NODE_DIR (--peers)" >&2; exit 1; }
@@ -69,8 +72,8 @@ qat_median() {
   local model="$1" batch="$2" threads="$3" runs="$4" extra=()
   if [[ $USE_KBENCH == 1 ]]; then kbench_median "$model" "$batch" "$threads"; return; fi
   if [[ "$batch" != 1 && "$model" == *_b1.tflite ]]; then
-    # `qat bench` has no batch option: the resized model runs through BM_Model when available.
-    if [[ -x "$KBENCH" ]]; then kbench_median "$model" "$batch" "$threads"; return; fi
+    # The batch-1 model resized: `qat bench --batch`, else BM_Model (an older qat without --batch).
+    if [[ $QAT_HAS_BATCH == 0 && -x "$KBENCH" ]]; then kbench_median "$model" "$batch" "$threads"; return; fi
     extra=(--batch "$batch")
   fi
   local out

@@ -1,6 +1,14 @@
 // RESHAPE: the new shape comes from the second input (a constant int32 tensor) when present,
 // else from ReshapeOptions.new_shape; one dimension may be -1. Data are copied unchanged
 // (quantized tensors keep their parameters).
+//
+// Batch resize: a model converted at a fixed batch often stores its flatten as a constant shape
+// such as [1, 1024] where TFLite's converter would write [-1, 1024] for a dynamic batch. After
+// Interpreter::ResizeInputTensor changes the batch, such a shape no longer matches the element
+// count. When (and only when) that happens, the leading dimension of the shape is taken as the
+// batch and set to the input's leading dimension, provided the remaining dimensions then account
+// for every element exactly (the input's dims[0] * rest == elements). A shape that fits is never
+// changed, so models TFLite runs are read exactly as TFLite reads them.
 #include <cstring>
 
 #include "lite/ops/op_common.h"
@@ -40,6 +48,13 @@ void Prepare(OpContext& ctx) {
       ctx.fail("invalid dimension {} in the new shape", shape[i]);
     } else {
       known *= shape[i];
+    }
+  }
+  if (infer < 0 && known != n && !shape.empty() && shape[0] > 0 && !in.dims.empty() && in.dims[0] > 0) {
+    const int64_t rest = known / shape[0];
+    if (rest > 0 && rest * in.dims[0] == n) {
+      shape[0] = in.dims[0];
+      known = n;
     }
   }
   if (infer >= 0) {
