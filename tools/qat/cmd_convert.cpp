@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "qat/convert.h"
 #include "qat/data.h"
+#include "tflite/float_twin.h"
 
 namespace qat::cli {
 namespace {
@@ -45,7 +46,8 @@ void register_convert(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* c = app.add_subcommand("convert", "Frozen graph -> .tflite (float, uint8, int8, PTQ)");
-  c->add_option("frozen", a->in, "Frozen graph file (qat freeze)")->required();
+  c->add_option("frozen", a->in, "Frozen graph file (qat freeze), or a quantized .tflite (-> its float twin)")
+      ->required();
   c->add_option("--out", a->out, ".tflite file to write")->required();
   c->add_option("--inference-type", a->type, "float | uint8 | int8");
   c->add_option("--inference-input-type", a->in_type, "Type of the model inputs (default: --inference-type)");
@@ -85,6 +87,14 @@ void register_convert(CLI::App& app) {
     if (!a->representative.empty()) {
       rep = load_representative(a->representative, &o.representative_count);
       o.representative = &rep;
+    }
+    if (a->in.size() > 7 && a->in.compare(a->in.size() - 7, 7, ".tflite") == 0) {
+      // A quantized .tflite in: its float twin out (same graph, dequantized constants).
+      if (o.inference_type != convert::inference_type_from_name("float"))
+        throw UsageError("a .tflite input converts only to its float twin (--inference-type float)");
+      tfl::WriteModelFile(tfl::FloatTwin(tfl::ReadModelDesc(*tfl::ModelFile::Map(a->in))), a->out);
+      std::printf("%s: float twin of %s\n", a->out.c_str(), a->in.c_str());
+      return;
     }
     convert::ConvertReport r = convert::convert_file(a->in, a->out, o);
     std::string hist;
