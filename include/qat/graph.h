@@ -134,6 +134,7 @@ inline constexpr const char* kGlobalVariables = "variables";
 inline constexpr const char* kUpdateOps = "update_ops";  // BN moving-average updates etc.
 inline constexpr const char* kGlobalStep = "global_step";
 inline constexpr const char* kLosses = "losses";
+inline constexpr const char* kTowers = "towers";  // replicate_towers' split nodes (Session: concurrent towers)
 
 class Graph {
  public:
@@ -403,15 +404,35 @@ class Session {
   const std::map<std::string, OpTime>& profile() const { return profile_; }
   std::string profile_report() const;  // one line per op type, slowest first
 
+  // Concurrent towers (quantize::replicate_towers): the steps of nodes named "tower_k/..." or
+  // ".../tower_k/..." (gradients) run on lane k, each lane on its own thread with its share of
+  // the pool's T threads (T/K; kernels see it through num_threads() and KernelContext::pool());
+  // other steps run on lane 0. A step waits for the steps it reads (data and control inputs),
+  // and a variable-writing (stateful) step is a barrier: it runs after every step planned
+  // before it and before every step planned after it, so every read sees the value the
+  // sequential order gives. Results do not depend on the schedule (bit-identical run to run,
+  // and to a sequential run with T/K threads per kernel). Needs T >= K, else sequential.
+  // Default: on when the graph has the "towers" collection (replicate_towers sets it), off with
+  // the environment variable QAT_SEQUENTIAL_TOWERS=1. Changing it drops cached plans.
+  void set_concurrent_towers(bool on);
+  // Lanes the last plan run used (1: sequential).
+  int last_run_lanes() const { return last_lanes_; }
+
  private:
   struct Plan;
+  struct Lanes;
   Plan& plan_for(const Feeds& feeds, const std::vector<Output>& fetches, const std::vector<Node*>& targets);
+  void run_sequential(Plan& P);
+  void run_concurrent(Plan& P);
   Graph& g_;
   VariableStore& vars_;
   ThreadPool& pool_;
   std::vector<std::unique_ptr<Plan>> plans_;
   bool profiling_ = false;
   bool fusion_ = true;
+  int concurrent_ = -1;  // -1: auto (the "towers" collection), 0 off, 1 on
+  int last_lanes_ = 1;
+  std::unique_ptr<Lanes> lanes_;
   std::map<std::string, OpTime> profile_;
 };
 

@@ -40,6 +40,25 @@ class ThreadPool {
 // Process-wide pool; its size is set by set_num_threads (default: hardware concurrency).
 ThreadPool& default_pool();
 void set_num_threads(int n);  // also sets OpenMP's thread count (oneDNN)
+// Threads a kernel started on the calling thread may use: the process-wide count, or the limit
+// of a ScopedThreadLimit alive on this thread.
 int num_threads();
+
+// While alive, num_threads() on this thread returns `threads` and OpenMP regions started here
+// (oneDNN included) default to that many threads; thread_lane() returns `lane`. The executor
+// gives each concurrently running tower its share of the threads this way (Session, towers);
+// kernels that keep per-shape state behind a lock (conv plans) keep one copy per lane so that
+// towers do not serialise on it.
+class ScopedThreadLimit {
+ public:
+  ScopedThreadLimit(int threads, int lane);
+  ~ScopedThreadLimit();
+  ScopedThreadLimit(const ScopedThreadLimit&) = delete;
+  ScopedThreadLimit& operator=(const ScopedThreadLimit&) = delete;
+
+ private:
+  int saved_threads_, saved_lane_, saved_omp_;
+};
+int thread_lane();  // 0 outside a ScopedThreadLimit
 
 }  // namespace qat

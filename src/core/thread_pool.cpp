@@ -103,6 +103,7 @@ int g_threads = 0;
 }  // namespace qat
 
 extern "C" void omp_set_num_threads(int) __attribute__((weak));
+extern "C" int omp_get_max_threads() __attribute__((weak));
 
 namespace qat {
 
@@ -124,6 +125,25 @@ ThreadPool& default_pool() {
   return *g_pool;
 }
 
-int num_threads() { return default_pool().size(); }
+namespace {
+thread_local int t_limit = 0;
+thread_local int t_lane = 0;
+}  // namespace
+
+int num_threads() { return t_limit > 0 ? t_limit : default_pool().size(); }
+int thread_lane() { return t_lane; }
+
+ScopedThreadLimit::ScopedThreadLimit(int threads, int lane)
+    : saved_threads_(t_limit), saved_lane_(t_lane), saved_omp_(omp_get_max_threads ? omp_get_max_threads() : 0) {
+  QAT_CHECK_T(UsageError, threads >= 1, "thread limit must be >= 1 (got {})", threads);
+  t_limit = threads;
+  t_lane = lane;
+  if (omp_set_num_threads) omp_set_num_threads(threads);  // this thread's ICV only
+}
+ScopedThreadLimit::~ScopedThreadLimit() {
+  t_limit = saved_threads_;
+  t_lane = saved_lane_;
+  if (omp_set_num_threads && saved_omp_ > 0) omp_set_num_threads(saved_omp_);
+}
 
 }  // namespace qat

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "qat/distributed.h"
 #include "qat/ops.h"
 #include "qat/quantize.h"
 #include "quantize/quant_ops.h"
@@ -119,9 +120,11 @@ void replicate_towers(Graph& g, int towers, const std::vector<std::string>& batc
           }
   }
   std::map<Node*, std::vector<Node*>> splits;
-  for (Node* s : sources)
+  for (Node* s : sources) {
     splits[s].push_back(g.add_node("TowerSplit", g.unique_name(s->name() + "/tower_split"), {s->output(0)},
                                    {{"towers", (int64_t)towers}}));
+    g.add_to_collection(graph::kTowers, splits[s].back());  // Session: run the towers concurrently
+  }
   std::vector<std::map<Node*, Node*>> clone(towers);
   std::set<std::string> updates;
   for (Node* u : g.collection(graph::kUpdateOps)) updates.insert(u->name());
@@ -162,7 +165,14 @@ void replicate_towers(Graph& g, int towers, const std::vector<std::string>& batc
 std::function<void(Graph&)> towers_training_rewrite(const QuantizeOptions& opt, int towers, bool quantize) {
   return [opt, towers, quantize](Graph& g) {
     replicate_towers(g, towers);
-    if (!quantize) return;
+    if (!quantize) {
+      // Float batch norms: one set of statistics over the towers (as the QAT rewrite's folded
+      // ones), else each tower would normalise with its own slice's statistics and update the
+      // moving averages once per tower. Under mpirun the trainer's sync_batch_statistics does
+      // this over towers and ranks together.
+      if (towers > 1 && distributed::world_size() == 1) distributed::sync_batch_statistics(g, 1.0);
+      return;
+    }
     if (towers <= 1) {
       create_training_graph(g, opt);
       return;

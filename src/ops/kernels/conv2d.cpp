@@ -116,7 +116,9 @@ struct Plan {
 using Key = std::array<int, 20>;
 Key make_key(const ConvGeom& g, Kind k) {
   return {g.N, g.H, g.W, g.C, g.KH, g.KW, g.O, g.stride_h, g.stride_w, g.dil_h,
-          g.dil_w, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right, g.OH, g.OW, g.depthwise, (int)k, 0};
+          g.dil_w, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right, g.OH, g.OW, g.depthwise, (int)k,
+          // One plan per executor lane (concurrent towers) and thread count: plans are locked while they run.
+          qat::thread_lane() * 4096 + qat::num_threads()};
 }
 
 PlanCache<Plan, 20>& cache() {
@@ -223,7 +225,7 @@ void run_winograd(const ConvGeom& g, Kind kind, detail::WinogradConv p, const fl
                   const float* bias, float* y) {
   p.m = winograd_tile(p.OH, p.OW);
   Key key = make_key(g, kind);
-  key[19] = p.threads * 8 + p.m;
+  key[19] = key[19] * 8 + p.m;  // lane, threads (p.threads), tile
   WinoPlan& plan = wino_cache().get(key, [&] {
     auto wp = std::make_unique<WinoPlan>();
     wp->scratch.resize(detail::winograd_scratch_floats(p));
@@ -294,7 +296,7 @@ void conv2d_backward_weights(const ConvGeom& g, const float* x, const float* dy,
     detail::WinogradConv wp{g.N, g.H, g.W, g.C, g.OH, g.OW, g.O, g.pad_top, g.pad_left, false, qat::num_threads()};
     wp.m = winograd_tile(g.OH, g.OW);
     Key key = make_key(g, kBwdWeights);
-    key[19] = wp.threads * 8 + wp.m;
+    key[19] = key[19] * 8 + wp.m;
     WinoPlan& plan = wino_cache().get(key, [&] {
       auto w = std::make_unique<WinoPlan>();
       w->scratch.resize(detail::winograd_bwd_weights_scratch_floats(wp));
