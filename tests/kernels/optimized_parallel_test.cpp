@@ -77,5 +77,31 @@ TEST(OptimizedParallel, WakesSleepingWorkers) {
   }
 }
 
+// Two tasks that can only finish together: whichever runs first waits for the other to start, so
+// the job completes only if a worker really picks up a task. The worker is asleep when each job is
+// posted (the 5 ms pause is longer than the spin), so this checks the wake-up path; the 10 s bound
+// is a liveness limit, not a speed assertion.
+TEST(OptimizedParallel, SleepingWorkerIsWokenAndRunsATask) {
+  ThreadPool pool(2);
+  for (int rep = 0; rep < 5; ++rep) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::atomic<int> started{0};
+    std::atomic<bool> timed_out{false};
+    ParallelTasks(&pool, 2, [&](int) {
+      started.fetch_add(1);
+      const auto t0 = std::chrono::steady_clock::now();
+      while (started.load() < 2) {
+        if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(10)) {
+          timed_out = true;
+          started.fetch_add(1);  // release the other task (if it ever runs) and fail
+          break;
+        }
+        std::this_thread::yield();
+      }
+    });
+    ASSERT_FALSE(timed_out.load()) << "rep " << rep << ": no worker ran the second task";
+  }
+}
+
 }  // namespace
 }  // namespace qat::kernels::optimized

@@ -5,9 +5,11 @@
 // task `next` with a CAS that keeps epoch and tasks and increments next, so a late worker that
 // still holds an older epoch can never claim a task of the new job, and the job's size travels
 // with the claim. The caller also claims tasks, then waits until `done_` reaches `tasks`, so fn
-// outlives every call made with it. Sleeping: a worker registers in `sleepers_`, re-checks `seq_`,
-// then waits on `seq_`; the caller bumps `seq_` and notifies when `sleepers_` is non-zero
-// (sequentially consistent on both sides, so no wake-up is lost).
+// outlives every call made with it. Sleeping: under `sleep_mu_` a worker registers in `sleepers_`
+// and waits on `sleep_cv_` until `seq_` moves; the caller bumps `seq_` and, when `sleepers_` is
+// non-zero, notifies under the mutex (sequentially consistent on both sides, so no wake-up is
+// lost). std::atomic::wait is not used: GCC 12's implementation was seen to miss notifications
+// here (the worker slept through most jobs).
 #include "kernels/optimized/parallel.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -18,6 +20,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -67,7 +70,10 @@ class SpinTeam {
     const uint64_t s = epoch << (2 * kFieldBits) | (uint64_t)tasks << kFieldBits;
     state_.store(s, std::memory_order_seq_cst);
     seq_.fetch_add(1, std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_seq_cst) > 0) seq_.notify_all();
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      std::lock_guard<std::mutex> lk(sleep_mu_);
+      sleep_cv_.notify_all();
+    }
     int claimed = 0;
     while (Claim(s, &claimed)) {
       fn(claimed);
@@ -112,9 +118,12 @@ class SpinTeam {
           if ((i & 63) == 63 &&
               std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count() >=
                   budget) {
-            sleepers_.fetch_add(1, std::memory_order_seq_cst);
-            if (seq_.load(std::memory_order_seq_cst) == seen) seq_.wait(seen, std::memory_order_seq_cst);
-            sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+            {
+              std::unique_lock<std::mutex> lk(sleep_mu_);
+              sleepers_.fetch_add(1, std::memory_order_seq_cst);
+              sleep_cv_.wait(lk, [&] { return seq_.load(std::memory_order_seq_cst) != seen; });
+              sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+            }
             now = seq_.load(std::memory_order_acquire);
             if (now != seen) break;
             i = 0;
@@ -135,6 +144,8 @@ class SpinTeam {
   alignas(64) std::atomic<int> done_{0};
   alignas(64) std::atomic<uint32_t> seq_{0};
   std::atomic<int> sleepers_{0};
+  std::mutex sleep_mu_;
+  std::condition_variable sleep_cv_;
   const std::function<void(int)>* fn_ = nullptr;
   alignas(64) std::atomic<bool> busy_{false};
 };
