@@ -541,8 +541,15 @@ void Session::run_concurrent(Plan& P) {
     try {
       for (int i : P.lane_steps[lane]) {
         auto& s = P.steps[i];
-        for (int j : s.wait)
-          if (!wait_for(j)) return;  // another lane failed
+        if (profiling_ && !s.wait.empty()) {
+          auto t0 = std::chrono::steady_clock::now();
+          for (int j : s.wait)
+            if (!wait_for(j)) return;  // another lane failed
+          record("(tower lane waits)", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        } else {
+          for (int j : s.wait)
+            if (!wait_for(j)) return;  // another lane failed
+        }
         exec_step(s, ctx, P.values, P.buffers, lane, profiling_ ? &record : nullptr);
         for (int sl : s.reads)
           if (!P.keep[sl] && P.remaining[sl].fetch_sub(1, std::memory_order_acq_rel) == 1) clear_slot(sl);
