@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <string_view>
@@ -503,24 +504,39 @@ void Session::run_concurrent(Plan& P) {
   for (size_t sl = 0; sl < P.readers.size(); ++sl) P.remaining[sl].store(P.readers[sl], std::memory_order_relaxed);
   std::mutex mu;  // error and profile
   std::exception_ptr error;
+  // Waiting: a short spin, then a condition variable (not std::atomic::wait, whose GCC 12
+  // implementation can miss notifications). done stores and the sleeper count are seq_cst, so
+  // either the finishing lane sees a sleeper and notifies, or the sleeper sees the flag.
+  std::mutex wait_mu;
+  std::condition_variable wait_cv;
+  std::atomic<int> sleepers{0};
+  auto wake = [&] {
+    if (sleepers.load() > 0) {
+      std::lock_guard<std::mutex> lk(wait_mu);
+      wait_cv.notify_all();
+    }
+  };
   auto abort_all = [&] {
     for (int i = 0; i < n; ++i) {
       int zero = 0;
-      if (P.done[i].compare_exchange_strong(zero, 2)) P.done[i].notify_all();
+      P.done[i].compare_exchange_strong(zero, 2);
     }
+    std::lock_guard<std::mutex> lk(wait_mu);
+    wait_cv.notify_all();
   };
   auto wait_for = [&](int j) {
-    for (int spin = 0;; ++spin) {
+    for (int spin = 0; spin < 256; ++spin) {
       int v = P.done[j].load(std::memory_order_acquire);
       if (v != 0) return v == 1;
-      if (spin < 256) {
 #if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
+      __builtin_ia32_pause();
 #endif
-        continue;
-      }
-      P.done[j].wait(0, std::memory_order_acquire);
     }
+    std::unique_lock<std::mutex> lk(wait_mu);
+    sleepers.fetch_add(1);
+    wait_cv.wait(lk, [&] { return P.done[j].load() != 0; });
+    sleepers.fetch_sub(1);
+    return P.done[j].load() == 1;
   };
   auto clear_slot = [&](int sl) {
     P.buffers.drop(P.values[sl]);
@@ -557,8 +573,8 @@ void Session::run_concurrent(Plan& P) {
           int sl = s.out_base + k;
           if (!P.keep[sl] && P.readers[sl] == 0) clear_slot(sl);
         }
-        P.done[i].store(1, std::memory_order_release);
-        P.done[i].notify_all();
+        P.done[i].store(1);
+        wake();
       }
     } catch (...) {
       {
