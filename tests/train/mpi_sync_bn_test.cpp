@@ -107,6 +107,7 @@ TEST(SyncBn, TrainsLikeFusedBatchNormOnOneProcess) {
 }
 
 TEST(SyncBn, CollectivesAreTheIdentityOnOneProcess) {
+  register_train_ops();  // Const (ctest runs each test in its own process)
   distributed::register_ops();
   Graph g;
   auto c = [&](std::vector<float> v) {
