@@ -13,6 +13,10 @@
 // planner gives tensors whose lifetimes do not overlap the same bytes. Graph inputs, outputs and
 // variables live for the whole run, so inputs survive Invoke and can be reused.
 //
+// Profiling: set_profiling(true) makes Invoke time every op (one steady_clock reading between
+// consecutive ops); profile() gives per-op medians, shares and a per-op-type summary, as TFLite's
+// benchmark_model --enable_op_profiling does. Off by default: Invoke then reads no clock.
+//
 // Requantization: InterpreterOptions::requant picks one of the two integer rounding behaviours
 // of src/kernels/quant_math.h. The default is kTflite (see docs/interpreter.md for why).
 #pragma once
@@ -62,6 +66,32 @@ struct TensorDetails {
   size_t bytes = 0;
 };
 
+// One op of an InvokeProfile. Times are wall milliseconds over the recorded Invoke runs.
+struct OpProfile {
+  int node = 0;                        // execution index
+  std::string op;                      // builtin name ("CONV_2D") or custom code
+  std::vector<int32_t> output_shape;   // output 0 (empty if the op has none)
+  double median_ms = 0, mean_ms = 0, min_ms = 0, max_ms = 0;
+  double share = 0;                    // median_ms / InvokeProfile::sum_of_medians_ms
+};
+// Ops of one type together: times are sums of their ops' medians.
+struct OpTypeProfile {
+  std::string op;
+  int count = 0;                       // nodes of this type
+  double median_ms = 0;                // sum of the nodes' medians
+  double share = 0;                    // of InvokeProfile::sum_of_medians_ms
+};
+struct InvokeProfile {
+  int runs = 0;                        // Invoke calls recorded
+  std::vector<OpProfile> ops;          // in execution order
+  std::vector<OpTypeProfile> by_type;  // slowest first
+  double sum_of_medians_ms = 0;        // sum of ops[i].median_ms (the denominator of the shares)
+  double invoke_median_ms = 0;         // median of the runs' totals (first op start to last op end)
+  // Per run: its total. Each run's op times add up to its total exactly (consecutive readings of
+  // one clock), so only the loop around the ops is outside the profile.
+  std::vector<double> invoke_ms;
+};
+
 class Interpreter {
  public:
   // Builtin ops (RegisterBuiltinOps) only.
@@ -99,6 +129,14 @@ class Interpreter {
   template <class T> const T* typed_output(int i) const { return CheckedData<T>(const_cast<LiteTensor&>(output(i))); }
 
   void Invoke();
+
+  // Per-op profiling (off by default; when off Invoke reads no clock). Turning it on, or
+  // AllocateTensors, clears the runs recorded so far; turning it off keeps them for profile().
+  void set_profiling(bool on);
+  bool profiling() const { return profiling_; }
+  void ClearProfile();
+  // Summary of the runs recorded since the last clear (runs == 0 and zero times if none).
+  InvokeProfile profile() const;
 
   // real = scale * (q - zero_point) for output i (per-channel aware); float outputs are copied.
   std::vector<float> DequantizeOutput(int i) const;
@@ -139,6 +177,10 @@ class Interpreter {
   std::unique_ptr<uint8_t, ArenaFree> arena_;
   size_t arena_capacity_ = 0, arena_size_ = 0, unshared_bytes_ = 0;
   bool allocated_ = false;
+  bool profiling_ = false;
+  std::vector<int64_t> prof_ns_;  // runs x nodes, nanoseconds, row-major by run
+  int prof_runs_ = 0;
+  void InvokeProfiled();
 };
 
 // Dequantize helpers: real = scale * (q - zero_point).

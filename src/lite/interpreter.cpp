@@ -2,7 +2,9 @@
 #include "qat/interpreter.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <map>
 #include <new>
 
 #include "lite/op_resolver.h"
@@ -243,6 +245,7 @@ void Interpreter::AllocateTensors() {
   }
   PlanArena();
   allocated_ = true;
+  ClearProfile();  // times of another shape or mode must not mix with the next runs
 }
 
 void Interpreter::PlanArena() {
@@ -333,7 +336,91 @@ void Interpreter::PlanArena() {
 // ------------------------------------------------------------------ running
 void Interpreter::Invoke() {
   if (!allocated_) throw UsageError("Invoke: call AllocateTensors first (after loading, resizing or changing the mode)");
+  if (profiling_) return InvokeProfiled();
   for (auto& np : nodes_) np->reg.eval(np->ctx);
+}
+
+// One clock reading before the first op and one after each op: op k's time is the difference of
+// consecutive readings, so a run's op times add up to its total exactly and the bookkeeping (one
+// store per op) is charged to the following op, as in TFLite's per-op profiler.
+void Interpreter::InvokeProfiled() {
+  using Clock = std::chrono::steady_clock;
+  const size_t n = nodes_.size();
+  prof_ns_.resize(prof_ns_.size() + n);
+  int64_t* row = prof_ns_.data() + prof_ns_.size() - n;
+  try {
+    Clock::time_point prev = Clock::now();
+    for (size_t k = 0; k < n; ++k) {
+      nodes_[k]->reg.eval(nodes_[k]->ctx);
+      const Clock::time_point now = Clock::now();
+      row[k] = std::chrono::duration_cast<std::chrono::nanoseconds>(now - prev).count();
+      prev = now;
+    }
+  } catch (...) {
+    prof_ns_.resize(prof_ns_.size() - n);  // a failed run is not recorded
+    throw;
+  }
+  ++prof_runs_;
+}
+
+void Interpreter::set_profiling(bool on) {
+  if (on && !profiling_) ClearProfile();
+  profiling_ = on;
+}
+
+void Interpreter::ClearProfile() {
+  prof_ns_.clear();
+  prof_runs_ = 0;
+}
+
+InvokeProfile Interpreter::profile() const {
+  auto median = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    const size_t m = v.size();
+    return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+  };
+  InvokeProfile p;
+  p.runs = prof_runs_;
+  const size_t n = nodes_.size();
+  p.invoke_ms.assign((size_t)prof_runs_, 0.0);
+  std::vector<double> ms((size_t)prof_runs_);
+  for (size_t k = 0; k < n; ++k) {
+    const OpContext& ctx = nodes_[k]->ctx;
+    OpProfile op;
+    op.node = (int)k;
+    op.op = ctx.op_name;
+    if (!ctx.outputs.empty()) op.output_shape = ctx.outputs[0]->dims;
+    double sum = 0;
+    for (int r = 0; r < prof_runs_; ++r) {
+      const int64_t ns = prof_ns_[(size_t)r * n + k];
+      ms[r] = ns * 1e-6;
+      sum += ms[r];
+      p.invoke_ms[r] += ms[r];
+    }
+    if (prof_runs_ > 0) {
+      op.median_ms = median(ms);
+      op.mean_ms = sum / prof_runs_;
+      op.min_ms = *std::min_element(ms.begin(), ms.end());
+      op.max_ms = *std::max_element(ms.begin(), ms.end());
+    }
+    p.sum_of_medians_ms += op.median_ms;
+    p.ops.push_back(std::move(op));
+  }
+  p.invoke_median_ms = median(p.invoke_ms);
+  std::map<std::string, OpTypeProfile> types;
+  for (OpProfile& op : p.ops) {
+    op.share = p.sum_of_medians_ms > 0 ? op.median_ms / p.sum_of_medians_ms : 0.0;
+    OpTypeProfile& t = types[op.op];
+    t.op = op.op;
+    ++t.count;
+    t.median_ms += op.median_ms;
+    t.share += op.share;
+  }
+  for (auto& [name, t] : types) p.by_type.push_back(t);
+  std::stable_sort(p.by_type.begin(), p.by_type.end(),
+                   [](const OpTypeProfile& a, const OpTypeProfile& b) { return a.median_ms > b.median_ms; });
+  return p;
 }
 
 LiteTensor& Interpreter::input(int i) {
