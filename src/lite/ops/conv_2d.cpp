@@ -5,17 +5,18 @@
 
 #include "kernels/optimized/conv.h"
 #include "kernels/reference/conv.h"
-#include "lite/ops/op_common.h"
+#include "lite/ops/quantized_prepare.h"
 
 namespace qat::lite::ops {
 namespace {
 
+using Kind = WeightsKind;
+
 struct OpData {
   ref::ConvParams params;
-  std::vector<kernels::Requant> per_channel;  // int8: one per output channel
-  kernels::Requant requant;                   // uint8
+  std::vector<kernels::Requant> requant;      // int8: one per output channel; uint8: one
   std::vector<float> filter_scales;           // hybrid
-  enum class Kind { kFloat, kHybrid, kInt8, kUint8 } kind = Kind::kFloat;
+  WeightsKind kind = WeightsKind::kFloat;
   // int8/uint8 with constant filter and bias: weights packed once here for the optimised kernel
   // (kernels/optimized/conv.h, bit-exact with the reference); null: the reference kernel runs.
   std::unique_ptr<kernels::optimized::PackedConv> packed;
@@ -50,68 +51,26 @@ void Prepare(OpContext& ctx) {
     ctx.fail("bias '{}' has {} elements, expected {}", bias->name, bias->num_elements(), p.output_c);
   for (int v : {p.batches, p.input_h, p.input_w, p.input_c, p.output_c, p.filter_h, p.filter_w})
     if (v <= 0) ctx.fail("input '{}' and filter '{}' must have positive dimensions", in.name, filter.name);
-  p.stride_h = o->stride_h();
-  p.stride_w = o->stride_w();
-  p.dilation_h = o->dilation_h_factor();
-  p.dilation_w = o->dilation_w_factor();
-  const ref::Padding pad = ToPadding(o->padding());
-  ref::ComputePadding(pad, p.input_h, p.filter_h, p.stride_h, p.dilation_h, &p.output_h, &p.pad_top);
-  ref::ComputePadding(pad, p.input_w, p.filter_w, p.stride_w, p.dilation_w, &p.output_w, &p.pad_left);
-  ResizeOutput(ctx, 0, {p.batches, p.output_h, p.output_w, p.output_c});
-  const ref::Activation act = ToActivation(o->fused_activation_function());
+  PrepareConvWindow(ctx, *o, &p);
   p.requant = ctx.requant;
-
-  if (in.type == DType::kFloat32) {
-    CheckType(ctx, out, DType::kFloat32, "output");
-    p.float_act = FloatActivationRange(ctx, act);
-    if (bias) CheckType(ctx, *bias, DType::kFloat32, "bias");
-    if (filter.type == DType::kFloat32) {
-      d.kind = OpData::Kind::kFloat;
-      // Scratch for the HWIO repack of the filter (the filter may be computed, e.g. by DEQUANTIZE).
-      ctx.scratch_bytes = (size_t)p.filter_h * p.filter_w * p.input_c * p.output_c * sizeof(float);
-    } else if (filter.type == DType::kInt8) {
-      d.kind = OpData::Kind::kHybrid;
-      d.filter_scales = filter.quant.scale;
-      if (d.filter_scales.empty()) ctx.fail("hybrid filter '{}' has no scale", filter.name);
-      if (d.filter_scales.size() != 1 && (int)d.filter_scales.size() != p.output_c)
-        ctx.fail("filter '{}' has {} scales for {} output channels", filter.name, d.filter_scales.size(), p.output_c);
-    } else {
-      ctx.fail("float input with {} filter '{}' is not supported", TypeName(filter.type), filter.name);
-    }
+  const ref::Activation act = ToActivation(o->fused_activation_function());
+  WeightsSetup ws = PrepareWeights(ctx, in, filter, bias, out, act, p.output_c, {"filter", "output channels"}, &p);
+  d.kind = ws.kind;
+  d.filter_scales = std::move(ws.hybrid_scales);
+  d.requant = std::move(ws.requant);
+  d.packed.reset();
+  if (d.kind == Kind::kFloat) {
+    // Scratch for the HWIO repack of the filter (the filter may be computed, e.g. by DEQUANTIZE).
+    ctx.scratch_bytes = (size_t)p.filter_h * p.filter_w * p.input_c * p.output_c * sizeof(float);
     return;
   }
-  if (!Is8Bit(in.type)) ctx.fail("input '{}' type {} is not supported", in.name, TypeName(in.type));
-  CheckType(ctx, filter, in.type, "filter");
-  CheckType(ctx, out, in.type, "output");
-  if (bias) CheckType(ctx, *bias, DType::kInt32, "bias");
-  const float s_in = Scale(ctx, in), s_out = Scale(ctx, out);
-  p.input_offset = -ZeroPoint(in);
-  p.output_offset = ZeroPoint(out);
-  QuantizedActivationRange(ctx, act, out, &p.act_min, &p.act_max);
-  const auto& ws = filter.quant.scale;
-  if (ws.empty()) ctx.fail("filter '{}' is not quantized", filter.name);
-  if (in.type == DType::kInt8) {
-    d.kind = OpData::Kind::kInt8;
-    if (ws.size() != 1 && (int)ws.size() != p.output_c)
-      ctx.fail("filter '{}' has {} scales for {} output channels", filter.name, ws.size(), p.output_c);
-    for (auto z : filter.quant.zero_point)
-      if (z != 0) ctx.fail("int8 filter '{}' must be symmetric (zero point 0), got {}", filter.name, z);
-    d.per_channel.resize(p.output_c);
-    for (int c = 0; c < p.output_c; ++c)
-      d.per_channel[c] = kernels::MakeRequant(s_in, ws.size() == 1 ? ws[0] : ws[c], s_out);
-  } else {
-    d.kind = OpData::Kind::kUint8;
-    if (ws.size() != 1) ctx.fail("uint8 filter '{}' must be quantized per tensor", filter.name);
-    p.filter_offset = -ZeroPoint(filter);
-    d.requant = kernels::MakeRequant(s_in, ws[0], s_out, /*tflite_float_product=*/true);
-  }
-  d.packed.reset();
-  if (filter.is_const && filter.data && (!bias || (bias->is_const && bias->data))) {
+  if (d.kind == Kind::kHybrid) return;
+  if (ConstantWeights(filter, bias)) {
     const int32_t* b = bias ? bias->as<int32_t>() : nullptr;
     d.packed = std::make_unique<kernels::optimized::PackedConv>(
-        d.kind == OpData::Kind::kInt8
-            ? kernels::optimized::PackConvInt8(p, d.per_channel.data(), (int)d.per_channel.size(), filter.as<int8_t>(), b)
-            : kernels::optimized::PackConvUint8(p, d.requant, filter.as<uint8_t>(), b));
+        d.kind == Kind::kInt8
+            ? kernels::optimized::PackConvInt8(p, d.requant.data(), (int)d.requant.size(), filter.as<int8_t>(), b)
+            : kernels::optimized::PackConvUint8(p, d.requant[0], filter.as<uint8_t>(), b));
     ctx.scratch_bytes = kernels::optimized::ConvScratchBytes(*d.packed);
   }
 }
@@ -123,30 +82,30 @@ void Eval(OpContext& ctx) {
   const LiteTensor* bias = HasInput(ctx, 2) ? ctx.inputs[2] : nullptr;
   LiteTensor& out = ctx.out(0);
   switch (d.kind) {
-    case OpData::Kind::kFloat: {
+    case Kind::kFloat: {
       auto* packed = static_cast<float*>(ctx.scratch);
       ref::PackConvFilterHWIO(d.params, filter.as<float>(), packed);
       ref::ConvFloatHWIO(d.params, in.as<float>(), packed, bias ? bias->as<float>() : nullptr, out.as<float>());
       break;
     }
-    case OpData::Kind::kHybrid:
+    case Kind::kHybrid:
       ref::ConvHybridInt8(d.params, d.filter_scales.data(), (int)d.filter_scales.size(), in.as<float>(),
                           filter.as<int8_t>(), bias ? bias->as<float>() : nullptr, out.as<float>());
       break;
-    case OpData::Kind::kInt8:
+    case Kind::kInt8:
       if (d.packed) {
         kernels::optimized::ConvInt8(*d.packed, in.as<int8_t>(), out.as<int8_t>(), ctx.scratch, ctx.pool);
         break;
       }
-      ref::ConvPerChannelInt8(d.params, d.per_channel.data(), in.as<int8_t>(), filter.as<int8_t>(),
+      ref::ConvPerChannelInt8(d.params, d.requant.data(), in.as<int8_t>(), filter.as<int8_t>(),
                               bias ? bias->as<int32_t>() : nullptr, out.as<int8_t>());
       break;
-    case OpData::Kind::kUint8:
+    case Kind::kUint8:
       if (d.packed) {
         kernels::optimized::ConvUint8(*d.packed, in.as<uint8_t>(), out.as<uint8_t>(), ctx.scratch, ctx.pool);
         break;
       }
-      ref::ConvUint8(d.params, d.requant, in.as<uint8_t>(), filter.as<uint8_t>(),
+      ref::ConvUint8(d.params, d.requant[0], in.as<uint8_t>(), filter.as<uint8_t>(),
                      bias ? bias->as<int32_t>() : nullptr, out.as<uint8_t>());
       break;
   }

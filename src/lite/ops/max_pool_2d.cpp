@@ -1,4 +1,4 @@
-// MAX_POOL_2D (float32, int8, uint8).
+// MAX_POOL_2D (float32, int8, uint8): the shared pooling glue of pool_common.h with these kernels.
 #include "kernels/reference/max_pool.h"
 #include "kernels/optimized/pooling.h"
 #include "lite/ops/pool_common.h"
@@ -6,25 +6,18 @@
 namespace qat::lite::ops {
 namespace {
 
-struct OpData {
-  ref::PoolParams params;
-};
-
-void Prepare(OpContext& ctx) { PreparePool(ctx, &Data<OpData>(ctx).params); }
-
-void Eval(OpContext& ctx) {
-  const auto& p = Data<OpData>(ctx).params;
-  const LiteTensor& in = ctx.in(0);
-  LiteTensor& out = ctx.out(0);
-  switch (in.type) {
-    case DType::kFloat32: ref::MaxPoolFloat(p, in.as<float>(), out.as<float>()); break;
-    case DType::kInt8: kernels::optimized::MaxPoolInt8(p, in.as<int8_t>(), out.as<int8_t>(), ctx.pool); break;
-    default: kernels::optimized::MaxPoolUint8(p, in.as<uint8_t>(), out.as<uint8_t>(), ctx.pool); break;
+struct MaxPoolKernels {
+  static void Float(const ref::PoolParams& p, const float* x, float* y, ThreadPool*) { ref::MaxPoolFloat(p, x, y); }
+  static void Int8(const ref::PoolParams& p, const int8_t* x, int8_t* y, ThreadPool* pool) {
+    kernels::optimized::MaxPoolInt8(p, x, y, pool);
   }
-}
+  static void Uint8(const ref::PoolParams& p, const uint8_t* x, uint8_t* y, ThreadPool* pool) {
+    kernels::optimized::MaxPoolUint8(p, x, y, pool);
+  }
+};
 
 }  // namespace
 
-OpRegistration Register_MAX_POOL_2D() { return MakeRegistration<OpData>("MAX_POOL_2D", Prepare, Eval); }
+OpRegistration Register_MAX_POOL_2D() { return MakePoolRegistration<MaxPoolKernels>("MAX_POOL_2D"); }
 
 }  // namespace qat::lite::ops

@@ -1,6 +1,12 @@
-// Shared Prepare of AVERAGE_POOL_2D and MAX_POOL_2D (Pool2DOptions): shapes, padding, clamps.
+// What AVERAGE_POOL_2D and MAX_POOL_2D share: the Prepare (Pool2DOptions: window, strides,
+// padding, output shape, clamps), the OpData and the Eval's switch over the input type. An op file
+// only names its three kernels (MakePoolRegistration).
 #pragma once
 #include "lite/ops/op_common.h"
+
+namespace qat {
+class ThreadPool;
+}
 
 namespace qat::lite::ops {
 
@@ -40,6 +46,30 @@ inline void PreparePool(OpContext& ctx, ref::PoolParams* p) {
   } else {
     ctx.fail("input '{}' type {} is not supported", in.name, TypeName(in.type));
   }
+}
+
+struct PoolData {
+  ref::PoolParams params;
+};
+
+// Kernels: a struct with static Float, Int8 and Uint8 functions
+// (const ref::PoolParams&, const T* input, T* output, ThreadPool*).
+template <class Kernels>
+void EvalPool(OpContext& ctx) {
+  const auto& p = Data<PoolData>(ctx).params;
+  const LiteTensor& in = ctx.in(0);
+  LiteTensor& out = ctx.out(0);
+  switch (in.type) {
+    case DType::kFloat32: Kernels::Float(p, in.as<float>(), out.as<float>(), ctx.pool); break;
+    case DType::kInt8: Kernels::Int8(p, in.as<int8_t>(), out.as<int8_t>(), ctx.pool); break;
+    default: Kernels::Uint8(p, in.as<uint8_t>(), out.as<uint8_t>(), ctx.pool); break;  // PreparePool checked
+  }
+}
+
+template <class Kernels>
+OpRegistration MakePoolRegistration(const char* name) {
+  return MakeRegistration<PoolData>(
+      name, [](OpContext& ctx) { PreparePool(ctx, &Data<PoolData>(ctx).params); }, &EvalPool<Kernels>);
 }
 
 }  // namespace qat::lite::ops
