@@ -7,6 +7,8 @@
 // the peak measured at start-up by BM_Peak_vpmaddwd: 12 independent vpmaddwd+vpaddd chains on one
 // core, the instruction pair of qat's exact AVX2 GEMM. BM_Peak_u8s8_mlas measures MLAS' inexact
 // vpmaddubsw+vpmaddwd sequence for comparison (it saturates to int16, qat cannot use it exactly).
+// On an AVX-512 VNNI CPU, BM_Peak_vpdpbusd measures 16 independent vpdpbusd zmm chains, and conv
+// rows with path:2 (the VNNI GEMM) report peak_frac against that peak instead.
 // Kernels run on one thread unless the benchmark name says threads:2 (its own qat::ThreadPool).
 // Timing is the process CPU time of each iteration divided by the thread count (manual time):
 // the machine this was written on is shared, and CPU time is what an idle machine's wall time
@@ -40,6 +42,7 @@ using namespace qat::kernels;
 using qat::ThreadPool;
 
 double PeakGops();
+double PeakVnniGops();
 
 double ProcessCpuSeconds() {
   timespec ts;
@@ -58,10 +61,12 @@ void TimedLoop(benchmark::State& state, int threads, F&& fn) {
   }
 }
 
-void SetCounters(benchmark::State& state, double macs, int threads) {
+// peak: the per-core peak peak_frac divides by (default: the AVX2 vpmaddwd peak).
+void SetCounters(benchmark::State& state, double macs, int threads, double peak = 0) {
+  if (peak == 0) peak = PeakGops();
   state.counters["GOPs"] = benchmark::Counter(2 * macs * state.iterations() / 1e9, benchmark::Counter::kIsRate);
   state.counters["peak_frac"] =
-      benchmark::Counter(2 * macs * state.iterations() / 1e9 / (PeakGops() * threads), benchmark::Counter::kIsRate);
+      benchmark::Counter(2 * macs * state.iterations() / 1e9 / (peak * threads), benchmark::Counter::kIsRate);
 }
 
 double PeakGops() {
@@ -73,6 +78,26 @@ double PeakGops() {
   }();
   return peak;
 }
+
+double PeakVnniGops() {
+  static const double peak = [] {
+    if (!qat::isa_supported(qat::Isa::kAvx512Vnni)) return 0.0;
+    double best = 0;
+    for (int i = 0; i < 5; ++i) best = std::max(best, x86::PeakVnniGmacs(1000000));
+    return 2 * best;
+  }();
+  return peak;
+}
+
+void BM_Peak_vpdpbusd(benchmark::State& state) {
+  if (!qat::isa_supported(qat::Isa::kAvx512Vnni)) return state.SkipWithError("no AVX-512 VNNI");
+  double g = 0;
+  for (auto _ : state) g = std::max(g, x86::PeakVnniGmacs(500000));
+  state.counters["GOPs"] = 2 * g;
+  state.counters["peak_frac"] = 2 * g / PeakVnniGops();
+  state.counters["avx2_peak_ratio"] = 2 * g / PeakGops();
+}
+BENCHMARK(BM_Peak_vpdpbusd)->Iterations(20)->Unit(benchmark::kMillisecond);
 
 void BM_Peak_vpmaddwd(benchmark::State& state) {
   if (!qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
@@ -122,13 +147,16 @@ std::vector<T> Random(size_t n, int seed) {
   return v;
 }
 
-// args: h, w, ic, oc, k, stride, batches, threads, path (0 portable, 1 avx2), mode (0 tflite, 1 xnnpack)
+// args: h, w, ic, oc, k, stride, batches, threads, path (0 portable, 1 avx2, 2 avx512vnni),
+// mode (0 tflite, 1 xnnpack). path 2 on a layer without VNNI panels (first layers) runs AVX2.
 void BM_Conv(benchmark::State& state) {
   const Layer l{(int)state.range(6), (int)state.range(0), (int)state.range(1), (int)state.range(2),
                 (int)state.range(3), (int)state.range(4), (int)state.range(5)};
   const int threads = (int)state.range(7);
   const KernelPath path = (KernelPath)state.range(8);
   if (path == KernelPath::kAvx2 && !qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
+  if (path == KernelPath::kAvx512Vnni && !qat::isa_supported(qat::Isa::kAvx512Vnni))
+    return state.SkipWithError("no AVX-512 VNNI");
   reference::ConvParams p = MakeConv(l);
   p.requant = state.range(9) ? RequantMode::kXnnpack : RequantMode::kTflite;
   auto input = Random<int8_t>((size_t)l.batches * l.h * l.w * l.ic, 1);
@@ -140,7 +168,9 @@ void BM_Conv(benchmark::State& state) {
   std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
   TimedLoop(state, threads, [&] { optimized::ConvInt8(pc, input.data(), out.data(), scratch.data(), pool.get(), path); });
-  SetCounters(state, (double)l.batches * p.output_h * p.output_w * l.oc * l.k * l.k * l.ic, threads);
+  const bool vnni = path == KernelPath::kAvx512Vnni && pc.vnni;
+  SetCounters(state, (double)l.batches * p.output_h * p.output_w * l.oc * l.k * l.k * l.ic, threads,
+              vnni ? PeakVnniGops() : 0);
 }
 
 void ConvArgs(benchmark::internal::Benchmark* b) {
@@ -157,16 +187,19 @@ void ConvArgs(benchmark::internal::Benchmark* b) {
       {28, 28, 1, 32, 3, 1, 1},    {14, 14, 32, 64, 3, 1, 1},   {7, 7, 64, 128, 3, 1, 1},
       {14, 14, 32, 64, 3, 1, 64}};
   for (auto l : layers) {
-    for (int threads : {1, 2}) {
-      auto a = l;
-      a.insert(a.end(), {threads, 1, 0});
-      b->Args(a);
-    }
+    for (int path : {1, 2})
+      for (int threads : {1, 2}) {
+        auto a = l;
+        a.insert(a.end(), {threads, path, 0});
+        b->Args(a);
+      }
   }
   // Portable path and the XNNPACK requantization on one layer each.
   b->Args({28, 28, 256, 256, 1, 1, 1, 1, 0, 0});
   b->Args({28, 28, 256, 256, 1, 1, 1, 1, 1, 1});
   b->Args({112, 112, 32, 64, 1, 1, 1, 1, 1, 1});
+  b->Args({28, 28, 256, 256, 1, 1, 1, 1, 2, 1});
+  b->Args({112, 112, 32, 64, 1, 1, 1, 1, 2, 1});
 }
 BENCHMARK(BM_Conv)->Apply(ConvArgs)->Unit(benchmark::kMicrosecond)->UseManualTime();
 

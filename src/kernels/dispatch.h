@@ -1,19 +1,28 @@
 // Run-time choice of the optimised integer kernels' instruction set.
 //
 // Every optimised kernel (src/kernels/optimized/) has a portable C++ path and an AVX2 path
-// (src/kernels/x86/*_avx2.cpp, compiled with -mavx2 -mfma). The path is chosen on every call
-// from qat::active_isa(), i.e. CPUID + XGETBV, lowered by qat::force_isa() (tests) or by the
-// QAT_ISA environment variable (portable|avx2|avx512vnni). No AVX-512 VNNI kernel is written yet:
-// an AVX-512 VNNI machine also has AVX2 and runs the AVX2 path, so KernelIsa() maps it there.
+// (src/kernels/x86/*_avx2.cpp, compiled with -mavx2 -mfma). CONV_2D / FULLY_CONNECTED also have an
+// AVX-512 VNNI GEMM (x86/gemm_avx512vnni.cpp, vpdpbusd). The path is chosen on every call from
+// qat::active_isa(), i.e. CPUID + XGETBV, lowered by qat::force_isa() (tests) or by the QAT_ISA
+// environment variable (portable|avx2|avx512vnni).
+//   KernelPathFor(): the elementwise kernels (pooling, ADD, depthwise), which have no AVX-512 code:
+//     an AVX-512 VNNI machine runs their AVX2 path.
+//   GemmPathFor(): the conv / FC GEMM; kAvx512Vnni where the ISA allows it.
 #pragma once
 #include "qat/cpu_features.h"
 
 namespace qat::kernels {
 
-enum class KernelPath { kPortable = 0, kAvx2 = 1 };
+enum class KernelPath { kPortable = 0, kAvx2 = 1, kAvx512Vnni = 2 };
 
 inline KernelPath KernelPathFor(Isa isa) { return isa == Isa::kPortable ? KernelPath::kPortable : KernelPath::kAvx2; }
 inline KernelPath ActiveKernelPath() { return KernelPathFor(active_isa()); }
-inline const char* KernelPathName(KernelPath p) { return p == KernelPath::kPortable ? "portable" : "avx2"; }
+inline KernelPath GemmPathFor(Isa isa) {
+  return isa == Isa::kAvx512Vnni ? KernelPath::kAvx512Vnni : KernelPathFor(isa);
+}
+inline KernelPath ActiveGemmPath() { return GemmPathFor(active_isa()); }
+inline const char* KernelPathName(KernelPath p) {
+  return p == KernelPath::kPortable ? "portable" : (p == KernelPath::kAvx2 ? "avx2" : "avx512vnni");
+}
 
 }  // namespace qat::kernels

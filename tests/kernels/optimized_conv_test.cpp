@@ -14,6 +14,13 @@ namespace {
 
 using namespace testing;
 
+// Every compiled conv path this CPU runs: PathsToTest() plus the AVX-512 VNNI GEMM where present.
+std::vector<KernelPath> ConvPaths() {
+  auto paths = PathsToTest();
+  if (isa_supported(Isa::kAvx512Vnni)) paths.push_back(KernelPath::kAvx512Vnni);
+  return paths;
+}
+
 reference::ConvParams RandomConv(std::mt19937& rng, bool is_uint8, int trial) {
   reference::ConvParams p;
   p.batches = Uniform(rng, 1, 2);
@@ -65,7 +72,7 @@ void RunTrials(bool is_uint8, uint32_t seed, int trials) {
                                       want.data());
         pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), with_bias ? bias.data() : nullptr);
       }
-      for (KernelPath path : PathsToTest()) {
+      for (KernelPath path : ConvPaths()) {
         for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
           std::vector<T> got(out_n, 0x5a);
           std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
@@ -112,7 +119,7 @@ TEST(OptimizedConv, LargeLayerSplitsWorkExactly) {
     std::vector<int8_t> want(20 * 20 * 75), got(want.size());
     reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
     auto pc = optimized::PackConvInt8(p, rq.data(), 75, filter.data(), bias.data());
-    for (KernelPath path : PathsToTest()) {
+    for (KernelPath path : ConvPaths()) {
       optimized::ConvInt8(pc, input.data(), got.data(), nullptr, &pool, path);
       EXPECT_EQ(got, want) << KernelPathName(path);
     }
@@ -161,7 +168,7 @@ TEST(OptimizedConv, FirstLayerShapesMatchReferenceOnAnyThreadCount) {
       auto pc = optimized::PackConvInt8(p, rq.data(), p.output_c, filter.data(), bias.data());
       EXPECT_EQ(pc.row_taps, sh.dw == 1);
       EXPECT_EQ(pc.im2col, sh.dw != 1);
-      for (KernelPath path : PathsToTest())
+      for (KernelPath path : ConvPaths())
         for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
           std::vector<int8_t> got(out_n, 0x5a);
           std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));

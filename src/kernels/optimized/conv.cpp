@@ -4,9 +4,11 @@
 #include "kernels/optimized/conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/optimized/parallel.h"
@@ -16,6 +18,8 @@
 namespace qat::kernels::optimized {
 
 namespace {
+
+std::atomic<bool> g_vnni_pack_always{false};
 
 // result = (x * m + K) >> (31 + right) (logical, low 32 bits), K = 2^62 + 2^30 + 2^(30 + right)
 // for a product >= 0, 2^31 less for a negative one (right > 0); see x86/gemm_avx2.cpp.
@@ -63,6 +67,8 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
   pc.bias.assign(pc.oc_blocks * kGemmNR, 0);
   const int32_t filter_offset = is_uint8 ? p.filter_offset : 0;  // int8 weights are symmetric
   const int64_t oc_stride = (int64_t)taps * p.input_c;
+  std::vector<int32_t> sums(p.output_c);
+  bool fits_int8 = true;  // every folded weight in [-128, 127] (the VNNI GEMM's s8 operand)
   for (int oc = 0; oc < p.output_c; ++oc) {
     int16_t* dst = pc.weights.data() + (oc / kGemmNR) * panel + (oc % kGemmNR) * 2;
     int32_t sum = 0;
@@ -70,6 +76,7 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
       for (int ic = 0; ic < p.input_c; ++ic) {
         const int32_t w = (int32_t)filter[oc * oc_stride + (int64_t)t * p.input_c + ic] + filter_offset;
         sum += w;
+        fits_int8 = fits_int8 && w >= -128 && w <= 127;
         // im2col rows hold the OHWI order k = t * input_c + ic, i.e. the filter row as stored; a
         // row tap fy holds fx * input_c + ic.
         const int k = pc.im2col     ? t * p.input_c + ic
@@ -79,10 +86,35 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
       }
     // Wrapping int32 arithmetic, as the reference accumulator (exact for any real layer).
     pc.bias[oc] = (int32_t)((uint32_t)(bias ? bias[oc] : 0) + (uint32_t)p.input_offset * (uint32_t)sum);
+    sums[oc] = sum;
   }
   pc.rq.Init(requant, requant_count, p.output_c, pc.oc_blocks * kGemmNR);
   InitK64(pc);
   pc.zero_in = (int16_t)(-p.input_offset);
+
+  // The AVX-512 VNNI panels (conv.h, PackedConv::vnni).
+  const int32_t shift = is_uint8 ? 0 : 128;  // u8 copy = activation + shift
+  const int32_t zero_u8 = -p.input_offset + shift;
+  if (!pc.row_taps && !pc.im2col && fits_int8 && zero_u8 >= 0 && zero_u8 <= 255 &&
+      (g_vnni_pack_always.load(std::memory_order_relaxed) || isa_supported(Isa::kAvx512Vnni))) {
+    pc.vnni = true;
+    pc.ic_pad4 = (p.input_c + 3) & ~3;
+    pc.zero_in_u8 = (uint8_t)zero_u8;
+    const int64_t panel4 = (int64_t)taps * pc.ic_pad4 * kGemmNR;
+    pc.weights_vnni.assign(panel4 * pc.oc_blocks, 0);
+    pc.bias_vnni.assign(pc.oc_blocks * kGemmNR, 0);
+    for (int oc = 0; oc < p.output_c; ++oc) {
+      int8_t* dst = pc.weights_vnni.data() + (oc / kGemmNR) * panel4 + (oc % kGemmNR) * 4;
+      for (int t = 0; t < taps; ++t)
+        for (int ic = 0; ic < p.input_c; ++ic) {
+          const int32_t w = (int32_t)filter[oc * oc_stride + (int64_t)t * p.input_c + ic] + filter_offset;
+          const int k = t * pc.ic_pad4 + ic;
+          dst[(int64_t)(k / 4) * kGemmNR * 4 + (k & 3)] = (int8_t)w;
+        }
+      // sum(w * (x + shift)) = sum(w * x) + shift * sum(w): fold -shift * sum(w), modulo 2^32.
+      pc.bias_vnni[oc] = (int32_t)((uint32_t)pc.bias[oc] - (uint32_t)shift * (uint32_t)sums[oc]);
+    }
+  }
   return pc;
 }
 
@@ -131,6 +163,38 @@ void WidenRowsPortable(const void* input, bool is_uint8, int64_t rows, int ic, i
       for (int c = 0; c < ic; ++c) d[c] = s[c];
     }
     for (int c = ic; c < ic_pad; ++c) d[c] = 0;
+  }
+}
+
+// Scalar twins of x86::GemmTile8x16Vnni and x86::CopyRowsVnni (SetVnniPackingForTests on a CPU
+// without VNNI): same layouts, same arithmetic.
+void GemmTileVnniPortable(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uint8_t* const* rows_b,
+                          const int8_t* w, const PackedConv& pc, int oc0, int n, uint8_t* const* out) {
+  uint32_t acc[2 * kGemmMR][kGemmNR];
+  for (int r = 0; r < 2 * kGemmMR; ++r)
+    for (int c = 0; c < kGemmNR; ++c) acc[r][c] = (uint32_t)pc.bias_vnni[oc0 + c];
+  for (int t = 0; t < taps; ++t)
+    for (int j = 0; j < icq; ++j, w += 4 * kGemmNR)
+      for (int r = 0; r < pixels; ++r) {
+        const uint8_t* x = (r < kGemmMR ? rows_a[t * kGemmMR + r] : rows_b[t * kGemmMR + r - kGemmMR]) + 4 * j;
+        for (int c = 0; c < kGemmNR; ++c)
+          for (int q = 0; q < 4; ++q) acc[r][c] += (uint32_t)((int32_t)x[q] * (int32_t)w[4 * c + q]);
+      }
+  const ConvParams& p = pc.p;
+  for (int r = 0; r < pixels; ++r)
+    for (int c = 0; c < n; ++c) {
+      const int32_t v = OutputStageScalar(p.requant, pc.rq, oc0 + c, (int32_t)acc[r][c], p.output_offset, p.act_min,
+                                          p.act_max);
+      out[r][c] = pc.is_uint8 ? (uint8_t)v : (uint8_t)(int8_t)v;
+    }
+}
+
+void CopyRowsVnniPortable(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out) {
+  const uint8_t* in = static_cast<const uint8_t*>(input);
+  const uint8_t flip = is_uint8 ? 0 : 0x80;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int c = 0; c < ic; ++c) out[r * ic_pad4 + c] = in[r * ic + c] ^ flip;
+    for (int c = ic; c < ic_pad4; ++c) out[r * ic_pad4 + c] = 0;
   }
 }
 
@@ -218,28 +282,31 @@ void PaddedRows(const PackedConv& pc, const void* input, int64_t r0, int64_t r1,
 
 // Row pointer table of tiles [tile0, tile1): table[(tile - tile0) * taps * 4 + tap * 4 + r] is the
 // int16 run that tap `tap` of the tile's pixel r reads; pixels past M repeat the tile's first.
-void BuildTable(const PackedConv& pc, const int16_t* buf, const int16_t* zero_row, bool direct, int64_t M,
-                int64_t tile0, int64_t tile1, const int16_t** table) {
+// E: int16_t (the int16 copy, runs of ic_pad) or uint8_t (the VNNI u8 copy, runs of ic_pad4).
+template <class E>
+void BuildTable(const PackedConv& pc, const E* buf, const E* zero_row, bool direct, int64_t M, int64_t tile0,
+                int64_t tile1, const E** table) {
   const ConvParams& p = pc.p;
+  const int ic_pad = std::is_same_v<E, uint8_t> ? pc.ic_pad4 : pc.ic_pad;
   const int taps = pc.taps;
   const int64_t m0 = tile0 * kGemmMR, m1 = std::min(M, tile1 * kGemmMR);
   int ox = (int)(m0 % p.output_w);
   int oy = (int)((m0 / p.output_w) % p.output_h);
   int64_t b = m0 / ((int64_t)p.output_w * p.output_h);
-  const int64_t row_stride = pc.row_taps ? (int64_t)pc.padded_w * p.input_c : (int64_t)p.input_w * pc.ic_pad;
+  const int64_t row_stride = pc.row_taps ? (int64_t)pc.padded_w * p.input_c : (int64_t)p.input_w * ic_pad;
   const int kh = p.filter_h, kw = p.filter_w;
   // Rows of the current output row's filter window (zero_row where the window leaves the image),
   // recomputed only when the output row changes.
-  const int16_t* window[64];
+  const E* window[64];
   const bool small_window = kh <= 64;
   int64_t window_row = -1;
   for (int64_t m = m0; m < m1; ++m) {
-    const int16_t** tp = table + (m - tile0 * kGemmMR) / kGemmMR * taps * kGemmMR + (m & (kGemmMR - 1));
+    const E** tp = table + (m - tile0 * kGemmMR) / kGemmMR * taps * kGemmMR + (m & (kGemmMR - 1));
     if (direct) {
-      tp[0] = buf + m * pc.ic_pad;
+      tp[0] = buf + m * ic_pad;
     } else {
       const int iy0 = oy * p.stride_h - p.pad_top;
-      const int16_t* image = buf + b * p.input_h * row_stride;
+      const E* image = buf + b * p.input_h * row_stride;
       if (small_window && window_row != b * p.output_h + oy) {
         window_row = b * p.output_h + oy;
         for (int fy = 0; fy < kh; ++fy) {
@@ -255,8 +322,8 @@ void BuildTable(const PackedConv& pc, const int16_t* buf, const int16_t* zero_ro
         const int ix0 = ox * p.stride_w - p.pad_left;
         const bool x_inside = ix0 >= 0 && ix0 + (kw - 1) * p.dilation_w < p.input_w;
         for (int fy = 0; fy < kh; ++fy) {
-          const int16_t** tf = tp + fy * kw * kGemmMR;
-          const int16_t* row = nullptr;
+          const E** tf = tp + fy * kw * kGemmMR;
+          const E* row = nullptr;
           if (small_window) {
             row = window[fy];
           } else {
@@ -266,13 +333,13 @@ void BuildTable(const PackedConv& pc, const int16_t* buf, const int16_t* zero_ro
           if (!row) {
             for (int fx = 0; fx < kw; ++fx) tf[fx * kGemmMR] = zero_row;
           } else if (x_inside) {
-            const int16_t* x = row + (int64_t)ix0 * pc.ic_pad;
-            const int64_t step = (int64_t)p.dilation_w * pc.ic_pad;
+            const E* x = row + (int64_t)ix0 * ic_pad;
+            const int64_t step = (int64_t)p.dilation_w * ic_pad;
             for (int fx = 0; fx < kw; ++fx, x += step) tf[fx * kGemmMR] = x;
           } else {
             for (int fx = 0; fx < kw; ++fx) {
               const int ix = ix0 + fx * p.dilation_w;
-              tf[fx * kGemmMR] = ix >= 0 && ix < p.input_w ? row + (int64_t)ix * pc.ic_pad : zero_row;
+              tf[fx * kGemmMR] = ix >= 0 && ix < p.input_w ? row + (int64_t)ix * ic_pad : zero_row;
             }
           }
         }
@@ -288,14 +355,18 @@ void BuildTable(const PackedConv& pc, const int16_t* buf, const int16_t* zero_ro
   }
   if (m1 < tile1 * kGemmMR) {  // the last tile is partial: repeat its first pixel
     const int64_t tile = tile1 - 1;
-    const int16_t** tp = table + (tile - tile0) * taps * kGemmMR;
+    const E** tp = table + (tile - tile0) * taps * kGemmMR;
     for (int r = (int)(m1 - tile * kGemmMR); r < kGemmMR; ++r)
       for (int t = 0; t < taps; ++t) tp[t * kGemmMR + r] = tp[t * kGemmMR];
   }
 }
 
-void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool,
-             KernelPath path) {
+// E = int16_t: the int16 copy and the AVX2 / portable 4x16 tiles (avx2 chooses). E = uint8_t: the
+// AVX-512 VNNI u8 copy and 8x16 tiles (vnni_hw: the vpdpbusd kernel, else its scalar twin).
+template <class E>
+void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool, bool avx2,
+                 bool vnni_hw) {
+  constexpr bool kVnni = std::is_same_v<E, uint8_t>;
   const ConvParams& p = pc.p;
   const int64_t in_pixels = (int64_t)p.batches * p.input_h * p.input_w;
   const int64_t M = (int64_t)p.batches * p.output_h * p.output_w;
@@ -305,29 +376,50 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     owned.reset(new uint8_t[ConvScratchBytes(pc)]);
     scratch = owned.get();
   }
-  const bool avx2 = path == KernelPath::kAvx2;
-  int16_t* buf = reinterpret_cast<int16_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
-  int16_t* zero_row = buf + CopyElements(pc);
-  for (int c = 0; c < pc.ic_pad; ++c) zero_row[c] = c < p.input_c || pc.row_taps ? pc.zero_in : 0;
-  if (pc.row_taps) zero_row[-1] = zero_row[-2] = 0;  // the slack after the copy
+  const int ic_pad = kVnni ? pc.ic_pad4 : pc.ic_pad;
+  E* buf = reinterpret_cast<E*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
+  E* zero_row = buf + (kVnni ? in_pixels * ic_pad : CopyElements(pc));
+  if constexpr (kVnni) {
+    for (int c = 0; c < ic_pad; ++c) zero_row[c] = c < p.input_c ? pc.zero_in_u8 : 0;
+  } else {
+    for (int c = 0; c < ic_pad; ++c) zero_row[c] = c < p.input_c || pc.row_taps ? pc.zero_in : 0;
+    if (pc.row_taps) zero_row[-1] = zero_row[-2] = 0;  // the slack after the copy
+  }
   const int threads = ParallelThreads(pool);
 
   // The GEMM's work split. A work unit is (a chunk of pixel tiles, a group of 16-channel panels);
-  // inside a unit the panels are the outer loop, so one panel stays in L1 while the chunk's int16 rows
+  // inside a unit the panels are the outer loop, so one panel stays in L1 while the chunk's rows
   // (sized to stay in L2) stream past it. Channel groups are split only when there are too few
-  // pixel chunks to keep every thread busy (batch 1, 7x7 layers).
-  const int icp = pc.ic_pad / 2;
+  // pixel chunks to keep every thread busy (batch 1, 7x7 layers). VNNI: chunks of an even number
+  // of tiles (the 8-pixel tile takes two).
+  const int icp = pc.ic_pad / 2, icq = pc.ic_pad4 / 4;
   const int64_t tiles = (M + kGemmMR - 1) / kGemmMR;
-  const int64_t row_bytes = (int64_t)pc.taps * pc.ic_pad * 2 * kGemmMR;
-  const int64_t chunk_tiles = std::clamp<int64_t>((256 << 10) / std::max<int64_t>(row_bytes, 1), 1, 64);
+  const int64_t row_bytes = (int64_t)pc.taps * ic_pad * (int64_t)sizeof(E) * kGemmMR;
+  int64_t chunk_tiles = std::clamp<int64_t>((256 << 10) / std::max<int64_t>(row_bytes, 1), 1, 64);
+  if (kVnni) chunk_tiles = std::max<int64_t>(2, chunk_tiles & ~int64_t(1));
   const int64_t chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
   int groups = 1;
   while (threads > 1 && chunks * groups < 4 * threads && groups < pc.oc_blocks) groups *= 2;
   groups = std::min(groups, pc.oc_blocks);
   const int blocks_per_group = (pc.oc_blocks + groups - 1) / groups;
   groups = (pc.oc_blocks + blocks_per_group - 1) / blocks_per_group;  // no empty group
-  const int64_t panel = (int64_t)pc.taps * icp * kGemmNR * 2;
+  const int64_t panel = kVnni ? (int64_t)pc.taps * pc.ic_pad4 * kGemmNR : (int64_t)pc.taps * icp * kGemmNR * 2;
   const int taps = pc.taps;
+
+  // Copies `rows` input pixels starting at pixel m0 into the copy (the plain-tap layout).
+  auto copy_rows = [&](int64_t m0, int64_t rows) {
+    const uint8_t* src = static_cast<const uint8_t*>(input) + m0 * p.input_c;
+    if constexpr (kVnni) {
+      if (vnni_hw)
+        x86::CopyRowsVnni(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
+      else
+        CopyRowsVnniPortable(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
+    } else if (avx2) {
+      x86::WidenRowsAvx2(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
+    } else {
+      WidenRowsPortable(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
+    }
+  };
 
   // A 1x1 stride-1 convolution without padding reads input row m for output pixel m ("direct");
   // with one channel group, each work unit widens its own rows, saving one hand-off to the threads.
@@ -338,12 +430,12 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
   // With several channel groups the chunks' row tables are built once, in the copy pass, into a
   // table on the calling thread that every unit reads (few chunks: at most 4 * threads).
   const bool shared_table = groups > 1;
-  thread_local std::vector<const int16_t*> caller_table;
+  thread_local std::vector<const E*> caller_table;
   if (shared_table) caller_table.resize((size_t)(tiles * taps * kGemmMR));
-  const int16_t** table_all = shared_table ? caller_table.data() : nullptr;
+  const E** table_all = shared_table ? caller_table.data() : nullptr;
 
-  // 1. int16 copy of the input (row taps: with padding columns; im2col: the im2col matrix), split
-  //    over the threads; the shared table is built in the same pass.
+  // 1. The copy of the input (int16: row taps with padding columns, im2col the im2col matrix;
+  //    VNNI: plain taps only), split over the threads; the shared table is built in the same pass.
   if (!widen_in_unit) {
     const int64_t units = pc.im2col ? M : (pc.row_taps ? (int64_t)p.batches * p.input_h : in_pixels);
     const int64_t unit_values = pc.im2col ? pc.ic_pad : (pc.row_taps ? (int64_t)pc.padded_w * p.input_c : p.input_c);
@@ -354,24 +446,24 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     RunTasks(pool, tasks, [&](int t) {
       const int64_t b0 = t * per, e = std::min(units, b0 + per);
       if (b0 < e) {
-        if (pc.im2col) {
-          if (pc.is_uint8)
-            Im2colRows(pc, static_cast<const uint8_t*>(input), b0, e, buf, avx2);
-          else
-            Im2colRows(pc, static_cast<const int8_t*>(input), b0, e, buf, avx2);
-        } else if (pc.row_taps) {
-          PaddedRows(pc, input, b0, e, buf, avx2);
+        if constexpr (!kVnni) {
+          if (pc.im2col) {
+            if (pc.is_uint8)
+              Im2colRows(pc, static_cast<const uint8_t*>(input), b0, e, buf, avx2);
+            else
+              Im2colRows(pc, static_cast<const int8_t*>(input), b0, e, buf, avx2);
+          } else if (pc.row_taps) {
+            PaddedRows(pc, input, b0, e, buf, avx2);
+          } else {
+            copy_rows(b0, e - b0);
+          }
         } else {
-          const uint8_t* src = static_cast<const uint8_t*>(input) + b0 * p.input_c;
-          if (avx2)
-            x86::WidenRowsAvx2(src, pc.is_uint8, e - b0, p.input_c, pc.ic_pad, buf + b0 * pc.ic_pad);
-          else
-            WidenRowsPortable(src, pc.is_uint8, e - b0, p.input_c, pc.ic_pad, buf + b0 * pc.ic_pad);
+          copy_rows(b0, e - b0);
         }
       }
       if (shared_table) {
         const int64_t t0 = t * tiles_per, t1 = std::min(tiles, t0 + tiles_per);
-        if (t0 < t1) BuildTable(pc, buf, zero_row, direct, M, t0, t1, table_all + t0 * taps * kGemmMR);
+        if (t0 < t1) BuildTable(pc, (const E*)buf, (const E*)zero_row, direct, M, t0, t1, table_all + t0 * taps * kGemmMR);
       }
     });
   }
@@ -381,46 +473,70 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     const int64_t chunk = unit / groups;
     const int group = unit % groups;
     const int64_t tile0 = chunk * chunk_tiles, tile1 = std::min(tiles, tile0 + chunk_tiles);
-    const int16_t** table;
+    const E** table;
     if (shared_table) {
       table = table_all + tile0 * taps * kGemmMR;
     } else {
-      thread_local std::vector<const int16_t*> unit_table;
+      thread_local std::vector<const E*> unit_table;
       unit_table.resize((size_t)(tile1 - tile0) * taps * kGemmMR);
       table = unit_table.data();
       if (widen_in_unit) {
         const int64_t m0 = tile0 * kGemmMR, m1 = std::min(M, tile1 * kGemmMR);
-        const uint8_t* src = static_cast<const uint8_t*>(input) + m0 * p.input_c;
-        if (avx2)
-          x86::WidenRowsAvx2(src, pc.is_uint8, m1 - m0, p.input_c, pc.ic_pad, buf + m0 * pc.ic_pad);
-        else
-          WidenRowsPortable(src, pc.is_uint8, m1 - m0, p.input_c, pc.ic_pad, buf + m0 * pc.ic_pad);
+        copy_rows(m0, m1 - m0);
       }
-      BuildTable(pc, buf, zero_row, direct, M, tile0, tile1, table);
+      BuildTable(pc, (const E*)buf, (const E*)zero_row, direct, M, tile0, tile1, table);
     }
     const int blk0 = group * blocks_per_group, blk1 = std::min(pc.oc_blocks, blk0 + blocks_per_group);
     for (int blk = blk0; blk < blk1; ++blk) {
       const int oc0 = blk * kGemmNR;
       const int n = std::min(kGemmNR, p.output_c - oc0);
-      const int16_t* w = pc.weights.data() + blk * panel;
-      x86::GemmOutput os{pc.bias.data() + oc0, pc.rq.multiplier.data() + oc0, pc.rq.left.data() + oc0,
+      const int32_t* bias = (kVnni ? pc.bias_vnni.data() : pc.bias.data()) + oc0;
+      x86::GemmOutput os{bias, pc.rq.multiplier.data() + oc0, pc.rq.left.data() + oc0,
                          pc.rq.right.data() + oc0, pc.rq.mask.data() + oc0, pc.rq.half.data() + oc0,
                          pc.rq.scale.data() + oc0, p.output_offset, p.act_min, p.act_max, p.requant,
                          pc.is_uint8, pc.rq.multiplier_odd.data() + oc0, pc.rq.any_left,
                          pc.k64.empty() ? nullptr : pc.k64.data() + oc0 / 8 * 24,
                          pc.zp64.empty() ? nullptr : pc.zp64.data() + oc0};
-      for (int64_t tile = tile0; tile < tile1; ++tile) {
-        const int pixels = (int)std::min<int64_t>(kGemmMR, M - tile * kGemmMR);
-        uint8_t* out[kGemmMR];
-        for (int r = 0; r < kGemmMR; ++r) out[r] = output + (tile * kGemmMR + std::min(r, pixels - 1)) * p.output_c + oc0;
-        const int16_t* const* rows = table + (tile - tile0) * taps * kGemmMR;
-        if (avx2)
-          x86::GemmTile4x16Avx2(pixels, taps, icp, rows, w, os, n, out);
-        else
-          GemmTilePortable(pixels, taps, icp, rows, w, pc, oc0, n, out);
+      if constexpr (kVnni) {
+        const int8_t* w = pc.weights_vnni.data() + blk * panel;
+        for (int64_t tile = tile0; tile < tile1; tile += 2) {
+          const bool two = tile + 1 < tile1;
+          const int pixels = (int)std::min<int64_t>(two ? 2 * kGemmMR : kGemmMR, M - tile * kGemmMR);
+          uint8_t* out[2 * kGemmMR];
+          for (int r = 0; r < 2 * kGemmMR; ++r)
+            out[r] = output + (tile * kGemmMR + std::min(r, pixels - 1)) * p.output_c + oc0;
+          const uint8_t* const* rows_a = table + (tile - tile0) * taps * kGemmMR;
+          const uint8_t* const* rows_b = two ? rows_a + taps * kGemmMR : rows_a;
+          if (vnni_hw)
+            x86::GemmTile8x16Vnni(pixels, taps, icq, rows_a, rows_b, w, os, n, out);
+          else
+            GemmTileVnniPortable(pixels, taps, icq, rows_a, rows_b, w, pc, oc0, n, out);
+        }
+      } else {
+        const int16_t* w = pc.weights.data() + blk * panel;
+        for (int64_t tile = tile0; tile < tile1; ++tile) {
+          const int pixels = (int)std::min<int64_t>(kGemmMR, M - tile * kGemmMR);
+          uint8_t* out[kGemmMR];
+          for (int r = 0; r < kGemmMR; ++r)
+            out[r] = output + (tile * kGemmMR + std::min(r, pixels - 1)) * p.output_c + oc0;
+          const int16_t* const* rows = table + (tile - tile0) * taps * kGemmMR;
+          if (avx2)
+            x86::GemmTile4x16Avx2(pixels, taps, icp, rows, w, os, n, out);
+          else
+            GemmTilePortable(pixels, taps, icp, rows, w, pc, oc0, n, out);
+        }
       }
     }
   });
+}
+
+void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool,
+             KernelPath path) {
+  if (path == KernelPath::kAvx512Vnni) {
+    if (pc.vnni) return ConvRunImpl<uint8_t>(pc, input, output, scratch, pool, false, isa_supported(Isa::kAvx512Vnni));
+    path = isa_supported(Isa::kAvx2) ? KernelPath::kAvx2 : KernelPath::kPortable;
+  }
+  ConvRunImpl<int16_t>(pc, input, output, scratch, pool, path == KernelPath::kAvx2, false);
 }
 
 }  // namespace
@@ -445,9 +561,14 @@ PackedConv PackFullyConnectedUint8(const FullyConnectedParams& p, const Requant&
 }
 
 size_t ConvScratchBytes(const PackedConv& pc) {
-  // The copy, the zero row (ic_pad values) and the 64-byte alignment.
-  return (size_t)((CopyElements(pc) + pc.ic_pad) * 2 + 64);
+  // The copy, the zero row (ic_pad values) and the 64-byte alignment; VNNI: the u8 copy likewise.
+  const int64_t int16_bytes = (CopyElements(pc) + pc.ic_pad) * 2;
+  const ConvParams& p = pc.p;
+  const int64_t u8_bytes = pc.vnni ? ((int64_t)p.batches * p.input_h * p.input_w + 1) * pc.ic_pad4 : 0;
+  return (size_t)(std::max(int16_bytes, u8_bytes) + 64);
 }
+
+void SetVnniPackingForTests(bool always) { g_vnni_pack_always.store(always, std::memory_order_relaxed); }
 
 void ConvInt8(const PackedConv& pc, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
               KernelPath path) {

@@ -4,7 +4,8 @@
 // Algorithm: an implicit GEMM. Weights are packed once (Pack*, at AllocateTensors) into panels of
 // 16 output channels with the accumulation depth K = filter_h * filter_w * ic_pad in pairs of
 // int16; each call converts the input to int16 once (scratch) and runs a 4-pixel x 16-channel
-// micro-kernel (AVX2: vpmaddwd) that reads every filter tap through a table of row pointers, so
+// micro-kernel (AVX2: vpmaddwd; AVX-512 VNNI: an 8-pixel tile on a u8 copy, vpdpbusd, see
+// PackedConv::vnni) that reads every filter tap through a table of row pointers, so
 // 1x1, 3x3, strided and dilated convolutions and FULLY_CONNECTED share one kernel without im2col.
 //
 // Why int16 and vpmaddwd, not vpmaddubsw: vpmaddubsw saturates to int16 (255*127*2 > 32767), so a
@@ -61,7 +62,23 @@ struct PackedConv {
   AlignedVector<int64_t> k64;
   AlignedVector<int32_t> zp64;
   int16_t zero_in = 0;             // Z_in: the value of a padding tap
+  // The AVX-512 VNNI GEMM (x86/gemm_avx512vnni.cpp, path kAvx512Vnni): a u8 copy of the input
+  // (int8 + 128; uint8 as is) in runs of ic_pad4 bytes, int8 panels [oc_block][tap][ic_pad4/4][16][4]
+  // and bias_vnni = bias - 128 * sum(w) (int8; uint8: bias). Packed only for plain taps (not
+  // row_taps / im2col), where every folded weight fits int8 (always for int8; uint8: w - Z_w in
+  // [-128, 127]), and only when the CPU has VNNI (or SetVnniPackingForTests(true)); without it
+  // (vnni false) the kAvx512Vnni path runs the AVX2 GEMM.
+  bool vnni = false;
+  int ic_pad4 = 0;
+  AlignedVector<int8_t> weights_vnni;
+  AlignedVector<int32_t> bias_vnni;
+  uint8_t zero_in_u8 = 0;          // Z_in (+ 128 for int8): the u8 value of a padding tap
 };
+
+// Tests: pack the VNNI panels on every CPU. On a CPU without AVX-512 VNNI the kAvx512Vnni path then
+// runs the same layout with a scalar twin of the VNNI tile, so packing, copy and bias folding are
+// tested everywhere; the vpdpbusd tile itself only where the CPU has it.
+void SetVnniPackingForTests(bool always);
 
 // int8 activations, symmetric int8 weights (OHWI), per-channel requant (requant_count == 1:
 // per-tensor). bias may be null.
@@ -80,10 +97,11 @@ size_t ConvScratchBytes(const PackedConv& pc);
 
 // Runs the convolution (or FC) with the packed weights. scratch: ConvScratchBytes bytes, or null to
 // let the call allocate (tests, benchmarks). pool: null or size 1 runs on the calling thread.
-// path: which code path; default: the one qat::active_isa() selects.
+// path: which code path; default: the one qat::active_isa() selects (GemmPathFor: AVX-512 VNNI
+// where the CPU has it). kAvx512Vnni on a layer without VNNI panels runs the AVX2 GEMM.
 void ConvInt8(const PackedConv& pc, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
-              KernelPath path = ActiveKernelPath());
+              KernelPath path = ActiveGemmPath());
 void ConvUint8(const PackedConv& pc, const uint8_t* input, uint8_t* output, void* scratch, ThreadPool* pool,
-               KernelPath path = ActiveKernelPath());
+               KernelPath path = ActiveGemmPath());
 
 }  // namespace qat::kernels::optimized

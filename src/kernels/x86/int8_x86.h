@@ -1,5 +1,5 @@
-// Entry points of the x86 integer micro-kernels (src/kernels/x86/*_avx2.cpp). Only the drivers in
-// src/kernels/optimized/ call them, after checking the CPU with kernels/dispatch.h.
+// Entry points of the x86 integer micro-kernels (src/kernels/x86/*_avx2.cpp, *_avx512vnni.cpp). Only
+// the drivers in src/kernels/optimized/ call them, after checking the CPU with kernels/dispatch.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +38,18 @@ struct GemmOutput {
 //   output bytes go.
 void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows, const int16_t* w,
                       const GemmOutput& os, int n, uint8_t* const* out);
+
+// AVX-512 VNNI tile (x86/gemm_avx512vnni.cpp): up to 8 output pixels (two 4-pixel tiles of the
+// row table) x 16 output channels, one zmm accumulator per pixel, vpdpbusd (u8 x s8, 4 products
+// per int32 lane, no saturation). rows_a / rows_b: the row tables of the two tiles
+// (rows[t * 4 + r], u8 runs of icq quads); pixels <= 4 reads rows_a only. w: the panel's packed
+// int8 weights [tap][icq][16 channels][4]; os.bias: the VNNI bias (-128 * sum(w) folded for int8).
+void GemmTile8x16Vnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uint8_t* const* rows_b,
+                      const int8_t* w, const GemmOutput& os, int n, uint8_t* const* out);
+
+// The VNNI GEMM's u8 copy of `rows` pixel runs of ic values into runs of ic_pad4 bytes (pad 0):
+// uint8 as is, int8 + 128 (xor 0x80).
+void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
 
 // Widens exactly n int8 (sign-extend) or uint8 (zero-extend) values to int16 (no over-read/write).
 void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst);

@@ -9,4 +9,7 @@ double PeakMaddwdGmacs(int64_t iterations);
 // vpmaddubsw + vpmaddwd(ones) + vpaddd: the sequence of MLAS' AVX2 u8s8 kernel (32 MACs), which
 // saturates to int16 and so is not exact for arbitrary weights; measured for comparison only.
 double PeakU8S8Gmacs(int64_t iterations);
+// vpdpbusd zmm (u8 x s8, 64 MACs, no saturation): the instruction of qat's AVX-512 VNNI GEMM
+// (peak_avx512vnni.cpp). Call only where isa_supported(Isa::kAvx512Vnni).
+double PeakVnniGmacs(int64_t iterations);
 }  // namespace qat::kernels::x86

@@ -1,0 +1,243 @@
+// The AVX-512 VNNI GEMM of the optimised CONV_2D / FULLY_CONNECTED (kernels/optimized/conv.h,
+// x86/gemm_avx512vnni.cpp) against the reference kernels, tolerance 0, both requantization modes,
+// int8 and uint8, 1 to 3 threads.
+//  - VnniLayout*: VNNI panels packed on every CPU (SetVnniPackingForTests); where the CPU lacks
+//    VNNI the kAvx512Vnni path runs the tile's scalar twin, so packing, the u8 copy (+128) and the
+//    bias fold are tested everywhere; where it has VNNI the vpdpbusd kernel runs.
+//  - Hardware*: the vpdpbusd kernel as dispatched by default; skipped (with the reason) on a CPU
+//    without AVX-512 VNNI.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "kernels/optimized/conv.h"
+#include "kernels/reference/conv.h"
+#include "kernels/reference/fully_connected.h"
+#include "optimized_test_util.h"
+#include "qat/thread_pool.h"
+
+namespace qat::kernels {
+namespace {
+
+using namespace testing;
+
+struct PackAlways {
+  PackAlways() { optimized::SetVnniPackingForTests(true); }
+  ~PackAlways() { optimized::SetVnniPackingForTests(false); }
+};
+
+std::string Describe(const reference::ConvParams& p) {
+  std::ostringstream s;
+  s << "b" << p.batches << " " << p.input_h << "x" << p.input_w << "x" << p.input_c << " -> " << p.output_c << " f"
+    << p.filter_h << "x" << p.filter_w << " s" << p.stride_h << "," << p.stride_w << " d" << p.dilation_h << ","
+    << p.dilation_w << " zin " << -p.input_offset << " zw " << -p.filter_offset << " mode " << (int)p.requant;
+  return s.str();
+}
+
+reference::ConvParams RandomConv(std::mt19937& rng, bool is_uint8, bool fitting_zw) {
+  reference::ConvParams p;
+  p.batches = Uniform(rng, 1, 2);
+  p.input_h = Uniform(rng, 1, 13);
+  p.input_w = Uniform(rng, 1, 13);
+  p.input_c = Uniform(rng, 1, 90);
+  p.output_c = Uniform(rng, 1, 50);
+  const int kind = Uniform(rng, 0, 3);
+  p.filter_h = kind == 0 ? 1 : Uniform(rng, 1, 4);
+  p.filter_w = kind == 0 ? 1 : (kind == 1 ? p.filter_h : Uniform(rng, 1, 4));
+  p.stride_h = kind == 0 && Uniform(rng, 0, 1) ? 1 : Uniform(rng, 1, 3);
+  p.stride_w = kind == 0 && Uniform(rng, 0, 1) ? 1 : Uniform(rng, 1, 3);
+  p.dilation_h = Uniform(rng, 0, 4) == 0 ? 2 : 1;
+  p.dilation_w = Uniform(rng, 0, 4) == 0 ? 2 : 1;
+  const auto pad = Uniform(rng, 0, 1) ? reference::Padding::kSame : reference::Padding::kValid;
+  reference::ComputePadding(pad, p.input_h, p.filter_h, p.stride_h, p.dilation_h, &p.output_h, &p.pad_top);
+  reference::ComputePadding(pad, p.input_w, p.filter_w, p.stride_w, p.dilation_w, &p.output_w, &p.pad_left);
+  p.input_offset = -ZeroPoint(rng, is_uint8);
+  // uint8 weights w - Z_w fit int8 for any w in [0, 255] only with Z_w = 128.
+  p.filter_offset = is_uint8 ? (fitting_zw ? -128 : -ZeroPoint(rng, true)) : 0;
+  p.output_offset = ZeroPoint(rng, is_uint8);
+  RandomClamp(rng, is_uint8, &p.act_min, &p.act_max);
+  return p;
+}
+
+// Runs one layer on `path` with 1, 2 and 3 threads against the reference; returns pc.vnni.
+template <class T>
+bool CheckConv(std::mt19937& rng, const reference::ConvParams& p, KernelPath path) {
+  const bool is_uint8 = std::is_same_v<T, uint8_t>;
+  const size_t in_n = (size_t)p.batches * p.input_h * p.input_w * p.input_c;
+  const size_t out_n = (size_t)p.batches * p.output_h * p.output_w * p.output_c;
+  auto input = RandomBytes<T>(rng, in_n);
+  auto filter = RandomBytes<T>(rng, (size_t)p.output_c * p.filter_h * p.filter_w * p.input_c, !is_uint8);
+  auto bias = RandomBias(rng, p.output_c);
+  std::vector<Requant> rq(is_uint8 ? 1 : p.output_c);
+  for (auto& r : rq) r = RandomRequant(rng);
+  std::vector<T> want(out_n);
+  optimized::PackedConv pc;
+  if constexpr (is_uint8) {
+    reference::ConvUint8(p, rq[0], input.data(), filter.data(), bias.data(), want.data());
+    pc = optimized::PackConvUint8(p, rq[0], filter.data(), bias.data());
+  } else {
+    reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
+    pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
+  }
+  static ThreadPool pool2(2), pool3(3);
+  for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
+    std::vector<T> got(out_n, 0x5a);
+    std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
+    if constexpr (is_uint8)
+      optimized::ConvUint8(pc, input.data(), got.data(), scratch.data(), tp, path);
+    else
+      optimized::ConvInt8(pc, input.data(), got.data(), scratch.data(), tp, path);
+    size_t bad = 0;
+    for (size_t i = 0; i < out_n; ++i) bad += got[i] != want[i];
+    EXPECT_EQ(bad, 0u) << Describe(p) << " vnni " << pc.vnni << " threads " << (tp ? tp->size() : 1) << " path "
+                       << KernelPathName(path);
+  }
+  return pc.vnni;
+}
+
+template <class T>
+void CheckFc(std::mt19937& rng, int batches, int depth, int out_depth, KernelPath path, RequantMode mode) {
+  const bool is_uint8 = std::is_same_v<T, uint8_t>;
+  reference::FullyConnectedParams p;
+  p.requant = mode;
+  p.batches = batches;
+  p.input_depth = depth;
+  p.output_depth = out_depth;
+  p.input_offset = -ZeroPoint(rng, is_uint8);
+  p.filter_offset = is_uint8 ? -128 : 0;
+  p.output_offset = ZeroPoint(rng, is_uint8);
+  RandomClamp(rng, is_uint8, &p.act_min, &p.act_max);
+  auto x = RandomBytes<T>(rng, (size_t)batches * depth);
+  auto w = RandomBytes<T>(rng, (size_t)out_depth * depth, !is_uint8);
+  auto bias = RandomBias(rng, out_depth);
+  std::vector<Requant> rq(is_uint8 ? 1 : out_depth);
+  for (auto& r : rq) r = RandomRequant(rng);
+  std::vector<T> want((size_t)batches * out_depth), got(want.size(), 0x5a);
+  optimized::PackedConv pc;
+  if constexpr (is_uint8) {
+    reference::FullyConnectedUint8(p, rq[0], x.data(), w.data(), bias.data(), want.data());
+    pc = optimized::PackFullyConnectedUint8(p, rq[0], w.data(), bias.data());
+    optimized::ConvUint8(pc, x.data(), got.data(), nullptr, nullptr, path);
+  } else {
+    reference::FullyConnectedInt8(p, rq.data(), (int)rq.size(), x.data(), w.data(), bias.data(), want.data());
+    pc = optimized::PackFullyConnectedInt8(p, rq.data(), (int)rq.size(), w.data(), bias.data());
+    optimized::ConvInt8(pc, x.data(), got.data(), nullptr, nullptr, path);
+  }
+  EXPECT_TRUE(pc.vnni);
+  EXPECT_EQ(got, want) << "FC b" << batches << " " << depth << " -> " << out_depth << " mode " << (int)mode;
+}
+
+// Random layers: the int8 ones with plain taps always get VNNI panels; row-tap / im2col first
+// layers and uint8 layers whose weights do not fit int8 fall back to the AVX2 GEMM (still exact).
+template <class T>
+void RandomTrials(uint32_t seed, int trials, KernelPath path) {
+  const bool is_uint8 = std::is_same_v<T, uint8_t>;
+  std::mt19937 rng(seed);
+  int vnni_layers = 0;
+  for (int trial = 0; trial < trials; ++trial)
+    for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
+      reference::ConvParams p = RandomConv(rng, is_uint8, trial % 4 != 3);
+      p.requant = mode;
+      if (p.output_h == 0 || p.output_w == 0) continue;
+      const bool plain = !(p.filter_h * p.filter_w > 1 && p.input_c < 8);
+      const bool vnni = CheckConv<T>(rng, p, path);
+      if (!is_uint8 || p.filter_offset == -128) {
+        EXPECT_EQ(vnni, plain) << Describe(p);
+      }
+      vnni_layers += vnni;
+      if (::testing::Test::HasFailure()) return;
+    }
+  EXPECT_GT(vnni_layers, trials / 2);
+}
+
+TEST(OptimizedConvVnni, VnniLayoutInt8MatchesReference) {
+  PackAlways always;
+  RandomTrials<int8_t>(606, 120, KernelPath::kAvx512Vnni);
+}
+
+TEST(OptimizedConvVnni, VnniLayoutUint8MatchesReference) {
+  PackAlways always;
+  RandomTrials<uint8_t>(607, 120, KernelPath::kAvx512Vnni);
+}
+
+TEST(OptimizedConvVnni, VnniLayoutFullyConnectedMatchesReference) {
+  PackAlways always;
+  std::mt19937 rng(608);
+  for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack})
+    for (int b : {1, 3, 8, 13}) {
+      CheckFc<int8_t>(rng, b, Uniform(rng, 1, 300), Uniform(rng, 1, 70), KernelPath::kAvx512Vnni, mode);
+      CheckFc<uint8_t>(rng, b, Uniform(rng, 1, 300), Uniform(rng, 1, 70), KernelPath::kAvx512Vnni, mode);
+    }
+}
+
+// Without the test hook the VNNI panels exist only where the CPU has VNNI.
+TEST(OptimizedConvVnni, PanelsFollowTheCpu) {
+  reference::ConvParams p;
+  p.input_h = p.input_w = 4;
+  p.input_c = p.output_c = 16;
+  p.output_h = p.output_w = 4;
+  std::vector<int8_t> w(16 * 16, 1);
+  Requant rq = MakeRequant(0.01);
+  auto pc = optimized::PackConvInt8(p, &rq, 1, w.data(), nullptr);
+  EXPECT_EQ(pc.vnni, isa_supported(Isa::kAvx512Vnni));
+}
+
+TEST(OptimizedConvVnni, GemmDispatch) {
+  EXPECT_EQ(GemmPathFor(Isa::kPortable), KernelPath::kPortable);
+  EXPECT_EQ(GemmPathFor(Isa::kAvx2), KernelPath::kAvx2);
+  EXPECT_EQ(GemmPathFor(Isa::kAvx512Vnni), KernelPath::kAvx512Vnni);
+  EXPECT_EQ(KernelPathFor(Isa::kAvx512Vnni), KernelPath::kAvx2);  // elementwise kernels: AVX2
+  if (isa_supported(Isa::kAvx512Vnni)) {
+    force_isa(Isa::kAvx2);
+    EXPECT_EQ(ActiveGemmPath(), KernelPath::kAvx2);
+    force_isa(Isa::kAvx512Vnni);
+    EXPECT_EQ(ActiveGemmPath(), KernelPath::kAvx512Vnni);
+    clear_forced_isa();
+  }
+}
+
+// The vpdpbusd kernel itself, at network sizes (many 8-pixel tiles, pixel and channel tails).
+TEST(OptimizedConvVnni, HardwareKernelMatchesReference) {
+  if (!isa_supported(Isa::kAvx512Vnni))
+    GTEST_SKIP() << "this CPU/OS lacks AVX-512 VNNI: the vpdpbusd kernel is not run here (its scalar twin is, "
+                    "in VnniLayout*)";
+  force_isa(Isa::kAvx512Vnni);
+  ASSERT_EQ(ActiveGemmPath(), KernelPath::kAvx512Vnni);
+  std::mt19937 rng(609);
+  struct Shape {
+    int h, w, ic, oc, k, s;
+  };
+  const Shape shapes[] = {{28, 28, 128, 128, 1, 1}, {14, 14, 256, 250, 3, 1}, {15, 13, 67, 75, 3, 2},
+                          {7, 7, 512, 33, 1, 1},    {9, 11, 36, 40, 5, 1},   {17, 17, 8, 16, 3, 1}};
+  for (const Shape& sh : shapes)
+    for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack})
+      for (bool is_uint8 : {false, true}) {
+        reference::ConvParams p;
+        p.input_h = sh.h;
+        p.input_w = sh.w;
+        p.input_c = sh.ic;
+        p.output_c = sh.oc;
+        p.filter_h = p.filter_w = sh.k;
+        p.stride_h = p.stride_w = sh.s;
+        reference::ComputePadding(reference::Padding::kSame, sh.h, sh.k, sh.s, 1, &p.output_h, &p.pad_top);
+        reference::ComputePadding(reference::Padding::kSame, sh.w, sh.k, sh.s, 1, &p.output_w, &p.pad_left);
+        p.input_offset = -ZeroPoint(rng, is_uint8);
+        p.filter_offset = is_uint8 ? -128 : 0;
+        p.output_offset = ZeroPoint(rng, is_uint8);
+        RandomClamp(rng, is_uint8, &p.act_min, &p.act_max);
+        p.requant = mode;
+        const bool vnni = is_uint8 ? CheckConv<uint8_t>(rng, p, ActiveGemmPath())
+                                   : CheckConv<int8_t>(rng, p, ActiveGemmPath());
+        EXPECT_TRUE(vnni) << Describe(p);
+      }
+  for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
+    CheckFc<int8_t>(rng, 1, 1024, 1000, ActiveGemmPath(), mode);
+    CheckFc<int8_t>(rng, 13, 1024, 1000, ActiveGemmPath(), mode);
+    CheckFc<uint8_t>(rng, 5, 999, 77, ActiveGemmPath(), mode);
+  }
+  clear_forced_isa();
+}
+
+}  // namespace
+}  // namespace qat::kernels
