@@ -166,7 +166,7 @@ void WidenRowsPortable(const void* input, bool is_uint8, int64_t rows, int ic, i
   }
 }
 
-// Scalar twins of x86::GemmTile8x16Vnni and x86::CopyRowsVnni (SetVnniPackingForTests on a CPU
+// Scalar twins (one panel) of x86::GemmTileVnni and x86::CopyRowsVnni (SetVnniPackingForTests on a CPU
 // without VNNI): same layouts, same arithmetic.
 void GemmTileVnniPortable(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uint8_t* const* rows_b,
                           const int8_t* w, const PackedConv& pc, int oc0, int n, uint8_t* const* out) {
@@ -487,9 +487,12 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       BuildTable(pc, (const E*)buf, (const E*)zero_row, direct, M, tile0, tile1, table);
     }
     const int blk0 = group * blocks_per_group, blk1 = std::min(pc.oc_blocks, blk0 + blocks_per_group);
-    for (int blk = blk0; blk < blk1; ++blk) {
+    // VNNI: two panels per tile call (32 channels, 16 accumulators).
+    const int step = kVnni ? 2 : 1;
+    for (int blk = blk0; blk < blk1; blk += step) {
       const int oc0 = blk * kGemmNR;
-      const int n = std::min(kGemmNR, p.output_c - oc0);
+      const int panels = std::min(step, blk1 - blk);
+      const int n = std::min(panels * kGemmNR, p.output_c - oc0);
       const int32_t* bias = (kVnni ? pc.bias_vnni.data() : pc.bias.data()) + oc0;
       x86::GemmOutput os{bias, pc.rq.multiplier.data() + oc0, pc.rq.left.data() + oc0,
                          pc.rq.right.data() + oc0, pc.rq.mask.data() + oc0, pc.rq.half.data() + oc0,
@@ -507,10 +510,16 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
             out[r] = output + (tile * kGemmMR + std::min(r, pixels - 1)) * p.output_c + oc0;
           const uint8_t* const* rows_a = table + (tile - tile0) * taps * kGemmMR;
           const uint8_t* const* rows_b = two ? rows_a + taps * kGemmMR : rows_a;
-          if (vnni_hw)
-            x86::GemmTile8x16Vnni(pixels, taps, icq, rows_a, rows_b, w, os, n, out);
-          else
-            GemmTileVnniPortable(pixels, taps, icq, rows_a, rows_b, w, pc, oc0, n, out);
+          if (vnni_hw) {
+            x86::GemmTileVnni(pixels, taps, icq, rows_a, rows_b, w, panel, panels, os, n, out);
+          } else {
+            for (int q = 0; q < panels; ++q) {
+              uint8_t* out_q[2 * kGemmMR];
+              for (int r = 0; r < 2 * kGemmMR; ++r) out_q[r] = out[r] + q * kGemmNR;
+              GemmTileVnniPortable(pixels, taps, icq, rows_a, rows_b, w + q * panel, pc, oc0 + q * kGemmNR,
+                                   std::min(kGemmNR, n - q * kGemmNR), out_q);
+            }
+          }
         }
       } else {
         const int16_t* w = pc.weights.data() + blk * panel;

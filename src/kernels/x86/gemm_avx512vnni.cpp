@@ -1,19 +1,22 @@
 // AVX-512 VNNI implicit-GEMM micro-kernel of the optimised CONV_2D / FULLY_CONNECTED (see
-// kernels/optimized/conv.h): 8 output pixels x 16 output channels, one zmm accumulator per pixel.
-// Per quad of the accumulation depth: 1 panel load (64 bytes: 16 channels x 4 int8), 8 broadcasts
-// of a pixel's 4 u8 activations, 8 vpdpbusd. vpdpbusd multiplies u8 by s8 exactly and adds the
+// kernels/optimized/conv.h): 8 output pixels x 32 output channels (two 16-channel panels), one zmm
+// accumulator per pixel and panel (16 independent chains: vpdpbusd has latency 5 and two issue
+// per cycle). Per quad of the accumulation depth: 2 panel loads (64 bytes: 16 channels x 4 int8),
+// 8 broadcasts of a pixel's 4 u8 activations, 16 vpdpbusd. vpdpbusd multiplies u8 by s8 exactly and adds the
 // four products (|sum| <= 4 * 255 * 128) to the int32 lane with wrap-around (the saturating form is
 // vpdpbusds, not used), so the accumulator equals the reference's modulo 2^32. int8 activations
 // are stored + 128 (u8) and the panel bias holds -128 * sum(w); uint8 activations are stored as they
 // are and the layer uses this kernel only where every w - Z_w fits int8 (conv.cpp, PackImpl).
-// The output stage is the AVX2 one (int8_common_avx2.h) on the two 8-channel halves of each zmm.
+// The output stage works on whole zmm registers (OutputZ), lane for lane the AVX2 arithmetic.
 #include <immintrin.h>
 
 #include <cstring>
 
 // GCC 12's avx512fintrin.h initialises the pass-through operand of _mm512_extracti64x4_epi64 and
-// _mm512_castsi512_si256 from itself (`__m256i __Y = __Y;`), which -Wuninitialized reports.
+// _mm512_castsi512_si256 (and other intrinsics) from itself (`__m256i __Y = __Y;`), which
+// -W(maybe-)uninitialized reports.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "kernels/x86/int8_common_avx2.h"
 #include "kernels/x86/int8_x86.h"
@@ -23,84 +26,137 @@ namespace qat::kernels::x86 {
 using namespace avx2;
 
 namespace {
-// The kTflite output stage as one 64-bit floor division: a copy of gemm_avx2.cpp's Requant4K64
-// (derivation there), four pixels' vectors of channels c..c+7.
-inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
-  const int64_t* k = os.k64 + (c / 8) * 24;
-  const __m256i m = _mm256_loadu_si256((const __m256i*)(os.multiplier + c));
-  const __m256i mo = _mm256_loadu_si256((const __m256i*)(os.multiplier_odd + c));
-  const __m256d kpe = _mm256_load_pd((const double*)k), kne = _mm256_load_pd((const double*)(k + 4));
-  const __m256d kpo = _mm256_load_pd((const double*)(k + 8)), kno = _mm256_load_pd((const double*)(k + 12));
-  const __m256i she = _mm256_load_si256((const __m256i*)(k + 16)), sho = _mm256_load_si256((const __m256i*)(k + 20));
-  const __m256i zp = _mm256_loadu_si256((const __m256i*)(os.zp64 + c));
-  const __m256i amin = _mm256_set1_epi32(os.act_min), amax = _mm256_set1_epi32(os.act_max);
-  const __m256i left = os.any_left ? _mm256_loadu_si256((const __m256i*)(os.left + c)) : _mm256_setzero_si256();
-  for (int r = 0; r < 4; ++r) {
-    __m256i x = v[r];
-    if (os.any_left) x = _mm256_sllv_epi32(x, left);
-    __m256i pe = _mm256_mul_epi32(x, m);
-    __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo);
-    pe = _mm256_add_epi64(pe, _mm256_castpd_si256(_mm256_blendv_pd(kpe, kne, _mm256_castsi256_pd(pe))));
-    po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kpo, kno, _mm256_castsi256_pd(po))));
-    pe = _mm256_srlv_epi64(pe, she);
-    po = _mm256_srlv_epi64(po, sho);
-    x = _mm256_add_epi32(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), zp);
-    v[r] = _mm256_min_epi32(_mm256_max_epi32(x, amin), amax);
-  }
-}
-
 inline __m512i Bcast4(const uint8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
 }
 
-// P (4 or 8) pixels: the accumulation, then the output stage and the stores of `pixels` pixels.
-template <int P>
+// Two 256-bit halves (channel groups c..c+7 and c+8..c+15) as one zmm.
+inline __m512i Join(const void* lo, const void* hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)lo)),
+                            _mm256_loadu_si256((const __m256i*)hi), 1);
+}
+
+// The 16-channel output stage in zmm registers for channels c..c+15 of os, the same arithmetic
+// as the AVX2 one lane by lane (gemm_avx2.cpp's Requant4K64, whose derivation this
+// follows, and RequantFp32 in int8_common_avx2.h):
+//   kTflite with k64: (x * m + K) >> (31 + r) per even / odd lane, K chosen by the product's sign;
+//   kXnnpack: float(x) * scale, vcvtps2dq (round to nearest even), >= 2^31 -> INT32_MAX.
+// Then + Z_out (kXnnpack) and the clamp. The constants are loaded once per panel (constructor).
+struct OutputZ {
+  __m512i m, mo, kpe, kne, kpo, kno, she, sho, zp, left, amin, amax, zout;
+  __m512 scale;
+  bool k64, any_left, xnn;
+  OutputZ(const GemmOutput& os, int c) {
+    k64 = os.mode == RequantMode::kTflite && os.k64;
+    xnn = os.mode != RequantMode::kTflite;
+    any_left = os.any_left;
+    amin = _mm512_set1_epi32(os.act_min);
+    amax = _mm512_set1_epi32(os.act_max);
+    zout = _mm512_set1_epi32(os.output_offset);
+    if (k64) {
+      const int64_t* k = os.k64 + (c / 8) * 24;
+      m = _mm512_loadu_si512(os.multiplier + c);
+      mo = _mm512_loadu_si512(os.multiplier_odd + c);
+      kpe = Join(k, k + 24);
+      kne = Join(k + 4, k + 28);
+      kpo = Join(k + 8, k + 32);
+      kno = Join(k + 12, k + 36);
+      she = Join(k + 16, k + 40);
+      sho = Join(k + 20, k + 44);
+      zp = _mm512_loadu_si512(os.zp64 + c);
+      left = any_left ? _mm512_loadu_si512(os.left + c) : _mm512_setzero_si512();
+    }
+    if (xnn) scale = _mm512_loadu_ps(os.scale + c);
+  }
+  __m512i operator()(__m512i x) const {
+    if (k64) {
+      if (any_left) x = _mm512_sllv_epi32(x, left);
+      __m512i pe = _mm512_mul_epi32(x, m);
+      __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo);
+      pe = _mm512_add_epi64(pe, _mm512_mask_blend_epi64(_mm512_movepi64_mask(pe), kpe, kne));
+      po = _mm512_add_epi64(po, _mm512_mask_blend_epi64(_mm512_movepi64_mask(po), kpo, kno));
+      pe = _mm512_srlv_epi64(pe, she);
+      po = _mm512_srlv_epi64(po, sho);
+      x = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32)), zp);
+    } else {
+      const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale);
+      const __mmask16 big = _mm512_cmp_ps_mask(f, _mm512_set1_ps(2147483648.f), _CMP_GE_OQ);
+      x = _mm512_mask_mov_epi32(_mm512_cvtps_epi32(f), big, _mm512_set1_epi32(INT32_MAX));
+      x = _mm512_add_epi32(x, zout);
+    }
+    return _mm512_min_epi32(_mm512_max_epi32(x, amin), amax);
+  }
+};
+
+// Stores n (<= 16) clamped int32 as bytes (values are inside the type's range: truncation is exact).
+inline void StoreZ(uint8_t* dst, __m512i v, int n) {
+  const __m128i b = _mm512_cvtepi32_epi8(v);
+  if (n >= 16)
+    _mm_storeu_si128((__m128i*)dst, b);
+  else
+    _mm_mask_storeu_epi8(dst, (__mmask16)((1u << n) - 1), b);
+}
+
+// P (4 or 8) pixels x NP (1 or 2) panels of 16 channels: the accumulation, then the output stage
+// and the stores of `pixels` pixels. Panel q's weights start at w + q * panel_stride and its
+// channels at offset 16 q of os and of out[r].
+template <int P, int NP>
 void Tile(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uint8_t* const* rows_b, const int8_t* w,
-          const GemmOutput& os, int n, uint8_t* const* out) {
-  const __m512i bias = _mm512_loadu_si512(os.bias);
-  __m512i acc[P];
-  for (int i = 0; i < P; ++i) acc[i] = bias;
+          int64_t panel_stride, const GemmOutput& os, int n, uint8_t* const* out) {
+  __m512i acc[NP][P];
+  for (int q = 0; q < NP; ++q) {
+    const __m512i bias = _mm512_loadu_si512(os.bias + 16 * q);
+    for (int i = 0; i < P; ++i) acc[q][i] = bias;
+  }
+  const int8_t* w1 = w + (NP > 1 ? panel_stride : 0);
   for (int t = 0; t < taps; ++t) {
     const uint8_t* r[P];
     for (int i = 0; i < P; ++i) r[i] = i < 4 ? rows_a[t * 4 + i] : rows_b[t * 4 + i - 4];
-#pragma GCC unroll 2
     for (int j = 0; j < icq; ++j) {
-      const __m512i wv = _mm512_load_si512(w);
-      for (int i = 0; i < P; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], Bcast4(r[i] + 4 * j), wv);
+      const __m512i w0v = _mm512_load_si512(w);
+      const __m512i w1v = NP > 1 ? _mm512_load_si512(w1) : w0v;
+      for (int i = 0; i < P; ++i) {
+        const __m512i x = Bcast4(r[i] + 4 * j);
+        acc[0][i] = _mm512_dpbusd_epi32(acc[0][i], x, w0v);
+        if (NP > 1) acc[NP - 1][i] = _mm512_dpbusd_epi32(acc[NP - 1][i], x, w1v);
+      }
       w += 64;
+      w1 += 64;
     }
   }
-  for (int g = 0; g < P; g += 4) {
-    __m256i lo[4], hi[4];
-    for (int i = 0; i < 4; ++i) {
-      lo[i] = _mm512_castsi512_si256(acc[g + i]);
-      hi[i] = _mm512_extracti64x4_epi64(acc[g + i], 1);
-    }
-    const int valid = pixels - g < 4 ? pixels - g : 4;
-    if (valid <= 0) break;
-    if (os.mode == RequantMode::kTflite && os.k64) {
-      // Pixels past `pixels` repeat the tile's first pixel's rows: requantizing them is harmless.
-      Requant4K64(lo, os, 0);
-      Requant4K64(hi, os, 8);
-    } else {
-      for (int i = 0; i < valid; ++i) {
-        lo[i] = Requant8(lo[i], os, 0);
-        hi[i] = Requant8(hi[i], os, 8);
+  for (int q = 0; q < NP; ++q) {
+    const int nq = n - 16 * q < 16 ? n - 16 * q : 16;
+    if (os.mode == RequantMode::kTflite && !os.k64) {
+      // The two-step TFLite stage (a right shift outside [0, 31]): the AVX2 code on ymm halves.
+      for (int i = 0; i < pixels; ++i) {
+        const __m256i lo = Requant8(_mm512_castsi512_si256(acc[q][i]), os, 16 * q);
+        const __m256i hi = Requant8(_mm512_extracti64x4_epi64(acc[q][i], 1), os, 16 * q + 8);
+        StoreBytes(out[i] + 16 * q, PackBytes16(lo, hi, os.is_uint8), nq);
       }
+    } else {
+      const OutputZ stage(os, 16 * q);
+      for (int i = 0; i < pixels; ++i) StoreZ(out[i] + 16 * q, stage(acc[q][i]), nq);
     }
-    for (int i = 0; i < valid; ++i) StoreBytes(out[g + i], PackBytes16(lo[i], hi[i], os.is_uint8), n);
   }
 }
 }  // namespace
 
-void GemmTile8x16Vnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uint8_t* const* rows_b,
-                      const int8_t* w, const GemmOutput& os, int n, uint8_t* const* out) {
-  if (pixels > 4)
-    Tile<8>(pixels, taps, icq, rows_a, rows_b, w, os, n, out);
-  else
-    Tile<4>(pixels, taps, icq, rows_a, rows_a, w, os, n, out);
+void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uint8_t* const* rows_b,
+                  const int8_t* w, int64_t panel_stride, int panels, const GemmOutput& os, int n,
+                  uint8_t* const* out) {
+  if (panels > 1) {
+    if (pixels > 4)
+      Tile<8, 2>(pixels, taps, icq, rows_a, rows_b, w, panel_stride, os, n, out);
+    else
+      Tile<4, 2>(pixels, taps, icq, rows_a, rows_a, w, panel_stride, os, n, out);
+  } else {
+    if (pixels > 4)
+      Tile<8, 1>(pixels, taps, icq, rows_a, rows_b, w, panel_stride, os, n, out);
+    else
+      Tile<4, 1>(pixels, taps, icq, rows_a, rows_a, w, panel_stride, os, n, out);
+  }
 }
 
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out) {

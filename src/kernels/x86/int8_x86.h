@@ -40,12 +40,15 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
                       const GemmOutput& os, int n, uint8_t* const* out);
 
 // AVX-512 VNNI tile (x86/gemm_avx512vnni.cpp): up to 8 output pixels (two 4-pixel tiles of the
-// row table) x 16 output channels, one zmm accumulator per pixel, vpdpbusd (u8 x s8, 4 products
-// per int32 lane, no saturation). rows_a / rows_b: the row tables of the two tiles
-// (rows[t * 4 + r], u8 runs of icq quads); pixels <= 4 reads rows_a only. w: the panel's packed
-// int8 weights [tap][icq][16 channels][4]; os.bias: the VNNI bias (-128 * sum(w) folded for int8).
-void GemmTile8x16Vnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uint8_t* const* rows_b,
-                      const int8_t* w, const GemmOutput& os, int n, uint8_t* const* out);
+// row table) x `panels` (1 or 2) panels of 16 output channels, one zmm accumulator per pixel and
+// panel, vpdpbusd (u8 x s8, 4 products per int32 lane, no saturation). rows_a / rows_b: the row
+// tables of the two tiles (rows[t * 4 + r], u8 runs of icq quads); pixels <= 4 reads rows_a only.
+// w: the first panel's packed int8 weights [tap][icq][16 channels][4], the second at
+// w + panel_stride; os (offset to the first panel's channel 0): bias is the VNNI bias (-128 *
+// sum(w) folded for int8). n (<= 16 * panels) output bytes of pixel r go to out[r].
+void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uint8_t* const* rows_b,
+                  const int8_t* w, int64_t panel_stride, int panels, const GemmOutput& os, int n,
+                  uint8_t* const* out);
 
 // The VNNI GEMM's u8 copy of `rows` pixel runs of ic values into runs of ic_pad4 bytes (pad 0):
 // uint8 as is, int8 + 128 (xor 0x80).
