@@ -18,7 +18,7 @@ TEST(OptimizedParallel, EveryTaskRunsOnceAndCallReturnsAfterAll) {
   ThreadPool pool(3);
   EXPECT_EQ(ParallelThreads(&pool), 3);
   EXPECT_EQ(ParallelThreads(nullptr), 1);
-  for (int tasks : {0, 1, 2, 3, 7, 64, 1000}) {
+  for (int tasks : {0, 1, 2, 3, 7, 19, 20, 21, 64, 1000}) {  // <= 20: claimed-task mask, else a counter
     for (int rep = 0; rep < 200; ++rep) {
       std::vector<std::atomic<int>> hits(tasks);
       ParallelTasks(&pool, tasks, [&](int t) { hits[t].fetch_add(1, std::memory_order_relaxed); });

@@ -468,11 +468,8 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     });
   }
 
-  // 2. The GEMM.
-  RunTasks(pool, (int)(chunks * groups), [&](int unit) {
-    const int64_t chunk = unit / groups;
-    const int group = unit % groups;
-    const int64_t tile0 = chunk * chunk_tiles, tile1 = std::min(tiles, tile0 + chunk_tiles);
+  // 2. The GEMM. Work unit: tiles [tile0, tile1) (at most chunk_tiles), 16-channel blocks [blk0, blk1).
+  auto run_unit = [&](int64_t tile0, int64_t tile1, int blk0, int blk1) {
     const E** table;
     if (shared_table) {
       table = table_all + tile0 * taps * kGemmMR;
@@ -486,7 +483,6 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       }
       BuildTable(pc, (const E*)buf, (const E*)zero_row, direct, M, tile0, tile1, table);
     }
-    const int blk0 = group * blocks_per_group, blk1 = std::min(pc.oc_blocks, blk0 + blocks_per_group);
     // VNNI: two panels per tile call (32 channels, 16 accumulators).
     const int step = kVnni ? 2 : 1;
     for (int blk = blk0; blk < blk1; blk += step) {
@@ -536,7 +532,38 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         }
       }
     }
-  });
+  };
+  if (groups == 1 && threads > 1) {
+    // One contiguous run of pixels per thread (the caller claims task 0, the top of the image), cut
+    // into units of chunk_tiles: every layer of a batch-1 network then leaves the same part of its
+    // output in the same core's cache for the next layer (the depthwise split is by rows too),
+    // instead of interleaving units claimed dynamically over both cores. VNNI: even boundaries.
+    RunTasks(pool, threads, [&](int t) {
+      int64_t t0 = tiles * t / threads, t1 = tiles * (t + 1) / threads;
+      if constexpr (kVnni) {
+        t0 = t == 0 ? 0 : t0 & ~int64_t(1);
+        t1 = t + 1 == threads ? tiles : t1 & ~int64_t(1);
+      }
+      for (int64_t c = t0; c < t1; c += chunk_tiles) run_unit(c, std::min(t1, c + chunk_tiles), 0, pc.oc_blocks);
+    });
+  } else if (threads > 1) {
+    // Several channel groups (few pixel chunks): one contiguous run of 16-channel blocks per thread,
+    // every chunk. The depthwise layers of these sizes split by channels too (depthwise_conv.cpp),
+    // so they read what this core wrote.
+    RunTasks(pool, threads, [&](int t) {
+      const int b0 = (int)((int64_t)pc.oc_blocks * t / threads);
+      const int b1 = (int)((int64_t)pc.oc_blocks * (t + 1) / threads);
+      if (b0 >= b1) return;
+      for (int64_t c = 0; c < chunks; ++c) run_unit(c * chunk_tiles, std::min(tiles, (c + 1) * chunk_tiles), b0, b1);
+    });
+  } else {
+    RunTasks(pool, (int)(chunks * groups), [&](int unit) {
+      const int64_t chunk = unit / groups;
+      const int64_t tile0 = chunk * chunk_tiles, tile1 = std::min(tiles, tile0 + chunk_tiles);
+      const int blk0 = unit % groups * blocks_per_group;
+      run_unit(tile0, tile1, blk0, std::min(pc.oc_blocks, blk0 + blocks_per_group));
+    });
+  }
 }
 
 void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool,

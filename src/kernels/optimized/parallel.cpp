@@ -1,7 +1,8 @@
 // Spinning worker team behind ParallelTasks (see parallel.h).
 //
-// Protocol. `state_` packs (epoch:24 | tasks:20 | next:20) in one 64-bit atomic. Publishing a job
-// stores the function pointer, resets `done_`, then stores a new state (release). A thread claims
+// Protocol. `state_` packs (epoch:24 | tasks:20 | next:20) in one 64-bit atomic (jobs of at most
+// 20 tasks: a mask of the claimed tasks instead of next, see Claim). Publishing a job stores the
+// function pointer, resets `done_`, then stores a new state (release). A thread claims
 // task `next` with a CAS that keeps epoch and tasks and increments next, so a late worker that
 // still holds an older epoch can never claim a task of the new job, and the job's size travels
 // with the claim. The caller also claims tasks, then waits until `done_` reaches `tasks`, so fn
@@ -56,7 +57,7 @@ inline void CpuRelax() {
 class SpinTeam {
  public:
   explicit SpinTeam(int threads) {
-    for (int i = 1; i < threads; ++i) std::thread([this] { WorkerLoop(); }).detach();
+    for (int i = 1; i < threads; ++i) std::thread([this, i, threads] { WorkerLoop(i, threads); }).detach();
   }
 
   bool TryLock() { return !busy_.exchange(true, std::memory_order_acquire); }
@@ -75,7 +76,7 @@ class SpinTeam {
       sleep_cv_.notify_all();
     }
     int claimed = 0;
-    while (Claim(s, &claimed)) {
+    while (Claim(s, 0, 1, &claimed)) {
       fn(claimed);
       done_.fetch_add(1, std::memory_order_release);
     }
@@ -89,12 +90,30 @@ class SpinTeam {
   }
 
  private:
-  // Claims the next task of the job whose state (epoch and size) is `job`; false when the job is
-  // fully claimed or over.
-  bool Claim(uint64_t job, int* task) {
+  // Claims a task of the job whose state (epoch and size) is `job`; false when the job is fully
+  // claimed or over. Jobs of at most kFieldBits tasks keep a bit mask of the claimed tasks in the
+  // low field, and thread `self` of `threads` (the caller is 0) takes the first free task from
+  // tasks * self / threads on, cyclically: with one task per thread each thread runs its own task
+  // unless it is late, so a kernel that splits every layer the same way finds in its core's cache
+  // what it wrote there in the previous layer. Larger jobs count the claimed tasks.
+  bool Claim(uint64_t job, int self, int threads, int* task) {
     const uint64_t id = job >> kFieldBits;  // epoch and tasks
     const uint64_t tasks = id & kFieldMask;
     uint64_t s = state_.load(std::memory_order_acquire);
+    if (tasks <= kFieldBits) {
+      const uint64_t all = (uint64_t(1) << tasks) - 1;
+      const int start = (int)(tasks * (uint64_t)self / (uint64_t)threads);
+      for (;;) {
+        if ((s >> kFieldBits) != id || (s & all) == all) return false;
+        int t = start;
+        while (s >> t & 1) t = t + 1 == (int)tasks ? 0 : t + 1;
+        if (state_.compare_exchange_weak(s, s | uint64_t(1) << t, std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
+          *task = t;
+          return true;
+        }
+      }
+    }
     for (;;) {
       if ((s >> kFieldBits) != id || (s & kFieldMask) >= tasks) return false;
       if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
@@ -104,8 +123,10 @@ class SpinTeam {
     }
   }
 
-  void WorkerLoop() {
-    uint32_t seen = seq_.load(std::memory_order_acquire);
+  void WorkerLoop(int self, int threads) {
+    // 0, not seq_'s value when this thread gets to run: a job published before the thread started
+    // (a fresh team's first job) must not be missed.
+    uint32_t seen = 0;
     for (;;) {
       uint32_t now = seq_.load(std::memory_order_acquire);
       if (now == seen) {
@@ -133,7 +154,7 @@ class SpinTeam {
       seen = now;
       const uint64_t job = state_.load(std::memory_order_acquire);
       int task;
-      while (Claim(job, &task)) {
+      while (Claim(job, self, threads, &task)) {
         (*fn_)(task);  // fn_ is the job's: the job cannot end while this task is unfinished
         done_.fetch_add(1, std::memory_order_release);
       }

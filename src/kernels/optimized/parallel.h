@@ -12,6 +12,10 @@
 //   runs its tasks inline, which gives the same results.
 // - Workers spin QAT_SPIN_US microseconds (default 300) after their last task, then sleep on a
 //   futex (std::atomic::wait) until the next job.
+// - Jobs of up to 20 tasks: thread i of n (the caller is 0) first tries task tasks * i / n, then
+//   the next free ones, so with one task per thread each thread normally runs the same part of
+//   every layer (its core's cache holds what it wrote in the previous layer); a late worker's
+//   task is taken by whoever is free. Larger jobs hand out tasks in order.
 // - fn must not throw (the kernels do not); tasks are claimed dynamically, so results must not
 //   depend on which thread runs a task (every kernel writes disjoint outputs per task).
 #pragma once
