@@ -96,32 +96,35 @@ void RunTrials(bool is_uint8, uint32_t seed, int trials) {
 TEST(OptimizedConv, Int8MatchesReferenceOnEveryPath) { RunTrials<int8_t>(false, 20261125, 150); }
 TEST(OptimizedConv, Uint8MatchesReferenceOnEveryPath) { RunTrials<uint8_t>(true, 777, 150); }
 
-// A layer big enough to use several pixel chunks and channel groups (the work split).
+// Layers that use several pixel chunks (20x20: one run of pixels per thread) and channel groups
+// (5x5, 7 tiles: 16-channel blocks per thread) on 3 threads (the work split).
 TEST(OptimizedConv, LargeLayerSplitsWorkExactly) {
-  std::mt19937 rng(5);
-  reference::ConvParams p;
-  p.input_h = p.input_w = 20;
-  p.input_c = 67;
-  p.output_c = 75;
-  p.filter_h = p.filter_w = 3;
-  reference::ComputePadding(reference::Padding::kSame, 20, 3, 1, 1, &p.output_h, &p.pad_top);
-  reference::ComputePadding(reference::Padding::kSame, 20, 3, 1, 1, &p.output_w, &p.pad_left);
-  p.input_offset = 128;
-  p.output_offset = -5;
-  auto input = RandomBytes<int8_t>(rng, 20 * 20 * 67);
-  auto filter = RandomBytes<int8_t>(rng, 75 * 9 * 67, true);
-  auto bias = RandomBias(rng, 75);
-  std::vector<Requant> rq(75);
-  for (auto& r : rq) r = MakeRequant(std::exp2(-std::uniform_real_distribution<double>(9, 12)(rng)));
-  ThreadPool pool(3);
-  for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
-    p.requant = mode;
-    std::vector<int8_t> want(20 * 20 * 75), got(want.size());
-    reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
-    auto pc = optimized::PackConvInt8(p, rq.data(), 75, filter.data(), bias.data());
-    for (KernelPath path : ConvPaths()) {
-      optimized::ConvInt8(pc, input.data(), got.data(), nullptr, &pool, path);
-      EXPECT_EQ(got, want) << KernelPathName(path);
+  for (int hw : {20, 5}) {
+    std::mt19937 rng(5);
+    reference::ConvParams p;
+    p.input_h = p.input_w = hw;
+    p.input_c = 67;
+    p.output_c = 75;
+    p.filter_h = p.filter_w = 3;
+    reference::ComputePadding(reference::Padding::kSame, hw, 3, 1, 1, &p.output_h, &p.pad_top);
+    reference::ComputePadding(reference::Padding::kSame, hw, 3, 1, 1, &p.output_w, &p.pad_left);
+    p.input_offset = 128;
+    p.output_offset = -5;
+    auto input = RandomBytes<int8_t>(rng, hw * hw * 67);
+    auto filter = RandomBytes<int8_t>(rng, 75 * 9 * 67, true);
+    auto bias = RandomBias(rng, 75);
+    std::vector<Requant> rq(75);
+    for (auto& r : rq) r = MakeRequant(std::exp2(-std::uniform_real_distribution<double>(9, 12)(rng)));
+    ThreadPool pool(3);
+    for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
+      p.requant = mode;
+      std::vector<int8_t> want(hw * hw * 75), got(want.size());
+      reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
+      auto pc = optimized::PackConvInt8(p, rq.data(), 75, filter.data(), bias.data());
+      for (KernelPath path : ConvPaths()) {
+        optimized::ConvInt8(pc, input.data(), got.data(), nullptr, &pool, path);
+        EXPECT_EQ(got, want) << KernelPathName(path) << " " << hw << "x" << hw;
+      }
     }
   }
 }

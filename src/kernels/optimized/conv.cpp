@@ -398,8 +398,11 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
   int64_t chunk_tiles = std::clamp<int64_t>((256 << 10) / std::max<int64_t>(row_bytes, 1), 1, 64);
   if (kVnni) chunk_tiles = std::max<int64_t>(2, chunk_tiles & ~int64_t(1));
   const int64_t chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
+  // Several threads and at least 8 tiles per thread: pixels only (each thread one contiguous run,
+  // below), so that each core keeps its part of the activations from layer to layer.
   int groups = 1;
-  while (threads > 1 && chunks * groups < 4 * threads && groups < pc.oc_blocks) groups *= 2;
+  const bool pixel_split = threads > 1 && tiles >= 8 * (int64_t)threads;
+  while (!pixel_split && threads > 1 && chunks * groups < 4 * threads && groups < pc.oc_blocks) groups *= 2;
   groups = std::min(groups, pc.oc_blocks);
   const int blocks_per_group = (pc.oc_blocks + groups - 1) / groups;
   groups = (pc.oc_blocks + blocks_per_group - 1) / blocks_per_group;  // no empty group

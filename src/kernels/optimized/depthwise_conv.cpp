@@ -149,11 +149,11 @@ Plan MakePlan(const PackedDepthwise& pd, int threads) {
   pl.blocks = pd.c_pad / 16;
   pl.rows = p.batches * p.output_h;
   if (threads > 1) {
-    // Small inputs split by channels, like the convolution that produced them (conv.cpp splits
-    // its channels when it has fewer than 4 * threads chunks of up to 256 pixels): each core then
-    // reads the channels it wrote. Larger ones split by rows, as that convolution splits pixels.
+    // Rows, like the convolution that produced the input (conv.cpp splits pixels into one run per
+    // thread from 8 tiles of 4 pixels per thread on), so that each core reads what it wrote; tiny
+    // inputs (batch-1 7x7) and few rows split by channels, like that convolution's channel blocks.
     const int64_t in_pixels = (int64_t)p.batches * p.input_h * p.input_w;
-    if ((pl.rows >= 4 * threads && in_pixels >= 1024 * threads) || pl.blocks < threads) {
+    if ((pl.rows >= 4 * threads && in_pixels >= 32 * threads) || pl.blocks < threads) {
       pl.chunks = std::min(threads, pl.rows);
     } else {
       pl.groups = threads;
