@@ -21,10 +21,8 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
+#include "ops/batch_stats.h"
 #include "quantize/quant_ops.h"
 
 namespace qat::quantize::detail {
@@ -38,56 +36,13 @@ bool frozen(const KernelContext& c, int step_index) {
   return step_input(c, step_index) >= delay;
 }
 
-int64_t channels_of(const KernelContext& c, const Tensor& y) {
-  if (y.rank() < 1) c.fail("input must have rank >= 1");
-  return y.dim(-1);
-}
-
-void check_vec(const KernelContext& c, const Tensor& t, int64_t C, const char* what) {
-  if (t.size() != C) c.fail("{} has {} values, expected {}", what, t.size(), C);
-}
-
-// Per-thread partial sums over rows of a [rows, C] buffer, reduced in double (fixed chunks per
-// thread: deterministic for a given thread count). OpenMP threads, as the ops layer's kernels:
-// the pool's threads woken right after an OpenMP region would compete with its spinning workers.
-template <class Fn>
-void channel_reduce(KernelContext& c, int64_t rows, int64_t C, int nacc, Fn&& fn, std::vector<double>& out) {
-  int T = (int)std::min<int64_t>(c.pool().size(), std::max<int64_t>(1, rows * C / graph::kParallelGrain));
-  T = (int)std::max<int64_t>(1, std::min<int64_t>(T, rows));
-  std::vector<double> part((size_t)T * nacc * C, 0.0);
-  int used = T;
-  if (T == 1) {
-    fn(int64_t{0}, rows, part.data());
-  } else {
-#ifdef _OPENMP
-#pragma omp parallel num_threads(T)
-    {
-      int t = omp_get_thread_num(), nt = omp_get_num_threads();
-      if (t == 0) used = nt;
-      fn(rows * t / nt, rows * (t + 1) / nt, part.data() + (size_t)t * nacc * C);
-    }
-#else
-    c.pool().run_tasks(T, [&](int t) { fn(rows * t / T, rows * (t + 1) / T, part.data() + (size_t)t * nacc * C); });
-#endif
-  }
-  out.assign((size_t)nacc * C, 0.0);
-  for (int t = 0; t < used; ++t)
-    for (size_t j = 0; j < out.size(); ++j) out[j] += part[(size_t)t * nacc * C + j];
-}
+using ops::channels_of;
+using ops::check_vec;
+using ops::grain_rows;
+using ops::ReduceThreads;
+using Stats = ops::BatchStats;
 
 // Row kernels over the C channels of one row (restrict parameters so that they vectorise).
-inline void sums_row(const float* __restrict y, const float* __restrict k, float* __restrict s1,
-                     float* __restrict s2, int64_t C) {
-  for (int64_t j = 0; j < C; ++j) {
-    float d = y[j] - k[j];
-    s1[j] += d;
-    s2[j] += d * d;
-  }
-}
-inline void sums_grad_row(const float* __restrict dp, const float* __restrict y, const float* __restrict k,
-                          const float* __restrict d1, const float* __restrict d2, float* __restrict out, int64_t C) {
-  for (int64_t j = 0; j < C; ++j) out[j] = dp[j] + d1[j] + (y[j] - k[j]) * d2[j];
-}
 // out = a * y + b, then the activation with the exact expressions of Relu / Relu6.
 template <int A>  // 0 none, 1 relu, 2 relu6
 inline void apply_row(const float* __restrict y, const float* __restrict a, const float* __restrict b,
@@ -108,26 +63,6 @@ inline void apply_grad_row(const float* __restrict g, const float* __restrict y,
     s1[j] += gi;
     s2[j] += gi * (y[j] - mu[j]);
   }
-}
-
-struct Stats {  // decoded batch statistics of y' (biased variance)
-  std::vector<double> mean, var;
-  double n = 0;
-};
-Stats decode(const KernelContext& c, const Tensor& stats, const Tensor& shift, int64_t C) {
-  if (stats.size() != 2 * C + 1) c.fail("stats have {} values, expected {}", stats.size(), 2 * C + 1);
-  const float* p = stats.data<float>();
-  const float* k = shift.data<float>();
-  Stats s;
-  s.n = p[2 * C];
-  if (!(s.n >= 1)) c.fail("batch statistics over {} values", s.n);
-  s.mean.resize(C), s.var.resize(C);
-  for (int64_t j = 0; j < C; ++j) {
-    double m1 = p[j] / s.n;
-    s.mean[j] = k[j] + m1;
-    s.var[j] = std::max(0.0, p[C + j] / s.n - m1 * m1);
-  }
-  return s;
 }
 
 // ---- BnFoldScale: s = gamma / sqrt(var + eps), inv_std = 1 / sqrt(var + eps) --------------
@@ -214,25 +149,12 @@ void register_sums() {
              float* k = sh.data<float>();
              for (int64_t j = 0; j < C; ++j) k[j] = c.input(1).data<float>()[j] * c.input(2).data<float>()[j];
              float* ps = st.data<float>();
-             ps[2 * C] = (float)rows;
              if (frozen(c, 3)) {  // after the freeze the statistics are not used
                std::fill(ps, ps + 2 * C, 0.f);
+               ps[2 * C] = (float)rows;
                return;
              }
-             const float* py = y.data<float>();
-             std::vector<double> acc;
-             channel_reduce(c, rows, C, 2, [&](int64_t r0, int64_t r1, double* a) {
-               // Float partial sums per block of rows (vectorisable), then into double.
-               std::vector<float> f1(C), f2(C);
-               for (int64_t b0 = r0; b0 < r1; b0 += 64) {
-                 int64_t b1 = std::min(r1, b0 + 64);
-                 std::fill(f1.begin(), f1.end(), 0.f);
-                 std::fill(f2.begin(), f2.end(), 0.f);
-                 for (int64_t r = b0; r < b1; ++r) sums_row(py + r * C, k, f1.data(), f2.data(), C);
-                 for (int64_t j = 0; j < C; ++j) a[j] += f1[j], a[C + j] += f2[j];
-               }
-             }, acc);
-             for (int64_t j = 0; j < 2 * C; ++j) ps[j] = (float)acc[j];
+             ops::shifted_sums(c, y.data<float>(), k, rows, C, ps, ReduceThreads::kOpenMP);
            },
        .grad =
            [](GradContext& g) {
@@ -261,22 +183,12 @@ void register_sums() {
                         const Tensor& dp = c.input(0);
                         const Tensor& ds = c.input(1);
                         const Tensor& y = c.input(2);
-                        const float* k = c.input(3).data<float>();
                         int64_t C = channels_of(c, y), rows = C ? y.size() / C : 0;
                         if (dp.shape() != y.shape()) c.fail("gradient shape differs from the input");
                         check_vec(c, ds, 2 * C + 1, "stats gradient");
-                        std::vector<float> d1(ds.data<float>(), ds.data<float>() + C), d2(C);
-                        for (int64_t j = 0; j < C; ++j) d2[j] = 2.f * ds.data<float>()[C + j];
                         Tensor& dy = c.allocate_output(0, y.shape());
-                        const float *pd = dp.data<float>(), *py = y.data<float>();
-                        float* out = dy.data<float>();
-                        parallel_range(
-                            c.pool(), rows,
-                            [&](int64_t r0, int64_t r1) {
-                              for (int64_t r = r0; r < r1; ++r)
-                                sums_grad_row(pd + r * C, py + r * C, k, d1.data(), d2.data(), out + r * C, C);
-                            },
-                            std::max<int64_t>(1, graph::kParallelGrain / std::max<int64_t>(C, 1)));
+                        ops::shifted_sums_grad(c, dp.data<float>(), ds.data<float>(), y.data<float>(),
+                                               c.input(3).data<float>(), rows, C, dy.data<float>());
                       }});
 }
 
@@ -306,8 +218,7 @@ ApplyParams apply_params(KernelContext& c, int base, int64_t C) {
     }
     return p;
   }
-  check_vec(c, c.input(base + 2), C, "shift");
-  p.st = decode(c, c.input(base + 1), c.input(base + 2), C);
+  p.st = ops::decode_batch_stats(c, c.input(base + 1), c.input(base + 2), C);
   p.r.resize(C);
   for (int64_t j = 0; j < C; ++j) {
     double sj = s[j];
@@ -336,7 +247,7 @@ void apply_forward(KernelContext& c, int out_index) {
       [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) apply_row<A>(py + r * C, a, b, po + r * C, C);
       },
-      std::max<int64_t>(1, graph::kParallelGrain / std::max<int64_t>(C, 1)));
+      grain_rows(C));
 }
 
 void register_apply() {
@@ -391,17 +302,12 @@ void register_apply() {
          if (!p.frozen)
            for (int64_t j = 0; j < C; ++j) mu[j] = (float)p.st.mean[j];
          std::vector<double> acc;
-         channel_reduce(c, rows, C, 2, [&](int64_t r0, int64_t r1, double* s) {
-           std::vector<float> f1(C), f2(C);
-           for (int64_t b0 = r0; b0 < r1; b0 += 64) {
-             int64_t b1 = std::min(r1, b0 + 64);
-             std::fill(f1.begin(), f1.end(), 0.f);
-             std::fill(f2.begin(), f2.end(), 0.f);
-             for (int64_t r = b0; r < b1; ++r)
-               apply_grad_row(pg + r * C, py + r * C, a, mu.data(), pdy + r * C, f1.data(), f2.data(), C);
-             for (int64_t j = 0; j < C; ++j) s[j] += f1[j], s[C + j] += f2[j];
-           }
-         }, acc);
+         ops::channel_sums2(
+             c, rows, C,
+             [&](int64_t r, float* f1, float* f2) {
+               apply_grad_row(pg + r * C, py + r * C, a, mu.data(), pdy + r * C, f1, f2, C);
+             },
+             acc, ReduceThreads::kOpenMP);
          const float* s = c.input(4).data<float>();
          const float* g = c.input(5).data<float>();
          const float* mm = c.input(7).data<float>();
@@ -454,8 +360,7 @@ void register_moving_update() {
              int64_t C = mm.size();
              check_vec(c, mv, C, "moving variance");
              check_vec(c, c.input(4), C, "scale");
-             check_vec(c, c.input(3), C, "shift");
-             Stats st = decode(c, c.input(2), c.input(3), C);
+             Stats st = ops::decode_batch_stats(c, c.input(2), c.input(3), C);
              const float* s = c.input(4).data<float>();
              // Same update as AssignMovingAverage: v -= (1 - decay) * (v - batch), in float.
              const float k = 1.0f - (float)c.node().attr_float("decay");

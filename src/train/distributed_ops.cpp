@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "graph/parallel.h"
+#include "ops/batch_stats.h"
 #include "qat/distributed.h"
 
 namespace qat::distributed {
@@ -143,50 +144,11 @@ void register_allreduce_ops() {
 
 // ---- float sync batch norm ----------------------------------------------------------------------
 
-int64_t channels_of(const KernelContext& c, const Tensor& x) {
-  if (x.rank() < 1) c.fail("input must have rank >= 1");
-  return x.dim(-1);
-}
-
-void check_vec(const KernelContext& c, const Tensor& t, int64_t C, const char* what) {
-  if (t.size() != C) c.fail("{} has {} values, expected {}", what, t.size(), C);
-}
-
-// Per-task partial sums over rows of a [rows, C] buffer, reduced in double.
-template <class Fn>
-void channel_reduce(KernelContext& c, int64_t rows, int64_t C, int nacc, Fn&& fn, std::vector<double>& out) {
-  int T = (int)std::min<int64_t>(c.pool().size(), std::max<int64_t>(1, rows * C / graph::kParallelGrain));
-  std::vector<double> part((size_t)T * nacc * C, 0.0);
-  auto body = [&](int t) { fn(rows * t / T, rows * (t + 1) / T, part.data() + (size_t)t * nacc * C); };
-  if (T == 1) body(0);
-  else c.pool().run_tasks(T, body);
-  out.assign((size_t)nacc * C, 0.0);
-  for (int t = 0; t < T; ++t)
-    for (size_t j = 0; j < out.size(); ++j) out[j] += part[(size_t)t * nacc * C + j];
-}
-
-struct Stats {  // biased batch statistics decoded from [S1, S2, n] and the shift
-  std::vector<double> mean, var;
-  double n = 0;
-};
-Stats decode(const KernelContext& c, const Tensor& stats, const Tensor& shift, int64_t C) {
-  if (stats.size() != 2 * C + 1) c.fail("stats have {} values, expected {}", stats.size(), 2 * C + 1);
-  check_vec(c, shift, C, "shift");
-  const float* p = stats.data<float>();
-  const float* k = shift.data<float>();
-  Stats s;
-  s.n = p[2 * C];
-  if (!(s.n >= 1)) c.fail("batch statistics over {} values", s.n);
-  s.mean.resize(C), s.var.resize(C);
-  for (int64_t j = 0; j < C; ++j) {
-    double m1 = p[j] / s.n;
-    s.mean[j] = k[j] + m1;
-    s.var[j] = std::max(0.0, p[C + j] / s.n - m1 * m1);
-  }
-  return s;
-}
-
-int64_t grain_rows(int64_t C) { return std::max<int64_t>(1, graph::kParallelGrain / std::max<int64_t>(C, 1)); }
+using ops::channels_of;
+using ops::check_vec;
+using ops::grain_rows;
+using ops::ReduceThreads;
+using Stats = ops::BatchStats;
 
 // out = a x + b per channel, a = gamma r, b = beta - a mean, r = 1 / sqrt(var + eps); inputs
 // from `base`: x, stats, shift, gamma, beta.
@@ -197,7 +159,7 @@ struct Affine {
 };
 Affine affine(const KernelContext& c, int base, int64_t C, double eps) {
   Affine p;
-  p.st = decode(c, c.input(base + 1), c.input(base + 2), C);
+  p.st = ops::decode_batch_stats(c, c.input(base + 1), c.input(base + 2), C);
   check_vec(c, c.input(base + 3), C, "gamma");
   check_vec(c, c.input(base + 4), C, "beta");
   const float* g = c.input(base + 3).data<float>();
@@ -272,13 +234,9 @@ void apply_backward(KernelContext& c, int base, int out, const graph::Node& bn_g
   for (int64_t j = 0; j < C; ++j) mu[j] = (float)p.st.mean[j];
   // One pass: dx = a dout; per channel G1 = sum dout, G2 = sum dout (x - mean).
   std::vector<double> acc;
-  channel_reduce(c, rows, C, 2, [&](int64_t r0, int64_t r1, double* s) {
-    std::vector<float> f1(C), f2(C);
-    for (int64_t b0 = r0; b0 < r1; b0 += 64) {
-      int64_t b1 = std::min(r1, b0 + 64);
-      std::fill(f1.begin(), f1.end(), 0.f);
-      std::fill(f2.begin(), f2.end(), 0.f);
-      for (int64_t r = b0; r < b1; ++r)
+  ops::channel_sums2(
+      c, rows, C,
+      [&](int64_t r, float* f1, float* f2) {
         for (int64_t j = 0; j < C; ++j) {
           int64_t i = r * C + j;
           float gi = pg[i];
@@ -287,9 +245,8 @@ void apply_backward(KernelContext& c, int base, int out, const graph::Node& bn_g
           f1[j] += gi;
           f2[j] += gi * (px[i] - mu[j]);
         }
-      for (int64_t j = 0; j < C; ++j) s[j] += f1[j], s[C + j] += f2[j];
-    }
-  }, acc);
+      },
+      acc, ReduceThreads::kPool);
   const float* gamma = c.input(base + 3).data<float>();
   const float* k = c.input(base + 2).data<float>();
   float* pst = dstats.data<float>();
@@ -331,26 +288,7 @@ void register_sync_bn_ops() {
              Tensor& sh = c.allocate_output(2, {C});
              float* k = sh.data<float>();
              std::memcpy(k, c.input(1).data<float>(), (size_t)C * sizeof(float));
-             const float* px = x.data<float>();
-             std::vector<double> acc;
-             channel_reduce(c, rows, C, 2, [&](int64_t r0, int64_t r1, double* a) {
-               std::vector<float> f1(C), f2(C);  // float partials per block of rows, then double
-               for (int64_t b0 = r0; b0 < r1; b0 += 64) {
-                 int64_t b1 = std::min(r1, b0 + 64);
-                 std::fill(f1.begin(), f1.end(), 0.f);
-                 std::fill(f2.begin(), f2.end(), 0.f);
-                 for (int64_t r = b0; r < b1; ++r)
-                   for (int64_t j = 0; j < C; ++j) {
-                     float d = px[r * C + j] - k[j];
-                     f1[j] += d;
-                     f2[j] += d * d;
-                   }
-                 for (int64_t j = 0; j < C; ++j) a[j] += f1[j], a[C + j] += f2[j];
-               }
-             }, acc);
-             float* ps = st.data<float>();
-             for (int64_t j = 0; j < 2 * C; ++j) ps[j] = (float)acc[j];
-             ps[2 * C] = (float)rows;
+             ops::shifted_sums(c, x.data<float>(), k, rows, C, st.data<float>(), ReduceThreads::kPool);
            },
        .grad =
            [](GradContext& g) {
@@ -383,22 +321,9 @@ void register_sync_bn_ops() {
                         if (dp.shape() != x.shape()) c.fail("gradient shape differs from the input");
                         check_vec(c, ds, 2 * C + 1, "stats gradient");
                         check_vec(c, c.input(3), C, "shift");
-                        const float* k = c.input(3).data<float>();
-                        std::vector<float> d1(ds.data<float>(), ds.data<float>() + C), d2(C);
-                        for (int64_t j = 0; j < C; ++j) d2[j] = 2.f * ds.data<float>()[C + j];
                         Tensor& dx = c.allocate_output(0, x.shape());
-                        const float *pd = dp.data<float>(), *px = x.data<float>();
-                        float* out = dx.data<float>();
-                        graph::parallel_range(
-                            c.pool(), rows,
-                            [&](int64_t r0, int64_t r1) {
-                              for (int64_t r = r0; r < r1; ++r)
-                                for (int64_t j = 0; j < C; ++j) {
-                                  int64_t i = r * C + j;
-                                  out[i] = pd[i] + d1[j] + (px[i] - k[j]) * d2[j];
-                                }
-                            },
-                            grain_rows(C));
+                        ops::shifted_sums_grad(c, dp.data<float>(), ds.data<float>(), x.data<float>(),
+                                               c.input(3).data<float>(), rows, C, dx.data<float>());
                       }});
   graph::register_op(
       {.name = "SyncBnApply",
@@ -448,7 +373,7 @@ void register_sync_bn_ops() {
              Tensor& mv = c.variables().get(c.node().input(1).node->name());
              int64_t C = mm.size();
              check_vec(c, mv, C, "moving variance");
-             Stats st = decode(c, c.input(2), c.input(3), C);
+             Stats st = ops::decode_batch_stats(c, c.input(2), c.input(3), C);
              // As AssignMovingAverage after FusedBatchNorm: v -= (1 - decay) (v - batch) in
              // float, the variance with Bessel's correction over the whole (global) batch.
              const float k = 1.0f - (float)c.node().attr_float("decay");
