@@ -51,6 +51,37 @@ void shifted_sums_grad(graph::KernelContext& c, const float* dpass, const float*
       grain_rows(C));
 }
 
+std::vector<graph::Output> shifted_sums_gradient(graph::GradContext& g, int num_inputs, const char* grad_op,
+                                                 const char* zeros_name) {
+  std::vector<graph::Output> r((size_t)num_inputs);
+  if (!g.dy(1)) {
+    r[0] = g.dy(0);
+    return r;
+  }
+  graph::Output dpass = g.dy(0);
+  if (!dpass) dpass = g.graph().add_node("ZerosLike", g.graph().unique_name(zeros_name), {g.x(0)})->output(0);
+  r[0] = g.graph().add_node(grad_op, g.graph().unique_name(grad_op), {dpass, g.dy(1), g.x(0), g.y(2)})->output(0);
+  return r;
+}
+
+void shifted_sums_grad_shape(graph::InferContext& c) {
+  c.expect_inputs(4);
+  c.set_output(0, DType::kFloat32, c.shape(2));
+}
+
+void shifted_sums_grad_kernel(graph::KernelContext& c) {
+  const Tensor& dp = c.input(0);
+  const Tensor& ds = c.input(1);
+  const Tensor& x = c.input(2);
+  int64_t C = channels_of(c, x), rows = C ? x.size() / C : 0;
+  if (dp.shape() != x.shape()) c.fail("gradient shape differs from the input");
+  check_vec(c, ds, 2 * C + 1, "stats gradient");
+  check_vec(c, c.input(3), C, "shift");
+  Tensor& dx = c.allocate_output(0, x.shape());
+  shifted_sums_grad(c, dp.data<float>(), ds.data<float>(), x.data<float>(), c.input(3).data<float>(), rows, C,
+                    dx.data<float>());
+}
+
 BatchStats decode_batch_stats(const graph::KernelContext& c, const Tensor& stats, const Tensor& shift, int64_t C) {
   if (stats.size() != 2 * C + 1) c.fail("stats have {} values, expected {}", stats.size(), 2 * C + 1);
   check_vec(c, shift, C, "shift");

@@ -93,6 +93,15 @@ void shifted_sums(graph::KernelContext& c, const float* y, const float* k, int64
 void shifted_sums_grad(graph::KernelContext& c, const float* dpass, const float* dstats, const float* y,
                        const float* k, int64_t rows, int64_t C, float* out);
 
+// Graph glue of a sums op with outputs (x pass-through, stats, shift) and x as input 0 (SyncBnSums,
+// BnChannelSums): its gradient is grad_op(dpass, dstats, x, shift) into x (dpass: zeros when x's
+// pass-through gets none; dpass alone when the stats get none); its other inputs get none.
+std::vector<graph::Output> shifted_sums_gradient(graph::GradContext& g, int num_inputs, const char* grad_op,
+                                                 const char* zeros_name);
+// grad_op's shape function and kernel: (dpass, dstats, x, shift) -> dx = shifted_sums_grad().
+void shifted_sums_grad_shape(graph::InferContext& c);
+void shifted_sums_grad_kernel(graph::KernelContext& c);
+
 // Mean and biased variance decoded from stats [S1, S2, n] and the shift (checks both sizes).
 struct BatchStats {
   std::vector<double> mean, var;

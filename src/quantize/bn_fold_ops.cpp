@@ -156,40 +156,12 @@ void register_sums() {
              }
              ops::shifted_sums(c, y.data<float>(), k, rows, C, ps, ReduceThreads::kOpenMP);
            },
-       .grad =
-           [](GradContext& g) {
-             std::vector<Output> r(4);
-             if (!g.dy(1)) {
-               r[0] = g.dy(0);
-               return r;
-             }
-             Output dpass = g.dy(0);
-             if (!dpass) dpass = g.graph().add_node("ZerosLike", g.graph().unique_name("BnChannelSumsZeros"),
-                                                    {g.x(0)})->output(0);
-             r[0] = g.graph()
-                        .add_node("BnChannelSumsGrad", g.graph().unique_name("BnChannelSumsGrad"),
-                                  {dpass, g.dy(1), g.x(0), g.y(2)})
-                        ->output(0);
-             return r;
-           }});
+       .grad = [](GradContext& g) {
+         return ops::shifted_sums_gradient(g, 4, "BnChannelSumsGrad", "BnChannelSumsZeros");
+       }});
   // dy = dpass + dS1 + 2 (y - K) dS2, one pass.
-  graph::register_op({.name = "BnChannelSumsGrad",
-                      .shape_fn =
-                          [](InferContext& c) {
-                            c.expect_inputs(4);
-                            c.set_output(0, DType::kFloat32, c.shape(2));
-                          },
-                      .kernel = [](KernelContext& c) {
-                        const Tensor& dp = c.input(0);
-                        const Tensor& ds = c.input(1);
-                        const Tensor& y = c.input(2);
-                        int64_t C = channels_of(c, y), rows = C ? y.size() / C : 0;
-                        if (dp.shape() != y.shape()) c.fail("gradient shape differs from the input");
-                        check_vec(c, ds, 2 * C + 1, "stats gradient");
-                        Tensor& dy = c.allocate_output(0, y.shape());
-                        ops::shifted_sums_grad(c, dp.data<float>(), ds.data<float>(), y.data<float>(),
-                                               c.input(3).data<float>(), rows, C, dy.data<float>());
-                      }});
+  graph::register_op({.name = "BnChannelSumsGrad", .shape_fn = ops::shifted_sums_grad_shape,
+                      .kernel = ops::shifted_sums_grad_kernel});
 }
 
 // ---- BnFoldApply ------------------------------------------------------------------------------

@@ -290,41 +290,12 @@ void register_sync_bn_ops() {
              std::memcpy(k, c.input(1).data<float>(), (size_t)C * sizeof(float));
              ops::shifted_sums(c, x.data<float>(), k, rows, C, st.data<float>(), ReduceThreads::kPool);
            },
-       .grad =
-           [](GradContext& g) {
-             std::vector<Output> r(2);
-             if (!g.dy(1)) {
-               r[0] = g.dy(0);
-               return r;
-             }
-             Output dpass = g.dy(0);
-             if (!dpass)
-               dpass = g.graph().add_node("ZerosLike", g.graph().unique_name("SyncBnSumsZeros"), {g.x(0)})->output(0);
-             r[0] = g.graph()
-                        .add_node("SyncBnSumsGrad", g.graph().unique_name("SyncBnSumsGrad"),
-                                  {dpass, g.dy(1), g.x(0), g.y(2)})
-                        ->output(0);
-             return r;
-           }});
+       .grad = [](GradContext& g) {
+         return ops::shifted_sums_gradient(g, 2, "SyncBnSumsGrad", "SyncBnSumsZeros");
+       }});
   // SyncBnSumsGrad(dpass, dstats, x, shift) -> dx = dpass + dS1 + 2 (x - K) dS2, one pass.
-  graph::register_op({.name = "SyncBnSumsGrad",
-                      .shape_fn =
-                          [](InferContext& c) {
-                            c.expect_inputs(4);
-                            c.set_output(0, DType::kFloat32, c.shape(2));
-                          },
-                      .kernel = [](KernelContext& c) {
-                        const Tensor& dp = c.input(0);
-                        const Tensor& ds = c.input(1);
-                        const Tensor& x = c.input(2);
-                        int64_t C = channels_of(c, x), rows = C ? x.size() / C : 0;
-                        if (dp.shape() != x.shape()) c.fail("gradient shape differs from the input");
-                        check_vec(c, ds, 2 * C + 1, "stats gradient");
-                        check_vec(c, c.input(3), C, "shift");
-                        Tensor& dx = c.allocate_output(0, x.shape());
-                        ops::shifted_sums_grad(c, dp.data<float>(), ds.data<float>(), x.data<float>(),
-                                               c.input(3).data<float>(), rows, C, dx.data<float>());
-                      }});
+  graph::register_op({.name = "SyncBnSumsGrad", .shape_fn = ops::shifted_sums_grad_shape,
+                      .kernel = ops::shifted_sums_grad_kernel});
   graph::register_op(
       {.name = "SyncBnApply",
        .shape_fn =
