@@ -51,6 +51,16 @@ void shifted_sums_grad(graph::KernelContext& c, const float* dpass, const float*
       grain_rows(C));
 }
 
+void shifted_sums_shape(graph::InferContext& c, int num_inputs) {
+  c.expect_inputs(num_inputs);
+  c.expect_dtype(0, DType::kFloat32);
+  if (c.rank(0) < 1) c.fail("input must have rank >= 1");
+  int64_t C = c.shape(0).back();
+  c.set_output(0, DType::kFloat32, c.shape(0));
+  c.set_output(1, DType::kFloat32, {C >= 0 ? 2 * C + 1 : -1});
+  c.set_output(2, DType::kFloat32, {C});
+}
+
 std::vector<graph::Output> shifted_sums_gradient(graph::GradContext& g, int num_inputs, const char* grad_op,
                                                  const char* zeros_name) {
   std::vector<graph::Output> r((size_t)num_inputs);

@@ -93,6 +93,9 @@ void shifted_sums(graph::KernelContext& c, const float* y, const float* k, int64
 void shifted_sums_grad(graph::KernelContext& c, const float* dpass, const float* dstats, const float* y,
                        const float* k, int64_t rows, int64_t C, float* out);
 
+// Shape function of a sums op (x [..., C], num_inputs - 1 more inputs) -> (x, stats[2C + 1], shift[C]).
+void shifted_sums_shape(graph::InferContext& c, int num_inputs);
+
 // Graph glue of a sums op with outputs (x pass-through, stats, shift) and x as input 0 (SyncBnSums,
 // BnChannelSums): its gradient is grad_op(dpass, dstats, x, shift) into x (dpass: zeros when x's
 // pass-through gets none; dpass alone when the stats get none); its other inputs get none.

@@ -128,15 +128,7 @@ void register_sums() {
   graph::register_op(
       {.name = "BnChannelSums",
        .shape_fn =
-           [](InferContext& c) {
-             c.expect_inputs(4);
-             c.expect_dtype(0, DType::kFloat32);
-             if (c.rank(0) < 1) c.fail("input must have rank >= 1");
-             int64_t C = c.shape(0).back();
-             c.set_output(0, DType::kFloat32, c.shape(0));
-             c.set_output(1, DType::kFloat32, {C >= 0 ? 2 * C + 1 : -1});
-             c.set_output(2, DType::kFloat32, {C});
-           },
+           [](InferContext& c) { ops::shifted_sums_shape(c, 4); },
        .kernel =
            [](KernelContext& c) {
              const Tensor& y = c.input(0);

@@ -268,15 +268,7 @@ void register_sync_bn_ops() {
   graph::register_op(
       {.name = "SyncBnSums",
        .shape_fn =
-           [](InferContext& c) {
-             c.expect_inputs(2);
-             c.expect_dtype(0, DType::kFloat32);
-             if (c.rank(0) < 1) c.fail("input must have rank >= 1");
-             int64_t C = c.shape(0).back();
-             c.set_output(0, DType::kFloat32, c.shape(0));
-             c.set_output(1, DType::kFloat32, {C >= 0 ? 2 * C + 1 : -1});
-             c.set_output(2, DType::kFloat32, {C});
-           },
+           [](InferContext& c) { ops::shifted_sums_shape(c, 2); },
        .kernel =
            [](KernelContext& c) {
              const Tensor& x = c.input(0);
