@@ -92,6 +92,15 @@ void shifted_sums_grad_kernel(graph::KernelContext& c) {
                     dx.data<float>());
 }
 
+void moving_update_shape(graph::InferContext& c, int num_inputs) {
+  c.expect_inputs(num_inputs);
+  if (!graph::input_node(&c.node(), 0, "Variable") || !graph::input_node(&c.node(), 1, "Variable"))
+    c.fail("inputs 0 and 1 must be the moving mean and variance Variables");
+  double d = c.node().attr_float("decay");
+  if (!(d >= 0 && d <= 1)) c.fail("decay {} outside [0, 1]", d);
+  c.set_output(0, DType::kFloat32, c.shape(0));
+}
+
 BatchStats decode_batch_stats(const graph::KernelContext& c, const Tensor& stats, const Tensor& shift, int64_t C) {
   if (stats.size() != 2 * C + 1) c.fail("stats have {} values, expected {}", stats.size(), 2 * C + 1);
   check_vec(c, shift, C, "shift");

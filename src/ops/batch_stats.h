@@ -105,6 +105,10 @@ std::vector<graph::Output> shifted_sums_gradient(graph::GradContext& g, int num_
 void shifted_sums_grad_shape(graph::InferContext& c);
 void shifted_sums_grad_kernel(graph::KernelContext& c);
 
+// Shape function of a moving-statistics update op (SyncBnMovingUpdate, BnFoldMovingUpdate): inputs
+// 0 and 1 the moving mean and variance Variables, attr decay in [0, 1]; output the moving mean.
+void moving_update_shape(graph::InferContext& c, int num_inputs);
+
 // Mean and biased variance decoded from stats [S1, S2, n] and the shift (checks both sizes).
 struct BatchStats {
   std::vector<double> mean, var;

@@ -306,14 +306,7 @@ void register_moving_update() {
   graph::register_op(
       {.name = "BnFoldMovingUpdate",
        .shape_fn =
-           [](InferContext& c) {
-             c.expect_inputs(6);
-             if (!graph::input_node(&c.node(), 0, "Variable") || !graph::input_node(&c.node(), 1, "Variable"))
-               c.fail("inputs 0 and 1 must be the moving mean and variance Variables");
-             double d = c.node().attr_float("decay");
-             if (!(d >= 0 && d <= 1)) c.fail("decay {} outside [0, 1]", d);
-             c.set_output(0, DType::kFloat32, c.shape(0));
-           },
+           [](InferContext& c) { ops::moving_update_shape(c, 6); },
        .kernel =
            [](KernelContext& c) {
              Tensor& mm = c.variables().get(c.node().input(0).node->name());
