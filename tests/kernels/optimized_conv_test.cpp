@@ -4,6 +4,8 @@
 // dilated / padded), zero points at the extremes; tolerance 0; seeded, so a failure reproduces.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "kernels/optimized/conv.h"
 #include "kernels/reference/conv.h"
 #include "optimized_test_util.h"
@@ -181,6 +183,113 @@ TEST(OptimizedConv, FirstLayerShapesMatchReferenceOnAnyThreadCount) {
         }
     }
   }
+}
+
+}  // namespace
+}  // namespace qat::kernels
+
+namespace qat::kernels {
+namespace {
+using namespace testing;
+
+// The AVX2 split GEMM (x86/int8_x86.h, SplitLists) on ReLU-style activations: most values at the
+// input zero point, a fraction `dense` spread over the whole type range, so some exceed the split
+// bound T (residual lists) - including pixels with more residuals than their list holds and layers
+// over the residual budget (both must fall back to the int16 GEMM), padding rows whose Z_in is above T,
+// 1x1 / 3x3 / strided / FC shapes, int8 and uint8, both modes, 1 and 2 threads. Tolerance 0. The
+// call counter proves the split kernel itself ran on most of these layers.
+template <class T>
+void SplitTrials(bool is_uint8, uint32_t seed, int trials) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2: the split GEMM is an AVX2 kernel";
+  std::mt19937 rng(seed);
+  ThreadPool pool(2);
+  optimized::SetSplitGemmForTests(true);
+  const int64_t calls0 = optimized::SplitGemmCallsForTests();
+  int ran = 0;
+  for (int trial = 0; trial < trials; ++trial) {
+    reference::ConvParams p = RandomConv(rng, is_uint8, trial);
+    p.input_c = Uniform(rng, 1, 3) == 1 ? Uniform(rng, 8, 40) : Uniform(rng, 40, 300);  // plain taps
+    p.requant = Uniform(rng, 0, 1) ? RequantMode::kTflite : RequantMode::kXnnpack;
+    // Z_in: usually the bottom of the range (ReLU), sometimes anywhere (padding rows above T).
+    const int lo = is_uint8 ? 0 : -128;
+    if (Uniform(rng, 0, 3) != 0) p.input_offset = -lo;
+    if (p.output_h == 0 || p.output_w == 0) continue;
+    const size_t in_n = (size_t)p.batches * p.input_h * p.input_w * p.input_c;
+    const size_t out_n = (size_t)p.batches * p.output_h * p.output_w * p.output_c;
+    const double dense = std::array<double, 5>{0.0, 0.003, 0.01, 0.03, 0.3}[Uniform(rng, 0, 4)];
+    std::vector<T> input(in_n);
+    for (auto& x : input) {
+      const int z = -p.input_offset;
+      x = (T)(std::uniform_real_distribution<double>(0, 1)(rng) < dense ? Uniform(rng, lo, lo + 255)
+                                                                        : std::min(lo + 255, z + Uniform(rng, 0, 40)));
+    }
+    // uint8 weights with w - Z_w inside int8 (the u8 panels' condition): Z_w near the middle.
+    if (is_uint8) p.filter_offset = -128;
+    auto filter = RandomBytes<T>(rng, (size_t)p.output_c * p.filter_h * p.filter_w * p.input_c, !is_uint8);
+    auto bias = RandomBias(rng, p.output_c);
+    std::vector<Requant> rq(is_uint8 ? 1 : p.output_c);
+    for (auto& r : rq) r = RandomRequant(rng);
+    std::vector<T> want(out_n), got(out_n);
+    optimized::PackedConv pc;
+    if constexpr (std::is_same_v<T, uint8_t>) {
+      reference::ConvUint8(p, rq[0], input.data(), filter.data(), bias.data(), want.data());
+      pc = optimized::PackConvUint8(p, rq[0], filter.data(), bias.data());
+    } else {
+      reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
+      pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
+    }
+    ASSERT_TRUE(pc.vnni) << "trial " << trial << ": no u8 panels";
+    ASSERT_GE(pc.split_t, 128);
+    for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
+      const int64_t before = optimized::SplitGemmCallsForTests();
+      std::fill(got.begin(), got.end(), (T)0x5a);
+      if constexpr (std::is_same_v<T, uint8_t>)
+        optimized::ConvUint8(pc, input.data(), got.data(), nullptr, tp, KernelPath::kAvx2);
+      else
+        optimized::ConvInt8(pc, input.data(), got.data(), nullptr, tp, KernelPath::kAvx2);
+      ran += optimized::SplitGemmCallsForTests() > before;
+      ASSERT_EQ(got, want) << "seed " << seed << " trial " << trial << " dense " << dense << " threads "
+                           << (tp ? 2 : 1) << " shape b" << p.batches << " " << p.input_h << "x" << p.input_w
+                           << "x" << p.input_c << " -> " << p.output_c << " f" << p.filter_h << "x" << p.filter_w
+                           << " s" << p.stride_h << "," << p.stride_w << " Z_in " << -p.input_offset << " T "
+                           << pc.split_t;
+    }
+  }
+  EXPECT_GT(ran, trials / 2) << "the split kernel ran on too few layers: " << ran;
+  EXPECT_GT(optimized::SplitGemmCallsForTests(), calls0);
+}
+
+TEST(OptimizedConv, SplitGemmInt8MatchesReference) { SplitTrials<int8_t>(false, 31337, 120); }
+TEST(OptimizedConv, SplitGemmUint8MatchesReference) { SplitTrials<uint8_t>(true, 4711, 120); }
+
+// FULLY_CONNECTED through the split GEMM (batch rows as pixels), with the test hook off: the int16 GEMM.
+TEST(OptimizedConv, SplitGemmOffRunsTheInt16Gemm) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";
+  std::mt19937 rng(8);
+  reference::FullyConnectedParams f;
+  f.batches = 5;
+  f.input_depth = 77;
+  f.output_depth = 33;
+  f.input_offset = 128;
+  f.act_min = -128;
+  f.act_max = 127;
+  std::vector<int8_t> x(5 * 77);
+  for (auto& v : x) v = (int8_t)(-128 + Uniform(rng, 0, 100));
+  x[7] = 127;  // one residual (u = 255 > T)
+  auto w = RandomBytes<int8_t>(rng, 33 * 77, true);
+  auto b = RandomBias(rng, 33);
+  std::vector<Requant> rq(33, MakeRequant(0.003));
+  std::vector<int8_t> want(5 * 33), got(5 * 33);
+  reference::FullyConnectedInt8(f, rq.data(), 33, x.data(), w.data(), b.data(), want.data());
+  auto pc = optimized::PackFullyConnectedInt8(f, rq.data(), 33, w.data(), b.data());
+  for (bool on : {true, false}) {
+    optimized::SetSplitGemmForTests(on);
+    const int64_t before = optimized::SplitGemmCallsForTests();
+    optimized::ConvInt8(pc, x.data(), got.data(), nullptr, nullptr, KernelPath::kAvx2);
+    EXPECT_EQ(got, want) << "split " << on;
+    EXPECT_EQ(optimized::SplitGemmCallsForTests() > before, on);
+  }
+  optimized::SetSplitGemmForTests(true);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -20,6 +22,23 @@ namespace qat::kernels::optimized {
 namespace {
 
 std::atomic<bool> g_vnni_pack_always{false};
+// QAT_NO_SPLIT=1 turns the AVX2 split GEMM off (A/B benchmarks; tests use SetSplitGemmForTests).
+std::atomic<int> g_split{-1};
+std::atomic<int64_t> g_split_calls{0};
+// QAT_SPLIT_DEBUG=1: one line per split call on stderr (residual count, fallback).
+const bool g_split_debug = [] {
+  const char* e = std::getenv("QAT_SPLIT_DEBUG");
+  return e && *e && *e != '0';
+}();
+bool SplitEnabled() {
+  int v = g_split.load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* e = std::getenv("QAT_NO_SPLIT");
+    v = e && *e && *e != '0' ? 0 : 1;
+    g_split.store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
+}
 
 // result = (x * m + K) >> (31 + right) (logical, low 32 bits), K = 2^62 + 2^30 + 2^(30 + right)
 // for a product >= 0, 2^31 less for a negative one (right > 0); see x86/gemm_avx2.cpp.
@@ -96,7 +115,8 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
   const int32_t shift = is_uint8 ? 0 : 128;  // u8 copy = activation + shift
   const int32_t zero_u8 = -p.input_offset + shift;
   if (!pc.row_taps && !pc.im2col && fits_int8 && zero_u8 >= 0 && zero_u8 <= 255 &&
-      (g_vnni_pack_always.load(std::memory_order_relaxed) || isa_supported(Isa::kAvx512Vnni))) {
+      (g_vnni_pack_always.load(std::memory_order_relaxed) || isa_supported(Isa::kAvx512Vnni) ||
+       isa_supported(Isa::kAvx2))) {
     pc.vnni = true;
     pc.ic_pad4 = (p.input_c + 3) & ~3;
     pc.zero_in_u8 = (uint8_t)zero_u8;
@@ -114,6 +134,15 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
       // sum(w * (x + shift)) = sum(w * x) + shift * sum(w): fold -shift * sum(w), modulo 2^32.
       pc.bias_vnni[oc] = (int32_t)((uint32_t)pc.bias[oc] - (uint32_t)shift * (uint32_t)sums[oc]);
     }
+    // The split bound: the largest positive and negative pair sums of the panels' vpmaddubsw lanes
+    // (bytes 2i, 2i + 1 of each channel's quad).
+    int pos = 1, neg = 1;
+    for (size_t i = 0; i + 1 < pc.weights_vnni.size(); i += 2) {
+      const int a = pc.weights_vnni[i], b = pc.weights_vnni[i + 1];
+      pos = std::max({pos, std::max(a, 0) + std::max(b, 0)});
+      neg = std::max({neg, -std::min(a, 0) - std::min(b, 0)});
+    }
+    pc.split_t = std::min({255, 32767 / pos, 32768 / neg});
   }
   return pc;
 }
@@ -252,6 +281,19 @@ void Im2colRows(const PackedConv& pc, const T* input, int64_t m0, int64_t m1, in
 
 void RunTasks(ThreadPool* pool, int tasks, const std::function<void(int)>& fn) { ParallelTasks(pool, tasks, fn); }
 
+// The AVX2 split GEMM's residual lists (x86/int8_x86.h, SplitLists): per input pixel at most
+// SplitCap entries (8 bytes each), the zero row ic_pad4. A call whose entries exceed
+// SplitBudget (1/25 of the activations: each entry costs about as much as 7 values of the main
+// loop, and the split's gain over the int16 GEMM is ~25 %) runs the int16 GEMM instead.
+int SplitCap(const PackedConv& pc) { return std::max(8, pc.ic_pad4 / 4); }
+int64_t SplitPixels(const PackedConv& pc) { return (int64_t)pc.p.batches * pc.p.input_h * pc.p.input_w; }
+int64_t SplitBudget(const PackedConv& pc) { return SplitPixels(pc) * pc.p.input_c / 25; }
+size_t SplitBytes(const PackedConv& pc) {
+  const int64_t pixels = SplitPixels(pc);
+  return (size_t)((pixels + 1) * pc.ic_pad4 + 64 + (pixels + 1) * 4 + 64 +
+                  (pixels * SplitCap(pc) + pc.ic_pad4) * 8 + 64);
+}
+
 // Elements of the int16 copy of the input (im2col: of the im2col matrix), without the zero row.
 int64_t CopyElements(const PackedConv& pc) {
   const ConvParams& p = pc.p;
@@ -363,14 +405,16 @@ void BuildTable(const PackedConv& pc, const E* buf, const E* zero_row, bool dire
 
 // E = int16_t: the int16 copy and the AVX2 / portable 4x16 tiles (avx2 chooses). E = uint8_t: the
 // AVX-512 VNNI u8 copy and 8x16 tiles (vnni_hw: the vpdpbusd kernel, else its scalar twin).
+// split (E = uint8_t, AVX2): the split GEMM (min(u, 128) panels + residual lists); returns false
+// without writing the output when the residuals are too many (the caller runs the int16 GEMM).
 template <class E>
-void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool, bool avx2,
-                 bool vnni_hw) {
+bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool, bool avx2,
+                 bool vnni_hw, bool split = false) {
   constexpr bool kVnni = std::is_same_v<E, uint8_t>;
   const ConvParams& p = pc.p;
   const int64_t in_pixels = (int64_t)p.batches * p.input_h * p.input_w;
   const int64_t M = (int64_t)p.batches * p.output_h * p.output_w;
-  if (M == 0 || p.output_c == 0) return;
+  if (M == 0 || p.output_c == 0) return true;
   std::unique_ptr<uint8_t[]> owned;
   if (!scratch) {
     owned.reset(new uint8_t[ConvScratchBytes(pc)]);
@@ -379,8 +423,30 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
   const int ic_pad = kVnni ? pc.ic_pad4 : pc.ic_pad;
   E* buf = reinterpret_cast<E*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
   E* zero_row = buf + (kVnni ? in_pixels * ic_pad : CopyElements(pc));
+  // Split lists after the u8 copy and its zero row.
+  int32_t* split_counts = nullptr;
+  int32_t* split_entries = nullptr;
+  const int split_cap = split ? SplitCap(pc) : 0;
+  if (split) {
+    auto align = [](void* q) { return (reinterpret_cast<uintptr_t>(q) + 63) & ~uintptr_t(63); };
+    split_counts = reinterpret_cast<int32_t*>(align(zero_row + ic_pad));
+    split_entries = reinterpret_cast<int32_t*>(align(split_counts + in_pixels + 1));
+  }
   if constexpr (kVnni) {
     for (int c = 0; c < ic_pad; ++c) zero_row[c] = c < p.input_c ? pc.zero_in_u8 : 0;
+    if (split) {
+      // The zero row: min(Z_u8, T) and, when Z_u8 > T, one residual per input channel.
+      int count = 0;
+      int32_t* e = split_entries + in_pixels * 2 * split_cap;
+      for (int c = 0; c < p.input_c; ++c) {
+        if (pc.zero_in_u8 <= pc.split_t) break;
+        zero_row[c] = (uint8_t)pc.split_t;
+        e[2 * count] = c / 4 * 64;
+        e[2 * count + 1] = (pc.zero_in_u8 - pc.split_t) << (8 * (c & 3));
+        ++count;
+      }
+      split_counts[in_pixels] = count;
+    }
   } else {
     for (int c = 0; c < ic_pad; ++c) zero_row[c] = c < p.input_c || pc.row_taps ? pc.zero_in : 0;
     if (pc.row_taps) zero_row[-1] = zero_row[-2] = 0;  // the slack after the copy
@@ -410,10 +476,16 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
   const int taps = pc.taps;
 
   // Copies `rows` input pixels starting at pixel m0 into the copy (the plain-tap layout).
+  std::atomic<int64_t> split_total{0};
   auto copy_rows = [&](int64_t m0, int64_t rows) {
     const uint8_t* src = static_cast<const uint8_t*>(input) + m0 * p.input_c;
     if constexpr (kVnni) {
-      if (vnni_hw)
+      if (split) {
+        const int64_t n = x86::CopyRowsSplitAvx2(src, pc.is_uint8, rows, p.input_c, ic_pad, (uint8_t*)buf + m0 * ic_pad,
+                                                 split_counts + m0, split_entries + m0 * 2 * split_cap, split_cap,
+                                                 pc.split_t);
+        split_total.fetch_add(n < 0 ? (int64_t(1) << 40) : n, std::memory_order_relaxed);
+      } else if (vnni_hw)
         x86::CopyRowsVnni(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
       else
         CopyRowsVnniPortable(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
@@ -429,7 +501,7 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
   const bool direct = pc.im2col || (pc.taps == 1 && !pc.row_taps && p.stride_h == 1 && p.stride_w == 1 &&
                                     p.pad_top == 0 && p.pad_left == 0 && p.output_h == p.input_h &&
                                     p.output_w == p.input_w);
-  const bool widen_in_unit = direct && !pc.im2col && groups == 1;
+  const bool widen_in_unit = direct && !pc.im2col && groups == 1 && !split;
   // With several channel groups the chunks' row tables are built once, in the copy pass, into a
   // table on the calling thread that every unit reads (few chunks: at most 4 * threads).
   const bool shared_table = groups > 1;
@@ -470,6 +542,16 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       }
     });
   }
+  if (split) {
+    if (g_split_debug)
+      std::fprintf(stderr, "split GEMM %dx%dx%d -> %d, %d taps: %lld residuals (%.2f %% of the input)%s\n", p.input_h,
+                   p.input_w, p.input_c, p.output_c, pc.taps, (long long)split_total.load(),
+                   100.0 * split_total.load() / (double)std::max<int64_t>(1, in_pixels * p.input_c),
+                   split_total.load() > SplitBudget(pc) ? ": int16 GEMM instead" : "");
+    if (split_total.load() > SplitBudget(pc)) return false;
+    g_split_calls.fetch_add(1, std::memory_order_relaxed);
+  }
+  const x86::SplitLists lists{reinterpret_cast<const uint8_t*>(buf), ic_pad, split_counts, split_entries, split_cap};
 
   // 2. The GEMM. Work unit: tiles [tile0, tile1) (at most chunk_tiles), 16-channel blocks [blk0, blk1).
   auto run_unit = [&](int64_t tile0, int64_t tile1, int blk0, int blk1) {
@@ -487,7 +569,7 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       BuildTable(pc, (const E*)buf, (const E*)zero_row, direct, M, tile0, tile1, table);
     }
     // VNNI: two panels per tile call (32 channels, 16 accumulators).
-    const int step = kVnni ? 2 : 1;
+    const int step = kVnni && !split ? 2 : 1;
     for (int blk = blk0; blk < blk1; blk += step) {
       const int oc0 = blk * kGemmNR;
       const int panels = std::min(step, blk1 - blk);
@@ -501,6 +583,16 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
                          pc.zp64.empty() ? nullptr : pc.zp64.data() + oc0};
       if constexpr (kVnni) {
         const int8_t* w = pc.weights_vnni.data() + blk * panel;
+        if (split) {
+          for (int64_t tile = tile0; tile < tile1; ++tile) {
+            const int pixels = (int)std::min<int64_t>(kGemmMR, M - tile * kGemmMR);
+            uint8_t* out[kGemmMR];
+            for (int r = 0; r < kGemmMR; ++r)
+              out[r] = output + (tile * kGemmMR + std::min(r, pixels - 1)) * p.output_c + oc0;
+            x86::GemmTileSplitAvx2(pixels, taps, icq, table + (tile - tile0) * taps * kGemmMR, w, os, n, out, lists);
+          }
+          continue;
+        }
         for (int64_t tile = tile0; tile < tile1; tile += 2) {
           const bool two = tile + 1 < tile1;
           const int pixels = (int)std::min<int64_t>(two ? 2 * kGemmMR : kGemmMR, M - tile * kGemmMR);
@@ -567,14 +659,21 @@ void ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       run_unit(tile0, tile1, blk0, std::min(pc.oc_blocks, blk0 + blocks_per_group));
     });
   }
+  return true;
 }
 
 void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool,
              KernelPath path) {
   if (path == KernelPath::kAvx512Vnni) {
-    if (pc.vnni) return ConvRunImpl<uint8_t>(pc, input, output, scratch, pool, false, isa_supported(Isa::kAvx512Vnni));
+    if (pc.vnni) {
+      ConvRunImpl<uint8_t>(pc, input, output, scratch, pool, false, isa_supported(Isa::kAvx512Vnni));
+      return;
+    }
     path = isa_supported(Isa::kAvx2) ? KernelPath::kAvx2 : KernelPath::kPortable;
   }
+  if (path == KernelPath::kAvx2 && pc.vnni && SplitEnabled() &&
+      ConvRunImpl<uint8_t>(pc, input, output, scratch, pool, true, false, true))
+    return;
   ConvRunImpl<int16_t>(pc, input, output, scratch, pool, path == KernelPath::kAvx2, false);
 }
 
@@ -603,9 +702,14 @@ size_t ConvScratchBytes(const PackedConv& pc) {
   // The copy, the zero row (ic_pad values) and the 64-byte alignment; VNNI: the u8 copy likewise.
   const int64_t int16_bytes = (CopyElements(pc) + pc.ic_pad) * 2;
   const ConvParams& p = pc.p;
-  const int64_t u8_bytes = pc.vnni ? ((int64_t)p.batches * p.input_h * p.input_w + 1) * pc.ic_pad4 : 0;
+  const int64_t u8_bytes =
+      pc.vnni ? std::max<int64_t>(((int64_t)p.batches * p.input_h * p.input_w + 1) * pc.ic_pad4, SplitBytes(pc)) : 0;
   return (size_t)(std::max(int16_bytes, u8_bytes) + 64);
 }
+
+int64_t SplitGemmCallsForTests() { return g_split_calls.load(); }
+
+void SetSplitGemmForTests(bool on) { g_split.store(on ? 1 : 0, std::memory_order_relaxed); }
 
 void SetVnniPackingForTests(bool always) { g_vnni_pack_always.store(always, std::memory_order_relaxed); }
 

@@ -13,6 +13,12 @@
 // zero-extended uint8) values never saturate in vpmaddwd, which makes uint8 free as well: uint8
 // weights are stored as (w - Z_w) in [-255, 255] and uint8 activations zero-extended.
 //
+// On AVX2 the plain-tap layers run a faster exact u8 x s8 GEMM when they can: the "split" GEMM
+// (x86/int8_x86.h, SplitLists) feeds vpmaddubsw activations clamped to a bound T (>= 128) that no
+// pair of this layer's weights can saturate, and adds the rare excess u - T from per-pixel lists.
+// ReLU-style activations (zero at u = 0) leave 0.2-1.6 % of the values above T on MobileNet-v1; a
+// call with more than 4 % runs the int16 GEMM instead (decided per call, after the copy).
+//
 // Zero points are folded at pack time: acc = sum(w * x) + (bias + input_offset * sum(w)), so the
 // inner loop is a plain dot product; a padding tap reads a row filled with Z_in, whose
 // contribution w * Z_in cancels against the folded term exactly as the reference skips it.
@@ -73,12 +79,20 @@ struct PackedConv {
   AlignedVector<int8_t> weights_vnni;
   AlignedVector<int32_t> bias_vnni;
   uint8_t zero_in_u8 = 0;          // Z_in (+ 128 for int8): the u8 value of a padding tap
+  // The AVX2 split GEMM's bound T in [128, 255] (x86/int8_x86.h, SplitLists): the largest u for
+  // which every vpmaddubsw pair of these panels stays inside int16 (u * |w0| + u * |w1| for
+  // same-sign pairs, u * max(|w0|, |w1|) otherwise).
+  int split_t = 128;
 };
 
 // Tests: pack the VNNI panels on every CPU. On a CPU without AVX-512 VNNI the kAvx512Vnni path then
 // runs the same layout with a scalar twin of the VNNI tile, so packing, copy and bias folding are
 // tested everywhere; the vpdpbusd tile itself only where the CPU has it.
 void SetVnniPackingForTests(bool always);
+// Tests and A/B benchmarks: the AVX2 split GEMM on (default, unless QAT_NO_SPLIT=1) or off.
+void SetSplitGemmForTests(bool on);
+// How many calls have run the split GEMM so far (tests: proof that it ran, not its fallback).
+int64_t SplitGemmCallsForTests();
 
 // int8 activations, symmetric int8 weights (OHWI), per-channel requant (requant_count == 1:
 // per-tensor). bias may be null.

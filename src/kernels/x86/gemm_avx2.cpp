@@ -5,6 +5,7 @@
 // (-32768)^2 * 2, impossible with |x| <= 255 and |w| <= 255), so the kernel is exact.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/x86/int8_common_avx2.h"
@@ -132,6 +133,129 @@ void WidenRowsAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int i
     }
     for (; c < ic_pad; ++c) d[c] = 0;
   }
+}
+
+}  // namespace qat::kernels::x86
+
+namespace qat::kernels::x86 {
+
+using namespace avx2;
+
+namespace {
+inline __m256i Bcast4u8(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+// 8 int32 lanes += the 4-product sums of u8 quad x (broadcast) and the panel's 8 channels at b.
+inline __m256i Dot4(__m256i acc, __m256i x, __m256i b, __m256i ones) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, b), ones));
+}
+}  // namespace
+
+void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows, const int8_t* w,
+                       const GemmOutput& os, int n, uint8_t* const* out, const SplitLists& lists) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i a00 = _mm256_loadu_si256((const __m256i*)os.bias), a01 = _mm256_loadu_si256((const __m256i*)(os.bias + 8));
+  __m256i a10 = a00, a11 = a01, a20 = a00, a21 = a01, a30 = a00, a31 = a01;
+  for (int t = 0; t < taps; ++t) {
+    const uint8_t* r0 = rows[t * 4 + 0];
+    const uint8_t* r1 = rows[t * 4 + 1];
+    const uint8_t* r2 = rows[t * 4 + 2];
+    const uint8_t* r3 = rows[t * 4 + 3];
+    const int8_t* wt = w + (int64_t)t * icq * 64;
+    const int8_t* wp = wt;
+#pragma GCC unroll 2
+    for (int j = 0; j < icq; ++j, wp += 64) {
+      const __m256i b0 = _mm256_load_si256((const __m256i*)wp);
+      const __m256i b1 = _mm256_load_si256((const __m256i*)(wp + 32));
+      __m256i x = Bcast4u8(r0 + 4 * j);
+      a00 = Dot4(a00, x, b0, ones);
+      a01 = Dot4(a01, x, b1, ones);
+      x = Bcast4u8(r1 + 4 * j);
+      a10 = Dot4(a10, x, b0, ones);
+      a11 = Dot4(a11, x, b1, ones);
+      x = Bcast4u8(r2 + 4 * j);
+      a20 = Dot4(a20, x, b0, ones);
+      a21 = Dot4(a21, x, b1, ones);
+      x = Bcast4u8(r3 + 4 * j);
+      a30 = Dot4(a30, x, b0, ones);
+      a31 = Dot4(a31, x, b1, ones);
+    }
+    // The residuals r = u - 128 of the four rows: one quad each, r at its byte, zeros elsewhere.
+    auto residual = [&](const uint8_t* row, __m256i& lo, __m256i& hi) {
+      const int64_t i = (row - lists.base) / lists.row_bytes;
+      const int count = lists.counts[i];
+      const int32_t* e = lists.entries + i * 2 * lists.cap;
+      for (int k = 0; k < count; ++k) {
+        const int8_t* q = wt + e[2 * k];
+        const __m256i x = _mm256_set1_epi32(e[2 * k + 1]);
+        lo = Dot4(lo, x, _mm256_load_si256((const __m256i*)q), ones);
+        hi = Dot4(hi, x, _mm256_load_si256((const __m256i*)(q + 32)), ones);
+      }
+    };
+    residual(r0, a00, a01);
+    if (pixels > 1) residual(r1, a10, a11);
+    if (pixels > 2) residual(r2, a20, a21);
+    if (pixels > 3) residual(r3, a30, a31);
+  }
+  __m256i lo[4] = {a00, a10, a20, a30}, hi[4] = {a01, a11, a21, a31};
+  if (os.mode == RequantMode::kTflite && os.k64) {
+    Requant4K64(lo, os, 0);
+    Requant4K64(hi, os, 8);
+  } else {
+    for (int r = 0; r < pixels; ++r) {
+      lo[r] = Requant8(lo[r], os, 0);
+      hi[r] = Requant8(hi[r], os, 8);
+    }
+  }
+  for (int r = 0; r < pixels; ++r) StoreBytes(out[r], PackBytes16(lo[r], hi[r], os.is_uint8), n);
+}
+
+int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out,
+                          int32_t* counts, int32_t* entries, int cap, int t) {
+  const uint8_t* in = static_cast<const uint8_t*>(input);
+  const __m256i flip = _mm256_set1_epi8((char)0x80);
+  const __m256i vt = _mm256_set1_epi8((char)t);
+  const __m256i st = _mm256_set1_epi8((char)(t - 128));  // t as a signed byte of u - 128
+  int64_t total = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* s = in + r * ic;
+    uint8_t* d = out + r * ic_pad4;
+    int32_t* e = entries + r * 2 * cap;
+    int count = 0;
+    auto add = [&](int k, int u) {
+      if (count < cap) {
+        e[2 * count] = k / 4 * 64;
+        e[2 * count + 1] = (u - t) << (8 * (k & 3));
+      }
+      ++count;
+    };
+    int c = 0;
+    for (; c + 32 <= ic; c += 32) {
+      __m256i v = _mm256_loadu_si256((const __m256i*)(s + c));
+      // sv: the value as a signed byte of u - 128 (int8 input: x itself; uint8: q ^ 0x80).
+      const __m256i sv = is_uint8 ? _mm256_xor_si256(v, flip) : v;
+      const __m256i u = is_uint8 ? v : _mm256_xor_si256(v, flip);
+      _mm256_storeu_si256((__m256i*)(d + c), _mm256_min_epu8(u, vt));
+      uint32_t mask = (uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(sv, st));
+      while (mask) {
+        const int b = __builtin_ctz(mask);
+        mask &= mask - 1;
+        add(c + b, (uint8_t)(s[c + b] ^ (is_uint8 ? 0 : 0x80)));
+      }
+    }
+    for (; c < ic; ++c) {
+      const int u = (uint8_t)(s[c] ^ (is_uint8 ? 0 : 0x80));
+      d[c] = (uint8_t)std::min(u, t);
+      if (u > t) add(c, u);
+    }
+    for (; c < ic_pad4; ++c) d[c] = 0;
+    counts[r] = count;
+    if (count > cap) return -1;
+    total += count;
+  }
+  return total;
 }
 
 }  // namespace qat::kernels::x86

@@ -54,6 +54,35 @@ void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, c
 // uint8 as is, int8 + 128 (xor 0x80).
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
 
+// The AVX2 "split" u8 x s8 GEMM (x86/gemm_avx2.cpp; conv.h, PackedConv::vnni panels on an AVX2 CPU).
+// vpmaddubsw adds two u8 x s8 products into int16 with saturation; with the u8 operand at most 128
+// and |w| <= 128 the pair sum lies in [-32768, 32512], so it never saturates; the layer's own
+// weights usually allow a higher bound T (PackedConv::split_t, from its largest pair). Each activation
+// u = x + 128 (int8) or q (uint8) is therefore split as u = min(u, T) + r: the clamped part goes
+// through vpmaddubsw + vpmaddwd(1) over the whole depth, and the rest r = u - T (only where
+// u > T, rare for ReLU-style activations whose zero sits at u = 0) is added from a per-pixel list.
+// SplitLists: for pixel i of the u8 copy (pixel = (row - base) / row_bytes; the zero row is pixel
+// `pixels`), counts[i] entries at entries + i * cap, each {byte offset of its quad in a tap's panel
+// (k / 4 * 64), r << (8 * (k % 4))}; r <= 127, so r * w never saturates either.
+struct SplitLists {
+  const uint8_t* base;
+  int row_bytes;
+  const int32_t* counts;
+  const int32_t* entries;  // pairs (offset, value)
+  int cap;
+};
+
+// 4 pixels x 16 channels of the split GEMM: rows[t * 4 + r] are u8 runs (min(u, T)) of icq quads,
+// w the panel [tap][icq][16][4] int8, os.bias the VNNI bias (-128 * sum(w) folded for int8).
+void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows, const int8_t* w,
+                       const GemmOutput& os, int n, uint8_t* const* out, const SplitLists& lists);
+
+// The split copy of `rows` pixels (ic values each) into runs of ic_pad4 bytes (pad 0): min(u, t),
+// and pixel i's residual list at entries + i * 2 * cap (counts[i]). Returns the number of entries, or
+// -1 when a pixel has more than cap (the caller then runs the int16 GEMM).
+int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out,
+                          int32_t* counts, int32_t* entries, int cap, int t);
+
 // Widens exactly n int8 (sign-extend) or uint8 (zero-extend) values to int16 (no over-read/write).
 void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst);
 
