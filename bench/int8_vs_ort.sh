@@ -5,6 +5,12 @@
 # latency, and ratio = qat / ORT (the acceptance asks for <= 0.9).
 #
 #   bench/int8_vs_ort.sh [--qat build/qat] [--peers DIR] [--runs N] [--rounds R] [--quick]
+#                        [--requant tflite|xnnpack|both]
+#
+# --requant picks qat's requantization (default both: one column each; the ratio uses xnnpack).
+# ORT's QLinearConv requantizes in fp32 (float(acc) * scale, round to nearest even), which is
+# qat's xnnpack mode bit for bit, so that column compares the same arithmetic; tflite is
+# TFLite's fixed-point (gemmlowp) output stage, a little more work per output value.
 #
 # --peers defaults to $QAT_PEERS_DIR, then ~/.cache/qat-peers (see ../shared/peers/README.md).
 # Models: DIR/data/models/{cnn,mbv1_100,mbv1_050}_b{1,64}.tflite for qat and the QDQ .onnx with
@@ -22,6 +28,7 @@ PEERS="${QAT_PEERS_DIR:-$HOME/.cache/qat-peers}"
 RUNS=50
 ROUNDS=3
 QUICK=0
+REQUANT=both
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --qat) QAT="$2"; shift 2 ;;
@@ -30,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --runs) RUNS="$2"; shift 2 ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --quick) QUICK=1; shift ;;
+    --requant) REQUANT="$2"; shift 2 ;;
     -h|--help) sed -n 2,12p "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -69,12 +77,12 @@ print(v[0] if v else "nan")'
 }
 
 qat_median() {
-  local model="$1" batch="$2" threads="$3" runs="$4" extra=()
+  local model="$1" batch="$2" threads="$3" runs="$4" mode="$5" extra=(--requant "$5")
   if [[ $USE_KBENCH == 1 ]]; then kbench_median "$model" "$batch" "$threads"; return; fi
   if [[ "$batch" != 1 && "$model" == *_b1.tflite ]]; then
     # The batch-1 model resized: `qat bench --batch`, else BM_Model (an older qat without --batch).
     if [[ $QAT_HAS_BATCH == 0 && -x "$KBENCH" ]]; then kbench_median "$model" "$batch" "$threads"; return; fi
-    extra=(--batch "$batch")
+    extra+=(--batch "$batch")
   fi
   local out
   out="$("$QAT" bench "$model" --threads "$threads" --runs "$runs" --warmup 3 --json "${extra[@]}" 2>&1)" || {
@@ -120,7 +128,11 @@ echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), 
      "qat ISA: ${QAT_ISA:-auto}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ $USE_KBENCH == 1 ]]; then echo "qat: $KBENCH (BM_Model)"; else echo "qat: $QAT bench"; fi
 echo "ORT: $NODE_DIR/ort_bench.mjs   runs/median=$RUNS rounds=$ROUNDS"
-printf '%-10s %5s %7s %12s %12s %8s\n' network batch threads qat_ms ort_ms ratio
+MODES=(xnnpack tflite)
+[[ $REQUANT != both ]] && MODES=("$REQUANT")
+hdr=(network batch threads); for m in "${MODES[@]}"; do hdr+=("qat_${m}_ms"); done; hdr+=(ort_ms)
+for m in "${MODES[@]}"; do hdr+=("ratio_$m"); done
+printf '%-10s %5s %7s' "${hdr[@]:0:3}"; printf ' %16s' "${hdr[@]:3}"; echo
 for row in "${ROWS[@]}"; do
   read -r net batch <<<"$row"
   tfl="$MODELS/${net}_b${batch}.tflite"
@@ -129,13 +141,20 @@ for row in "${ROWS[@]}"; do
   runs=$RUNS
   [[ "$net" == mbv1_100 && "$batch" == 64 ]] && runs=$(( RUNS / 10 > 3 ? RUNS / 10 : 3 ))
   for threads in 1 2; do
-    q=(); o=()
+    declare -A qs=(); o=()
     for ((r = 0; r < ROUNDS; r++)); do
-      q+=("$(qat_median "$tfl" "$batch" "$threads" "$runs")")
+      for m in "${MODES[@]}"; do qs[$m]+=" $(qat_median "$tfl" "$batch" "$threads" "$runs" "$m")"; done
       o+=("$(ort_median "$onnx" "$batch" "$threads" "$runs")")
     done
-    qm=$(median "${q[@]}"); om=$(median "${o[@]}")
-    ratio=$(python3 -c "import sys; q,o=sys.argv[1:]; print('nan' if 'nan' in (q,o) else f'{float(q)/float(o):.3f}')" "$qm" "$om")
-    printf '%-10s %5s %7s %12s %12s %8s\n' "$net" "$batch" "$threads" "$qm" "$om" "$ratio"
+    om=$(median "${o[@]}")
+    cols=(); ratios=()
+    for m in "${MODES[@]}"; do
+      # shellcheck disable=SC2086
+      qm=$(median ${qs[$m]})
+      cols+=("$qm")
+      ratios+=("$(python3 -c "import sys; q,o=sys.argv[1:]; print('nan' if 'nan' in (q,o) else f'{float(q)/float(o):.3f}')" "$qm" "$om")")
+    done
+    unset qs
+    printf '%-10s %5s %7s' "$net" "$batch" "$threads"; printf ' %16s' "${cols[@]}" "$om" "${ratios[@]}"; echo
   done
 done

@@ -109,6 +109,7 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
   }
   pc.rq.Init(requant, requant_count, p.output_c, pc.oc_blocks * kGemmNR);
   InitK64(pc);
+  pc.fp32_in_range = std::all_of(pc.rq.scale.begin(), pc.rq.scale.end(), [](float s) { return s < 1.0f; });
   pc.zero_in = (int16_t)(-p.input_offset);
 
   // The AVX-512 VNNI panels (conv.h, PackedConv::vnni).
@@ -551,7 +552,8 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     if (split_total.load() > SplitBudget(pc)) return false;
     g_split_calls.fetch_add(1, std::memory_order_relaxed);
   }
-  const x86::SplitLists lists{reinterpret_cast<const uint8_t*>(buf), ic_pad, split_counts, split_entries, split_cap};
+  const x86::SplitLists lists{reinterpret_cast<const uint8_t*>(buf), ic_pad, split_counts, split_entries, split_cap,
+                              1.0 / ic_pad};
 
   // 2. The GEMM. Work unit: tiles [tile0, tile1) (at most chunk_tiles), 16-channel blocks [blk0, blk1).
   auto run_unit = [&](int64_t tile0, int64_t tile1, int blk0, int blk1) {
@@ -581,6 +583,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
                          pc.is_uint8, pc.rq.multiplier_odd.data() + oc0, pc.rq.any_left,
                          pc.k64.empty() ? nullptr : pc.k64.data() + oc0 / 8 * 24,
                          pc.zp64.empty() ? nullptr : pc.zp64.data() + oc0};
+      os.fp32_in_range = pc.fp32_in_range;
       if constexpr (kVnni) {
         const int8_t* w = pc.weights_vnni.data() + blk * panel;
         if (split) {

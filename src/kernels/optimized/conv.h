@@ -66,6 +66,7 @@ struct PackedConv {
   // int64 (K+ / K- for the even and odd lanes, then the shifts 31 + right), and per channel the
   // output zero point minus 2^(31 - right). Empty when a right shift is outside [0, 31].
   AlignedVector<int64_t> k64;
+  bool fp32_in_range = false;      // every rq.scale < 1 (x86::GemmOutput::fp32_in_range)
   AlignedVector<int32_t> zp64;
   int16_t zero_in = 0;             // Z_in: the value of a padding tap
   // The AVX-512 VNNI GEMM (x86/gemm_avx512vnni.cpp, path kAvx512Vnni): a u8 copy of the input

@@ -182,10 +182,17 @@ void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows
       a30 = Dot4(a30, x, b0, ones);
       a31 = Dot4(a31, x, b1, ones);
     }
-    // The residuals r = u - 128 of the four rows: one quad each, r at its byte, zeros elsewhere.
-    auto residual = [&](const uint8_t* row, __m256i& lo, __m256i& hi) {
-      const int64_t i = (row - lists.base) / lists.row_bytes;
-      const int count = lists.counts[i];
+    // The residuals r = u - T of the four rows: one quad each, r at its byte, zeros elsewhere. The
+    // four counts are read first and one test skips the tap when all are zero (the common case
+    // when the layer's depth is small).
+    auto index = [&](const uint8_t* row) {
+      return (int64_t)((double)(row - lists.base) * lists.inv_row_bytes + 0.5);
+    };
+    const int64_t i0 = index(r0), i1 = index(r1), i2 = index(r2), i3 = index(r3);
+    const int c0 = lists.counts[i0], c1 = pixels > 1 ? lists.counts[i1] : 0;
+    const int c2 = pixels > 2 ? lists.counts[i2] : 0, c3 = pixels > 3 ? lists.counts[i3] : 0;
+    if ((c0 | c1 | c2 | c3) == 0) continue;
+    auto residual = [&](int64_t i, int count, __m256i& lo, __m256i& hi) {
       const int32_t* e = lists.entries + i * 2 * lists.cap;
       for (int k = 0; k < count; ++k) {
         const int8_t* q = wt + e[2 * k];
@@ -194,10 +201,10 @@ void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows
         hi = Dot4(hi, x, _mm256_load_si256((const __m256i*)(q + 32)), ones);
       }
     };
-    residual(r0, a00, a01);
-    if (pixels > 1) residual(r1, a10, a11);
-    if (pixels > 2) residual(r2, a20, a21);
-    if (pixels > 3) residual(r3, a30, a31);
+    residual(i0, c0, a00, a01);
+    residual(i1, c1, a10, a11);
+    residual(i2, c2, a20, a21);
+    residual(i3, c3, a30, a31);
   }
   __m256i lo[4] = {a00, a10, a20, a30}, hi[4] = {a01, a11, a21, a31};
   if (os.mode == RequantMode::kTflite && os.k64) {

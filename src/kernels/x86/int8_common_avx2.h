@@ -51,6 +51,8 @@ inline __m256i Requant8(__m256i acc, const GemmOutput& os, int c) {
                       _mm256_loadu_si256((const __m256i*)(os.right + c)),
                       _mm256_loadu_si256((const __m256i*)(os.mask + c)),
                       _mm256_loadu_si256((const __m256i*)(os.half + c)));
+  } else if (os.fp32_in_range) {
+    v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(os.scale + c)));
   } else {
     v = RequantFp32(acc, _mm256_loadu_ps(os.scale + c));
   }

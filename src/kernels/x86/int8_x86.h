@@ -30,6 +30,9 @@ struct GemmOutput {
   // two-step RequantTflite.
   const int64_t* k64 = nullptr;   // per 8 channels: K+ even, K- even, K+ odd, K- odd, shift even, shift odd
   const int32_t* zp64 = nullptr;  // per channel: output_offset - 2^(31 - right)
+  // kXnnpack: every scale is below 1, so |float(acc) * scale| < 2^31 and vcvtps2dq needs no
+  // saturation fix-up (PackedConv::fp32_in_range).
+  bool fp32_in_range = false;
 };
 
 // One 4-pixel x 16-channel tile of the implicit GEMM (the accumulators start at the folded bias).
@@ -70,6 +73,7 @@ struct SplitLists {
   const int32_t* counts;
   const int32_t* entries;  // pairs (offset, value)
   int cap;
+  double inv_row_bytes;    // 1 / row_bytes: the pixel index by a multiply (row offsets are exact multiples)
 };
 
 // 4 pixels x 16 channels of the split GEMM: rows[t * 4 + r] are u8 runs (min(u, T)) of icq quads,
