@@ -29,7 +29,7 @@ PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant,
   pd.p = p;
   pd.is_uint8 = is_uint8;
   pd.c_pad = (p.output_c + 15) / 16 * 16;
-  const int C = p.output_c, taps = p.filter_h * p.filter_w, pairs = (taps + 1) / 2, blocks = pd.c_pad / 16;
+  const int C = p.output_c, taps = p.filter_h * p.filter_w, blocks = pd.c_pad / 16;
   const int32_t filter_offset = is_uint8 ? p.filter_offset : 0;
   pd.weights.assign((size_t)taps * pd.c_pad, 0);
   pd.bias.assign(pd.c_pad, 0);
@@ -45,18 +45,38 @@ PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant,
   }
   pd.rq.Init(requant, requant_count, C, pd.c_pad);
 
-  pd.dw_weights.assign((size_t)blocks * pairs * 32, 0);
+  // Pair taps per parity of the window's first input row (see x86/depthwise_x86.h).
+  const int fh = p.filter_h, fw = p.filter_w, dh = p.dilation_h;
+  size_t wofs[3] = {0, 0, 0};
+  for (int e = 0; e < 2; ++e) {
+    pd.pair_rows[e] = (e + (fh - 1) * dh) / 2 + 1;
+    pd.pair_taps[e] = pd.pair_rows[e] * fw;
+    wofs[e + 1] = wofs[e] + (size_t)blocks * pd.pair_taps[e] * 32;
+  }
+  pd.dw_weights.assign(wofs[2], 0);
+  pd.dw_weights_odd = wofs[1];
+  // The short output stage needs every channel's right shift in 1..kDwShortMaxRight.
+  pd.short_stage = p.requant == RequantMode::kTflite;
+  for (int c = 0; c < C; ++c) {
+    const Requant& r = requant[requant_count == 1 ? 0 : c];
+    pd.short_stage = pd.short_stage && r.shift <= -1 && r.shift >= -x86::kDwShortMaxRight;
+  }
   pd.dw_params.assign((size_t)blocks * 2 * kDwFields * 8, 0);
   for (int blk = 0; blk < blocks; ++blk)
     for (int h = 0; h < 2; ++h)
       for (int j = 0; j < 8; ++j) {
         const int c = blk * 16 + kLane[h][j];
-        for (int k = 0; k < pairs; ++k)
-          for (int s = 0; s < 2; ++s) {
-            const int t = 2 * k + s;
-            const int32_t w = (t < taps && c < C) ? pd.weights[(size_t)t * pd.c_pad + c] : 0;
-            pd.dw_weights[((size_t)blk * pairs + k) * 32 + h * 16 + j * 2 + s] = (int16_t)w;
-          }
+        for (int e = 0; e < 2; ++e)
+          for (int kr = 0; kr < pd.pair_rows[e]; ++kr)
+            for (int fx = 0; fx < fw; ++fx)
+              for (int s = 0; s < 2; ++s) {
+                const int d = 2 * kr + s - e;  // the row's offset from the window's first row
+                const int fy = d / dh;
+                const bool is_tap = d >= 0 && d % dh == 0 && fy < fh;
+                const int32_t w = (is_tap && c < C) ? pd.weights[(size_t)(fy * fw + fx) * pd.c_pad + c] : 0;
+                const int t = kr * fw + fx;
+                pd.dw_weights[wofs[e] + ((size_t)blk * pd.pair_taps[e] + t) * 32 + h * 16 + j * 2 + s] = (int16_t)w;
+              }
         int32_t* f = pd.dw_params.data() + ((size_t)blk * 2 + h) * kDwFields * 8;
         Requant r;  // padding channels: multiplier 0, never stored
         if (c < C) r = requant[requant_count == 1 ? 0 : c];
@@ -66,24 +86,26 @@ PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant,
         // to keep the sum positive, and 2^(31 - right) removed again through the zero point.
         const int64_t k_pos = (1LL << 62) + (1LL << 30) + (right > 0 ? (1LL << (30 + right)) : 0);
         const int64_t k_neg = k_pos - (right > 0 ? (1LL << 31) : 0);
+        // Short stage: floor((p + K') / 2^32) >> (right - 1), the zero point inside K'.
+        const int sr = std::clamp(right, 1, x86::kDwShortMaxRight);
+        const int64_t ks_pos = (1LL << 30) + (1LL << (30 + sr)) + (int64_t)p.output_offset * (1LL << (31 + sr));
+        const int64_t ks_neg = ks_pos - (1LL << 31);
         f[x86::kDwBias * 8 + j] = c < C ? folded[c] : 0;
         f[x86::kDwMult * 8 + j] = r.multiplier;
         f[x86::kDwLeft * 8 + j] = left;
+        f[x86::kDwSShift * 8 + j] = sr - 1;
         std::memcpy(&f[x86::kDwScale * 8 + j], &r.scale, 4);
         f[x86::kDwOffset * 8 + j] =
             p.requant == RequantMode::kTflite
                 ? (int32_t)((uint32_t)p.output_offset - (uint32_t)(1ULL << (31 - right)))
                 : p.output_offset;
-        if (j % 2 == 0) {
-          Put64(f + x86::kDwKPosEven * 8, j / 2, k_pos);
-          Put64(f + x86::kDwKNegEven * 8, j / 2, k_neg);
-          Put64(f + x86::kDwShiftEven * 8, j / 2, 31 + right);
-        } else {
-          f[x86::kDwMultOdd * 8 + j - 1] = r.multiplier;
-          Put64(f + x86::kDwKPosOdd * 8, j / 2, k_pos);
-          Put64(f + x86::kDwKNegOdd * 8, j / 2, k_neg);
-          Put64(f + x86::kDwShiftOdd * 8, j / 2, 31 + right);
-        }
+        const int odd = j % 2;
+        if (odd) f[x86::kDwMultOdd * 8 + j - 1] = r.multiplier;
+        Put64(f + (odd ? x86::kDwKPosOdd : x86::kDwKPosEven) * 8, j / 2, k_pos);
+        Put64(f + (odd ? x86::kDwKNegOdd : x86::kDwKNegEven) * 8, j / 2, k_neg);
+        Put64(f + (odd ? x86::kDwShiftOdd : x86::kDwShiftEven) * 8, j / 2, 31 + right);
+        Put64(f + (odd ? x86::kDwSKPosOdd : x86::kDwSKPosEven) * 8, j / 2, ks_pos);
+        Put64(f + (odd ? x86::kDwSKNegOdd : x86::kDwSKNegEven) * 8, j / 2, ks_neg);
       }
   return pd;
 }
@@ -115,7 +137,8 @@ void RowPortable(const PackedDepthwise& pd, const T* input, T* output, int b, in
 }
 
 bool UseAvx2(const PackedDepthwise& pd, KernelPath path) {
-  return path == KernelPath::kAvx2 && pd.p.filter_h * pd.p.filter_w <= x86::kDepthwiseMaxTaps;
+  return path == KernelPath::kAvx2 && pd.pair_taps[0] <= x86::kDepthwiseMaxTaps &&
+         pd.pair_taps[1] <= x86::kDepthwiseMaxTaps;
 }
 
 int Threads(const ThreadPool* pool) { return ParallelThreads(pool); }
@@ -128,24 +151,29 @@ void RunTasks(ThreadPool* pool, int tasks, const std::function<void(int)>& fn) {
 // only, so that DepthwiseScratchBytes and the call agree).
 struct Plan {
   int wp = 0;         // padded row width: the input columns the output windows touch
-  int ring = 0;       // ring slots: the input rows one output row spans
+  int slots = 0;      // ring slots: the pair rows one output row spans
   int blocks = 0;     // 16-channel blocks
   int rows = 0;       // batches * output_h
   int groups = 1;     // channel groups
   int chunks = 1;     // row chunks
   int group_blocks = 0;
-  size_t ring_bytes = 0;  // per task: ring slots + a Z_in row, then the slots' tags
+  int pass_blocks = 0;    // blocks of one pass over a task's rows (the ring's width)
+  size_t ring_bytes = 0;  // per task: ring slots + a Z_in pair row, then the slots' tags
   size_t task_bytes = 0;
   int tasks() const { return groups * chunks; }
   int GroupBegin(int g) const { return (int)((int64_t)g * blocks / groups); }
   int ChunkBegin(int k) const { return (int)((int64_t)k * rows / chunks); }
 };
 
+// A task's ring (slots x pass_blocks pair rows) is kept near this size so that it stays in L1D
+// while the output rows that read it are computed; wider layers take several passes over the rows.
+constexpr size_t kRingTargetBytes = 64 << 10;
+
 Plan MakePlan(const PackedDepthwise& pd, int threads) {
   const reference::ConvParams& p = pd.p;
   Plan pl;
   pl.wp = (p.output_w - 1) * p.stride_w + (p.filter_w - 1) * p.dilation_w + 1;
-  pl.ring = (p.filter_h - 1) * p.dilation_h + 1;
+  pl.slots = std::max(pd.pair_rows[0], pd.pair_rows[1]);
   pl.blocks = pd.c_pad / 16;
   pl.rows = p.batches * p.output_h;
   if (threads > 1) {
@@ -160,10 +188,14 @@ Plan MakePlan(const PackedDepthwise& pd, int threads) {
     }
   }
   pl.group_blocks = (pl.blocks + pl.groups - 1) / pl.groups;
-  pl.ring_bytes = ((size_t)(pl.ring + 1) * pl.group_blocks * pl.wp * 16 * sizeof(int16_t) + 63) / 64 * 64;
-  pl.task_bytes = pl.ring_bytes + ((size_t)pl.ring * sizeof(int64_t) + 63) / 64 * 64;
+  const size_t pair_row_bytes = (size_t)pl.wp * 32 * sizeof(int16_t);  // one block
+  pl.pass_blocks = (int)std::clamp<size_t>(kRingTargetBytes / (pl.slots * pair_row_bytes), 1, pl.group_blocks);
+  pl.ring_bytes = ((size_t)(pl.slots + 1) * pl.pass_blocks * pair_row_bytes + 63) / 64 * 64;
+  pl.task_bytes = pl.ring_bytes + ((size_t)pl.slots * sizeof(int64_t) + 63) / 64 * 64;
   return pl;
 }
+
+int FloorDiv2(int v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
 
 template <class T>
 void RunAvx2(const PackedDepthwise& pd, const T* input, T* output, void* scratch, ThreadPool* pool) {
@@ -175,85 +207,103 @@ void RunAvx2(const PackedDepthwise& pd, const T* input, T* output, void* scratch
     scratch = owned.data();
   }
   uint8_t* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
-  const int C = p.output_c, M = p.depth_multiplier, taps_n = p.filter_h * p.filter_w;
-  const int pairs = (taps_n + 1) / 2;
+  const int C = p.output_c, M = p.depth_multiplier, fw = p.filter_w;
   const int16_t zin = (int16_t)(-p.input_offset);
   const int x0 = std::min(p.pad_left, pl.wp), x1 = std::clamp(p.pad_left + p.input_w, x0, pl.wp);
+  x86::DwStage stage = x86::DwStage::kXnnpack;
+  if (p.requant == RequantMode::kTflite)
+    stage = pd.short_stage ? (p.act_min >= p.output_offset ? x86::DwStage::kTfliteShortRelu
+                                                            : x86::DwStage::kTfliteShort)
+                           : (pd.any_left ? x86::DwStage::kTfliteLeft : x86::DwStage::kTflite);
   RunTasks(pool, pl.tasks(), [&](int task) {
     const int g = task / pl.chunks, k = task % pl.chunks;
-    const int b0 = pl.GroupBegin(g), b1 = pl.GroupBegin(g + 1), nb = b1 - b0;
+    const int gb0 = pl.GroupBegin(g), gb1 = pl.GroupBegin(g + 1);
     const int r0 = pl.ChunkBegin(k), r1 = pl.ChunkBegin(k + 1);
-    if (nb <= 0 || r0 >= r1) return;
-    const int c0 = b0 * 16, c1 = std::min(C, b1 * 16);
-    const int64_t block_step = (int64_t)pl.wp * 16, row_elems = block_step * nb;
+    if (gb1 <= gb0 || r0 >= r1) return;
+    const int64_t block_step = (int64_t)pl.wp * 32;
     int16_t* ring = reinterpret_cast<int16_t*>(base + pl.task_bytes * task);
-    int16_t* zrow = ring + row_elems * pl.ring;
     int64_t* tags = reinterpret_cast<int64_t*>(base + pl.task_bytes * task + pl.ring_bytes);
-    std::fill(zrow, zrow + row_elems, zin);
-    std::fill(tags, tags + pl.ring, int64_t{-1});
-    // Widens input row (b, iy), channels [c0, c1) (or their input channels c / M), into a slot.
-    auto widen = [&](int16_t* dst, int b, int iy) {
-      for (int blk = 0; blk < nb; ++blk) {
-        int16_t* d = dst + blk * block_step;
-        std::fill(d, d + (int64_t)x0 * 16, zin);
-        std::fill(d + (int64_t)x1 * 16, d + (int64_t)pl.wp * 16, zin);
-      }
-      if (x1 <= x0) return;
-      const T* src = input + (((int64_t)b * p.input_h + iy) * p.input_w + (x0 - p.pad_left)) * p.input_c;
-      if (M == 1) {
-        x86::DepthwiseWidenAvx2(src + c0, pd.is_uint8, x1 - x0, p.input_c, c1 - c0, nb, block_step,
-                                dst + (int64_t)x0 * 16);
-        return;
-      }
-      for (int px = 0; px < x1 - x0; ++px)
-        for (int blk = 0; blk < nb; ++blk)
-          for (int i = 0; i < 16; ++i) {
-            const int c = c0 + blk * 16 + i;
-            dst[blk * block_step + (int64_t)(x0 + px) * 16 + i] =
-                c < c1 ? (int16_t)src[(int64_t)px * p.input_c + c / M] : 0;
-          }
-    };
     const int16_t* rowp[x86::kDepthwiseMaxTaps];
     const int16_t* tapp[x86::kDepthwiseMaxTaps];
     x86::DepthwiseRowArgs a;
     a.taps = tapp;
-    a.taps_n = taps_n;
     a.ow = p.output_w;
-    a.pixel_step = (int64_t)p.stride_w * 16;
+    a.pixel_step = (int64_t)p.stride_w * 32;
     a.block_step = block_step;
-    a.blocks = nb;
-    a.tail = c1 - (b1 - 1) * 16;
-    a.weights = pd.dw_weights.data() + (size_t)b0 * pairs * 32;
-    a.params = pd.dw_params.data() + (size_t)b0 * 2 * kDwFields * 8;
     a.out_pixel_stride = C;
     a.act_min = p.act_min;
     a.act_max = p.act_max;
-    a.mode = p.requant;
-    a.any_left = pd.any_left;
+    a.stage = stage;
     a.is_uint8 = pd.is_uint8;
-    for (int r = r0; r < r1; ++r) {
-      const int b = r / p.output_h, oy = r % p.output_h;
-      for (int fy = 0; fy < p.filter_h; ++fy) {
-        const int iy = oy * p.stride_h - p.pad_top + fy * p.dilation_h;
-        if (iy < 0 || iy >= p.input_h) {
-          rowp[fy] = zrow;
-          continue;
+    for (int b0 = gb0; b0 < gb1; b0 += pl.pass_blocks) {
+      const int b1 = std::min(gb1, b0 + pl.pass_blocks), nb = b1 - b0;
+      const int c0 = b0 * 16, c1 = std::min(C, b1 * 16);
+      const int64_t row_elems = block_step * nb;
+      int16_t* zrow = ring + row_elems * pl.slots;
+      std::fill(zrow, zrow + row_elems, zin);
+      std::fill(tags, tags + pl.slots, int64_t{-1});
+      // Builds pair row (b, kp): input rows 2 kp, 2 kp + 1 (Z_in outside the image), channels
+      // [c0, c1) (or their input channels c / M).
+      auto build = [&](int16_t* dst, int b, int kp) {
+        for (int blk = 0; blk < nb; ++blk) {
+          int16_t* d = dst + blk * block_step;
+          std::fill(d, d + (int64_t)x0 * 32, zin);
+          std::fill(d + (int64_t)x1 * 32, d + (int64_t)pl.wp * 32, zin);
         }
-        // The rows of one output row are consecutive (span pl.ring), so their slots differ.
-        const int slot = iy % pl.ring;
-        int16_t* dst = ring + row_elems * slot;
-        const int64_t key = (int64_t)b * p.input_h + iy;
-        if (tags[slot] != key) {
-          widen(dst, b, iy);
-          tags[slot] = key;
+        if (x1 <= x0) return;
+        const T* src[2];
+        for (int s = 0; s < 2; ++s) {
+          const int iy = 2 * kp + s;
+          src[s] = iy >= 0 && iy < p.input_h
+                       ? input + (((int64_t)b * p.input_h + iy) * p.input_w + (x0 - p.pad_left)) * p.input_c
+                       : nullptr;
         }
-        rowp[fy] = dst;
+        if (M == 1) {
+          x86::DepthwisePairRowAvx2(src[0] ? src[0] + c0 : nullptr, src[1] ? src[1] + c0 : nullptr, zin,
+                                    pd.is_uint8, x1 - x0, p.input_c, c1 - c0, nb, block_step,
+                                    dst + (int64_t)x0 * 32);
+          return;
+        }
+        for (int px = 0; px < x1 - x0; ++px)
+          for (int blk = 0; blk < nb; ++blk)
+            for (int i = 0; i < 16; ++i) {
+              const int c = c0 + blk * 16 + i;
+              const int pos = ((i >> 2) & 1) * 16 + ((i >> 3) * 4 + (i & 3)) * 2;
+              for (int s = 0; s < 2; ++s)
+                dst[blk * block_step + (int64_t)(x0 + px) * 32 + pos + s] =
+                    c >= c1 ? 0 : src[s] ? (int16_t)src[s][(int64_t)px * p.input_c + c / M] : zin;
+            }
+      };
+      a.blocks = nb;
+      a.tail = c1 - (b1 - 1) * 16;
+      a.params = pd.dw_params.data() + (size_t)b0 * 2 * kDwFields * 8;
+      for (int r = r0; r < r1; ++r) {
+        const int b = r / p.output_h, oy = r % p.output_h;
+        const int iy0 = oy * p.stride_h - p.pad_top, k0 = FloorDiv2(iy0), e = iy0 - 2 * k0;
+        const int np = pd.pair_rows[e];
+        for (int kr = 0; kr < np; ++kr) {
+          const int kp = k0 + kr;
+          if (2 * kp + 1 < 0 || 2 * kp >= p.input_h) {
+            rowp[kr] = zrow;
+            continue;
+          }
+          // The pair rows of one output row are consecutive (at most pl.slots), so their slots differ.
+          const int slot = kp % pl.slots;
+          int16_t* dst = ring + row_elems * slot;
+          const int64_t key = (int64_t)b * p.input_h + kp;
+          if (tags[slot] != key) {
+            build(dst, b, kp);
+            tags[slot] = key;
+          }
+          rowp[kr] = dst;
+        }
+        for (int kr = 0; kr < np; ++kr)
+          for (int fx = 0; fx < fw; ++fx) tapp[kr * fw + fx] = rowp[kr] + (int64_t)fx * p.dilation_w * 32;
+        a.taps_n = pd.pair_taps[e];
+        a.weights = pd.dw_weights.data() + (e ? pd.dw_weights_odd : 0) + (size_t)b0 * a.taps_n * 32;
+        a.output = reinterpret_cast<uint8_t*>(output + (((int64_t)b * p.output_h + oy) * p.output_w) * C + c0);
+        x86::DepthwiseRowAvx2(a);
       }
-      for (int fy = 0; fy < p.filter_h; ++fy)
-        for (int fx = 0; fx < p.filter_w; ++fx)
-          tapp[fy * p.filter_w + fx] = rowp[fy] + (int64_t)fx * p.dilation_w * 16;
-      a.output = reinterpret_cast<uint8_t*>(output + (((int64_t)b * p.output_h + oy) * p.output_w) * C + c0);
-      x86::DepthwiseRowAvx2(a);
     }
   });
 }

@@ -1,16 +1,18 @@
 // Optimised DEPTHWISE_CONV_2D for int8 and uint8, bit-exact twin of
 // kernels/reference/depthwise_conv.h in both requantization modes.
 //
-// AVX2 path (any depth multiplier, up to 64 filter taps): channels are the vector axis. Each task
-// (a range of output rows x a group of 16-channel blocks) keeps a small ring of input rows widened
-// to int16 in a block-planar layout ([block][padded pixel][16]), padding materialised as Z_in, so
-// every input row is widened once per task (not once per tap or per output row) and stays in
-// L1/L2 while the output rows that need it are computed. The micro-kernel (x86/depthwise_x86.h)
-// runs 16 channels x 4 output pixels, two filter taps per vpmaddwd; the input offset is folded
-// into the bias (bias + input_offset * sum(w)) and padding taps read Z_in, whose product cancels
-// the folded term exactly where the reference skips the tap (int32 arithmetic wraps in both).
-// A depth multiplier M > 1 is the same computation on a ring whose output channel c holds input
-// channel c / M.
+// AVX2 path (any depth multiplier, up to 64 pair taps): channels are the vector axis. Each task
+// (a range of output rows x a group of 16-channel blocks) keeps a small ring of "pair rows": two
+// consecutive input rows widened to int16 and interleaved channel by channel in a block-planar
+// layout ([block][padded pixel][32]), padding materialised as Z_in, so that one vpmaddwd of a
+// pair row with a pre-interleaved weight pair is two vertically adjacent filter taps, with no
+// shuffle in the inner loop (see x86/depthwise_x86.h). Each pair row is built once per task pass
+// and stays in L1 (the ring is kept near 24 KiB: wide layers take several passes over the rows,
+// a few blocks each) while the output rows that need it are computed. The micro-kernel runs 16
+// channels x 4 output pixels; the input offset is folded into the bias
+// (bias + input_offset * sum(w)) and padding taps read Z_in, whose product cancels the folded term
+// exactly where the reference skips the tap (int32 arithmetic wraps in both). A depth multiplier
+// M > 1 is the same computation on pair rows whose output channel c holds input channel c / M.
 //
 // Threads: the tasks are (row range, channel group) pairs, one per thread: rows when there are
 // enough of them, else channel groups (batch-1 7x7 layers). Every output byte is computed by the
@@ -38,11 +40,15 @@ struct PackedDepthwise {
   AlignedVector<int32_t> weights;  // portable: [tap][c_pad], w - Z_w
   AlignedVector<int32_t> bias;     // portable: [c_pad]
   RequantArrays rq;                // portable: [c_pad]
-  // AVX2 (see x86/depthwise_x86.h): weights [block][tap pair][32], output-stage parameters
-  // [block][2][kDwFields][8], folded bias included.
+  // AVX2 (see x86/depthwise_x86.h): weights [parity][block][pair tap][32], output-stage
+  // parameters [block][2][kDwFields][8], folded bias included.
   AlignedVector<int16_t> dw_weights;
+  size_t dw_weights_odd = 0;  // offset of parity 1 in dw_weights
+  int pair_rows[2] = {0, 0};  // pair rows an output row reads, by parity of its first input row
+  int pair_taps[2] = {0, 0};  // pair_rows * filter_w
   AlignedVector<int32_t> dw_params;
-  bool any_left = false;  // some channel's multiplier is >= 1 (left shift)
+  bool any_left = false;     // some channel's multiplier is >= 1 (left shift)
+  bool short_stage = false;  // kTflite with every right shift in 1..21 (x86::kDwShortMaxRight)
 };
 
 PackedDepthwise PackDepthwiseInt8(const reference::ConvParams& p, const Requant* requant, int requant_count,

@@ -1,10 +1,11 @@
 // AVX2 micro-kernel of the optimised DEPTHWISE_CONV_2D (see kernels/optimized/depthwise_conv.h
 // and depthwise_x86.h for the layouts). For one output row: for each block of 16 channels, for
-// 4 output pixels at a time, the accumulators start at the folded bias and each pair of filter
-// taps costs two 32-byte loads, two vpunpck{l,h}wd and two vpmaddwd + vpaddd (32 exact
-// multiply-adds); the block's weights and output-stage parameters are loaded once for the 4
-// pixels. (Storing the rows pre-interleaved as tap pairs removes the unpacks but doubles the
-// bytes read per tap, and measured slower.)
+// 4 output pixels at a time, the accumulators start at the folded bias and each pair tap (two
+// vertically adjacent filter taps, pre-interleaved in the pair rows) costs two vpmaddwd with a
+// memory operand and two vpaddd (32 exact multiply-adds); the block's weights and output-stage
+// parameters are loaded once for the 4 pixels. A 3x3 filter is 6 pair taps (12 vpmaddwd per 16
+// channels, a quarter of them on zero weights), but no shuffle: the earlier layout (rows widened
+// to int16, taps paired by vpunpck{l,h}wd in the inner loop) spent 10 shuffles + 10 vpmaddwd.
 //
 // Output stage, bit-exact with the reference:
 //  - kTflite: MultiplyByQuantizedMultiplier's two roundings (SaturatingRoundingDoublingHighMul,
@@ -17,6 +18,13 @@
 //    2^62 is added first (p >= -2^62 + 2^31 makes the sum positive, and 2^62 / 2^(31+r) is an
 //    integer): a logical shift then gives result + 2^(31-r) in the low 32 bits, and that constant
 //    is taken back out of the output zero point (kDwOffset). All per-channel constants are packed.
+//  - kTfliteShort (every r in 1..kDwShortMaxRight, no left shift): the same sum S, with the output
+//    zero point added as Z_out * 2^(31+r) (|S| < 2^63 for r <= 21), is split as
+//    floor(S / 2^(31+r)) = floor(floor(S / 2^32) / 2^(r-1)): the high 32-bit halves of the
+//    products (a blend, no 64-bit shift) then one 32-bit arithmetic shift per 8 lanes give
+//    result + Z_out, which for r >= 1 is far from the int32 limits (no wrap to reproduce).
+//    kTfliteShortRelu (act_min >= Z_out, fused ReLU / ReLU6) drops the sign-dependent constant: a
+//    negative accumulator then gives a value <= 0 either way, which the clamp maps to act_min.
 //  - kXnnpack: float(acc) * scale rounded to nearest even (RequantFp32).
 //  Then + zero point in int32 (wrapping, as the reference), vpackssdw / vpacksswb (or vpackuswb)
 //  saturate toward the output type, and the clamp runs on 16 bytes. The saturations cannot change
@@ -35,19 +43,57 @@ namespace qat::kernels::x86 {
 namespace {
 
 inline __m256i Ld(const int32_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
-inline __m256i Ld16(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m256i Ld16a(const int16_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
+
+// An empty asm that "changes" v: keeps each accumulator's sum in program order. Without it GCC
+// reassociates the fully unrolled tap loop into all vpmaddwd first, then a tree of vpaddd, and
+// spills most of the products to the stack (measured: half the kernel's time).
+inline void Pin(__m256i& v) { asm("" : "+x"(v)); }
 
 // Requantizes P accumulators of one 8-lane half in place (parameters loaded once), + zero point.
-template <int P, RequantMode kMode, bool kLeft>
+template <int P, DwStage kStage>
 inline void RequantHalf(__m256i* acc, const int32_t* f) {
-  const __m256i off = Ld(f + kDwOffset * 8);
-  if constexpr (kMode == RequantMode::kTflite) {
+  if constexpr (kStage == DwStage::kTfliteShortRelu) {
+    // Negative x: the exact result and this one are both <= 0, so both clamp to act_min.
+    const __m256i m = Ld(f + kDwMult * 8), mo = Ld(f + kDwMultOdd * 8), sh = Ld(f + kDwSShift * 8);
+    const __m256i kpe = Ld(f + kDwSKPosEven * 8), kpo = Ld(f + kDwSKPosOdd * 8);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) {
+      const __m256i x = acc[p];
+      const __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, m), kpe);
+      const __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo), kpo);
+      acc[p] = _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA), sh);
+    }
+  } else if constexpr (kStage == DwStage::kTfliteShort) {
+    const __m256i m = Ld(f + kDwMult * 8), mo = Ld(f + kDwMultOdd * 8), sh = Ld(f + kDwSShift * 8);
+    const __m256d kpe = _mm256_castsi256_pd(Ld(f + kDwSKPosEven * 8));
+    const __m256d kne = _mm256_castsi256_pd(Ld(f + kDwSKNegEven * 8));
+    const __m256d kpo = _mm256_castsi256_pd(Ld(f + kDwSKPosOdd * 8));
+    const __m256d kno = _mm256_castsi256_pd(Ld(f + kDwSKNegOdd * 8));
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) {
+      const __m256i x = acc[p];
+      __m256i pe = _mm256_mul_epi32(x, m);
+      __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo);
+      pe = _mm256_add_epi64(pe, _mm256_castpd_si256(_mm256_blendv_pd(kpe, kne, _mm256_castsi256_pd(pe))));
+      po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kpo, kno, _mm256_castsi256_pd(po))));
+      acc[p] = _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA), sh);
+    }
+  } else if constexpr (kStage == DwStage::kXnnpack) {
+    const __m256i off = Ld(f + kDwOffset * 8);
+    const __m256 scale = _mm256_castsi256_ps(Ld(f + kDwScale * 8));
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) acc[p] = _mm256_add_epi32(avx2::RequantFp32(acc[p], scale), off);
+  } else {
+    constexpr bool kLeft = kStage == DwStage::kTfliteLeft;
+    const __m256i off = Ld(f + kDwOffset * 8);
     const __m256i m = Ld(f + kDwMult * 8), mo = Ld(f + kDwMultOdd * 8);
     const __m256d kpe = _mm256_castsi256_pd(Ld(f + kDwKPosEven * 8));
     const __m256d kne = _mm256_castsi256_pd(Ld(f + kDwKNegEven * 8));
     const __m256d kpo = _mm256_castsi256_pd(Ld(f + kDwKPosOdd * 8));
     const __m256d kno = _mm256_castsi256_pd(Ld(f + kDwKNegOdd * 8));
     const __m256i she = Ld(f + kDwShiftEven * 8), sho = Ld(f + kDwShiftOdd * 8);
+#pragma GCC unroll 4
     for (int p = 0; p < P; ++p) {
       __m256i x = acc[p];
       if (kLeft) x = _mm256_sllv_epi32(x, Ld(f + kDwLeft * 8));
@@ -59,9 +105,6 @@ inline void RequantHalf(__m256i* acc, const int32_t* f) {
       po = _mm256_srlv_epi64(po, sho);
       acc[p] = _mm256_add_epi32(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), off);
     }
-  } else {
-    const __m256 scale = _mm256_castsi256_ps(Ld(f + kDwScale * 8));
-    for (int p = 0; p < P; ++p) acc[p] = _mm256_add_epi32(avx2::RequantFp32(acc[p], scale), off);
   }
 }
 
@@ -83,120 +126,143 @@ inline void PackStore(__m256i vl, __m256i vh, __m128i amin, __m128i amax, uint8_
   }
 }
 
-// P output pixels (ox .. ox + P - 1) of one block. kTaps: the tap count, or 0 (run time).
-template <int P, int kTaps, bool kU8, RequantMode kMode, bool kLeft>
-inline void Pixels(const DepthwiseRowArgs& a, int64_t x0, const int16_t* w,
-                   const int32_t* prm, __m128i amin, __m128i amax, uint8_t* out, int n) {
+// Two pixels at once (all 16 channels): one vpacksswb, a vpermq and one 32-byte clamp for both.
+template <bool kU8>
+inline void PackStore2(__m256i l0, __m256i h0, __m256i l1, __m256i h1, __m256i amin, __m256i amax, uint8_t* out0,
+                       uint8_t* out1) {
+  const __m256i a = _mm256_packs_epi32(l0, h0), b = _mm256_packs_epi32(l1, h1);  // pixel 0 | pixel 1 as int16
+  __m256i r = kU8 ? _mm256_packus_epi16(a, b) : _mm256_packs_epi16(a, b);     // p0 0-7, p1 0-7 | p0 8-15, p1 8-15
+  r = _mm256_permute4x64_epi64(r, 0xD8);
+  r = kU8 ? _mm256_min_epu8(_mm256_max_epu8(r, amin), amax) : _mm256_min_epi8(_mm256_max_epi8(r, amin), amax);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out0), _mm256_castsi256_si128(r));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out1), _mm256_extracti128_si256(r, 1));
+}
+
+// P output pixels (ox .. ox + P - 1) of one block. kTaps: the pair tap count, or 0 (run time).
+template <int P, int kTaps, bool kU8, DwStage kStage>
+inline void Pixels(const DepthwiseRowArgs& a, int64_t x0, const int16_t* w, const int32_t* prm, __m256i amin,
+                   __m256i amax, uint8_t* out, int n) {
   const int nt = kTaps ? kTaps : a.taps_n;
   const int16_t* const* taps = a.taps;
   __m256i lo[P], hi[P];
   const __m256i b_lo = Ld(prm + kDwBias * 8), b_hi = Ld(prm + (kDwFields + kDwBias) * 8);
+#pragma GCC unroll 4
   for (int p = 0; p < P; ++p) {
     lo[p] = b_lo;
     hi[p] = b_hi;
   }
   const int64_t step = a.pixel_step;
-  int t = 0;
-  for (; t + 1 < nt; t += 2, w += 32) {
+#pragma GCC unroll 16
+  for (int t = 0; t < nt; ++t, w += 32) {
     const __m256i wl = _mm256_load_si256(reinterpret_cast<const __m256i*>(w));
     const __m256i wh = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 16));
-    const int16_t* ta = taps[t] + x0;
-    const int16_t* tb = taps[t + 1] + x0;
+    const int16_t* x = taps[t] + x0;
+#pragma GCC unroll 4
     for (int p = 0; p < P; ++p) {
-      const __m256i xa = Ld16(ta + p * step), xb = Ld16(tb + p * step);
-      lo[p] = _mm256_add_epi32(lo[p], _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb), wl));
-      hi[p] = _mm256_add_epi32(hi[p], _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb), wh));
+      lo[p] = _mm256_add_epi32(lo[p], _mm256_madd_epi16(Ld16a(x + p * step), wl));
+      hi[p] = _mm256_add_epi32(hi[p], _mm256_madd_epi16(Ld16a(x + p * step + 16), wh));
+      Pin(lo[p]);
+      Pin(hi[p]);
     }
   }
-  if (t < nt) {  // odd last tap, paired with zeros
-    const __m256i wl = _mm256_load_si256(reinterpret_cast<const __m256i*>(w));
-    const __m256i wh = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 16));
-    const int16_t* ta = taps[t] + x0;
-    const __m256i z = _mm256_setzero_si256();
-    for (int p = 0; p < P; ++p) {
-      const __m256i xa = Ld16(ta + p * step);
-      lo[p] = _mm256_add_epi32(lo[p], _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, z), wl));
-      hi[p] = _mm256_add_epi32(hi[p], _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, z), wh));
-    }
+  RequantHalf<P, kStage>(lo, prm);
+  RequantHalf<P, kStage>(hi, prm + kDwFields * 8);
+  const int64_t os = a.out_pixel_stride;
+  if (P % 2 == 0 && n == 16) {
+#pragma GCC unroll 4
+    for (int p = 0; p + 1 < P; p += 2)
+      PackStore2<kU8>(lo[p], hi[p], lo[p + 1], hi[p + 1], amin, amax, out + p * os, out + (p + 1) * os);
+    return;
   }
-  RequantHalf<P, kMode, kLeft>(lo, prm);
-  RequantHalf<P, kMode, kLeft>(hi, prm + kDwFields * 8);
-  for (int p = 0; p < P; ++p) PackStore<kU8>(lo[p], hi[p], amin, amax, out + p * a.out_pixel_stride, n);
+  const __m128i amin4 = _mm256_castsi256_si128(amin), amax4 = _mm256_castsi256_si128(amax);
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) PackStore<kU8>(lo[p], hi[p], amin4, amax4, out + p * os, n);
 }
 
-template <int kTaps, bool kU8, RequantMode kMode, bool kLeft>
+template <int kTaps, bool kU8, DwStage kStage>
 void Row(const DepthwiseRowArgs& a) {
-  const int pairs = (a.taps_n + 1) / 2;
-  const __m128i amin = _mm_set1_epi8((char)a.act_min), amax = _mm_set1_epi8((char)a.act_max);
+  const int nt = kTaps ? kTaps : a.taps_n;
+  const __m256i amin = _mm256_set1_epi8((char)a.act_min), amax = _mm256_set1_epi8((char)a.act_max);
   for (int blk = 0; blk < a.blocks; ++blk) {
     const int n = blk == a.blocks - 1 ? a.tail : 16;
-    const int16_t* w = a.weights + (int64_t)blk * pairs * 32;
+    const int16_t* w = a.weights + (int64_t)blk * nt * 32;
     const int32_t* prm = a.params + (int64_t)blk * 2 * kDwFields * 8;
     const int64_t xb = blk * a.block_step;
     uint8_t* out = a.output + blk * 16;
     int ox = 0;
     for (; ox + 4 <= a.ow; ox += 4)
-      Pixels<4, kTaps, kU8, kMode, kLeft>(a, xb + ox * a.pixel_step, w, prm, amin, amax,
-                                          out + ox * a.out_pixel_stride, n);
+      Pixels<4, kTaps, kU8, kStage>(a, xb + ox * a.pixel_step, w, prm, amin, amax, out + ox * a.out_pixel_stride, n);
+    if (ox < a.ow && a.ow >= 4) {  // the last 4 pixels again: the overlap rewrites the same bytes
+      ox = a.ow - 4;
+      Pixels<4, kTaps, kU8, kStage>(a, xb + ox * a.pixel_step, w, prm, amin, amax, out + ox * a.out_pixel_stride, n);
+      ox = a.ow;
+    }
     for (; ox < a.ow; ++ox)
-      Pixels<1, kTaps, kU8, kMode, kLeft>(a, xb + ox * a.pixel_step, w, prm, amin, amax,
-                                          out + ox * a.out_pixel_stride, n);
+      Pixels<1, kTaps, kU8, kStage>(a, xb + ox * a.pixel_step, w, prm, amin, amax, out + ox * a.out_pixel_stride, n);
   }
 }
 
-template <bool kU8, RequantMode kMode, bool kLeft>
+template <bool kU8, DwStage kStage>
 void RowTaps(const DepthwiseRowArgs& a) {
   switch (a.taps_n) {
-    case 9: return Row<9, kU8, kMode, kLeft>(a);
-    case 25: return Row<25, kU8, kMode, kLeft>(a);
-    default: return Row<0, kU8, kMode, kLeft>(a);
+    case 6: return Row<6, kU8, kStage>(a);    // 3x3
+    case 15: return Row<15, kU8, kStage>(a);  // 5x5
+    default: return Row<0, kU8, kStage>(a);
   }
 }
 
 template <bool kU8>
 void RowType(const DepthwiseRowArgs& a) {
-  if (a.mode == RequantMode::kXnnpack) return RowTaps<kU8, RequantMode::kXnnpack, false>(a);
-  if (a.any_left) return RowTaps<kU8, RequantMode::kTflite, true>(a);
-  return RowTaps<kU8, RequantMode::kTflite, false>(a);
+  switch (a.stage) {
+    case DwStage::kTfliteShort: return RowTaps<kU8, DwStage::kTfliteShort>(a);
+    case DwStage::kTfliteShortRelu: return RowTaps<kU8, DwStage::kTfliteShortRelu>(a);
+    case DwStage::kTflite: return RowTaps<kU8, DwStage::kTflite>(a);
+    case DwStage::kTfliteLeft: return RowTaps<kU8, DwStage::kTfliteLeft>(a);
+    case DwStage::kXnnpack: return RowTaps<kU8, DwStage::kXnnpack>(a);
+  }
 }
 
 template <bool kU8>
-void Widen(const void* src, int pixels, int64_t src_stride, int channels, int blocks, int64_t block_step,
-           int16_t* dst) {
+inline __m256i Widen16(const void* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return kU8 ? _mm256_cvtepu8_epi16(v) : _mm256_cvtepi8_epi16(v);
+}
+
+template <bool kU8>
+void PairRow(const void* a, const void* b, int16_t z, int pixels, int64_t src_stride, int channels, int blocks,
+             int64_t block_step, int16_t* dst) {
   using T = std::conditional_t<kU8, uint8_t, int8_t>;
-  const T* s = static_cast<const T*>(src);
-  const int full = channels / 16;
-  for (int px = 0; px < pixels; ++px, s += src_stride) {
-    int16_t* d = dst + px * 16;
-    for (int blk = 0; blk < full; ++blk) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + blk * 16));
-      const __m256i x = kU8 ? _mm256_cvtepu8_epi16(v) : _mm256_cvtepi8_epi16(v);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + blk * block_step), x);
+  const T* sa = static_cast<const T*>(a);
+  const T* sb = static_cast<const T*>(b);
+  const int full = channels / 16, rem = channels % 16;
+  const __m256i zv = _mm256_set1_epi16(z);
+  alignas(32) T ta[16] = {}, tb[16] = {};
+  for (int px = 0; px < pixels; ++px) {
+    int16_t* d = dst + (int64_t)px * 32;
+    const int64_t o = (int64_t)px * src_stride;
+    for (int blk = 0; blk < full; ++blk, d += block_step) {
+      const __m256i xa = sa ? Widen16<kU8>(sa + o + blk * 16) : zv;
+      const __m256i xb = sb ? Widen16<kU8>(sb + o + blk * 16) : zv;
+      _mm256_store_si256(reinterpret_cast<__m256i*>(d), _mm256_unpacklo_epi16(xa, xb));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(d + 16), _mm256_unpackhi_epi16(xa, xb));
     }
-    for (int blk = full; blk < blocks; ++blk) {
-      int16_t* db = d + blk * block_step;
-      for (int i = 0; i < 16; ++i) {
-        const int c = blk * 16 + i;
-        db[i] = c < channels ? (int16_t)s[c] : 0;
-      }
+    if (rem) {
+      if (sa) std::memcpy(ta, sa + o + full * 16, rem);
+      if (sb) std::memcpy(tb, sb + o + full * 16, rem);
+      const __m256i xa = sa ? Widen16<kU8>(ta) : zv;
+      const __m256i xb = sb ? Widen16<kU8>(tb) : zv;
+      _mm256_store_si256(reinterpret_cast<__m256i*>(d), _mm256_unpacklo_epi16(xa, xb));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(d + 16), _mm256_unpackhi_epi16(xa, xb));
+      d += block_step;
+    }
+    for (int blk = full + (rem ? 1 : 0); blk < blocks; ++blk, d += block_step) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(d), _mm256_setzero_si256());
+      _mm256_store_si256(reinterpret_cast<__m256i*>(d + 16), _mm256_setzero_si256());
     }
   }
 }
 
 }  // namespace
-
-void DepthwisePairRowAvx2(const int16_t* flat, int64_t block_step_in, int blocks, int entries, int g, int dw,
-                          int16_t* dst, int64_t block_step_out) {
-  for (int blk = 0; blk < blocks; ++blk) {
-    const int16_t* f = flat + blk * block_step_in;
-    int16_t* d = dst + blk * block_step_out;
-    for (int e = 0; e < entries; ++e, d += 32) {
-      const __m256i xa = Ld16(f + (int64_t)e * g * 16), xb = Ld16(f + ((int64_t)e * g + dw) * 16);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(d), _mm256_unpacklo_epi16(xa, xb));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(d + 16), _mm256_unpackhi_epi16(xa, xb));
-    }
-  }
-}
 
 void DepthwiseRowAvx2(const DepthwiseRowArgs& a) {
   if (a.is_uint8)
@@ -205,12 +271,12 @@ void DepthwiseRowAvx2(const DepthwiseRowArgs& a) {
     RowType<false>(a);
 }
 
-void DepthwiseWidenAvx2(const void* src, bool is_uint8, int pixels, int64_t src_stride, int channels, int blocks,
-                        int64_t block_step, int16_t* dst) {
+void DepthwisePairRowAvx2(const void* a, const void* b, int16_t z, bool is_uint8, int pixels, int64_t src_stride,
+                          int channels, int blocks, int64_t block_step, int16_t* dst) {
   if (is_uint8)
-    Widen<true>(src, pixels, src_stride, channels, blocks, block_step, dst);
+    PairRow<true>(a, b, z, pixels, src_stride, channels, blocks, block_step, dst);
   else
-    Widen<false>(src, pixels, src_stride, channels, blocks, block_step, dst);
+    PairRow<false>(a, b, z, pixels, src_stride, channels, blocks, block_step, dst);
 }
 
 }  // namespace qat::kernels::x86

@@ -2,13 +2,18 @@
 // kernels/optimized/depthwise_conv.cpp calls them, after checking the CPU (kernels/dispatch.h).
 //
 // Layouts (all prepared by the driver):
-//  - Input rows arrive widened to int16 in "block-planar" rows: [16-channel block][pixel][16], the
-//    padding columns (and whole padding rows) holding Z_in, so that every filter tap of every
-//    output pixel is a fixed offset and the 16 channels of a block are one 32-byte load.
-//  - Weights: [block][tap pair][32 int16]. For taps (a, b) and channels 0-15 of the block,
-//    vpunpck{l,h}wd of the two taps' 16 int16 gives lanes (ch 0-3 | 8-11) and (ch 4-7 | 12-15),
-//    each channel as (x_a, x_b); the weights are stored in the same order as (w_a, w_b). An odd last
-//    tap is paired with zeros (weight 0).
+//  - Input rows arrive widened to int16 and interleaved two by two ("pair rows"): pair row k holds
+//    input rows 2k and 2k + 1 as [16-channel block][pixel][32], the 32 int16 of a pixel being
+//    vpunpcklwd then vpunpckhwd of the two rows' 16 channels: (row 2k, row 2k + 1) for channels
+//    0-3 | 8-11, then 4-7 | 12-15. One vpmaddwd of a pixel's half with a weight pair is then two
+//    vertically adjacent filter taps for 8 channels, with no shuffle in the inner loop. Padding
+//    columns and rows (and the missing partner of an odd last row) hold Z_in, so every pair tap of
+//    every output pixel is a fixed offset.
+//  - Pair taps: an output row whose window starts at input row iy0 reads the pair rows
+//    floor(iy0 / 2) .. floor(iy_last / 2); pair tap (kr, fx) weighs pair row kr's pixel at column
+//    fx by (w[fy_even][fx], w[fy_odd][fx]), 0 where that row is not a filter row (window edges,
+//    vertical dilation). The weights depend only on iy0's parity: [parity][block][pair tap][32],
+//    in the lane order above.
 //  - Output-stage parameters: [block][half][kDwFields][8 lanes], the lanes of half 0 being channels
 //    0-3, 8-11 of the block and those of half 1 channels 4-7, 12-15 (the vpmaddwd order above).
 //    vpackssdw of the two halves then gives the channels in their natural order.
@@ -35,32 +40,44 @@ enum DwField : int {
   kDwLeft,         // left shift (int32)
   kDwOffset,       // kTflite: Z_out - 2^(31 - right) (int32, wraps); kXnnpack: Z_out
   kDwScale,        // float32 scale (kXnnpack)
+  // kTflite "short" stage (every channel's right shift in 1..kDwShortMaxRight, no left shift):
+  kDwSKPosEven,    // 4 x int64: rounding constant + Z_out * 2^(31 + right), non-negative product
+  kDwSKNegEven,    //            ... negative product
+  kDwSKPosOdd,
+  kDwSKNegOdd,
+  kDwSShift,       // right - 1 (int32)
   kDwFields
 };
+inline constexpr int kDwShortMaxRight = 21;
+
+// Output stages of the micro-kernel.
+// kTfliteShortRelu: kTfliteShort where act_min >= Z_out, so that a negative accumulator gives
+// act_min whatever its rounding: the non-negative rounding constant serves every lane.
+enum class DwStage : int { kTflite, kTfliteLeft, kTfliteShort, kTfliteShortRelu, kXnnpack };
 
 struct DepthwiseRowArgs {
-  const int16_t* const* taps;  // taps_n pointers: tap t's input for output pixel 0, block 0
-  int taps_n;                  // filter_h * filter_w, <= kDepthwiseMaxTaps
+  const int16_t* const* taps;  // taps_n pointers: pair tap t's input for output pixel 0, block 0
+  int taps_n;                  // pair taps, <= kDepthwiseMaxTaps
   int ow;                      // output pixels in the row
-  int64_t pixel_step;          // int16 elements between consecutive output pixels (stride_w * 16)
-  int64_t block_step;          // int16 elements between consecutive blocks of a row
+  int64_t pixel_step;          // int16 elements between consecutive output pixels (stride_w * 32)
+  int64_t block_step;          // int16 elements between consecutive blocks of a pair row
   int blocks;                  // 16-channel blocks
   int tail;                    // channels of the last block to store (1..16)
-  const int16_t* weights;      // block 0: [block][tap pair][32]
+  const int16_t* weights;      // block 0: [block][pair tap][32]
   const int32_t* params;       // block 0: [block][2][kDwFields][8]
   uint8_t* output;             // output pixel 0, first channel of block 0
   int64_t out_pixel_stride;    // bytes between output pixels
   int32_t act_min, act_max;
-  RequantMode mode;
-  bool any_left;
+  DwStage stage;
   bool is_uint8;
 };
 void DepthwiseRowAvx2(const DepthwiseRowArgs& a);
 
-// Widens `pixels` pixels of `channels` int8 (sign-extend) or uint8 (zero-extend) values, pixel p
-// at src + p * src_stride, into the block-planar row dst: channel c of pixel p goes to
-// dst[(c / 16) * block_step + p * 16 + c % 16]; channels from `channels` to blocks * 16 get 0.
-void DepthwiseWidenAvx2(const void* src, bool is_uint8, int pixels, int64_t src_stride, int channels, int blocks,
-                        int64_t block_step, int16_t* dst);
+// Builds `pixels` pixels of a pair row: rows a and b (null: the value z) of `channels` int8
+// (sign-extended) or uint8 (zero-extended) values, pixel p at a + p * src_stride, channel c of the
+// block-planar destination at dst + (c / 16) * block_step + p * 32 in the lane order above;
+// channels from `channels` to blocks * 16 get 0.
+void DepthwisePairRowAvx2(const void* a, const void* b, int16_t z, bool is_uint8, int pixels, int64_t src_stride,
+                          int channels, int blocks, int64_t block_step, int16_t* dst);
 
 }  // namespace qat::kernels::x86
