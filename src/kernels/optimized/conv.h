@@ -90,7 +90,8 @@ struct PackedConv {
 // runs the same layout with a scalar twin of the VNNI tile, so packing, copy and bias folding are
 // tested everywhere; the vpdpbusd tile itself only where the CPU has it.
 void SetVnniPackingForTests(bool always);
-// Tests and A/B benchmarks: the AVX2 split GEMM on (default, unless QAT_NO_SPLIT=1) or off.
+// Tests: the AVX2 split GEMM on at every depth (by default only from QAT_SPLIT_MIN_DEPTH = 128 values
+// per output, and off with QAT_NO_SPLIT=1), or off.
 void SetSplitGemmForTests(bool on);
 // How many calls have run the split GEMM so far (tests: proof that it ran, not its fallback).
 int64_t SplitGemmCallsForTests();

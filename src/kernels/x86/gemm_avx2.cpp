@@ -191,20 +191,33 @@ void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows
     const int64_t i0 = index(r0), i1 = index(r1), i2 = index(r2), i3 = index(r3);
     const int c0 = lists.counts[i0], c1 = pixels > 1 ? lists.counts[i1] : 0;
     const int c2 = pixels > 2 ? lists.counts[i2] : 0, c3 = pixels > 3 ? lists.counts[i3] : 0;
-    if ((c0 | c1 | c2 | c3) == 0) continue;
-    auto residual = [&](int64_t i, int count, __m256i& lo, __m256i& hi) {
-      const int32_t* e = lists.entries + i * 2 * lists.cap;
-      for (int k = 0; k < count; ++k) {
-        const int8_t* q = wt + e[2 * k];
-        const __m256i x = _mm256_set1_epi32(e[2 * k + 1]);
-        lo = Dot4(lo, x, _mm256_load_si256((const __m256i*)q), ones);
-        hi = Dot4(hi, x, _mm256_load_si256((const __m256i*)(q + 32)), ones);
-      }
-    };
-    residual(i0, c0, a00, a01);
-    residual(i1, c1, a10, a11);
-    residual(i2, c2, a20, a21);
-    residual(i3, c3, a30, a31);
+    const int most = std::max(std::max(c0, c1), std::max(c2, c3));
+    if (most == 0) continue;
+    // Entry k of all four rows per step (a row with fewer entries adds a zero entry, selected
+    // without a branch): one data-dependent loop exit per tap instead of one per row.
+    static const int32_t kNone[2] = {0, 0};
+    const int32_t* e0 = lists.entries + i0 * 2 * lists.cap;
+    const int32_t* e1 = lists.entries + i1 * 2 * lists.cap;
+    const int32_t* e2 = lists.entries + i2 * 2 * lists.cap;
+    const int32_t* e3 = lists.entries + i3 * 2 * lists.cap;
+    for (int k = 0; k < most; ++k) {
+      const int32_t* p0 = k < c0 ? e0 + 2 * k : kNone;
+      const int32_t* p1 = k < c1 ? e1 + 2 * k : kNone;
+      const int32_t* p2 = k < c2 ? e2 + 2 * k : kNone;
+      const int32_t* p3 = k < c3 ? e3 + 2 * k : kNone;
+      __m256i x = _mm256_set1_epi32(p0[1]);
+      a00 = Dot4(a00, x, _mm256_load_si256((const __m256i*)(wt + p0[0])), ones);
+      a01 = Dot4(a01, x, _mm256_load_si256((const __m256i*)(wt + p0[0] + 32)), ones);
+      x = _mm256_set1_epi32(p1[1]);
+      a10 = Dot4(a10, x, _mm256_load_si256((const __m256i*)(wt + p1[0])), ones);
+      a11 = Dot4(a11, x, _mm256_load_si256((const __m256i*)(wt + p1[0] + 32)), ones);
+      x = _mm256_set1_epi32(p2[1]);
+      a20 = Dot4(a20, x, _mm256_load_si256((const __m256i*)(wt + p2[0])), ones);
+      a21 = Dot4(a21, x, _mm256_load_si256((const __m256i*)(wt + p2[0] + 32)), ones);
+      x = _mm256_set1_epi32(p3[1]);
+      a30 = Dot4(a30, x, _mm256_load_si256((const __m256i*)(wt + p3[0])), ones);
+      a31 = Dot4(a31, x, _mm256_load_si256((const __m256i*)(wt + p3[0] + 32)), ones);
+    }
   }
   __m256i lo[4] = {a00, a10, a20, a30}, hi[4] = {a01, a11, a21, a31};
   if (os.mode == RequantMode::kTflite && os.k64) {
