@@ -132,7 +132,9 @@ TEST(OptimizedDepthwiseConv, MobileNetLayersSameBytesOnAnyThreadCount) {
 // The AVX2 output stage folds TFLite's two roundings into one 64-bit shift (see
 // x86/depthwise_avx2.cpp): accumulators over the whole int32 range (a 1x1 filter and large
 // biases), every right shift 0..31, multipliers at both ends of [2^30, 2^31) and 0, small left
-// shifts. Inputs stay where the reference's int32 arithmetic does not overflow.
+// shifts; every other trial keeps all right shifts in 1..21 (the short stage, and with
+// act_min >= Z_out its ReLU form). Inputs stay where the reference's int32 arithmetic does not
+// overflow.
 TEST(OptimizedDepthwiseConv, OutputStageOverTheInt32Range) {
   std::mt19937 rng(31);
   for (int trial = 0; trial < 40; ++trial)
@@ -149,6 +151,7 @@ TEST(OptimizedDepthwiseConv, OutputStageOverTheInt32Range) {
       p.input_offset = -ZeroPoint(rng, false);
       p.output_offset = ZeroPoint(rng, false);
       RandomClamp(rng, false, &p.act_min, &p.act_max);
+      if (trial % 4 == 1) p.act_min = std::min(p.output_offset + Uniform(rng, 0, 3), p.act_max);  // ReLU stage
       auto input = RandomBytes<int8_t>(rng, (size_t)p.input_h * p.input_w * p.input_c);
       auto filter = RandomBytes<int8_t>(rng, (size_t)p.output_c, true);
       std::vector<Requant> rq(p.output_c);
@@ -159,7 +162,8 @@ TEST(OptimizedDepthwiseConv, OutputStageOverTheInt32Range) {
         const int kind = Uniform(rng, 0, 9);
         r.multiplier = kind == 0 ? 0 : kind == 1 ? (1 << 30) : kind == 2 ? std::numeric_limits<int32_t>::max()
                                                                           : Uniform(rng, 1 << 30, kMax);
-        r.shift = Uniform(rng, 0, 7) == 0 ? Uniform(rng, 1, 3) : -Uniform(rng, 0, 31);
+        // Odd trials: every right shift in 1..21, the AVX2 path's short output stage.
+        r.shift = trial % 2 ? -Uniform(rng, 1, 21) : Uniform(rng, 0, 7) == 0 ? Uniform(rng, 1, 3) : -Uniform(rng, 0, 31);
         r.scale = std::ldexp((float)r.multiplier, r.shift - 31);
         // |result| must stay below 2^31 - 256 for the reference's "+ zero point".
         const int32_t lim = r.shift > 0 ? (1 << 26) : r.shift == 0 ? (1 << 30) : kMax;

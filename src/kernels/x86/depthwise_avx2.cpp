@@ -140,7 +140,7 @@ inline void PackStore2(__m256i l0, __m256i h0, __m256i l1, __m256i h1, __m256i a
 
 // P output pixels (ox .. ox + P - 1) of one block. kTaps: the pair tap count, or 0 (run time).
 template <int P, int kTaps, bool kU8, DwStage kStage>
-inline void Pixels(const DepthwiseRowArgs& a, int64_t x0, const int16_t* w, const int32_t* prm, __m256i amin,
+__attribute__((always_inline)) inline void Pixels(const DepthwiseRowArgs& a, int64_t x0, const int16_t* w, const int32_t* prm, __m256i amin,
                    __m256i amax, uint8_t* out, int n) {
   const int nt = kTaps ? kTaps : a.taps_n;
   const int16_t* const* taps = a.taps;
