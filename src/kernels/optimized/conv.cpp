@@ -562,7 +562,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     g_split_calls.fetch_add(1, std::memory_order_relaxed);
   }
   const x86::SplitLists lists{reinterpret_cast<const uint8_t*>(buf), ic_pad, split_counts, split_entries, split_cap,
-                              1.0 / ic_pad};
+                              1.0 / ic_pad, (ic_pad & (ic_pad - 1)) == 0 ? __builtin_ctz(ic_pad) : -1};
 
   // 2. The GEMM. Work unit: tiles [tile0, tile1) (at most chunk_tiles), 16-channel blocks [blk0, blk1).
   auto run_unit = [&](int64_t tile0, int64_t tile1, int blk0, int blk1) {

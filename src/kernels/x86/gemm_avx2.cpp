@@ -186,7 +186,8 @@ void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows
     // four counts are read first and one test skips the tap when all are zero (the common case
     // when the layer's depth is small).
     auto index = [&](const uint8_t* row) {
-      return (int64_t)((double)(row - lists.base) * lists.inv_row_bytes + 0.5);
+      return lists.row_shift >= 0 ? (int64_t)(row - lists.base) >> lists.row_shift
+                                  : (int64_t)((double)(row - lists.base) * lists.inv_row_bytes + 0.5);
     };
     const int64_t i0 = index(r0), i1 = index(r1), i2 = index(r2), i3 = index(r3);
     const int c0 = lists.counts[i0], c1 = pixels > 1 ? lists.counts[i1] : 0;

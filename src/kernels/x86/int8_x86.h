@@ -74,6 +74,7 @@ struct SplitLists {
   const int32_t* entries;  // pairs (offset, value)
   int cap;
   double inv_row_bytes;    // 1 / row_bytes: the pixel index by a multiply (row offsets are exact multiples)
+  int row_shift;           // log2(row_bytes) when it is a power of two (a shift instead), else -1
 };
 
 // 4 pixels x 16 channels of the split GEMM: rows[t * 4 + r] are u8 runs (min(u, T)) of icq quads,
