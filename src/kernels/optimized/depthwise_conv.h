@@ -7,8 +7,8 @@
 // layout ([block][padded pixel][32]), padding materialised as Z_in, so that one vpmaddwd of a
 // pair row with a pre-interleaved weight pair is two vertically adjacent filter taps, with no
 // shuffle in the inner loop (see x86/depthwise_x86.h). Each pair row is built once per task pass
-// and stays in L1 (the ring is kept near 24 KiB: wide layers take several passes over the rows,
-// a few blocks each) while the output rows that need it are computed. The micro-kernel runs 16
+// and stays in cache (the ring is kept under 64 KiB: wider layers take several passes over the
+// rows, a group of blocks each) while the output rows that need it are computed. The micro-kernel runs 16
 // channels x 4 output pixels; the input offset is folded into the bias
 // (bias + input_offset * sum(w)) and padding taps read Z_in, whose product cancels the folded term
 // exactly where the reference skips the tap (int32 arithmetic wraps in both). A depth multiplier

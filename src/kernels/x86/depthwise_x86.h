@@ -26,11 +26,19 @@ namespace qat::kernels::x86 {
 
 inline constexpr int kDepthwiseMaxTaps = 64;  // larger filters use the portable path
 
-// Fields of one 8-lane half of a block's output-stage parameters (each 8 x 32 bits).
+// Fields of one 8-lane half of a block's output-stage parameters (each 8 x 32 bits). Those the
+// short stages read come first, so that a block's parameters span few cache lines.
 enum DwField : int {
   kDwBias = 0,     // bias + input_offset * sum(w) (int32, wraps)
   kDwMult,         // Q31 multiplier of lane i (vpmuldq reads the even lanes)
   kDwMultOdd,      // even lane i: multiplier of lane i + 1
+  // kTflite "short" stage (every channel's right shift in 1..kDwShortMaxRight, no left shift):
+  kDwSShift,       // right - 1 (int32)
+  kDwSKPosEven,    // 4 x int64: rounding constant + Z_out * 2^(31 + right), non-negative product
+  kDwSKPosOdd,
+  kDwSKNegEven,    //            ... negative product
+  kDwSKNegOdd,
+  // kTflite (any shift):
   kDwKPosEven,     // 4 x int64, lanes 0,2,4,6: rounding constant for a non-negative product
   kDwKNegEven,     //                           ... for a negative product
   kDwKPosOdd,      // 4 x int64, lanes 1,3,5,7
@@ -40,12 +48,6 @@ enum DwField : int {
   kDwLeft,         // left shift (int32)
   kDwOffset,       // kTflite: Z_out - 2^(31 - right) (int32, wraps); kXnnpack: Z_out
   kDwScale,        // float32 scale (kXnnpack)
-  // kTflite "short" stage (every channel's right shift in 1..kDwShortMaxRight, no left shift):
-  kDwSKPosEven,    // 4 x int64: rounding constant + Z_out * 2^(31 + right), non-negative product
-  kDwSKNegEven,    //            ... negative product
-  kDwSKPosOdd,
-  kDwSKNegOdd,
-  kDwSShift,       // right - 1 (int32)
   kDwFields
 };
 inline constexpr int kDwShortMaxRight = 21;
