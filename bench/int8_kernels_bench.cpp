@@ -241,12 +241,13 @@ void BM_FullyConnected(benchmark::State& state) {
 BENCHMARK(BM_FullyConnected)->ArgNames({"b", "threads"})->Args({1, 1})->Args({64, 1})->Args({64, 2})
     ->Unit(benchmark::kMicrosecond)->UseManualTime();
 
-// DEPTHWISE_CONV_2D 3x3 layers of MobileNet-v1 1.0. args: h, w, c, stride, threads
+// DEPTHWISE_CONV_2D 3x3 layers of MobileNet-v1 1.0 (fused ReLU6 clamp). args: h, w, c, stride, threads
 void BM_Depthwise(benchmark::State& state) {
   const int h = (int)state.range(0), w = (int)state.range(1), c = (int)state.range(2), s = (int)state.range(3);
   const int threads = (int)state.range(4);
   if (!qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
   reference::ConvParams p = MakeConv({1, h, w, c, c, 3, s});
+  p.act_min = p.output_offset;  // fused ReLU6 as in MobileNet-v1 (selects the ReLU output stage)
   auto input = Random<int8_t>((size_t)h * w * c, 1);
   auto filter = Random<int8_t>((size_t)9 * c, 2);
   std::vector<int32_t> bias(c, 5);
