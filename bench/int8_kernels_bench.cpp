@@ -32,6 +32,7 @@
 #include "kernels/optimized/conv.h"
 #include "kernels/optimized/depthwise_conv.h"
 #include "kernels/optimized/pooling.h"
+#include "kernels/optimized/winograd_conv.h"
 #include "kernels/reference/conv.h"
 #include "kernels/x86/peak_x86.h"
 #include "qat/cpu_features.h"
@@ -200,7 +201,7 @@ void ConvArgs(benchmark::internal::Benchmark* b) {
       {56, 56, 64, 64, 3, 1, 1},   {28, 28, 128, 128, 3, 1, 1}, {28, 28, 256, 256, 3, 2, 1},
       // SmallCNN
       {28, 28, 1, 32, 3, 1, 1},    {14, 14, 32, 64, 3, 1, 1},   {7, 7, 64, 128, 3, 1, 1},
-      {14, 14, 32, 64, 3, 1, 64}};
+      {14, 14, 32, 64, 3, 1, 64},  {7, 7, 64, 128, 3, 1, 64}};
   for (auto l : layers) {
     for (int path : {1, 2})
       for (int threads : {1, 2}) {
@@ -217,6 +218,50 @@ void ConvArgs(benchmark::internal::Benchmark* b) {
   b->Args({112, 112, 32, 64, 1, 1, 1, 1, 2, 1});
 }
 BENCHMARK(BM_Conv)->Apply(ConvArgs)->Unit(benchmark::kMicrosecond)->UseManualTime();
+
+// The same 3x3 stride-1 layers through the exact integer Winograd F(2x2, 3x3)
+// (optimized/winograd_conv.h), same data as BM_Conv. GOPs / peak_frac count the direct
+// convolution's MACs (9 per output and input channel), so they compare with the BM_Conv rows;
+// Winograd itself issues 16/36 of those multiplies.
+// args: h, w, ic, oc, batches, threads, path (0 portable, 1 avx2), mode (0 tflite, 1 xnnpack).
+void BM_Winograd(benchmark::State& state) {
+  const Layer l{(int)state.range(4), (int)state.range(0), (int)state.range(1), (int)state.range(2),
+                (int)state.range(3), 3, 1};
+  const int threads = (int)state.range(5);
+  const KernelPath path = (KernelPath)state.range(6);
+  if (path == KernelPath::kAvx2 && !qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
+  reference::ConvParams p = MakeConv(l);
+  p.requant = state.range(7) ? RequantMode::kXnnpack : RequantMode::kTflite;
+  if (!optimized::WinogradApplies(p, false)) return state.SkipWithError("Winograd does not apply");
+  auto input = ReluLike((size_t)l.batches * l.h * l.w * l.ic, 1);
+  auto filter = Random<int8_t>((size_t)l.oc * 9 * l.ic, 2);
+  std::vector<int32_t> bias(l.oc, 100);
+  std::vector<Requant> rq(l.oc, MakeRequant(0.0007));
+  auto pw = optimized::PackWinogradInt8(p, rq.data(), l.oc, filter.data(), bias.data());
+  std::vector<int8_t> out((size_t)l.batches * p.output_h * p.output_w * l.oc);
+  std::vector<uint8_t> scratch(optimized::WinogradScratchBytes(pw));
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  TimedLoop(state, threads,
+            [&] { optimized::WinogradConvInt8(pw, input.data(), out.data(), scratch.data(), pool.get(), path); });
+  SetCounters(state, (double)l.batches * p.output_h * p.output_w * l.oc * 9 * l.ic, threads);
+}
+
+void WinogradArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"h", "w", "ic", "oc", "b", "threads", "path", "mode"});
+  // SmallCNN's 3x3 layers (BM_Conv rows h:14 ic:32 and h:7 ic:64), then the large 3x3 layers.
+  for (auto l : std::vector<std::vector<int64_t>>{{14, 14, 32, 64}, {7, 7, 64, 128}})
+    for (int batches : {1, 64})
+      for (int threads : {1, 2}) {
+        auto a = l;
+        a.insert(a.end(), {batches, threads, 1, 0});
+        b->Args(a);
+      }
+  b->Args({14, 14, 32, 64, 64, 1, 1, 1});
+  b->Args({14, 14, 32, 64, 1, 1, 0, 0});
+  b->Args({56, 56, 64, 64, 1, 1, 1, 0});
+  b->Args({28, 28, 128, 128, 1, 1, 1, 0});
+}
+BENCHMARK(BM_Winograd)->Apply(WinogradArgs)->Unit(benchmark::kMicrosecond)->UseManualTime();
 
 // FULLY_CONNECTED 1024 -> 1000 (MobileNet-v1's classifier) at batch 1 and 64.
 void BM_FullyConnected(benchmark::State& state) {
