@@ -192,13 +192,14 @@ void Row(const DepthwiseRowArgs& a) {
     int ox = 0;
     for (; ox + 4 <= a.ow; ox += 4)
       Pixels<4, kTaps, kU8, kStage>(a, xb + ox * a.pixel_step, w, prm, amin, amax, out + ox * a.out_pixel_stride, n);
-    if (ox < a.ow && a.ow >= 4) {  // the last 4 pixels again: the overlap rewrites the same bytes
-      ox = a.ow - 4;
-      Pixels<4, kTaps, kU8, kStage>(a, xb + ox * a.pixel_step, w, prm, amin, amax, out + ox * a.out_pixel_stride, n);
-      ox = a.ow;
+    const int64_t x = xb + ox * a.pixel_step;
+    uint8_t* o = out + ox * a.out_pixel_stride;
+    switch (a.ow - ox) {  // the last 1-3 pixels in one group
+      case 3: Pixels<3, kTaps, kU8, kStage>(a, x, w, prm, amin, amax, o, n); break;
+      case 2: Pixels<2, kTaps, kU8, kStage>(a, x, w, prm, amin, amax, o, n); break;
+      case 1: Pixels<1, kTaps, kU8, kStage>(a, x, w, prm, amin, amax, o, n); break;
+      default: break;
     }
-    for (; ox < a.ow; ++ox)
-      Pixels<1, kTaps, kU8, kStage>(a, xb + ox * a.pixel_step, w, prm, amin, amax, out + ox * a.out_pixel_stride, n);
   }
 }
 
