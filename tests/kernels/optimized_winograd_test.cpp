@@ -216,6 +216,15 @@ TEST(OptimizedWinograd, SmallCnnLayersAtBatch64) {
   std::vector<Requant> rq(37);
   for (auto& r : rq) r = RandomRequant(rng);
   CheckLayer(p, rq, input, filter, bias.data(), &pool3, "3 threads");
+  // The largest right shift QuantizeMultiplier produces (31: multiplier 2^-31.5), the edge of the
+  // one-rounding kTflite output stage (k64: a shift by 62).
+  for (auto& r : rq) r = MakeRequant(std::exp2(-31.5));
+  ASSERT_EQ(rq[0].shift, -31);
+  auto q = p;
+  for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
+    q.requant = mode;
+    CheckLayer(q, rq, input, filter, bias.data(), &pool, "right shift 31");
+  }
 }
 
 }  // namespace

@@ -23,6 +23,29 @@ namespace {
 
 constexpr int64_t kInt31 = int64_t(1) << 31;
 
+// The same constants as conv.cpp's InitK64 (PackedConv::k64, x86/gemm_avx2.cpp): per 8 channels
+// K+ / K- for the even and odd lanes and the shifts 31 + right; per channel Z_out - 2^(31 - right).
+void InitK64(PackedWinograd& pw) {
+  const int count = pw.oc_blocks * kWinoNR;
+  pw.k64.clear();
+  pw.zp64.clear();
+  for (int c = 0; c < count; ++c)
+    if (pw.rq.right[c] < 0 || pw.rq.right[c] > 31) return;
+  pw.k64.assign((size_t)count / 8 * 24, 0);
+  pw.zp64.assign(count, 0);
+  for (int c = 0; c < count; ++c) {
+    const int right = pw.rq.right[c];
+    const int64_t k_pos = (1LL << 62) + (1LL << 30) + (right > 0 ? (1LL << (30 + right)) : 0);
+    const int64_t k_neg = k_pos - (right > 0 ? (1LL << 31) : 0);
+    int64_t* g = pw.k64.data() + (c / 8) * 24;
+    const int lane = (c % 8) / 2, odd = c % 2;
+    g[(odd ? 8 : 0) + lane] = k_pos;
+    g[(odd ? 12 : 4) + lane] = k_neg;
+    g[(odd ? 20 : 16) + lane] = 31 + right;
+    pw.zp64[c] = (int32_t)((uint32_t)pw.p.output_offset - (uint32_t)(1ULL << (31 - right)));
+  }
+}
+
 template <class W>
 PackedWinograd PackImpl(const ConvParams& p, const Requant* requant, int requant_count, const W* filter,
                         const int32_t* bias, bool is_uint8) {
@@ -64,6 +87,7 @@ PackedWinograd PackImpl(const ConvParams& p, const Requant* requant, int requant
     pw.bias[oc] = (int32_t)((uint32_t)(bias ? bias[oc] : 0) + (uint32_t)p.input_offset * (uint32_t)sum);
   }
   pw.rq.Init(requant, requant_count, p.output_c, pw.oc_blocks * kWinoNR);
+  InitK64(pw);
   const int32_t zero_in = -p.input_offset;  // Z_in as the raw activation (int8: two's complement byte)
   pw.zero_row.assign(pw.cin16, (uint8_t)zero_in);
   return pw;
@@ -163,14 +187,14 @@ void Run(const PackedWinograd& pw, const uint8_t* input, uint8_t* output, void* 
     int32_t* m = reinterpret_cast<int32_t*>(slot + VBytes(pw));
     const int64_t t0 = tiles * task / tasks, t1 = tiles * (task + 1) / tasks;
     uint8_t* out[kWinoNT * 4];
+    // The tile t0's coordinates, then stepped tile by tile (no division per tile).
+    int64_t b = t0 / per_image;
+    int ty = (int)(t0 % per_image / pw.tiles_w), tx = (int)(t0 % pw.tiles_w);
     for (int64_t blk = t0; blk < t1; blk += kWinoNT) {
       const int nt = (int)std::min<int64_t>(kWinoNT, t1 - blk);
       // 1. Input transform of the block's tiles (padding positions read the Z_in row), and the
       //    output pixel of each tile position (null past the output's edge).
       for (int i = 0; i < nt; ++i) {
-        const int64_t tile = blk + i;
-        const int64_t b = tile / per_image;
-        const int ty = (int)(tile % per_image / pw.tiles_w), tx = (int)(tile % pw.tiles_w);
         const int iy0 = 2 * ty - p.pad_top, ix0 = 2 * tx - p.pad_left;
         const uint8_t* src[16];
         for (int dy = 0; dy < 4; ++dy)
@@ -190,6 +214,13 @@ void Run(const PackedWinograd& pw, const uint8_t* input, uint8_t* output, void* 
                                ? output + (b * p.output_h + oy) * out_row + (int64_t)ox * p.output_c
                                : nullptr;
         }
+        if (++tx == pw.tiles_w) {
+          tx = 0;
+          if (++ty == pw.tiles_h) {
+            ty = 0;
+            ++b;
+          }
+        }
       }
       // 2. Every 16-channel panel over the block, kWinoMR tiles at a time.
       for (int ob = 0; ob < pw.oc_blocks; ++ob) {
@@ -205,7 +236,9 @@ void Run(const PackedWinograd& pw, const uint8_t* input, uint8_t* output, void* 
                                pw.rq.right.data() + oc0,   pw.rq.mask.data() + oc0,       pw.rq.half.data() + oc0,
                                pw.rq.scale.data() + oc0,   p.output_offset,               p.act_min,
                                p.act_max,                  p.requant,                     pw.is_uint8,
-                               pw.rq.multiplier_odd.data() + oc0, pw.rq.any_left};
+                               pw.rq.multiplier_odd.data() + oc0, pw.rq.any_left,
+                               pw.k64.empty() ? nullptr : pw.k64.data() + oc0 / 8 * 24,
+                               pw.zp64.empty() ? nullptr : pw.zp64.data() + oc0};
             x86::WinogradGroupAvx2(g, os);
           } else {
             GroupPortable(g, pw, oc0);

@@ -46,6 +46,10 @@ struct PackedWinograd {
   AlignedVector<int16_t> u;
   AlignedVector<int32_t> bias;   // [oc_blocks * 16] bias + input_offset * sum(w) (uint8: w - Z_w)
   RequantArrays rq;              // [oc_blocks * 16]
+  // kTflite output stage in one 64-bit rounding, laid out as PackedConv::k64 / zp64 (conv.h); empty
+  // when a right shift is outside [0, 31] (the two-step RequantTflite then).
+  AlignedVector<int64_t> k64;
+  AlignedVector<int32_t> zp64;
   AlignedVector<uint8_t> zero_row;  // cin16 bytes of Z_in (the raw value of a padding tap)
 };
 

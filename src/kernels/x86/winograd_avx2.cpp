@@ -18,6 +18,44 @@ inline __m256i Widen16(const uint8_t* src, bool is_uint8) {
   return is_uint8 ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b);
 }
 
+// kTflite output stage as one 64-bit floor division, the same arithmetic as gemm_avx2.cpp's
+// Requant4K64 (derivation there; GemmOutput::k64 / zp64 as PackedConv packs them):
+// (x * m + K) >> (31 + right), K chosen by the product's sign, then + zp64 and the clamp.
+struct K64Consts {
+  __m256i m, mo, she, sho, zp, amin, amax, left;
+  __m256d kpe, kne, kpo, kno;
+};
+
+inline K64Consts LoadK64(const GemmOutput& os, int c) {
+  const int64_t* k = os.k64 + (c / 8) * 24;
+  K64Consts kc;
+  kc.m = _mm256_loadu_si256((const __m256i*)(os.multiplier + c));
+  kc.mo = _mm256_loadu_si256((const __m256i*)(os.multiplier_odd + c));
+  kc.kpe = _mm256_loadu_pd((const double*)k);
+  kc.kne = _mm256_loadu_pd((const double*)(k + 4));
+  kc.kpo = _mm256_loadu_pd((const double*)(k + 8));
+  kc.kno = _mm256_loadu_pd((const double*)(k + 12));
+  kc.she = _mm256_loadu_si256((const __m256i*)(k + 16));
+  kc.sho = _mm256_loadu_si256((const __m256i*)(k + 20));
+  kc.zp = _mm256_loadu_si256((const __m256i*)(os.zp64 + c));
+  kc.amin = _mm256_set1_epi32(os.act_min);
+  kc.amax = _mm256_set1_epi32(os.act_max);
+  kc.left = os.any_left ? _mm256_loadu_si256((const __m256i*)(os.left + c)) : _mm256_setzero_si256();
+  return kc;
+}
+
+inline __m256i RequantK64(__m256i x, const K64Consts& kc, bool any_left) {
+  if (any_left) x = _mm256_sllv_epi32(x, kc.left);
+  __m256i pe = _mm256_mul_epi32(x, kc.m);
+  __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), kc.mo);
+  pe = _mm256_add_epi64(pe, _mm256_castpd_si256(_mm256_blendv_pd(kc.kpe, kc.kne, _mm256_castsi256_pd(pe))));
+  po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kc.kpo, kc.kno, _mm256_castsi256_pd(po))));
+  pe = _mm256_srlv_epi64(pe, kc.she);
+  po = _mm256_srlv_epi64(po, kc.sho);
+  x = _mm256_add_epi32(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), kc.zp);
+  return _mm256_min_epi32(_mm256_max_epi32(x, kc.amin), kc.amax);
+}
+
 }  // namespace
 
 void WinogradInputTileAvx2(const uint8_t* const* src, bool is_uint8, int input_c, int cin16, int16_t* v,
@@ -95,28 +133,36 @@ void WinogradGroupAvx2(const WinogradGroup& g, const GemmOutput& os) {
   }
   // Output transform Y = A^T M A (A^T rows: m0 + m1 + m2, m1 - m2 - m3), 8 channels per vector.
   // All of it wraps modulo 2^32 and Y = 4 * S fits int32 (WinogradApplies), so Y >> 2 is exact.
-  for (int r = 0; r < g.tiles; ++r) {
-    __m256i y[4][2];
-    for (int h = 0; h < 2; ++h) {
+  // Half h (channels 8h..8h+7) of every tile first, so each half's constants are loaded once.
+  __m256i res[4][4][2];
+  for (int h = 0; h < 2; ++h) {
+    const int c = h * 8;
+    const __m256i bias = _mm256_loadu_si256((const __m256i*)(os.bias + c));
+    const bool k64 = os.mode == RequantMode::kTflite && os.k64;
+    K64Consts kc;
+    if (k64) kc = LoadK64(os, c);
+    for (int r = 0; r < g.tiles; ++r) {
       __m256i m[16];
-      for (int pos = 0; pos < 16; ++pos) m[pos] = _mm256_load_si256((const __m256i*)(g.m + pos * 64 + r * 16 + h * 8));
+      for (int pos = 0; pos < 16; ++pos) m[pos] = _mm256_load_si256((const __m256i*)(g.m + pos * 64 + r * 16 + c));
       __m256i t0[4], t1[4];
       for (int j = 0; j < 4; ++j) {
         t0[j] = _mm256_add_epi32(_mm256_add_epi32(m[j], m[4 + j]), m[8 + j]);
         t1[j] = _mm256_sub_epi32(_mm256_sub_epi32(m[4 + j], m[8 + j]), m[12 + j]);
       }
-      const __m256i s00 = _mm256_add_epi32(_mm256_add_epi32(t0[0], t0[1]), t0[2]);
-      const __m256i s01 = _mm256_sub_epi32(_mm256_sub_epi32(t0[1], t0[2]), t0[3]);
-      const __m256i s10 = _mm256_add_epi32(_mm256_add_epi32(t1[0], t1[1]), t1[2]);
-      const __m256i s11 = _mm256_sub_epi32(_mm256_sub_epi32(t1[1], t1[2]), t1[3]);
-      y[0][h] = avx2::OutputStage8(_mm256_srai_epi32(s00, 2), os, h * 8);
-      y[1][h] = avx2::OutputStage8(_mm256_srai_epi32(s01, 2), os, h * 8);
-      y[2][h] = avx2::OutputStage8(_mm256_srai_epi32(s10, 2), os, h * 8);
-      y[3][h] = avx2::OutputStage8(_mm256_srai_epi32(s11, 2), os, h * 8);
+      const __m256i s[4] = {_mm256_add_epi32(_mm256_add_epi32(t0[0], t0[1]), t0[2]),
+                            _mm256_sub_epi32(_mm256_sub_epi32(t0[1], t0[2]), t0[3]),
+                            _mm256_add_epi32(_mm256_add_epi32(t1[0], t1[1]), t1[2]),
+                            _mm256_sub_epi32(_mm256_sub_epi32(t1[1], t1[2]), t1[3])};
+      for (int q = 0; q < 4; ++q) {
+        const __m256i acc = _mm256_add_epi32(_mm256_srai_epi32(s[q], 2), bias);
+        res[r][q][h] = k64 ? RequantK64(acc, kc, os.any_left) : avx2::Requant8(acc, os, c);
+      }
     }
-    for (int q = 0; q < 4; ++q)
-      if (uint8_t* dst = g.out[r * 4 + q]) avx2::StoreBytes(dst, avx2::PackBytes16(y[q][0], y[q][1], os.is_uint8), g.n);
   }
+  for (int r = 0; r < g.tiles; ++r)
+    for (int q = 0; q < 4; ++q)
+      if (uint8_t* dst = g.out[r * 4 + q])
+        avx2::StoreBytes(dst, avx2::PackBytes16(res[r][q][0], res[r][q][1], os.is_uint8), g.n);
 }
 
 }  // namespace qat::kernels::x86
