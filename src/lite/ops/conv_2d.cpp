@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "kernels/optimized/conv.h"
+#include "kernels/optimized/conv_float.h"
 #include "kernels/reference/conv.h"
 #include "lite/ops/quantized_prepare.h"
 
@@ -20,6 +21,9 @@ struct OpData {
   // int8/uint8 with constant filter and bias: weights packed once here for the optimised kernel
   // (kernels/optimized/conv.h, bit-exact with the reference); null: the reference kernel runs.
   std::unique_ptr<kernels::optimized::PackedConv> packed;
+  // float32 with constant filter and bias (DEQUANTIZE of a constant resolves to one): filter packed
+  // once here for kernels/optimized/conv_float.h; null: the reference repacks per Invoke.
+  std::unique_ptr<kernels::optimized::PackedConvFloat> fpacked;
 };
 
 void Prepare(OpContext& ctx) {
@@ -59,6 +63,13 @@ void Prepare(OpContext& ctx) {
   d.filter_scales = std::move(ws.hybrid_scales);
   d.requant = std::move(ws.requant);
   d.packed.reset();
+  d.fpacked.reset();
+  if (d.kind == Kind::kFloat && ConstantWeights(filter, bias)) {
+    d.fpacked = std::make_unique<kernels::optimized::PackedConvFloat>(
+        kernels::optimized::PackConvFloat(p, filter.as<float>(), bias ? bias->as<float>() : nullptr));
+    ctx.scratch_bytes = kernels::optimized::ConvFloatScratchBytes(*d.fpacked, ctx.pool);
+    return;
+  }
   if (d.kind == Kind::kFloat) {
     // Scratch for the HWIO repack of the filter (the filter may be computed, e.g. by DEQUANTIZE).
     ctx.scratch_bytes = (size_t)p.filter_h * p.filter_w * p.input_c * p.output_c * sizeof(float);
@@ -83,6 +94,10 @@ void Eval(OpContext& ctx) {
   LiteTensor& out = ctx.out(0);
   switch (d.kind) {
     case Kind::kFloat: {
+      if (d.fpacked) {
+        kernels::optimized::ConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.scratch, ctx.pool);
+        break;
+      }
       auto* packed = static_cast<float*>(ctx.scratch);
       ref::PackConvFilterHWIO(d.params, filter.as<float>(), packed);
       ref::ConvFloatHWIO(d.params, in.as<float>(), packed, bias ? bias->as<float>() : nullptr, out.as<float>());

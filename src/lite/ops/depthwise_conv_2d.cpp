@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "kernels/optimized/depthwise_conv.h"
+#include "kernels/optimized/depthwise_float.h"
 #include "kernels/reference/depthwise_conv.h"
 #include "lite/ops/quantized_prepare.h"
 
@@ -20,6 +21,9 @@ struct OpData {
   // int8/uint8 with constant filter and bias: weights packed once here for the optimised kernel
   // (kernels/optimized/depthwise_conv.h, bit-exact with the reference); null: the reference runs.
   std::unique_ptr<kernels::optimized::PackedDepthwise> packed;
+  // float32, depth multiplier 1, constant filter and bias: packed once for
+  // kernels/optimized/depthwise_float.h; null: the reference runs.
+  std::unique_ptr<kernels::optimized::PackedDepthwiseFloat> fpacked;
 };
 
 void Prepare(OpContext& ctx) {
@@ -64,6 +68,10 @@ void Prepare(OpContext& ctx) {
   d.filter_scales = std::move(ws.hybrid_scales);
   d.requant = std::move(ws.requant);
   d.packed.reset();
+  d.fpacked.reset();
+  if (d.kind == Kind::kFloat && p.depth_multiplier == 1 && ConstantWeights(filter, bias))
+    d.fpacked = std::make_unique<kernels::optimized::PackedDepthwiseFloat>(
+        kernels::optimized::PackDepthwiseFloat(p, filter.as<float>(), bias ? bias->as<float>() : nullptr));
   if (d.kind == Kind::kFloat || d.kind == Kind::kHybrid) return;
   if (ConstantWeights(filter, bias)) {
     const int32_t* b = bias ? bias->as<int32_t>() : nullptr;
@@ -84,6 +92,10 @@ void Eval(OpContext& ctx) {
   LiteTensor& out = ctx.out(0);
   switch (d.kind) {
     case Kind::kFloat:
+      if (d.fpacked) {
+        kernels::optimized::DepthwiseConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.pool);
+        break;
+      }
       ref::DepthwiseConvFloat(d.params, in.as<float>(), filter.as<float>(), bias ? bias->as<float>() : nullptr,
                               out.as<float>());
       break;

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "kernels/optimized/conv.h"
+#include "kernels/optimized/conv_float.h"
 #include "lite/ops/quantized_prepare.h"
 
 namespace qat::lite::ops {
@@ -24,6 +25,8 @@ struct OpData {
   // int8/uint8 with constant weights and bias: packed once here for the optimised kernel (a 1x1
   // convolution over the batches, kernels/optimized/conv.h); null: the reference kernel runs.
   std::unique_ptr<kernels::optimized::PackedConv> packed;
+  // float32 with constant weights and bias: packed once for kernels/optimized/conv_float.h.
+  std::unique_ptr<kernels::optimized::PackedConvFloat> fpacked;
 };
 
 void Prepare(OpContext& ctx) {
@@ -67,6 +70,12 @@ void Prepare(OpContext& ctx) {
   d.weight_scales = std::move(ws.hybrid_scales);
   d.requant = std::move(ws.requant);
   d.packed.reset();
+  d.fpacked.reset();
+  if (d.kind == Kind::kFloat && ConstantWeights(w, bias)) {
+    d.fpacked = std::make_unique<kernels::optimized::PackedConvFloat>(
+        kernels::optimized::PackFullyConnectedFloat(p, w.as<float>(), bias ? bias->as<float>() : nullptr));
+    ctx.scratch_bytes = kernels::optimized::ConvFloatScratchBytes(*d.fpacked, ctx.pool);
+  }
   if (d.kind == Kind::kFloat || d.kind == Kind::kHybrid) return;
   if (ConstantWeights(w, bias)) {
     const int32_t* b = bias ? bias->as<int32_t>() : nullptr;
@@ -86,6 +95,10 @@ void Eval(OpContext& ctx) {
   LiteTensor& out = ctx.out(0);
   switch (d.kind) {
     case Kind::kFloat:
+      if (d.fpacked) {
+        kernels::optimized::ConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.scratch, ctx.pool);
+        break;
+      }
       ref::FullyConnectedFloat(d.params, in.as<float>(), w.as<float>(), bias ? bias->as<float>() : nullptr,
                                out.as<float>());
       break;

@@ -1,0 +1,196 @@
+// Optimised float32 CONV_2D / FULLY_CONNECTED (see conv_float.h).
+#include "kernels/optimized/conv_float.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/optimized/parallel.h"
+#include "kernels/x86/float_x86.h"
+
+namespace qat::kernels::optimized {
+namespace {
+
+constexpr int MR = kFloatGemmMR, NR = kFloatGemmNR;
+
+// Portable micro-kernel: the AVX2 kernel's arithmetic in plain C++ (per output, acc = bias, then
+// acc += w * x for k in order; GCC does not reassociate float adds without -ffast-math).
+void FloatGemmPortable(int mr, int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
+                       int64_t ldc, float act_min, float act_max) {
+  for (int r = 0; r < mr; ++r) {
+    float acc[NR];
+    for (int j = 0; j < NR; ++j) acc[j] = bias[j];
+    const float* ar = a[r];
+    const float* bk = b;
+    for (int64_t k = 0; k < K; ++k, bk += NR) {
+      const float x = ar[k];
+      for (int j = 0; j < NR; ++j) acc[j] += bk[j] * x;
+    }
+    float* cr = c + r * ldc;
+    for (int j = 0; j < nr; ++j) cr[j] = std::min(std::max(acc[j], act_min), act_max);
+  }
+}
+
+using GemmFn = void (*)(int, int, int64_t, const float* const*, const float*, const float*, float*, int64_t, float,
+                        float);
+
+GemmFn SelectGemm(KernelPath path) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (path != KernelPath::kPortable) return x86::FloatGemmAvx2;
+#endif
+  return FloatGemmPortable;
+}
+
+int64_t OutputRows(const reference::ConvParams& p) { return (int64_t)p.batches * p.output_h * p.output_w; }
+
+// How the work is split: `tasks` tasks, each a range of 6-row tiles x a range of panels.
+struct Split {
+  int tasks = 1;
+  bool by_rows = true;
+};
+
+Split ChooseSplit(const PackedConvFloat& pc, int threads) {
+  Split s;
+  if (threads <= 1) return s;
+  const int64_t tiles = (OutputRows(pc.p) + MR - 1) / MR;
+  if (tiles >= 4LL * threads || pc.panels < threads) {
+    s.tasks = (int)std::min<int64_t>(threads, tiles);
+    s.by_rows = true;
+  } else {
+    s.tasks = threads;
+    s.by_rows = false;
+  }
+  return s;
+}
+
+// Panels per L2-resident group: K x 16 floats each, about 192 KiB per group.
+int PanelGroup(int64_t K) { return (int)std::max<int64_t>(1, (192 * 1024) / (K * NR * (int64_t)sizeof(float))); }
+
+}  // namespace
+
+PackedConvFloat PackConvFloat(const reference::ConvParams& p, const float* filter, const float* bias) {
+  PackedConvFloat pc;
+  pc.p = p;
+  pc.K = (int64_t)p.filter_h * p.filter_w * p.input_c;
+  pc.panels = (p.output_c + NR - 1) / NR;
+  pc.direct = p.filter_h == 1 && p.filter_w == 1 && p.pad_top == 0 && p.pad_left == 0;
+  pc.weights.assign((size_t)pc.panels * pc.K * NR, 0.f);
+  pc.bias.assign((size_t)pc.panels * NR, 0.f);
+  for (int oc = 0; oc < p.output_c; ++oc) {
+    float* dst = pc.weights.data() + (size_t)(oc / NR) * pc.K * NR + oc % NR;
+    const float* src = filter + (int64_t)oc * pc.K;
+    for (int64_t k = 0; k < pc.K; ++k) dst[k * NR] = src[k];
+    if (bias) pc.bias[oc] = bias[oc];
+  }
+  return pc;
+}
+
+PackedConvFloat PackFullyConnectedFloat(const reference::FullyConnectedParams& f, const float* weights,
+                                        const float* bias) {
+  reference::ConvParams p;
+  p.batches = f.batches;
+  p.input_h = p.input_w = p.output_h = p.output_w = 1;
+  p.input_c = f.input_depth;
+  p.output_c = f.output_depth;
+  p.float_act = f.float_act;
+  return PackConvFloat(p, weights, bias);
+}
+
+size_t ConvFloatScratchBytes(const PackedConvFloat& pc, const ThreadPool* pool) {
+  if (pc.direct) return 0;
+  const Split s = ChooseSplit(pc, ParallelThreads(pool));
+  return (size_t)s.tasks * MR * pc.K * sizeof(float) + 64;
+}
+
+void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
+               KernelPath path) {
+  const reference::ConvParams& p = pc.p;
+  const int64_t M = OutputRows(p), K = pc.K;
+  if (M == 0) return;
+  const int64_t tiles = (M + MR - 1) / MR;
+  const Split s = ChooseSplit(pc, ParallelThreads(pool));
+  std::vector<float> owned;
+  float* cols = nullptr;
+  if (!pc.direct) {
+    if (scratch) {
+      cols = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
+    } else {
+      owned.resize((size_t)s.tasks * MR * K + 16);
+      cols = owned.data();
+    }
+  }
+  const GemmFn gemm = SelectGemm(path);
+  const int group = PanelGroup(K);
+  const float lo = p.float_act.min, hi = p.float_act.max;
+  const int OC = p.output_c;
+  const int64_t ohw = (int64_t)p.output_h * p.output_w;
+  // 1x1, stride 1, no padding: output row m reads input row m.
+  const bool contiguous = pc.direct && p.stride_h == 1 && p.stride_w == 1;
+
+  ParallelTasks(pool, s.tasks, [&](int task) {
+    int64_t t0 = 0, t1 = tiles;
+    int p0 = 0, p1 = pc.panels;
+    if (s.by_rows) {
+      t0 = tiles * task / s.tasks;
+      t1 = tiles * (task + 1) / s.tasks;
+    } else {
+      p0 = (int)((int64_t)pc.panels * task / s.tasks);
+      p1 = (int)((int64_t)pc.panels * (task + 1) / s.tasks);
+    }
+    float* my_cols = cols ? cols + (size_t)task * MR * K : nullptr;
+    const float* rows[MR];
+    for (int g0 = p0; g0 < p1; g0 += group) {
+      const int g1 = std::min(p1, g0 + group);
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t m0 = t * MR;
+        const int mr = (int)std::min<int64_t>(MR, M - m0);
+        if (contiguous) {
+          for (int r = 0; r < mr; ++r) rows[r] = input + (m0 + r) * p.input_c;
+        }
+        // (b, oy, ox) of the tile's first row by division, then stepped (no division per row).
+        int64_t b = m0 / ohw;
+        int oy = (int)((m0 % ohw) / p.output_w), ox = (int)((m0 % ohw) % p.output_w);
+        for (int r = 0; r < mr && !contiguous; ++r) {
+          if (r > 0 && ++ox == p.output_w) {
+            ox = 0;
+            if (++oy == p.output_h) {
+              oy = 0;
+              ++b;
+            }
+          }
+          if (pc.direct) {
+            rows[r] = input + ((b * p.input_h + (int64_t)oy * p.stride_h) * p.input_w + (int64_t)ox * p.stride_w) *
+                                  p.input_c;
+            continue;
+          }
+          float* col = my_cols + (size_t)r * K;
+          const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+          for (int fy = 0; fy < p.filter_h; ++fy) {
+            const int iy = iy0 + fy * p.dilation_h;
+            for (int fx = 0; fx < p.filter_w; ++fx) {
+              const int ix = ix0 + fx * p.dilation_w;
+              float* dst = col + ((int64_t)fy * p.filter_w + fx) * p.input_c;
+              const bool pad = iy < 0 || iy >= p.input_h || ix < 0 || ix >= p.input_w;
+              const float* src = pad ? nullptr : input + ((b * p.input_h + iy) * p.input_w + ix) * p.input_c;
+              if (p.input_c <= 8) {  // few input channels (first layers): no library call per tap
+                for (int ic = 0; ic < p.input_c; ++ic) dst[ic] = pad ? 0.f : src[ic];
+              } else if (pad) {
+                std::memset(dst, 0, sizeof(float) * p.input_c);
+              } else {
+                std::memcpy(dst, src, sizeof(float) * p.input_c);
+              }
+            }
+          }
+          rows[r] = col;
+        }
+        for (int pn = g0; pn < g1; ++pn) {
+          const int n0 = pn * NR;
+          gemm(mr, std::min(NR, OC - n0), K, rows, pc.weights.data() + (size_t)pn * K * NR, pc.bias.data() + n0,
+               output + m0 * OC + n0, OC, lo, hi);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace qat::kernels::optimized

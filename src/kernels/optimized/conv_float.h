@@ -1,0 +1,64 @@
+// Optimised float32 CONV_2D and FULLY_CONNECTED (NHWC, OHWI filters), the same values as the
+// reference kernels (kernels/reference/conv.h, fully_connected.h): every output is
+// bias + w0*x0 + w1*x1 + ... in the reference's tap order (fy, fx, ic), one float32 multiply and
+// one float32 add per tap (no FMA, no reordering), then the clamp; the only difference is the sign
+// of a zero: padding taps add w * 0.f (XNNPACK's zero buffer) where the reference skips them.
+// Why no FMA: the reference order is XNNPACK's without FMA, i.e. LiteRT's, and fusing breaks that
+// parity beyond 1e-4 on the deep MediaPipe pose models (tests/lite/ops_models_test.cpp); on Zen 3
+// multiply-then-add costs about 5% on the 1x1 layers of MobileNet (k loop unrolled by two).
+//
+// Layout: the filter is packed once (PackConvFloat) into panels of 16 output channels,
+// [panel][k][16] with k = (fy, fx, ic) and zero-padded channels, plus the bias padded to the same
+// width. The GEMM micro-kernel (x86/float_x86.h for AVX2: 6 rows x 16 channels in 12 ymm
+// accumulators; a portable C++ twin otherwise) reads up to 6 output pixels' input rows through
+// row pointers:
+//   - 1x1 filters without padding (any stride) and FULLY_CONNECTED: the pointers go straight into
+//     the input (no copy);
+//   - other filters: the rows are gathered (im2col, zeros for padding) into a per-task scratch
+//     of 6 x K floats.
+// Blocking: panels are grouped so one group's weights (K x 16 x group) stay in L2 while every
+// 6-row tile of the task runs over the group; the tile's rows stay in L1 across the group.
+// Threads: ParallelTasks (kernels/optimized/parallel.h), one task per thread: output rows when
+// there are at least 4 tiles per thread, else output-channel panels. Each output is computed by
+// the same arithmetic whatever the split, so 1 and N threads give identical values.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/dispatch.h"
+#include "kernels/optimized/packing.h"
+#include "kernels/reference/types.h"
+
+namespace qat {
+class ThreadPool;
+}
+
+namespace qat::kernels::optimized {
+
+inline constexpr int kFloatGemmMR = 6;
+inline constexpr int kFloatGemmNR = 16;
+
+struct PackedConvFloat {
+  reference::ConvParams p;    // FULLY_CONNECTED: a 1x1 conv over a batches x 1 x 1 x K input
+  int64_t K = 0;              // filter_h * filter_w * input_c
+  int panels = 0;             // ceil(output_c / 16)
+  bool direct = false;        // 1x1 filter, no padding: rows read the input in place
+  AlignedVector<float> weights;  // [panel][K][16]
+  AlignedVector<float> bias;     // [panels * 16], zeros where the layer has none
+};
+
+// filter: OHWI float32; bias: output_c floats or null. p.float_act is the fused clamp.
+PackedConvFloat PackConvFloat(const reference::ConvParams& p, const float* filter, const float* bias);
+// weights [output_depth][input_depth] (TFLite's FULLY_CONNECTED layout), bias or null.
+PackedConvFloat PackFullyConnectedFloat(const reference::FullyConnectedParams& p, const float* weights,
+                                        const float* bias);
+
+// Scratch bytes one call with `pool` needs (im2col rows, one block per task); 0 for direct.
+size_t ConvFloatScratchBytes(const PackedConvFloat& pc, const ThreadPool* pool);
+
+// input NHWC float32, output NHWC float32 (FC: [batches][output_depth]).
+// scratch: ConvFloatScratchBytes(pc, pool) bytes, or null (the call then allocates).
+void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
+               KernelPath path = ActiveKernelPath());
+
+}  // namespace qat::kernels::optimized

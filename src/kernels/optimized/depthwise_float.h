@@ -1,0 +1,35 @@
+// Optimised float32 DEPTHWISE_CONV_2D (NHWC, filter [1][fh][fw][C]), depth multiplier 1, the same
+// values as reference::DepthwiseConvFloat: out[c] = clamp(bias[c] + sum over the in-bounds taps
+// of w * x, column by column: fx outer, fy inner, XNNPACK's order), one float32 multiply and one
+// add per tap (no FMA).
+// Channels are the vector axis (AVX2: 32 channels in 4 ymm accumulators per pass, 8-channel and
+// masked tails); the filter is packed once as [tap][C rounded up to 8] with the bias alongside.
+// Threads: output rows (batch x height) split over the tasks, or, for fewer rows than threads,
+// each task computing every row's pixels in its own range of columns.
+#pragma once
+#include <cstdint>
+
+#include "kernels/dispatch.h"
+#include "kernels/optimized/packing.h"
+#include "kernels/reference/types.h"
+
+namespace qat {
+class ThreadPool;
+}
+
+namespace qat::kernels::optimized {
+
+struct PackedDepthwiseFloat {
+  reference::ConvParams p;    // p.depth_multiplier == 1
+  int c_pad = 0;              // output_c rounded up to 8
+  AlignedVector<float> weights;  // [fy * fw + fx][c_pad]
+  AlignedVector<float> bias;     // [c_pad]
+};
+
+// filter: [1][fh][fw][C]; bias: C floats or null. Requires p.depth_multiplier == 1.
+PackedDepthwiseFloat PackDepthwiseFloat(const reference::ConvParams& p, const float* filter, const float* bias);
+
+void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, float* output, ThreadPool* pool,
+                        KernelPath path = ActiveKernelPath());
+
+}  // namespace qat::kernels::optimized

@@ -1,0 +1,121 @@
+// AVX2 float32 micro-kernels (see float_x86.h). Multiply then add, never fused: the results equal
+// the reference kernels' (acc += w * x in float32, tap by tap, in their order). GCC would contract
+// _mm256_add_ps(acc, _mm256_mul_ps(w, x)) into an FMA (-ffp-contract=fast is its default), so
+// contraction is off in this file.
+#pragma GCC optimize("fp-contract=off")
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/x86/float_x86.h"
+
+namespace qat::kernels::x86 {
+namespace {
+
+// std::min(std::max(v, lo), hi) exactly, NaN included: _mm256_max_ps(lo, v) is (lo > v) ? lo : v
+// and _mm256_min_ps(hi, x) is (hi < x) ? hi : x.
+inline __m256 ClampVec(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
+
+template <int MR>
+inline void GemmTile(int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
+                     int64_t ldc, float act_min, float act_max) {
+  __m256 acc0[MR], acc1[MR];
+  const float* ap[MR];
+  const __m256 bias0 = _mm256_load_ps(bias), bias1 = _mm256_load_ps(bias + 8);
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) {
+    acc0[r] = bias0;
+    acc1[r] = bias1;
+    ap[r] = a[r];
+  }
+  int64_t k = 0;
+#pragma GCC unroll 2
+  for (; k < K; ++k) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    b += 16;
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      const __m256 x = _mm256_broadcast_ss(ap[r] + k);
+      acc0[r] = _mm256_add_ps(acc0[r], _mm256_mul_ps(b0, x));
+      acc1[r] = _mm256_add_ps(acc1[r], _mm256_mul_ps(b1, x));
+    }
+  }
+  const __m256 lo = _mm256_set1_ps(act_min), hi = _mm256_set1_ps(act_max);
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; ++r) {
+    const __m256 v0 = ClampVec(acc0[r], lo, hi), v1 = ClampVec(acc1[r], lo, hi);
+    float* cr = c + r * ldc;
+    if (nr == 16) {
+      _mm256_storeu_ps(cr, v0);
+      _mm256_storeu_ps(cr + 8, v1);
+    } else {
+      alignas(32) float tmp[16];
+      _mm256_store_ps(tmp, v0);
+      _mm256_store_ps(tmp + 8, v1);
+      std::memcpy(cr, tmp, sizeof(float) * nr);
+    }
+  }
+}
+
+// Lane mask for the first n (0..8) lanes.
+inline __m256i TailMask(int n) {
+  alignas(32) static const int32_t m[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + 8 - n));
+}
+
+}  // namespace
+
+void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
+                   int64_t ldc, float act_min, float act_max) {
+  switch (mr) {
+    case 6: GemmTile<6>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+    case 5: GemmTile<5>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+    case 4: GemmTile<4>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+    case 3: GemmTile<3>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+    case 2: GemmTile<2>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+    default: GemmTile<1>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+  }
+}
+
+void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index,
+                           const float* weights, int64_t c_stride, const float* bias, float* out, int npix,
+                           float act_min, float act_max) {
+  const __m256 lo = _mm256_set1_ps(act_min), hi = _mm256_set1_ps(act_max);
+  const __m256i tail = TailMask(C % 8);
+  for (int i = 0; i < npix; ++i, out += C) {
+    const int64_t off = i * pixel_stride;
+    int c = 0;
+    for (; c + 32 <= C; c += 32) {
+      __m256 a0 = _mm256_load_ps(bias + c), a1 = _mm256_load_ps(bias + c + 8);
+      __m256 a2 = _mm256_load_ps(bias + c + 16), a3 = _mm256_load_ps(bias + c + 24);
+      for (int t = 0; t < taps; ++t) {
+        const float* x = in[t] + off + c;
+        const float* w = weights + tap_index[t] * c_stride + c;
+        a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(w), _mm256_loadu_ps(x)));
+        a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_load_ps(w + 8), _mm256_loadu_ps(x + 8)));
+        a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_load_ps(w + 16), _mm256_loadu_ps(x + 16)));
+        a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_load_ps(w + 24), _mm256_loadu_ps(x + 24)));
+      }
+      _mm256_storeu_ps(out + c, ClampVec(a0, lo, hi));
+      _mm256_storeu_ps(out + c + 8, ClampVec(a1, lo, hi));
+      _mm256_storeu_ps(out + c + 16, ClampVec(a2, lo, hi));
+      _mm256_storeu_ps(out + c + 24, ClampVec(a3, lo, hi));
+    }
+    for (; c + 8 <= C; c += 8) {
+      __m256 a0 = _mm256_load_ps(bias + c);
+      for (int t = 0; t < taps; ++t)
+        a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(weights + tap_index[t] * c_stride + c),
+                                             _mm256_loadu_ps(in[t] + off + c)));
+      _mm256_storeu_ps(out + c, ClampVec(a0, lo, hi));
+    }
+    if (c < C) {
+      __m256 a0 = _mm256_load_ps(bias + c);
+      for (int t = 0; t < taps; ++t)
+        a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(weights + tap_index[t] * c_stride + c),
+                                             _mm256_maskload_ps(in[t] + off + c, tail)));
+      _mm256_maskstore_ps(out + c, tail, ClampVec(a0, lo, hi));
+    }
+  }
+}
+
+}  // namespace qat::kernels::x86

@@ -1,0 +1,23 @@
+// AVX2 float32 micro-kernels of kernels/optimized/conv_float.h and depthwise_float.h
+// (x86/float_avx2.cpp, compiled with -mavx2 -mfma, but no FMA is used: one multiply and one add
+// per tap, the reference's rounding).
+#pragma once
+#include <cstdint>
+
+namespace qat::kernels::x86 {
+
+// c[r][0..nr) = clamp(bias[0..16) + sum_k a[r][k] * b[k][0..16)) for r < mr (1..6), nr 1..16.
+// b: one packed panel [K][16]; c row r at c + r * ldc.
+void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
+                   int64_t ldc, float act_min, float act_max);
+
+// npix output pixels of a depthwise conv with depth multiplier 1, C channels, that share their
+// tap list: pixel i (i < npix) is
+//   out[i * C + c] = clamp(bias[c] + sum_t w[t][c] * in[t][i * pixel_stride + c]) over t < taps
+// in order, with w[t] = weights + tap_index[t] * c_stride (c_stride a multiple of 8, weights and
+// bias 32-byte aligned and readable up to the next multiple of 8 channels).
+void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index,
+                           const float* weights, int64_t c_stride, const float* bias, float* out, int npix,
+                           float act_min, float act_max);
+
+}  // namespace qat::kernels::x86

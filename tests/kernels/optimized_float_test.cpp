@@ -1,0 +1,213 @@
+// Randomised test of the optimised float32 CONV_2D, FULLY_CONNECTED and DEPTHWISE_CONV_2D
+// (kernels/optimized/conv_float.h, depthwise_float.h) against the reference kernels: every
+// compiled path, 1, 2 and 3 threads, with and without caller scratch (filled with garbage), odd
+// channel counts (panel and vector tails), 1 and 3 input channels, strides 1-2, dilation, SAME and
+// VALID padding, batch > 1, fused clamps (none, ReLU, ReLU6, random windows).
+// Tolerance: none. The optimised kernels add the same float32 products in the reference's order
+// (bias, then the taps in the reference's order; multiply then add, no FMA), so every output must
+// compare equal (operator==, so a padding tap's +0/-0 sign does not count). A fused multiply-add
+// fails these tests. Seeded; the seed is printed on failure.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "kernels/optimized/conv_float.h"
+#include "kernels/optimized/depthwise_float.h"
+#include "kernels/reference/conv.h"
+#include "kernels/reference/depthwise_conv.h"
+#include "kernels/reference/fully_connected.h"
+#include "optimized_test_util.h"
+#include "qat/thread_pool.h"
+
+namespace qat::kernels {
+namespace {
+
+using namespace testing;
+
+std::vector<float> RandomFloats(std::mt19937& rng, size_t n) {
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+reference::FloatRange RandomFloatClamp(std::mt19937& rng) {
+  switch (Uniform(rng, 0, 4)) {
+    case 0: return reference::ActivationRangeFloat(reference::Activation::kRelu);
+    case 1: return reference::ActivationRangeFloat(reference::Activation::kRelu6);
+    case 2: return {-0.5f, 0.25f};
+    default: return {};
+  }
+}
+
+size_t Mismatches(const std::vector<float>& got, const std::vector<float>& want) {
+  size_t bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) bad += !(got[i] == want[i]);
+  return bad;
+}
+
+// A random conv window on p (input sizes, filter sizes and output_c set).
+bool RandomWindow(std::mt19937& rng, reference::ConvParams* p) {
+  p->stride_h = Uniform(rng, 1, 2);
+  p->stride_w = Uniform(rng, 0, 3) == 0 ? Uniform(rng, 1, 2) : p->stride_h;
+  p->dilation_h = Uniform(rng, 0, 4) == 0 ? 2 : 1;
+  p->dilation_w = Uniform(rng, 0, 4) == 0 ? 2 : 1;
+  const auto pad = Uniform(rng, 0, 1) ? reference::Padding::kSame : reference::Padding::kValid;
+  reference::ComputePadding(pad, p->input_h, p->filter_h, p->stride_h, p->dilation_h, &p->output_h, &p->pad_top);
+  reference::ComputePadding(pad, p->input_w, p->filter_w, p->stride_w, p->dilation_w, &p->output_w, &p->pad_left);
+  return p->output_h > 0 && p->output_w > 0;
+}
+
+void CheckConv(const reference::ConvParams& p, std::mt19937& rng, const std::string& what) {
+  static ThreadPool pool2(2), pool3(3);
+  const size_t in_n = (size_t)p.batches * p.input_h * p.input_w * p.input_c;
+  const size_t out_n = (size_t)p.batches * p.output_h * p.output_w * p.output_c;
+  auto input = RandomFloats(rng, in_n);
+  auto filter = RandomFloats(rng, (size_t)p.output_c * p.filter_h * p.filter_w * p.input_c);
+  auto bias = RandomFloats(rng, p.output_c);
+  const bool with_bias = Uniform(rng, 0, 4) != 0;
+  const float* b = with_bias ? bias.data() : nullptr;
+  std::vector<float> want(out_n);
+  reference::ConvFloat(p, input.data(), filter.data(), b, want.data());
+  const auto pc = optimized::PackConvFloat(p, filter.data(), b);
+  for (KernelPath path : PathsToTest())
+    for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3})
+      for (bool give_scratch : {false, true}) {
+        std::vector<float> got(out_n, std::numeric_limits<float>::quiet_NaN());
+        std::vector<uint8_t> scratch(optimized::ConvFloatScratchBytes(pc, tp), 0xa5);
+        optimized::ConvFloat(pc, input.data(), got.data(), give_scratch ? scratch.data() : nullptr, tp, path);
+        ASSERT_EQ(Mismatches(got, want), 0u)
+            << what << " path " << KernelPathName(path) << " threads " << (tp ? tp->size() : 1) << " b" << p.batches
+            << " " << p.input_h << "x" << p.input_w << "x" << p.input_c << " f" << p.filter_h << "x" << p.filter_w
+            << " oc " << p.output_c << " s" << p.stride_h << "," << p.stride_w << " d" << p.dilation_h << ","
+            << p.dilation_w << " pad " << p.pad_top << "," << p.pad_left;
+      }
+}
+
+TEST(OptimizedFloat, ConvMatchesReferenceRandomShapes) {
+  const uint32_t seed = 20261126;
+  std::mt19937 rng(seed);
+  for (int trial = 0; trial < 60; ++trial) {
+    reference::ConvParams p;
+    p.batches = Uniform(rng, 0, 3) == 0 ? Uniform(rng, 2, 3) : 1;
+    p.input_h = Uniform(rng, 1, 11);
+    p.input_w = Uniform(rng, 1, 11);
+    const int kind = Uniform(rng, 0, 3);
+    p.input_c = kind == 0 ? 1 : (kind == 1 ? 3 : Uniform(rng, 1, 40));
+    p.output_c = Uniform(rng, 1, 50);
+    p.filter_h = Uniform(rng, 0, 2) == 0 ? 1 : Uniform(rng, 1, 5);
+    p.filter_w = Uniform(rng, 0, 1) ? p.filter_h : Uniform(rng, 1, 4);
+    if (!RandomWindow(rng, &p)) continue;
+    p.float_act = RandomFloatClamp(rng);
+    CheckConv(p, rng, "seed " + std::to_string(seed) + " trial " + std::to_string(trial));
+  }
+}
+
+// Layer shapes of MobileNet v1 (batch 1 and 2): the first 3x3 stride-2 layer over 3 channels, 1x1
+// layers with K large enough for several L2 panel groups, few rows (7x7) split by channels.
+TEST(OptimizedFloat, ConvMobileNetShapes) {
+  std::mt19937 rng(7);
+  struct S { int h, c, oc, f, s; };
+  for (const S& s : {S{32, 3, 32, 3, 2}, S{14, 64, 128, 1, 1}, S{7, 1024, 100, 1, 1}, S{7, 512, 1024, 1, 1},
+                     S{9, 16, 24, 3, 1}}) {
+    for (int batches : {1, 2}) {
+      reference::ConvParams p;
+      p.batches = batches;
+      p.input_h = p.input_w = s.h;
+      p.input_c = s.c;
+      p.output_c = s.oc;
+      p.filter_h = p.filter_w = s.f;
+      p.stride_h = p.stride_w = s.s;
+      reference::ComputePadding(reference::Padding::kSame, s.h, s.f, s.s, 1, &p.output_h, &p.pad_top);
+      reference::ComputePadding(reference::Padding::kSame, s.h, s.f, s.s, 1, &p.output_w, &p.pad_left);
+      p.float_act = reference::ActivationRangeFloat(reference::Activation::kRelu6);
+      CheckConv(p, rng, "mobilenet shape c " + std::to_string(s.c));
+    }
+  }
+}
+
+TEST(OptimizedFloat, FullyConnectedMatchesReference) {
+  const uint32_t seed = 99;
+  std::mt19937 rng(seed);
+  ThreadPool pool2(2), pool3(3);
+  for (int trial = 0; trial < 30; ++trial) {
+    reference::FullyConnectedParams p;
+    p.batches = Uniform(rng, 0, 2) == 0 ? Uniform(rng, 2, 13) : 1;
+    p.input_depth = Uniform(rng, 0, 4) == 0 ? 1024 : Uniform(rng, 1, 100);
+    p.output_depth = Uniform(rng, 1, 70);
+    p.float_act = RandomFloatClamp(rng);
+    auto input = RandomFloats(rng, (size_t)p.batches * p.input_depth);
+    auto w = RandomFloats(rng, (size_t)p.output_depth * p.input_depth);
+    auto bias = RandomFloats(rng, p.output_depth);
+    const float* b = Uniform(rng, 0, 3) ? bias.data() : nullptr;
+    std::vector<float> want((size_t)p.batches * p.output_depth);
+    reference::FullyConnectedFloat(p, input.data(), w.data(), b, want.data());
+    const auto pc = optimized::PackFullyConnectedFloat(p, w.data(), b);
+    for (KernelPath path : PathsToTest())
+      for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
+        std::vector<float> got(want.size(), std::numeric_limits<float>::quiet_NaN());
+        std::vector<uint8_t> scratch(optimized::ConvFloatScratchBytes(pc, tp), 0xa5);
+        optimized::ConvFloat(pc, input.data(), got.data(), scratch.data(), tp, path);
+        ASSERT_EQ(Mismatches(got, want), 0u) << "seed " << seed << " trial " << trial << " path "
+                                             << KernelPathName(path) << " b " << p.batches << " k " << p.input_depth
+                                             << " n " << p.output_depth;
+      }
+  }
+}
+
+TEST(OptimizedFloat, DepthwiseMatchesReference) {
+  const uint32_t seed = 4242;
+  std::mt19937 rng(seed);
+  ThreadPool pool2(2), pool3(3);
+  for (int trial = 0; trial < 80; ++trial) {
+    reference::ConvParams p;
+    p.batches = Uniform(rng, 0, 3) == 0 ? 2 : 1;
+    p.input_h = Uniform(rng, 1, 12);
+    p.input_w = Uniform(rng, 1, 12);
+    p.input_c = p.output_c = Uniform(rng, 0, 3) == 0 ? Uniform(rng, 30, 70) : Uniform(rng, 1, 20);
+    p.filter_h = Uniform(rng, 1, 5);
+    p.filter_w = Uniform(rng, 0, 1) ? p.filter_h : Uniform(rng, 1, 5);
+    if (!RandomWindow(rng, &p)) continue;
+    p.float_act = RandomFloatClamp(rng);
+    auto input = RandomFloats(rng, (size_t)p.batches * p.input_h * p.input_w * p.input_c);
+    auto filter = RandomFloats(rng, (size_t)p.filter_h * p.filter_w * p.output_c);
+    auto bias = RandomFloats(rng, p.output_c);
+    const float* b = Uniform(rng, 0, 4) ? bias.data() : nullptr;
+    std::vector<float> want((size_t)p.batches * p.output_h * p.output_w * p.output_c);
+    reference::DepthwiseConvFloat(p, input.data(), filter.data(), b, want.data());
+    const auto pd = optimized::PackDepthwiseFloat(p, filter.data(), b);
+    for (KernelPath path : PathsToTest())
+      for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
+        std::vector<float> got(want.size(), std::numeric_limits<float>::quiet_NaN());
+        optimized::DepthwiseConvFloat(pd, input.data(), got.data(), tp, path);
+        ASSERT_EQ(Mismatches(got, want), 0u)
+            << "seed " << seed << " trial " << trial << " path " << KernelPathName(path) << " threads "
+            << (tp ? tp->size() : 1) << " c " << p.output_c << " f" << p.filter_h << "x" << p.filter_w << " s"
+            << p.stride_h << "," << p.stride_w << " d" << p.dilation_h << "," << p.dilation_w;
+      }
+  }
+}
+
+// A NaN accumulator clamps as the reference's std::min(std::max(v, lo), hi) does.
+TEST(OptimizedFloat, NanInputClampsLikeReference) {
+  reference::ConvParams p;
+  p.input_h = p.input_w = 2;
+  p.input_c = 2;
+  p.output_c = 3;
+  p.output_h = p.output_w = 2;
+  p.float_act = reference::ActivationRangeFloat(reference::Activation::kRelu6);
+  std::vector<float> input{std::numeric_limits<float>::quiet_NaN(), 1, 2, 3, 4, 5, 6, 7};
+  std::vector<float> filter{1, 2, 3, 4, 5, 6}, want(12), got(12);
+  reference::ConvFloat(p, input.data(), filter.data(), nullptr, want.data());
+  const auto pc = optimized::PackConvFloat(p, filter.data(), nullptr);
+  for (KernelPath path : PathsToTest()) {
+    optimized::ConvFloat(pc, input.data(), got.data(), nullptr, nullptr, path);
+    for (int i = 0; i < 12; ++i)
+      EXPECT_TRUE(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])))
+          << KernelPathName(path) << " " << i << ": " << got[i] << " vs " << want[i];
+  }
+}
+
+}  // namespace
+}  // namespace qat::kernels
