@@ -63,6 +63,20 @@ Split ChooseSplit(const PackedConvFloat& pc, int threads) {
   return s;
 }
 
+// dst[0, n) = src[0, n), or zeros for a null src; short runs (few input channels) without a call.
+inline void CopyOrZero(float* dst, const float* src, int64_t n) {
+  if (n <= 16) {
+    if (src)
+      for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    else
+      for (int64_t i = 0; i < n; ++i) dst[i] = 0.f;
+  } else if (src) {
+    std::memcpy(dst, src, sizeof(float) * n);
+  } else {
+    std::memset(dst, 0, sizeof(float) * n);
+  }
+}
+
 // Panels per L2-resident group: K x 16 floats each, about 192 KiB per group.
 int PanelGroup(int64_t K) { return (int)std::max<int64_t>(1, (192 * 1024) / (K * NR * (int64_t)sizeof(float))); }
 
@@ -165,20 +179,27 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
           }
           float* col = my_cols + (size_t)r * K;
           const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+          // Per filter row: the filter_w taps are one contiguous run of filter_w * input_c floats when
+          // the run lies inside the input and dilation_w is 1 (NHWC: adjacent pixels are adjacent).
+          const bool x_inside = p.dilation_w == 1 && ix0 >= 0 && ix0 + p.filter_w <= p.input_w;
+          const int64_t run = (int64_t)p.filter_w * p.input_c;
           for (int fy = 0; fy < p.filter_h; ++fy) {
             const int iy = iy0 + fy * p.dilation_h;
+            float* dst_row = col + fy * run;
+            if (iy < 0 || iy >= p.input_h) {
+              CopyOrZero(dst_row, nullptr, run);
+              continue;
+            }
+            const float* src_row = input + (b * p.input_h + iy) * p.input_w * p.input_c;
+            if (x_inside) {
+              CopyOrZero(dst_row, src_row + (int64_t)ix0 * p.input_c, run);
+              continue;
+            }
             for (int fx = 0; fx < p.filter_w; ++fx) {
               const int ix = ix0 + fx * p.dilation_w;
-              float* dst = col + ((int64_t)fy * p.filter_w + fx) * p.input_c;
-              const bool pad = iy < 0 || iy >= p.input_h || ix < 0 || ix >= p.input_w;
-              const float* src = pad ? nullptr : input + ((b * p.input_h + iy) * p.input_w + ix) * p.input_c;
-              if (p.input_c <= 8) {  // few input channels (first layers): no library call per tap
-                for (int ic = 0; ic < p.input_c; ++ic) dst[ic] = pad ? 0.f : src[ic];
-              } else if (pad) {
-                std::memset(dst, 0, sizeof(float) * p.input_c);
-              } else {
-                std::memcpy(dst, src, sizeof(float) * p.input_c);
-              }
+              const bool pad = ix < 0 || ix >= p.input_w;
+              CopyOrZero(dst_row + (int64_t)fx * p.input_c, pad ? nullptr : src_row + (int64_t)ix * p.input_c,
+                         p.input_c);
             }
           }
           rows[r] = col;

@@ -82,6 +82,8 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
                            float act_min, float act_max) {
   const __m256 lo = _mm256_set1_ps(act_min), hi = _mm256_set1_ps(act_max);
   const __m256i tail = TailMask(C % 8);
+  const float* wt[64];  // the taps' weight rows (taps <= 64, depthwise_float.cpp)
+  for (int t = 0; t < taps; ++t) wt[t] = weights + tap_index[t] * c_stride;
   for (int i = 0; i < npix; ++i, out += C) {
     const int64_t off = i * pixel_stride;
     int c = 0;
@@ -90,7 +92,7 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
       __m256 a2 = _mm256_load_ps(bias + c + 16), a3 = _mm256_load_ps(bias + c + 24);
       for (int t = 0; t < taps; ++t) {
         const float* x = in[t] + off + c;
-        const float* w = weights + tap_index[t] * c_stride + c;
+        const float* w = wt[t] + c;
         a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(w), _mm256_loadu_ps(x)));
         a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_load_ps(w + 8), _mm256_loadu_ps(x + 8)));
         a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_load_ps(w + 16), _mm256_loadu_ps(x + 16)));
@@ -104,15 +106,13 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
     for (; c + 8 <= C; c += 8) {
       __m256 a0 = _mm256_load_ps(bias + c);
       for (int t = 0; t < taps; ++t)
-        a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(weights + tap_index[t] * c_stride + c),
-                                             _mm256_loadu_ps(in[t] + off + c)));
+        a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(wt[t] + c), _mm256_loadu_ps(in[t] + off + c)));
       _mm256_storeu_ps(out + c, ClampVec(a0, lo, hi));
     }
     if (c < C) {
       __m256 a0 = _mm256_load_ps(bias + c);
       for (int t = 0; t < taps; ++t)
-        a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(weights + tap_index[t] * c_stride + c),
-                                             _mm256_maskload_ps(in[t] + off + c, tail)));
+        a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(wt[t] + c), _mm256_maskload_ps(in[t] + off + c, tail)));
       _mm256_maskstore_ps(out + c, tail, ClampVec(a0, lo, hi));
     }
   }

@@ -14,7 +14,7 @@ void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const float
 // npix output pixels of a depthwise conv with depth multiplier 1, C channels, that share their
 // tap list: pixel i (i < npix) is
 //   out[i * C + c] = clamp(bias[c] + sum_t w[t][c] * in[t][i * pixel_stride + c]) over t < taps
-// in order, with w[t] = weights + tap_index[t] * c_stride (c_stride a multiple of 8, weights and
+// in order, taps <= 64, with w[t] = weights + tap_index[t] * c_stride (c_stride a multiple of 8, weights and
 // bias 32-byte aligned and readable up to the next multiple of 8 channels).
 void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index,
                            const float* weights, int64_t c_stride, const float* bias, float* out, int npix,

@@ -1,6 +1,8 @@
 // DENSIFY: expands a constant sparse tensor (LiteTensor::sparsity -> tflite::SparsityParameters;
 // the tensor's dims are the dense shape, its buffer holds the stored values). The dense values are
-// computed once in prepare (the input is a model constant) and copied out in eval.
+// computed once in prepare (the input is a model constant); the output then aliases them and is
+// marked constant, so the ops that read it (DEQUANTIZE, CONV_2D, ...) resolve or pack it once, and
+// eval has nothing to do (a variable output gets a copy in eval instead).
 #include <cstring>
 
 #include "kernels/reference/densify.h"
@@ -64,11 +66,17 @@ void Prepare(OpContext& ctx) {
   if (!ref::Densify(p, in.data, (int64_t)(in.bytes / elem), d.dense.data(), elem))
     ctx.fail("input '{}': inconsistent sparsity parameters", in.name);
   ResizeOutput(ctx, 0, in.dims);
+  LiteTensor& out = ctx.out(0);
+  if (!out.is_variable) {
+    out.data = d.dense.data();
+    out.bytes = d.dense.size();
+    out.is_const = true;
+  }
 }
 
 void Eval(OpContext& ctx) {
   auto& d = Data<OpData>(ctx);
-  std::memcpy(ctx.out(0).data, d.dense.data(), d.dense.size());
+  if (ctx.out(0).data != d.dense.data()) std::memcpy(ctx.out(0).data, d.dense.data(), d.dense.size());
 }
 
 }  // namespace
