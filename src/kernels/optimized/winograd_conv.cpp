@@ -229,16 +229,27 @@ void Run(const PackedWinograd& pw, const uint8_t* input, uint8_t* output, void* 
         for (int g0 = 0; g0 < nt; g0 += kWinoMR) {
           const int gt = std::min(kWinoMR, nt - g0);
           for (int i = 0; i < gt * 4; ++i) group_out[i] = out[g0 * 4 + i] ? out[g0 * 4 + i] + oc0 : nullptr;
-          const x86::WinogradGroup g{gt,         pw.kp,  v + g0 * pw.cin16, pos_stride, pw.cin16, pw.u.data() + ob * panel,
-                                     m,          group_out, std::min(kWinoNR, p.output_c - oc0)};
+          const x86::WinogradGroup g{gt, pw.kp, v + g0 * pw.cin16, pos_stride, pw.cin16, pw.u.data() + ob * panel,
+                                     m,  group_out, std::min(kWinoNR, p.output_c - oc0)};
           if (avx2) {
-            x86::GemmOutput os{pw.bias.data() + oc0,       pw.rq.multiplier.data() + oc0, pw.rq.left.data() + oc0,
-                               pw.rq.right.data() + oc0,   pw.rq.mask.data() + oc0,       pw.rq.half.data() + oc0,
-                               pw.rq.scale.data() + oc0,   p.output_offset,               p.act_min,
-                               p.act_max,                  p.requant,                     pw.is_uint8,
-                               pw.rq.multiplier_odd.data() + oc0, pw.rq.any_left,
-                               pw.k64.empty() ? nullptr : pw.k64.data() + oc0 / 8 * 24,
-                               pw.zp64.empty() ? nullptr : pw.zp64.data() + oc0};
+            // Field by field (robust to GemmOutput growing): the panel's bias and requantization.
+            x86::GemmOutput os{};
+            os.bias = pw.bias.data() + oc0;
+            os.multiplier = pw.rq.multiplier.data() + oc0;
+            os.left = pw.rq.left.data() + oc0;
+            os.right = pw.rq.right.data() + oc0;
+            os.mask = pw.rq.mask.data() + oc0;
+            os.half = pw.rq.half.data() + oc0;
+            os.scale = pw.rq.scale.data() + oc0;
+            os.output_offset = p.output_offset;
+            os.act_min = p.act_min;
+            os.act_max = p.act_max;
+            os.mode = p.requant;
+            os.is_uint8 = pw.is_uint8;
+            os.multiplier_odd = pw.rq.multiplier_odd.data() + oc0;
+            os.any_left = pw.rq.any_left;
+            os.k64 = pw.k64.empty() ? nullptr : pw.k64.data() + oc0 / 8 * 24;
+            os.zp64 = pw.zp64.empty() ? nullptr : pw.zp64.data() + oc0;
             x86::WinogradGroupAvx2(g, os);
           } else {
             GroupPortable(g, pw, oc0);
