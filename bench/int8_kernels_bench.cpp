@@ -309,12 +309,13 @@ BENCHMARK(BM_Depthwise)->ArgNames({"h", "w", "c", "s", "threads"})
 
 // Whole networks chained from the optimised kernels alone (no interpreter), random weights:
 // the kernel-level latency of MobileNet-v1 (224x224, width 1.0 / 0.5) and SmallCNN, to compare
-// with ONNX Runtime's end-to-end numbers. args: network (0 mbv1_100, 1 mbv1_050, 2 cnn), batch,
-// threads. Reported time: CPU seconds / threads per inference (see TimedLoop).
+// with ONNX Runtime's end-to-end numbers. args: network (0 mbv1_100, 1 mbv1_050, 2 cnn; 3 cnn with
+// its 3x3 stride-1 layers of >= 8 input channels on the Winograd kernel, optimized/winograd_conv.h),
+// batch, threads. Reported time: CPU seconds / threads per inference (see TimedLoop).
 class Chain {
  public:
-  Chain(int net, int batch) : batch_(batch) {
-    if (net == 2) {
+  Chain(int net, int batch) : batch_(batch), winograd_(net == 3) {
+    if (net == 2 || net == 3) {
       h_ = w_ = 28;
       c_ = 1;
       Conv(32, 3, 1);
@@ -355,6 +356,17 @@ class Chain {
     auto filter = Random<int8_t>((size_t)oc * k * k * c_, oc);
     std::vector<int32_t> bias(oc, 10);
     std::vector<Requant> rq(oc, MakeRequant(0.0015));
+    if (winograd_ && optimized::WinogradApplies(p, false)) {
+      auto pw = std::make_shared<optimized::PackedWinograd>(
+          optimized::PackWinogradInt8(p, rq.data(), oc, filter.data(), bias.data()));
+      auto scratch = std::make_shared<std::vector<uint8_t>>(optimized::WinogradScratchBytes(*pw));
+      const int8_t* in = In();
+      int8_t* out = Buffer((size_t)batch_ * p.output_h * p.output_w * oc).data();
+      steps_.push_back([=](ThreadPool* pool) { optimized::WinogradConvInt8(*pw, in, out, scratch->data(), pool); });
+      macs_ += (double)batch_ * p.output_h * p.output_w * oc * k * k * c_;
+      Next(out, p.output_h, p.output_w, oc);
+      return;
+    }
     auto pc = std::make_shared<optimized::PackedConv>(optimized::PackConvInt8(p, rq.data(), oc, filter.data(), bias.data()));
     auto scratch = std::make_shared<std::vector<uint8_t>>(optimized::ConvScratchBytes(*pc));
     const int8_t* in = In();
@@ -417,6 +429,7 @@ class Chain {
     c_ = c;
   }
   int batch_, h_ = 0, w_ = 0, c_ = 0;
+  bool winograd_ = false;
   const int8_t* cur_ = nullptr;
   double macs_ = 0;
   std::vector<std::unique_ptr<std::vector<int8_t>>> bufs_;
@@ -434,6 +447,7 @@ void BM_Network(benchmark::State& state) {
 BENCHMARK(BM_Network)->ArgNames({"net", "b", "threads"})
     ->Args({0, 1, 1})->Args({0, 1, 2})->Args({1, 1, 1})->Args({1, 1, 2})->Args({2, 1, 1})->Args({2, 1, 2})
     ->Args({2, 64, 1})->Args({2, 64, 2})->Args({0, 64, 1})
+    ->Args({3, 1, 1})->Args({3, 1, 2})->Args({3, 64, 1})->Args({3, 64, 2})
     ->Unit(benchmark::kMillisecond)->UseManualTime();
 
 // The peer models through qat's interpreter (the optimised kernels wired into its ops), wall time:
