@@ -63,6 +63,23 @@ inline __m256i TailMask(int n) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + 8 - n));
 }
 
+// Channels [c, C) of one depthwise pixel: 8-channel blocks, then a masked tail.
+inline void PixelTail(int C, int c, int taps, const float* const* in, int64_t off, const float* const* wt,
+                      const float* bias, float* out, __m256 lo, __m256 hi, __m256i tail) {
+  for (; c + 8 <= C; c += 8) {
+    __m256 a0 = _mm256_load_ps(bias + c);
+    for (int t = 0; t < taps; ++t)
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(wt[t] + c), _mm256_loadu_ps(in[t] + off + c)));
+    _mm256_storeu_ps(out + c, ClampVec(a0, lo, hi));
+  }
+  if (c < C) {
+    __m256 a0 = _mm256_load_ps(bias + c);
+    for (int t = 0; t < taps; ++t)
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(wt[t] + c), _mm256_maskload_ps(in[t] + off + c, tail)));
+    _mm256_maskstore_ps(out + c, tail, ClampVec(a0, lo, hi));
+  }
+}
+
 }  // namespace
 
 void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
@@ -84,7 +101,46 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
   const __m256i tail = TailMask(C % 8);
   const float* wt[64];  // the taps' weight rows (taps <= 64, depthwise_float.cpp)
   for (int t = 0; t < taps; ++t) wt[t] = weights + tap_index[t] * c_stride;
-  for (int i = 0; i < npix; ++i, out += C) {
+  int i = 0;
+  // Two pixels at a time over the 32-channel blocks: each weight vector is loaded once per pair.
+  for (; i + 2 <= npix && C >= 32; i += 2) {
+    const int64_t off0 = i * pixel_stride, off1 = off0 + pixel_stride;
+    float* out0 = out + (int64_t)i * C;
+    float* out1 = out0 + C;
+    for (int c = 0; c + 32 <= C; c += 32) {
+      __m256 a0 = _mm256_load_ps(bias + c), a1 = _mm256_load_ps(bias + c + 8);
+      __m256 a2 = _mm256_load_ps(bias + c + 16), a3 = _mm256_load_ps(bias + c + 24);
+      __m256 b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+      for (int t = 0; t < taps; ++t) {
+        const float* x = in[t] + c;
+        const float* w = wt[t] + c;
+        const __m256 w0 = _mm256_load_ps(w), w1 = _mm256_load_ps(w + 8);
+        const __m256 w2 = _mm256_load_ps(w + 16), w3 = _mm256_load_ps(w + 24);
+        a0 = _mm256_add_ps(a0, _mm256_mul_ps(w0, _mm256_loadu_ps(x + off0)));
+        a1 = _mm256_add_ps(a1, _mm256_mul_ps(w1, _mm256_loadu_ps(x + off0 + 8)));
+        a2 = _mm256_add_ps(a2, _mm256_mul_ps(w2, _mm256_loadu_ps(x + off0 + 16)));
+        a3 = _mm256_add_ps(a3, _mm256_mul_ps(w3, _mm256_loadu_ps(x + off0 + 24)));
+        b0 = _mm256_add_ps(b0, _mm256_mul_ps(w0, _mm256_loadu_ps(x + off1)));
+        b1 = _mm256_add_ps(b1, _mm256_mul_ps(w1, _mm256_loadu_ps(x + off1 + 8)));
+        b2 = _mm256_add_ps(b2, _mm256_mul_ps(w2, _mm256_loadu_ps(x + off1 + 16)));
+        b3 = _mm256_add_ps(b3, _mm256_mul_ps(w3, _mm256_loadu_ps(x + off1 + 24)));
+      }
+      _mm256_storeu_ps(out0 + c, ClampVec(a0, lo, hi));
+      _mm256_storeu_ps(out0 + c + 8, ClampVec(a1, lo, hi));
+      _mm256_storeu_ps(out0 + c + 16, ClampVec(a2, lo, hi));
+      _mm256_storeu_ps(out0 + c + 24, ClampVec(a3, lo, hi));
+      _mm256_storeu_ps(out1 + c, ClampVec(b0, lo, hi));
+      _mm256_storeu_ps(out1 + c + 8, ClampVec(b1, lo, hi));
+      _mm256_storeu_ps(out1 + c + 16, ClampVec(b2, lo, hi));
+      _mm256_storeu_ps(out1 + c + 24, ClampVec(b3, lo, hi));
+    }
+    if (C % 32) {  // the remaining channels of both pixels, one pixel at a time
+      PixelTail(C, C / 32 * 32, taps, in, off0, wt, bias, out0, lo, hi, tail);
+      PixelTail(C, C / 32 * 32, taps, in, off1, wt, bias, out1, lo, hi, tail);
+    }
+  }
+  out += (int64_t)i * C;
+  for (; i < npix; ++i, out += C) {
     const int64_t off = i * pixel_stride;
     int c = 0;
     for (; c + 32 <= C; c += 32) {
