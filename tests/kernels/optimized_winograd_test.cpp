@@ -50,7 +50,8 @@ void CheckLayer(const reference::ConvParams& p, const std::vector<Requant>& rq, 
     for (ThreadPool* tp : {(ThreadPool*)nullptr, pool})
       for (bool with_scratch : {true, false}) {
         std::vector<T> got(out_n, (T)0x5a);
-        std::vector<uint8_t> scratch(with_scratch ? optimized::WinogradScratchBytes(pw) : 0);
+        // Scratch sized for this pool (exactly: slots past it would overflow under ASan), or none.
+        std::vector<uint8_t> scratch(with_scratch ? optimized::WinogradScratchBytes(pw, tp) : 0);
         void* s = with_scratch ? scratch.data() : nullptr;
         if constexpr (kU8)
           optimized::WinogradConvUint8(pw, input.data(), got.data(), s, tp, path);
@@ -142,6 +143,14 @@ TEST(OptimizedWinograd, AppliesOnlyToExact3x3Stride1) {
   EXPECT_TRUE(optimized::WinogradApplies(q, true));
   q.input_c = 918;
   EXPECT_FALSE(optimized::WinogradApplies(q, true));
+  // Scratch: one block per thread; without a pool argument, enough for any pool.
+  std::vector<int8_t> filter((size_t)64 * 9 * 32, 1);
+  const Requant rq = MakeRequant(0.01);
+  const auto pw = optimized::PackWinogradInt8(p, &rq, 1, filter.data(), nullptr);
+  ThreadPool pool2(2);
+  const size_t one = optimized::WinogradScratchBytes(pw, nullptr), two = optimized::WinogradScratchBytes(pw, &pool2);
+  EXPECT_EQ(two - one, one - 64);
+  EXPECT_EQ(optimized::WinogradScratchBytes(pw), (size_t)optimized::kWinoScratchSlots * (one - 64) + 64);
 }
 
 // The bound at its edge: the deepest layer allowed, every activation and weight at the magnitude

@@ -284,6 +284,10 @@ PackedWinograd PackWinogradUint8(const ConvParams& p, const Requant& requant, co
 
 size_t WinogradScratchBytes(const PackedWinograd& pw) { return SlotBytes(pw) * kWinoScratchSlots + 64; }
 
+size_t WinogradScratchBytes(const PackedWinograd& pw, const ThreadPool* pool) {
+  return SlotBytes(pw) * std::min(ParallelThreads(pool), kWinoScratchSlots) + 64;
+}
+
 void WinogradConvInt8(const PackedWinograd& pw, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
                       KernelPath path) {
   Run(pw, reinterpret_cast<const uint8_t*>(input), reinterpret_cast<uint8_t*>(output), scratch, pool, path);

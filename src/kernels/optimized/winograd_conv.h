@@ -66,13 +66,16 @@ PackedWinograd PackWinogradInt8(const ConvParams& p, const Requant* requant, int
 PackedWinograd PackWinogradUint8(const ConvParams& p, const Requant& requant, const uint8_t* filter,
                                  const int32_t* bias);
 
-// Bytes of scratch one call needs: per-thread blocks (transformed input of kWinoNT tiles plus the
-// 16 x kWinoMR x 16 int32 products) for up to kWinoScratchSlots threads.
+// Bytes of scratch one call needs: one block per thread (the transformed input of kWinoNT tiles
+// plus the 16 x kWinoMR x 16 int32 products; 20 KiB at 64 input channels). Without a pool: enough
+// for any pool (kWinoScratchSlots threads); with one: for calls with that pool (or a smaller one;
+// null: one thread), like DepthwiseScratchBytes.
 inline constexpr int kWinoScratchSlots = 16;
 size_t WinogradScratchBytes(const PackedWinograd& pw);
+size_t WinogradScratchBytes(const PackedWinograd& pw, const ThreadPool* pool);
 
-// Runs the convolution. scratch: WinogradScratchBytes bytes, or null (the call then uses
-// thread-local buffers). pool: null or size 1 runs on the calling thread; otherwise the tiles
+// Runs the convolution. scratch: WinogradScratchBytes bytes (see there), or null (the call then
+// uses thread-local buffers). pool: null or size 1 runs on the calling thread; otherwise the tiles
 // (over all batches) are split into one contiguous run per thread, at most kWinoScratchSlots.
 // path: kPortable, or kAvx2 / kAvx512Vnni (both run the AVX2 kernel; there is no VNNI variant).
 void WinogradConvInt8(const PackedWinograd& pw, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
