@@ -25,6 +25,11 @@ std::atomic<bool> g_vnni_pack_always{false};
 // QAT_NO_SPLIT=1 turns the AVX2 split GEMM off (A/B benchmarks; tests use SetSplitGemmForTests).
 std::atomic<int> g_split{-1};
 std::atomic<int64_t> g_split_calls{0};
+// QAT_NO_WINOGRAD=1: 3x3 stride-1 layers run the GEMM on the AVX2 path too (A/B benchmarks).
+const bool g_no_winograd = [] {
+  const char* e = std::getenv("QAT_NO_WINOGRAD");
+  return e && *e && *e != '0';
+}();
 // QAT_SPLIT_MIN_DEPTH: the smallest taps * input_c that uses the split GEMM (default 128).
 int SplitMinDepth() {
   static const int v = [] {
@@ -119,6 +124,12 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
   pc.rq.Init(requant, requant_count, p.output_c, pc.oc_blocks * kGemmNR);
   InitK64(pc);
   pc.fp32_in_range = std::all_of(pc.rq.scale.begin(), pc.rq.scale.end(), [](float s) { return s < 1.0f; });
+  if (isa_supported(Isa::kAvx2) && WinogradApplies(p, is_uint8)) {
+    if constexpr (std::is_same_v<W, uint8_t>)
+      pc.wino = std::make_shared<const PackedWinograd>(PackWinogradUint8(p, requant[0], filter, bias));
+    else
+      pc.wino = std::make_shared<const PackedWinograd>(PackWinogradInt8(p, requant, requant_count, filter, bias));
+  }
   pc.zero_in = (int16_t)(-p.input_offset);
 
   // The AVX-512 VNNI panels (conv.h, PackedConv::vnni).
@@ -676,6 +687,14 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
 
 void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool,
              KernelPath path) {
+  if (path == KernelPath::kAvx2 && pc.wino && !g_no_winograd) {
+    if (pc.is_uint8)
+      WinogradConvUint8(*pc.wino, static_cast<const uint8_t*>(input), output, scratch, pool, path);
+    else
+      WinogradConvInt8(*pc.wino, static_cast<const int8_t*>(input), reinterpret_cast<int8_t*>(output), scratch, pool,
+                       path);
+    return;
+  }
   if (path == KernelPath::kAvx512Vnni) {
     if (pc.vnni) {
       ConvRunImpl<uint8_t>(pc, input, output, scratch, pool, false, isa_supported(Isa::kAvx512Vnni));
@@ -721,7 +740,8 @@ size_t ConvScratchBytes(const PackedConv& pc) {
   const ConvParams& p = pc.p;
   const int64_t u8_bytes =
       pc.vnni ? std::max<int64_t>(((int64_t)p.batches * p.input_h * p.input_w + 1) * pc.ic_pad4, SplitBytes(pc)) : 0;
-  return (size_t)(std::max(int16_bytes, u8_bytes) + 64);
+  const int64_t wino_bytes = pc.wino ? (int64_t)WinogradScratchBytes(*pc.wino) : 0;
+  return (size_t)(std::max({int16_bytes, u8_bytes, wino_bytes}) + 64);
 }
 
 int64_t SplitGemmCallsForTests() { return g_split_calls.load(); }

@@ -25,9 +25,11 @@
 // All of this is int32 arithmetic modulo 2^32, hence identical to the reference's accumulator.
 #pragma once
 #include <cstdint>
+#include <memory>
 
 #include "kernels/dispatch.h"
 #include "kernels/optimized/packing.h"
+#include "kernels/optimized/winograd_conv.h"
 #include "kernels/reference/fully_connected.h"
 #include "kernels/reference/types.h"
 
@@ -84,6 +86,10 @@ struct PackedConv {
   // which every vpmaddubsw pair of these panels stays inside int16 (u * |w0| + u * |w1| for
   // same-sign pairs, u * max(|w0|, |w1|) otherwise).
   int split_t = 128;
+  // 3x3 stride-1 layers on an AVX2 CPU: the exact integer Winograd F(2x2,3x3) twin
+  // (optimized/winograd_conv.h), which the kAvx2 path runs instead of the GEMM (2.25x fewer
+  // multiplies; measured 1.26-1.54x faster on SmallCNN's layers). Null where it does not apply.
+  std::shared_ptr<const PackedWinograd> wino;
 };
 
 // Tests: pack the VNNI panels on every CPU. On a CPU without AVX-512 VNNI the kAvx512Vnni path then
