@@ -53,7 +53,7 @@ Split ChooseSplit(const PackedConvFloat& pc, int threads) {
   Split s;
   if (threads <= 1) return s;
   const int64_t tiles = (OutputRows(pc.p) + MR - 1) / MR;
-  if (tiles >= 4LL * threads || pc.panels < threads) {
+  if (tiles >= 8LL * threads || pc.panels < threads) {
     s.tasks = (int)std::min<int64_t>(threads, tiles);
     s.by_rows = true;
   } else {

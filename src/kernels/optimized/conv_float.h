@@ -19,7 +19,7 @@
 // Blocking: panels are grouped so one group's weights (K x 16 x group) stay in L2 while every
 // 6-row tile of the task runs over the group; the tile's rows stay in L1 across the group.
 // Threads: ParallelTasks (kernels/optimized/parallel.h), one task per thread: output rows when
-// there are at least 4 tiles per thread, else output-channel panels. Each output is computed by
+// there are at least 8 tiles per thread, else output-channel panels. Each output is computed by
 // the same arithmetic whatever the split, so 1 and N threads give identical values.
 #pragma once
 #include <cstddef>
