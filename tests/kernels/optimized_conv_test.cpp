@@ -290,6 +290,11 @@ TEST(OptimizedConv, SplitGemmOffRunsTheInt16Gemm) {
     EXPECT_EQ(optimized::SplitGemmCallsForTests() > before, on);
   }
   optimized::SetSplitGemmForTests(true);
+  // Every value above T (u = 255): the copy-per-unit split GEMM's units run the int16 tile.
+  std::fill(x.begin(), x.end(), (int8_t)127);
+  reference::FullyConnectedInt8(f, rq.data(), 33, x.data(), w.data(), b.data(), want.data());
+  optimized::ConvInt8(pc, x.data(), got.data(), nullptr, nullptr, KernelPath::kAvx2);
+  EXPECT_EQ(got, want) << "dense residuals";
 }
 
 }  // namespace

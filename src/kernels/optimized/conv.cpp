@@ -522,7 +522,9 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
   const bool direct = pc.im2col || (pc.taps == 1 && !pc.row_taps && p.stride_h == 1 && p.stride_w == 1 &&
                                     p.pad_top == 0 && p.pad_left == 0 && p.output_h == p.input_h &&
                                     p.output_w == p.input_w);
-  const bool widen_in_unit = direct && !pc.im2col && groups == 1 && !split;
+  // The split GEMM copies in the unit too (its residual lists are per pixel, so units own theirs); a
+  // unit whose residuals exceed the budget runs the int16 tile on an int16 copy of its own rows.
+  const bool widen_in_unit = direct && !pc.im2col && groups == 1;
   // With several channel groups the chunks' row tables are built once, in the copy pass, into a
   // table on the calling thread that every unit reads (few chunks: at most 4 * threads).
   const bool shared_table = groups > 1;
@@ -563,20 +565,22 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       }
     });
   }
-  if (split) {
+  if (split && !widen_in_unit) {
     if (g_split_debug)
       std::fprintf(stderr, "split GEMM %dx%dx%d -> %d, %d taps: %lld residuals (%.2f %% of the input)%s\n", p.input_h,
                    p.input_w, p.input_c, p.output_c, pc.taps, (long long)split_total.load(),
                    100.0 * split_total.load() / (double)std::max<int64_t>(1, in_pixels * p.input_c),
                    split_total.load() > SplitBudget(pc) ? ": int16 GEMM instead" : "");
     if (split_total.load() > SplitBudget(pc)) return false;
-    g_split_calls.fetch_add(1, std::memory_order_relaxed);
   }
+  if (split) g_split_calls.fetch_add(1, std::memory_order_relaxed);
   const x86::SplitLists lists{reinterpret_cast<const uint8_t*>(buf), ic_pad, split_counts, split_entries, split_cap,
                               1.0 / ic_pad, (ic_pad & (ic_pad - 1)) == 0 ? __builtin_ctz(ic_pad) : -1};
 
   // 2. The GEMM. Work unit: tiles [tile0, tile1) (at most chunk_tiles), 16-channel blocks [blk0, blk1).
   auto run_unit = [&](int64_t tile0, int64_t tile1, int blk0, int blk1) {
+    bool unit_int16 = false;                // split: this unit runs the int16 tile instead
+    const int16_t* unit_rows16 = nullptr;   // and its int16 rows, indexed by the pixel
     const E** table;
     if (shared_table) {
       table = table_all + tile0 * taps * kGemmMR;
@@ -586,7 +590,23 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       table = unit_table.data();
       if (widen_in_unit) {
         const int64_t m0 = tile0 * kGemmMR, m1 = std::min(M, tile1 * kGemmMR);
-        copy_rows(m0, m1 - m0);
+        if (split) {
+          const int64_t n = x86::CopyRowsSplitAvx2(static_cast<const uint8_t*>(input) + m0 * p.input_c, pc.is_uint8,
+                                                   m1 - m0, p.input_c, ic_pad, (uint8_t*)buf + m0 * ic_pad,
+                                                   split_counts + m0, split_entries + m0 * 2 * split_cap, split_cap,
+                                                   pc.split_t);
+          split_total.fetch_add(n < 0 ? (int64_t(1) << 40) : n, std::memory_order_relaxed);
+          unit_int16 = n < 0 || n > (m1 - m0) * p.input_c / 25;
+          if (unit_int16) {
+            thread_local AlignedVector<int16_t> rows16;
+            rows16.resize((size_t)((m1 - m0) * pc.ic_pad));
+            x86::WidenRowsAvx2(static_cast<const uint8_t*>(input) + m0 * p.input_c, pc.is_uint8, m1 - m0, p.input_c,
+                               pc.ic_pad, rows16.data());
+            unit_rows16 = rows16.data() - m0 * pc.ic_pad;  // indexed by the pixel
+          }
+        } else {
+          copy_rows(m0, m1 - m0);
+        }
       }
       BuildTable(pc, (const E*)buf, (const E*)zero_row, direct, M, tile0, tile1, table);
     }
@@ -606,6 +626,24 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       os.fp32_in_range = pc.fp32_in_range;
       if constexpr (kVnni) {
         const int8_t* w = pc.weights_vnni.data() + blk * panel;
+        if (split && unit_int16) {
+          // This unit's residuals are too many: the int16 GEMM on its own int16 rows (direct layer).
+          x86::GemmOutput os16 = os;
+          os16.bias = pc.bias.data() + oc0;
+          const int16_t* w16 = pc.weights.data() + (int64_t)blk * pc.taps * (pc.ic_pad / 2) * kGemmNR * 2;
+          for (int64_t tile = tile0; tile < tile1; ++tile) {
+            const int pixels = (int)std::min<int64_t>(kGemmMR, M - tile * kGemmMR);
+            uint8_t* out[kGemmMR];
+            const int16_t* rows[kGemmMR];
+            for (int r = 0; r < kGemmMR; ++r) {
+              const int64_t m = tile * kGemmMR + std::min(r, pixels - 1);
+              out[r] = output + m * p.output_c + oc0;
+              rows[r] = unit_rows16 + (r < pixels ? tile * kGemmMR + r : tile * kGemmMR) * pc.ic_pad;
+            }
+            x86::GemmTile4x16Avx2(pixels, 1, pc.ic_pad / 2, rows, w16, os16, n, out);
+          }
+          continue;
+        }
         if (split) {
           for (int64_t tile = tile0; tile < tile1; ++tile) {
             const int pixels = (int)std::min<int64_t>(kGemmMR, M - tile * kGemmMR);
@@ -682,6 +720,10 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       run_unit(tile0, tile1, blk0, std::min(pc.oc_blocks, blk0 + blocks_per_group));
     });
   }
+  if (split && widen_in_unit && g_split_debug)
+    std::fprintf(stderr, "split GEMM %dx%dx%d -> %d (copied per unit): %lld residuals (%.2f %% of the input)\n",
+                 p.input_h, p.input_w, p.input_c, p.output_c, (long long)split_total.load(),
+                 100.0 * split_total.load() / (double)std::max<int64_t>(1, in_pixels * p.input_c));
   return true;
 }
 
