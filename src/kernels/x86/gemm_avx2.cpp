@@ -49,6 +49,42 @@ inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
   }
 }
 
+// kXnnpack output stage of a 4-pixel x 16-channel tile when every scale is below 1
+// (GemmOutput::fp32_in_range: vcvtps2dq needs no saturation fix-up), two pixels per vector:
+// float(acc) * scale rounded to nearest even, vpackssdw to int16, + Z_out with int16 saturation,
+// vpacksswb / vpackuswb, then the clamp on bytes, and one vpermd to restore the channel order.
+// Saturating early cannot change a result: the clamp [act_min, act_max] lies inside the output
+// type, |Z_out| <= 255, so any value that saturates in int16 (|v| >= 32767) clamps to the same
+// bound as its exact v + Z_out would (|v + Z_out| >= 32512).
+inline __m256i FpRound(__m256i a, __m256 s) { return _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a), s)); }
+
+inline void StoreTileFp32(__m256i a00, __m256i a01, __m256i a10, __m256i a11, __m256i a20, __m256i a21, __m256i a30,
+                          __m256i a31, const GemmOutput& os, int pixels, int n, uint8_t* const* out) {
+  const __m256 s0 = _mm256_loadu_ps(os.scale), s1 = _mm256_loadu_ps(os.scale + 8);
+  const __m256i zp = _mm256_set1_epi16((short)os.output_offset);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const __m256i p0 = _mm256_adds_epi16(_mm256_packs_epi32(FpRound(a00, s0), FpRound(a01, s1)), zp);
+  const __m256i p1 = _mm256_adds_epi16(_mm256_packs_epi32(FpRound(a10, s0), FpRound(a11, s1)), zp);
+  const __m256i p2 = _mm256_adds_epi16(_mm256_packs_epi32(FpRound(a20, s0), FpRound(a21, s1)), zp);
+  const __m256i p3 = _mm256_adds_epi16(_mm256_packs_epi32(FpRound(a30, s0), FpRound(a31, s1)), zp);
+  __m256i b01, b23;
+  if (os.is_uint8) {
+    const __m256i lo = _mm256_set1_epi8((char)os.act_min), hi = _mm256_set1_epi8((char)os.act_max);
+    b01 = _mm256_min_epu8(_mm256_max_epu8(_mm256_packus_epi16(p0, p1), lo), hi);
+    b23 = _mm256_min_epu8(_mm256_max_epu8(_mm256_packus_epi16(p2, p3), lo), hi);
+  } else {
+    const __m256i lo = _mm256_set1_epi8((char)os.act_min), hi = _mm256_set1_epi8((char)os.act_max);
+    b01 = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(p0, p1), lo), hi);
+    b23 = _mm256_min_epi8(_mm256_max_epi8(_mm256_packs_epi16(p2, p3), lo), hi);
+  }
+  b01 = _mm256_permutevar8x32_epi32(b01, order);  // pixel 0 | pixel 1, 16 channels each
+  b23 = _mm256_permutevar8x32_epi32(b23, order);
+  StoreBytes(out[0], _mm256_castsi256_si128(b01), n);
+  if (pixels > 1) StoreBytes(out[1], _mm256_extracti128_si256(b01, 1), n);
+  if (pixels > 2) StoreBytes(out[2], _mm256_castsi256_si128(b23), n);
+  if (pixels > 3) StoreBytes(out[3], _mm256_extracti128_si256(b23, 1), n);
+}
+
 inline __m256i Bcast32(const int16_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -86,6 +122,10 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
       a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(x, b1));
       w += 32;
     }
+  }
+  if (os.mode != RequantMode::kTflite && os.fp32_in_range) {
+    StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
+    return;
   }
   __m256i lo[4] = {a00, a10, a20, a30}, hi[4] = {a01, a11, a21, a31};
   if (os.mode == RequantMode::kTflite && os.k64) {
@@ -219,6 +259,10 @@ void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows
       a30 = Dot4(a30, x, _mm256_load_si256((const __m256i*)(wt + p3[0])), ones);
       a31 = Dot4(a31, x, _mm256_load_si256((const __m256i*)(wt + p3[0] + 32)), ones);
     }
+  }
+  if (os.mode != RequantMode::kTflite && os.fp32_in_range) {
+    StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
+    return;
   }
   __m256i lo[4] = {a00, a10, a20, a30}, hi[4] = {a01, a11, a21, a31};
   if (os.mode == RequantMode::kTflite && os.k64) {
