@@ -85,6 +85,24 @@ inline void StoreTileFp32(__m256i a00, __m256i a01, __m256i a10, __m256i a11, __
   if (pixels > 3) StoreBytes(out[3], _mm256_extracti128_si256(b23, 1), n);
 }
 
+// The other output stages (kTflite; kXnnpack with a scale >= 1) of a 4 x 16 tile, out of line so
+// the tile functions need no stack frame for them. acc: pixels 0-3 channels 0-7, then 8-15.
+__attribute__((noinline)) void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixels, int n,
+                                                uint8_t* const* out) {
+  __m256i lo[4] = {acc[0], acc[1], acc[2], acc[3]}, hi[4] = {acc[4], acc[5], acc[6], acc[7]};
+  if (os.mode == RequantMode::kTflite && os.k64) {
+    // Pixels past `pixels` repeat pixel 0's rows, so requantizing all four is harmless.
+    Requant4K64(lo, os, 0);
+    Requant4K64(hi, os, 8);
+  } else {
+    for (int r = 0; r < pixels; ++r) {
+      lo[r] = Requant8(lo[r], os, 0);
+      hi[r] = Requant8(hi[r], os, 8);
+    }
+  }
+  for (int r = 0; r < pixels; ++r) StoreBytes(out[r], PackBytes16(lo[r], hi[r], os.is_uint8), n);
+}
+
 inline __m256i Bcast32(const int16_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -127,18 +145,8 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
     StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
     return;
   }
-  __m256i lo[4] = {a00, a10, a20, a30}, hi[4] = {a01, a11, a21, a31};
-  if (os.mode == RequantMode::kTflite && os.k64) {
-    // Pixels past `pixels` repeat pixel 0's rows, so requantizing all four is harmless.
-    Requant4K64(lo, os, 0);
-    Requant4K64(hi, os, 8);
-  } else {
-    for (int r = 0; r < pixels; ++r) {
-      lo[r] = Requant8(lo[r], os, 0);
-      hi[r] = Requant8(hi[r], os, 8);
-    }
-  }
-  for (int r = 0; r < pixels; ++r) StoreBytes(out[r], PackBytes16(lo[r], hi[r], os.is_uint8), n);
+  const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
+  StoreTileGeneric(acc, os, pixels, n, out);
 }
 
 void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst) {
@@ -264,17 +272,8 @@ void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows
     StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
     return;
   }
-  __m256i lo[4] = {a00, a10, a20, a30}, hi[4] = {a01, a11, a21, a31};
-  if (os.mode == RequantMode::kTflite && os.k64) {
-    Requant4K64(lo, os, 0);
-    Requant4K64(hi, os, 8);
-  } else {
-    for (int r = 0; r < pixels; ++r) {
-      lo[r] = Requant8(lo[r], os, 0);
-      hi[r] = Requant8(hi[r], os, 8);
-    }
-  }
-  for (int r = 0; r < pixels; ++r) StoreBytes(out[r], PackBytes16(lo[r], hi[r], os.is_uint8), n);
+  const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
+  StoreTileGeneric(acc, os, pixels, n, out);
 }
 
 int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out,
