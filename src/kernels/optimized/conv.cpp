@@ -498,7 +498,8 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
 
   // Copies `rows` input pixels starting at pixel m0 into the copy (the plain-tap layout).
   std::atomic<int64_t> split_total{0};
-  auto copy_rows = [&](int64_t m0, int64_t rows) {
+  // Split: returns the rows' residual count (-1: a pixel over its list capacity).
+  auto copy_rows = [&](int64_t m0, int64_t rows) -> int64_t {
     const uint8_t* src = static_cast<const uint8_t*>(input) + m0 * p.input_c;
     if constexpr (kVnni) {
       if (split) {
@@ -506,6 +507,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
                                                  split_counts + m0, split_entries + m0 * 2 * split_cap, split_cap,
                                                  pc.split_t);
         split_total.fetch_add(n < 0 ? (int64_t(1) << 40) : n, std::memory_order_relaxed);
+        return n;
       } else if (vnni_hw)
         x86::CopyRowsVnni(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
       else
@@ -515,6 +517,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     } else {
       WidenRowsPortable(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
     }
+    return 0;
   };
 
   // A 1x1 stride-1 convolution without padding reads input row m for output pixel m ("direct");
@@ -590,12 +593,8 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       table = unit_table.data();
       if (widen_in_unit) {
         const int64_t m0 = tile0 * kGemmMR, m1 = std::min(M, tile1 * kGemmMR);
+        const int64_t n = copy_rows(m0, m1 - m0);
         if (split) {
-          const int64_t n = x86::CopyRowsSplitAvx2(static_cast<const uint8_t*>(input) + m0 * p.input_c, pc.is_uint8,
-                                                   m1 - m0, p.input_c, ic_pad, (uint8_t*)buf + m0 * ic_pad,
-                                                   split_counts + m0, split_entries + m0 * 2 * split_cap, split_cap,
-                                                   pc.split_t);
-          split_total.fetch_add(n < 0 ? (int64_t(1) << 40) : n, std::memory_order_relaxed);
           unit_int16 = n < 0 || n > (m1 - m0) * p.input_c / 25;
           if (unit_int16) {
             thread_local AlignedVector<int16_t> rows16;
@@ -604,8 +603,6 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
                                pc.ic_pad, rows16.data());
             unit_rows16 = rows16.data() - m0 * pc.ic_pad;  // indexed by the pixel
           }
-        } else {
-          copy_rows(m0, m1 - m0);
         }
       }
       BuildTable(pc, (const E*)buf, (const E*)zero_row, direct, M, tile0, tile1, table);
