@@ -159,18 +159,7 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
       _mm256_storeu_ps(out + c + 16, ClampVec(a2, lo, hi));
       _mm256_storeu_ps(out + c + 24, ClampVec(a3, lo, hi));
     }
-    for (; c + 8 <= C; c += 8) {
-      __m256 a0 = _mm256_load_ps(bias + c);
-      for (int t = 0; t < taps; ++t)
-        a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(wt[t] + c), _mm256_loadu_ps(in[t] + off + c)));
-      _mm256_storeu_ps(out + c, ClampVec(a0, lo, hi));
-    }
-    if (c < C) {
-      __m256 a0 = _mm256_load_ps(bias + c);
-      for (int t = 0; t < taps; ++t)
-        a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(wt[t] + c), _mm256_maskload_ps(in[t] + off + c, tail)));
-      _mm256_maskstore_ps(out + c, tail, ClampVec(a0, lo, hi));
-    }
+    PixelTail(C, c, taps, in, off, wt, bias, out, lo, hi, tail);
   }
 }
 
