@@ -85,22 +85,33 @@ inline void StoreTileFp32(__m256i a00, __m256i a01, __m256i a10, __m256i a11, __
   if (pixels > 3) StoreBytes(out[3], _mm256_extracti128_si256(b23, 1), n);
 }
 
-// The other output stages (kTflite; kXnnpack with a scale >= 1) of a 4 x 16 tile, out of line so
-// the tile functions need no stack frame for them. acc: pixels 0-3 channels 0-7, then 8-15.
-__attribute__((noinline)) void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixels, int n,
-                                                uint8_t* const* out) {
+// The other output stages (kTflite; kXnnpack with a scale >= 1) of a 4 x 16 tile. acc: pixels 0-3
+// channels 0-7, then 8-15. Pixels past `pixels` repeat pixel 0's rows, so all four are computed.
+// Two pixels' clamped int32 (lo: channels 0-7, hi: 8-15) as 32 bytes, pixel a then pixel b. The
+// values lie inside the output type, so the saturating packs keep them.
+inline __m256i PackPixels2(__m256i lo_a, __m256i hi_a, __m256i lo_b, __m256i hi_b, bool is_uint8) {
+  const __m256i a = _mm256_packs_epi32(lo_a, hi_a), b = _mm256_packs_epi32(lo_b, hi_b);
+  const __m256i v = is_uint8 ? _mm256_packus_epi16(a, b) : _mm256_packs_epi16(a, b);
+  return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+inline void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixels, int n, uint8_t* const* out) {
   __m256i lo[4] = {acc[0], acc[1], acc[2], acc[3]}, hi[4] = {acc[4], acc[5], acc[6], acc[7]};
   if (os.mode == RequantMode::kTflite && os.k64) {
-    // Pixels past `pixels` repeat pixel 0's rows, so requantizing all four is harmless.
     Requant4K64(lo, os, 0);
     Requant4K64(hi, os, 8);
   } else {
-    for (int r = 0; r < pixels; ++r) {
+    for (int r = 0; r < 4; ++r) {
       lo[r] = Requant8(lo[r], os, 0);
       hi[r] = Requant8(hi[r], os, 8);
     }
   }
-  for (int r = 0; r < pixels; ++r) StoreBytes(out[r], PackBytes16(lo[r], hi[r], os.is_uint8), n);
+  const __m256i b01 = PackPixels2(lo[0], hi[0], lo[1], hi[1], os.is_uint8);
+  const __m256i b23 = PackPixels2(lo[2], hi[2], lo[3], hi[3], os.is_uint8);
+  StoreBytes(out[0], _mm256_castsi256_si128(b01), n);
+  if (pixels > 1) StoreBytes(out[1], _mm256_extracti128_si256(b01, 1), n);
+  if (pixels > 2) StoreBytes(out[2], _mm256_castsi256_si128(b23), n);
+  if (pixels > 3) StoreBytes(out[3], _mm256_extracti128_si256(b23, 1), n);
 }
 
 inline __m256i Bcast32(const int16_t* p) {
