@@ -8,6 +8,7 @@
 #include "qat/ops.h"
 #include "qat/quantize.h"
 #include "quantize/fake_quant_math.h"
+#include "quantize_test_util.h"
 
 using namespace qat;
 using graph::Graph;
@@ -17,15 +18,7 @@ namespace q = qat::quantize;
 namespace fq = qat::quantize::fq;
 
 namespace {
-Tensor rnd(const Shape& s, uint32_t seed, float lo, float hi) {
-  Tensor t(DType::kFloat32, s);
-  uint32_t x = seed * 2654435761u + 7;
-  for (int64_t i = 0; i < t.size(); ++i) {
-    x = x * 1664525u + 1013904223u;
-    t.data<float>()[i] = lo + (hi - lo) * (float)((x >> 8) & 0xFFFF) / 65535.f;
-  }
-  return t;
-}
+using qat::quantize_test::rnd;
 Tensor i64(int64_t v) { return Tensor::from_span<int64_t>({}, std::span<const int64_t>(&v, 1)); }
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   EXPECT_EQ(a.shape(), b.shape());
