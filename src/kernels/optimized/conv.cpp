@@ -30,11 +30,11 @@ const bool g_no_winograd = [] {
   const char* e = std::getenv("QAT_NO_WINOGRAD");
   return e && *e && *e != '0';
 }();
-// QAT_SPLIT_MIN_DEPTH: the smallest taps * input_c that uses the split GEMM (default 128).
+// QAT_SPLIT_MIN_DEPTH: the smallest taps * input_c that uses the split GEMM (default 64).
 int SplitMinDepth() {
   static const int v = [] {
     const char* e = std::getenv("QAT_SPLIT_MIN_DEPTH");
-    return e && *e ? std::atoi(e) : 128;
+    return e && *e ? std::atoi(e) : 64;
   }();
   return v;
 }
@@ -155,15 +155,42 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
       // sum(w * (x + shift)) = sum(w * x) + shift * sum(w): fold -shift * sum(w), modulo 2^32.
       pc.bias_vnni[oc] = (int32_t)((uint32_t)pc.bias[oc] - (uint32_t)shift * (uint32_t)sums[oc]);
     }
-    // The split bound: the largest positive and negative pair sums of the panels' vpmaddubsw lanes
-    // (bytes 2i, 2i + 1 of each channel's quad).
-    int pos = 1, neg = 1;
-    for (size_t i = 0; i + 1 < pc.weights_vnni.size(); i += 2) {
-      const int a = pc.weights_vnni[i], b = pc.weights_vnni[i + 1];
-      pos = std::max({pos, std::max(a, 0) + std::max(b, 0)});
-      neg = std::max({neg, -std::min(a, 0) - std::min(b, 0)});
-    }
-    pc.split_t = std::min({255, 32767 / pos, 32768 / neg});
+    // The split bound: the split tile (x86/gemm_avx2.cpp) adds the vpmaddubsw lanes of two
+    // consecutive quads of a tap in int16 before widening them, so each int16 lane sums four
+    // products: bytes 2i, 2i + 1 of a channel's quads j and j + 1 (j even; an odd last quad alone).
+    // T is the largest u for which the largest positive and negative four-weight sums stay in int16.
+    // Each lane group (tap, quad pair, lane: four input channels) has its own bound, and an input
+    // channel takes the smallest over the taps it meets (PackedConv::split_tk): most groups allow a
+    // bound well above the layer's worst one, so fewer activations go to the residual lists.
+    const int icq = pc.ic_pad4 / 4;
+    pc.split_tk.assign((size_t)((pc.ic_pad4 + 31) & ~31), 255);
+    for (int t = 0; t < taps; ++t)
+      for (int j = 0; j < icq; j += 2) {
+        const int quads = j + 1 < icq ? 2 : 1;
+        for (int l = 0; l < 2; ++l) {  // int16 lane l: bytes 2l, 2l + 1 of each channel's quads
+          int pos = 1, neg = 1;
+          for (int b = 0; b < pc.oc_blocks; ++b) {
+            const int8_t* q = pc.weights_vnni.data() + b * panel4 + ((int64_t)t * icq + j) * kGemmNR * 4 + 2 * l;
+            for (int c = 0; c < kGemmNR; ++c) {
+              int ps = 0, ns = 0;
+              for (int h = 0; h < quads; ++h)
+                for (int e = 0; e < 2; ++e) {
+                  const int v = q[h * kGemmNR * 4 + c * 4 + e];
+                  (v > 0 ? ps : ns) += v > 0 ? v : -v;
+                }
+              pos = std::max(pos, ps);
+              neg = std::max(neg, ns);
+            }
+          }
+          const int bound = std::min({255, 32767 / pos, 32768 / neg});
+          for (int h = 0; h < quads; ++h)
+            for (int e = 0; e < 2; ++e) {
+              uint8_t& tk = pc.split_tk[(j + h) * 4 + 2 * l + e];
+              tk = (uint8_t)std::min<int>(tk, bound);
+            }
+        }
+      }
+    pc.split_t = *std::min_element(pc.split_tk.begin(), pc.split_tk.end());
   }
   return pc;
 }
@@ -456,14 +483,16 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
   if constexpr (kVnni) {
     for (int c = 0; c < ic_pad; ++c) zero_row[c] = c < p.input_c ? pc.zero_in_u8 : 0;
     if (split) {
-      // The zero row: min(Z_u8, T) and, when Z_u8 > T, one residual per input channel.
+      // The zero row: min(Z_u8, T_c) and one residual per input channel whose T_c is below Z_u8
+      // (its list holds up to ic_pad4 entries, SplitBytes).
       int count = 0;
       int32_t* e = split_entries + in_pixels * 2 * split_cap;
       for (int c = 0; c < p.input_c; ++c) {
-        if (pc.zero_in_u8 <= pc.split_t) break;
-        zero_row[c] = (uint8_t)pc.split_t;
+        const int tc = pc.split_tk[c];
+        if (pc.zero_in_u8 <= tc) continue;
+        zero_row[c] = (uint8_t)tc;
         e[2 * count] = c / 4 * 64;
-        e[2 * count + 1] = (pc.zero_in_u8 - pc.split_t) << (8 * (c & 3));
+        e[2 * count + 1] = (int32_t)((uint32_t)(pc.zero_in_u8 - tc) << (8 * (c & 3)));
         ++count;
       }
       split_counts[in_pixels] = count;
@@ -505,7 +534,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       if (split) {
         const int64_t n = x86::CopyRowsSplitAvx2(src, pc.is_uint8, rows, p.input_c, ic_pad, (uint8_t*)buf + m0 * ic_pad,
                                                  split_counts + m0, split_entries + m0 * 2 * split_cap, split_cap,
-                                                 pc.split_t);
+                                                 pc.split_tk.data());
         split_total.fetch_add(n < 0 ? (int64_t(1) << 40) : n, std::memory_order_relaxed);
         return n;
       } else if (vnni_hw)
@@ -741,9 +770,10 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     }
     path = isa_supported(Isa::kAvx2) ? KernelPath::kAvx2 : KernelPath::kPortable;
   }
-  // Depths below 128 per output stay on the int16 GEMM: measured on MobileNet-v1 at batch 1, the
-  // split GEMM loses there (112x112x32 -> 64: 0.85 vs 0.72 ms) and is even at 64, while it wins
-  // 5-15 % from 128 up (docs/kernels.md).
+  // Depths below 64 per output stay on the int16 GEMM: measured on MobileNet-v1 at batch 1, the
+  // split GEMM loses there (112x112x32 -> 64: 0.67 vs 0.58-0.63 ms, the per-tile residual check
+  // weighs on 32 values per output) and wins from 64 up (56x56x64 -> 128: 0.42 vs 0.45 ms;
+  // 14x14x512 -> 512: 0.52 vs 0.63 ms; docs/kernels.md).
   const int split_mode = SplitMode();
   if (path == KernelPath::kAvx2 && pc.vnni && split_mode &&
       (split_mode == 2 || (int64_t)pc.taps * pc.p.input_c >= SplitMinDepth()) &&

@@ -82,10 +82,13 @@ struct PackedConv {
   AlignedVector<int8_t> weights_vnni;
   AlignedVector<int32_t> bias_vnni;
   uint8_t zero_in_u8 = 0;          // Z_in (+ 128 for int8): the u8 value of a padding tap
-  // The AVX2 split GEMM's bound T in [128, 255] (x86/int8_x86.h, SplitLists): the largest u for
-  // which every vpmaddubsw pair of these panels stays inside int16 (u * |w0| + u * |w1| for
-  // same-sign pairs, u * max(|w0|, |w1|) otherwise).
+  // The AVX2 split GEMM's bounds (x86/int8_x86.h, SplitLists): split_tk[c] in [64, 255] is the
+  // largest u of input channel c for which every int16 lane of the split tile stays inside int16
+  // (a lane adds the four products of channels 4j + 2l, +1 and 4(j + 1) + 2l, +1, j even, l = 0, 1:
+  // T times the lane's largest same-sign weight sum, over all output channels and taps);
+  // split_t is their minimum. ic_pad4 rounded up to 32 entries (255 past input_c).
   int split_t = 128;
+  AlignedVector<uint8_t> split_tk;
   // 3x3 stride-1 layers on an AVX2 CPU: the exact integer Winograd F(2x2,3x3) twin
   // (optimized/winograd_conv.h), which the kAvx2 path runs instead of the GEMM (2.25x fewer
   // multiplies; measured 1.26-1.54x faster on SmallCNN's layers). Null where it does not apply.

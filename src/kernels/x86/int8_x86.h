@@ -58,15 +58,18 @@ void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, c
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
 
 // The AVX2 "split" u8 x s8 GEMM (x86/gemm_avx2.cpp; conv.h, PackedConv::vnni panels on an AVX2 CPU).
-// vpmaddubsw adds two u8 x s8 products into int16 with saturation; with the u8 operand at most 128
-// and |w| <= 128 the pair sum lies in [-32768, 32512], so it never saturates; the layer's own
-// weights usually allow a higher bound T (PackedConv::split_t, from its largest pair). Each activation
-// u = x + 128 (int8) or q (uint8) is therefore split as u = min(u, T) + r: the clamped part goes
-// through vpmaddubsw + vpmaddwd(1) over the whole depth, and the rest r = u - T (only where
-// u > T, rare for ReLU-style activations whose zero sits at u = 0) is added from a per-pixel list.
+// vpmaddubsw adds two u8 x s8 products into int16 with saturation, and the split tile adds the lanes
+// of two consecutive quads in int16 before one vpmaddwd widens them (3 multiplies per 64 MACs), so
+// each int16 lane sums four products. With u at most 64 and |w| <= 128 four products stay inside
+// int16; the layer's weights give each input channel c its own, usually much higher, bound T_c
+// (PackedConv::split_tk, from the largest same-sign weight sum of its lanes). Each activation
+// u = x + 128 (int8) or q (uint8) is therefore split as u = min(u, T_c) + r: the clamped part goes
+// through the tile over the whole depth, and the rest r = u - T_c (only where u > T_c, rare for
+// ReLU-style activations whose zero sits at u = 0) is added from a per-pixel list.
 // SplitLists: for pixel i of the u8 copy (pixel = (row - base) / row_bytes; the zero row is pixel
 // `pixels`), counts[i] entries at entries + i * cap, each {byte offset of its quad in a tap's panel
-// (k / 4 * 64), r << (8 * (k % 4))}; r <= 127, so r * w never saturates either.
+// (k / 4 * 64), r << (8 * (k % 4))}; r <= 191 and the quad's other bytes are 0, so r * w never
+// saturates either.
 struct SplitLists {
   const uint8_t* base;
   int row_bytes;
@@ -82,11 +85,11 @@ struct SplitLists {
 void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows, const int8_t* w,
                        const GemmOutput& os, int n, uint8_t* const* out, const SplitLists& lists);
 
-// The split copy of `rows` pixels (ic values each) into runs of ic_pad4 bytes (pad 0): min(u, t),
+// The split copy of `rows` pixels (ic values each) into runs of ic_pad4 bytes (pad 0): min(u, tk[c]),
 // and pixel i's residual list at entries + i * 2 * cap (counts[i]). Returns the number of entries, or
 // -1 when a pixel has more than cap (the caller then runs the int16 GEMM).
 int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out,
-                          int32_t* counts, int32_t* entries, int cap, int t);
+                          int32_t* counts, int32_t* entries, int cap, const uint8_t* tk);
 
 // Widens exactly n int8 (sign-extend) or uint8 (zero-extend) values to int16 (no over-read/write).
 void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst);
