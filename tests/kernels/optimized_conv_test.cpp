@@ -262,6 +262,63 @@ void SplitTrials(bool is_uint8, uint32_t seed, int trials) {
 TEST(OptimizedConv, SplitGemmInt8MatchesReference) { SplitTrials<int8_t>(false, 31337, 120); }
 TEST(OptimizedConv, SplitGemmUint8MatchesReference) { SplitTrials<uint8_t>(true, 4711, 120); }
 
+// The split bounds at their limit: weights mostly at +-127/128 (lanes with large same-sign sums of
+// four weights, so the per-channel bounds T_c are near 64-130), nearly every activation exactly at
+// its channel's T_c (every int16 lane of the split tile at its largest sum), a few anywhere (the
+// residual lists), an odd number of quads (the tile's single-quad tail), 1x1 and 3x3 stride 2. A bound one
+// too high overflows a lane and this test fails.
+TEST(OptimizedConv, SplitGemmAtTheBoundsMatchesReference) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2: the split GEMM is an AVX2 kernel";
+  std::mt19937 rng(2026);
+  ThreadPool pool(2);
+  optimized::SetSplitGemmForTests(true);
+  for (int trial = 0; trial < 12; ++trial) {
+    reference::ConvParams p;
+    p.batches = 1;
+    p.input_h = 7;
+    p.input_w = 6;
+    p.input_c = trial % 2 ? 41 : 70;  // 11 quads (odd) or 18
+    p.output_c = 35;
+    p.filter_h = p.filter_w = trial % 3 == 2 ? 3 : 1;
+    p.stride_h = p.stride_w = p.filter_h == 3 ? 2 : 1;  // 3x3 stride 1 would run the Winograd twin
+    p.dilation_h = p.dilation_w = 1;
+    reference::ComputePadding(reference::Padding::kSame, p.input_h, p.filter_h, p.stride_h, 1, &p.output_h, &p.pad_top);
+    reference::ComputePadding(reference::Padding::kSame, p.input_w, p.filter_w, p.stride_w, 1, &p.output_w, &p.pad_left);
+    p.input_offset = 128;  // Z_in = -128: u = 0 (padding taps stay below every bound)
+    p.output_offset = Uniform(rng, -10, 10);
+    p.act_min = -128;
+    p.act_max = 127;
+    p.requant = trial % 4 < 2 ? RequantMode::kXnnpack : RequantMode::kTflite;
+    std::vector<int8_t> filter((size_t)p.output_c * p.filter_h * p.filter_w * p.input_c);
+    for (auto& w : filter) {
+      const int r = Uniform(rng, 0, 9);
+      w = (int8_t)(r < 4 ? 127 : r < 8 ? -128 : Uniform(rng, -128, 127));
+    }
+    auto bias = RandomBias(rng, p.output_c);
+    std::vector<Requant> rq(p.output_c);
+    for (auto& r : rq) r = MakeRequant(std::exp2(-Uniform(rng, 14, 18)));
+    auto pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
+    ASSERT_TRUE(pc.vnni);
+    ASSERT_GE(pc.split_t, 64);
+    ASSERT_LT(pc.split_t, 128) << "weights this large must lower the bound below the pair bound";
+    std::vector<int8_t> input((size_t)p.input_h * p.input_w * p.input_c);
+    for (size_t i = 0; i < input.size(); ++i) {
+      const int c = (int)(i % p.input_c);
+      const int u = Uniform(rng, 0, 99) < 2 ? Uniform(rng, 0, 255) : pc.split_tk[c];
+      input[i] = (int8_t)(u - 128);
+    }
+    std::vector<int8_t> want((size_t)p.output_h * p.output_w * p.output_c), got(want.size());
+    reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
+    for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
+      const int64_t before = optimized::SplitGemmCallsForTests();
+      std::fill(got.begin(), got.end(), (int8_t)0x5a);
+      optimized::ConvInt8(pc, input.data(), got.data(), nullptr, tp, KernelPath::kAvx2);
+      EXPECT_GT(optimized::SplitGemmCallsForTests(), before) << "trial " << trial << ": the split kernel did not run";
+      ASSERT_EQ(got, want) << "trial " << trial << " threads " << (tp ? 2 : 1) << " T " << pc.split_t;
+    }
+  }
+}
+
 // FULLY_CONNECTED through the split GEMM (batch rows as pixels), with the test hook off: the int16 GEMM.
 TEST(OptimizedConv, SplitGemmOffRunsTheInt16Gemm) {
   if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";
