@@ -49,6 +49,12 @@ struct InterpreterOptions {
   // kXnnpack: LiteRT's default XNNPACK delegate and ONNX Runtime (float32 multiplier, round half
   // to even).
   RequantMode requant = RequantMode::kTflite;
+  // Micro-batching (AllocateTensors): a batch of per-image ops runs micro_batch images per pass
+  // over the graph, which keeps each layer's activations in cache (same bytes as the whole batch).
+  // -1: automatic (one thread, a working set beyond the L3; the environment variable
+  // QAT_MICROBATCH=N overrides it), 0: off, N: N images per pass (N must divide the batch).
+  // micro_batch() reports what AllocateTensors chose.
+  int micro_batch = -1;
   // AllocateTensors refuses arenas larger than this (a corrupt shape must not exhaust memory).
   size_t max_arena_bytes = size_t(16) << 30;
   tfl::VerifyOptions verify;
@@ -147,6 +153,8 @@ class Interpreter {
   int nodes_size() const { return (int)nodes_.size(); }
   const OpContext& node(int index) const;
   size_t arena_bytes() const { return arena_size_; }
+  // Images per pass when a batch runs in micro-batches (0: the whole batch at once).
+  int micro_batch() const { return micro_; }
   // Sum of all arena allocations (activations + scratch) as if nothing were shared.
   size_t unshared_bytes() const { return unshared_bytes_; }
   const tfl::ModelFile& model() const { return *model_; }
@@ -180,7 +188,20 @@ class Interpreter {
   bool profiling_ = false;
   std::vector<int64_t> prof_ns_;  // runs x nodes, nanoseconds, row-major by run
   int prof_runs_ = 0;
-  void InvokeProfiled();
+  void PrepareNodes(int batch);
+  void RunNodes(int64_t* profile_row);
+  // Micro-batching (interpreter.cpp, ChooseMicroBatch): micro_ images per pass (0: off).
+  struct Io {
+    int tensor;
+    std::vector<int32_t> chunk_dims;
+    size_t chunk_bytes, offset;
+  };
+  int ChooseMicroBatch();
+  void SetIoChunk(int chunk);
+  int micro_ = 0, full_batch_ = 0;
+  std::vector<std::vector<int32_t>> full_dims_;  // per tensor: its batch-B shape (activations)
+  std::vector<Io> io_;                           // graph inputs and outputs
+  std::unique_ptr<uint8_t, ArenaFree> io_buf_;
 };
 
 // Dequantize helpers: real = scale * (q - zero_point).

@@ -1,7 +1,8 @@
 // Batch resize of models converted at batch 1 (RESHAPE with a constant [1, ...] shape, see
 // src/lite/ops/reshape.cpp): each row of a resized batch gives the bytes the batch-1 model gives
-// for that row alone; a shape that cannot follow the batch still fails. With QAT_PEERS_DIR, the
-// same on MobileNet-v1 1.0 (the int8_vs_ort.sh batch-64 row).
+// for that row alone; a shape that cannot follow the batch still fails. Micro-batching
+// (InterpreterOptions::micro_batch) gives the whole batch's bytes. With QAT_PEERS_DIR, the same on
+// MobileNet-v1 1.0 (the int8_vs_ort.sh batch-64 row), whole and in micro-batches.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -87,6 +88,65 @@ TEST(BatchResize, ShapesThatFitOrCannotFollowAreNotRewritten) {
   EXPECT_EQ(c->output(0).dims, (std::vector<int32_t>{3, 4}));
 }
 
+// Micro-batching (InterpreterOptions::micro_batch): the same bytes as the whole batch, batch-sized
+// input and output tensors between runs, the profile's shapes at the whole batch; a count that does
+// not divide the batch, or a graph whose shapes do not follow the batch, runs the batch whole.
+TEST(MicroBatch, SameBytesAsTheWholeBatch) {
+  const auto bytes = tfl::WriteModel(qat::testing::SmallInt8Model());
+  auto make = [&](int micro) {
+    InterpreterOptions opt;
+    opt.micro_batch = micro;
+    auto in = Interpreter::FromBuffer(bytes, opt);
+    auto dims = in->input(0).dims;
+    dims[0] = 6;
+    in->ResizeInputTensor(0, dims);
+    in->AllocateTensors();
+    return in;
+  };
+  auto whole = make(0);
+  EXPECT_EQ(whole->micro_batch(), 0);
+  std::mt19937 rng(3);
+  std::vector<uint8_t> x(whole->input(0).bytes);
+  for (auto& v : x) v = (uint8_t)rng();
+  whole->SetInput(0, x.data(), x.size());
+  whole->Invoke();
+  const std::vector<uint8_t> want((const uint8_t*)whole->output(0).data,
+                                  (const uint8_t*)whole->output(0).data + whole->output(0).bytes);
+  for (int micro : {1, 2, 3, 4}) {
+    auto m = make(micro);
+    EXPECT_EQ(m->micro_batch(), micro == 4 ? 0 : micro) << micro;
+    EXPECT_EQ(m->input(0).dims, whole->input(0).dims);
+    EXPECT_EQ(m->output(0).dims, whole->output(0).dims);
+    ASSERT_EQ(m->input(0).bytes, x.size());
+    m->set_profiling(true);
+    for (int run = 0; run < 2; ++run) {
+      m->SetInput(0, x.data(), x.size());
+      m->Invoke();
+      EXPECT_EQ(m->output(0).dims, whole->output(0).dims) << micro;
+      ASSERT_EQ(m->output(0).bytes, want.size());
+      EXPECT_EQ(std::memcmp(m->output(0).data, want.data(), want.size()), 0) << "micro-batch " << micro;
+    }
+    const InvokeProfile prof = m->profile();
+    EXPECT_EQ(prof.runs, 2);
+    ASSERT_FALSE(prof.ops.empty());
+    EXPECT_EQ(prof.ops[0].output_shape[0], 6) << "profile shapes are the whole batch's";
+    EXPECT_GT(prof.ops[0].median_ms, 0.0);
+  }
+}
+
+TEST(MicroBatch, ShapesThatDoNotFollowTheBatchRunWhole) {
+  InterpreterOptions opt;
+  opt.micro_batch = 1;
+  auto a = Interpreter::FromBuffer(ReshapeModel(), opt);  // [2, 6] -> [3, 4]: rows mix
+  a->AllocateTensors();
+  EXPECT_EQ(a->micro_batch(), 0);
+  std::vector<float> x(12);
+  for (int i = 0; i < 12; ++i) x[i] = (float)i;
+  a->SetInput(0, x.data(), 48);
+  a->Invoke();
+  EXPECT_EQ(std::memcmp(a->output(0).data, x.data(), 48), 0);
+}
+
 TEST(BatchResize, MobileNetV1Batch1ModelResized) {
   const std::string dir = qat::testing::PeersDir();
   if (dir.empty()) GTEST_SKIP() << "QAT_PEERS_DIR not set";
@@ -96,6 +156,13 @@ TEST(BatchResize, MobileNetV1Batch1ModelResized) {
     opt.requant = mode;
     opt.threads = 2;
     ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 3, 2);
+    // One thread, 16 images: automatic micro-batches of one image (16 x 2.5 MB > 32 MB).
+    opt.threads = 1;
+    auto m = Interpreter::FromFile(path, opt);
+    m->ResizeInputTensor(0, {16, 224, 224, 3});
+    m->AllocateTensors();
+    EXPECT_EQ(m->micro_batch(), 1);
+    ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 16, 3);
   }
 }
 
