@@ -51,9 +51,11 @@ struct InterpreterOptions {
   RequantMode requant = RequantMode::kTflite;
   // Micro-batching (AllocateTensors): a batch of per-image ops runs micro_batch images per pass
   // over the graph, which keeps each layer's activations in cache (same bytes as the whole batch).
-  // -1: automatic (one thread, a working set beyond the L3; the environment variable
-  // QAT_MICROBATCH=N overrides it), 0: off, N: N images per pass (N must divide the batch).
-  // micro_batch() reports what AllocateTensors chose.
+  // -1: automatic (one thread: when the batch's working set exceeds the L3; several threads:
+  // image lanes, each thread running whole images on its own copy of the graph, from two images
+  // per thread; the environment variable QAT_MICROBATCH=N overrides it), 0: off, N: N images per
+  // pass on all threads (N must divide the batch). micro_batch() reports what AllocateTensors
+  // chose; lanes() how many image lanes run (0 or 1: none).
   int micro_batch = -1;
   // AllocateTensors refuses arenas larger than this (a corrupt shape must not exhaust memory).
   size_t max_arena_bytes = size_t(16) << 30;
@@ -155,6 +157,7 @@ class Interpreter {
   size_t arena_bytes() const { return arena_size_; }
   // Images per pass when a batch runs in micro-batches (0: the whole batch at once).
   int micro_batch() const { return micro_; }
+  int lanes() const { return lanes_.empty() ? 0 : (int)lanes_.size() + 1; }
   // Sum of all arena allocations (activations + scratch) as if nothing were shared.
   size_t unshared_bytes() const { return unshared_bytes_; }
   const tfl::ModelFile& model() const { return *model_; }
@@ -198,6 +201,11 @@ class Interpreter {
   };
   int ChooseMicroBatch();
   void SetIoChunk(int chunk);
+  void SetNodePool(ThreadPool* pool);
+  void RunLanes();
+  std::unique_ptr<ThreadPool> pool1_;                  // lane 0's one thread (threads > 1)
+  std::vector<std::unique_ptr<Interpreter>> lanes_;    // image lanes 1.. (batch 1, one thread)
+  std::vector<int> in_io_, out_io_;                    // io_ index of each graph input / output
   int micro_ = 0, full_batch_ = 0;
   std::vector<std::vector<int32_t>> full_dims_;  // per tensor: its batch-B shape (activations)
   std::vector<Io> io_;                           // graph inputs and outputs

@@ -2,6 +2,7 @@
 #include "qat/interpreter.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -72,6 +73,7 @@ std::unique_ptr<Interpreter> Interpreter::FromModel(std::shared_ptr<const tfl::M
   in->resolver_ = std::make_unique<OpResolver>(resolver);
   in->opt_ = opt;
   in->pool_ = std::make_unique<ThreadPool>(opt.threads);
+  if (opt.threads > 1) in->pool1_ = std::make_unique<ThreadPool>(1);
   in->Build();
   return in;
 }
@@ -254,6 +256,8 @@ void Interpreter::AllocateTensors() {
   micro_ = 0;
   io_.clear();
   io_buf_.reset();
+  lanes_.clear();
+  SetNodePool(pool_.get());
   PrepareNodes(0);
   const int micro = ChooseMicroBatch();
   PlanArena();
@@ -287,20 +291,25 @@ void Interpreter::AllocateTensors() {
 // S is the largest divisor of B whose working set fits kMicroBatchBytes (an L2), at least 1;
 // otherwise the batch stays whole (SmallCNN b64, 11 MB: whole 5.67 ms, S = 2-8 5.71-5.78 ms).
 // InterpreterOptions::micro_batch (or QAT_MICROBATCH=N) forces N images (a divisor of B; 0: off).
+// Several threads, automatic mode: image lanes instead (B >= 2 threads): each thread runs whole
+// images on its own batch-1 interpreter (RunLanes), with no barrier between ops. Sequential
+// micro-batches would pay a barrier per op per pass, more than the cache saves (mbv1_100 b64,
+// 2 threads: whole 267 ms, micro-batches of 1-2 281-293 ms). With profiling on, the images run one
+// after another on lane 0 (one thread), so that every op has one timeline.
 int Interpreter::ChooseMicroBatch() {
   constexpr size_t kMicroBatchBytes = size_t(1) << 20, kWholeBatchBytes = size_t(32) << 20;
   if (inputs_.empty() || tensors_[inputs_[0]].dims.empty()) return 0;
   const int batch = tensors_[inputs_[0]].dims[0];
-  // Several threads: each op of each pass ends in a barrier, and B / S times the barriers cost
-  // more than the cache saves (mbv1_100 b64, 2 threads: 267 ms whole, 281-293 ms in micro-batches
-  // of 1-2; 1 thread: 519 -> 494 ms), so only one thread micro-batches by default.
   if (batch <= 1) return 0;
   static const int env = [] {
     const char* e = std::getenv("QAT_MICROBATCH");
     return e && *e ? std::atoi(e) : -1;
   }();
   const int forced = opt_.micro_batch >= 0 ? opt_.micro_batch : env;
-  if (forced == 0 || (forced > 0 && batch % forced != 0) || (forced < 0 && opt_.threads > 1)) return 0;
+  if (forced == 0 || (forced > 0 && batch % forced != 0)) return 0;
+  // Several threads (automatic mode): image lanes, when there are at least two images per thread.
+  const bool lanes = forced < 0 && opt_.threads > 1;
+  if (lanes && batch < 2 * opt_.threads) return 0;
   for (int i : inputs_)
     if (tensors_[i].dims.empty() || tensors_[i].dims[0] != batch) return 0;
   static const char* const kPerImage[] = {
@@ -336,7 +345,9 @@ int Interpreter::ChooseMicroBatch() {
     per_image = d.size() == full[i].size() && d[0] == 1 && std::equal(d.begin() + 1, d.end(), full[i].begin() + 1);
   }
   int micro = 0;
-  if (per_image) {
+  if (per_image && lanes) {
+    micro = 1;
+  } else if (per_image) {
     PlanArena();
     micro = batch;
     if (forced > 0) {
@@ -354,14 +365,78 @@ int Interpreter::ChooseMicroBatch() {
     PrepareNodes(0);
     return 0;
   }
-  if (micro != 1) PrepareNodes(micro);
+  if (lanes) {
+    // Lane 0 is this interpreter on one thread; lanes 1.. are batch-1 interpreters of the same
+    // model, one thread each.
+    SetNodePool(pool1_.get());
+    PrepareNodes(1);
+    InterpreterOptions lo = opt_;
+    lo.threads = 1;
+    lo.micro_batch = 0;
+    for (int k = 1; k < opt_.threads; ++k) {
+      auto lane = FromModel(model_, *resolver_, lo);
+      for (size_t i = 0; i < inputs_.size(); ++i) {
+        std::vector<int32_t> d = full[inputs_[i]];
+        d[0] = 1;
+        lane->ResizeInputTensor((int)i, d);
+      }
+      lane->AllocateTensors();
+      for (size_t i = 0; i < outputs_.size(); ++i)
+        if (lane->output((int)i).dims != tensors_[outputs_[i]].dims) {
+          lanes_.clear();
+          SetNodePool(pool_.get());
+          PrepareNodes(0);
+          return 0;
+        }
+      lanes_.push_back(std::move(lane));
+    }
+  } else if (micro != 1) {
+    PrepareNodes(micro);
+  }
   full_batch_ = batch;
   full_dims_ = std::move(full);
   std::vector<int> io(inputs_);
   for (int i : outputs_)
     if (std::find(io.begin(), io.end(), i) == io.end()) io.push_back(i);
   for (int i : io) io_.push_back(Io{i, {}, 0, 0});
+  auto io_index = [&](int t) { return (int)(std::find(io.begin(), io.end(), t) - io.begin()); };
+  in_io_.clear();
+  out_io_.clear();
+  for (int i : inputs_) in_io_.push_back(io_index(i));
+  for (int i : outputs_) out_io_.push_back(io_index(i));
   return micro;
+}
+
+void Interpreter::SetNodePool(ThreadPool* pool) {
+  for (auto& np : nodes_) np->ctx.pool = pool;
+}
+
+// Image lanes: lane k starts with image k, then every lane takes the next image until none is
+// left (a lane slowed down by another process takes fewer); lane 0 runs this
+// interpreter's nodes on the image's slices, lane k > 0 copies the image into its interpreter,
+// runs it and copies the outputs back.
+void Interpreter::RunLanes() {
+  const int n = (int)lanes_.size() + 1;
+  std::atomic<int> next{n};
+  pool_->run_tasks(n, [&](int lane) {
+    for (int i = lane; i < full_batch_; i = next.fetch_add(1)) {
+      if (lane == 0) {
+        SetIoChunk(i);
+        RunNodes(nullptr);
+        continue;
+      }
+      Interpreter& l = *lanes_[lane - 1];
+      for (size_t k = 0; k < inputs_.size(); ++k) {
+        const Io& io = io_[in_io_[k]];
+        std::memcpy(l.tensors_[l.inputs_[k]].data, io_buf_.get() + io.offset + (size_t)i * io.chunk_bytes, io.chunk_bytes);
+      }
+      l.Invoke();
+      for (size_t k = 0; k < outputs_.size(); ++k) {
+        const Io& io = io_[out_io_[k]];
+        std::memcpy(io_buf_.get() + io.offset + (size_t)i * io.chunk_bytes, l.tensors_[l.outputs_[k]].data, io.chunk_bytes);
+      }
+    }
+  });
 }
 
 // Points the graph inputs and outputs at micro-batch `chunk` (chunk dims), or at the whole batch
@@ -478,6 +553,9 @@ void Interpreter::Invoke() {
   try {
     if (!micro_) {
       RunNodes(row);
+    } else if (!lanes_.empty() && !row) {
+      RunLanes();
+      SetIoChunk(-1);
     } else {
       for (int c = 0; c < full_batch_ / micro_; ++c) {
         SetIoChunk(c);

@@ -134,6 +134,48 @@ TEST(MicroBatch, SameBytesAsTheWholeBatch) {
   }
 }
 
+// Two threads, automatic mode: image lanes (each thread whole images on its own copy of the
+// graph) from two images per thread; the same bytes with and without profiling (which runs the
+// images on one lane), and after a second AllocateTensors.
+TEST(MicroBatch, ImageLanesGiveTheWholeBatchBytes) {
+  const auto bytes = tfl::WriteModel(qat::testing::SmallInt8Model());
+  auto make = [&](int batch, int micro) {
+    InterpreterOptions opt;
+    opt.threads = 2;
+    opt.micro_batch = micro;
+    auto in = Interpreter::FromBuffer(bytes, opt);
+    auto dims = in->input(0).dims;
+    dims[0] = batch;
+    in->ResizeInputTensor(0, dims);
+    in->AllocateTensors();
+    return in;
+  };
+  for (int batch : {3, 4, 7}) {
+    auto whole = make(batch, 0);
+    auto lanes = make(batch, -1);
+    EXPECT_EQ(whole->lanes(), 0);
+    EXPECT_EQ(lanes->lanes(), batch >= 4 ? 2 : 0) << batch;
+    std::mt19937 rng(batch);
+    std::vector<uint8_t> x(whole->input(0).bytes);
+    for (auto& v : x) v = (uint8_t)rng();
+    whole->SetInput(0, x.data(), x.size());
+    whole->Invoke();
+    for (int round = 0; round < 3; ++round) {
+      if (round == 1) lanes->set_profiling(true);
+      if (round == 2) {
+        lanes->set_profiling(false);
+        lanes->AllocateTensors();
+      }
+      lanes->SetInput(0, x.data(), x.size());
+      lanes->Invoke();
+      EXPECT_EQ(lanes->output(0).dims, whole->output(0).dims);
+      ASSERT_EQ(lanes->output(0).bytes, whole->output(0).bytes);
+      EXPECT_EQ(std::memcmp(lanes->output(0).data, whole->output(0).data, whole->output(0).bytes), 0)
+          << "batch " << batch << " round " << round;
+    }
+  }
+}
+
 TEST(MicroBatch, ShapesThatDoNotFollowTheBatchRunWhole) {
   InterpreterOptions opt;
   opt.micro_batch = 1;
@@ -163,6 +205,13 @@ TEST(BatchResize, MobileNetV1Batch1ModelResized) {
     m->AllocateTensors();
     EXPECT_EQ(m->micro_batch(), 1);
     ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 16, 3);
+    // Two threads, 6 images: two image lanes.
+    opt.threads = 2;
+    auto l = Interpreter::FromFile(path, opt);
+    l->ResizeInputTensor(0, {6, 224, 224, 3});
+    l->AllocateTensors();
+    EXPECT_EQ(l->lanes(), 2);
+    ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 6, 4);
   }
 }
 

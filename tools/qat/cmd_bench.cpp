@@ -117,13 +117,14 @@ void register_bench(CLI::App& app) {
                           {"warmup", a->warmup}, {"requant", a->requant},         {"median_ms", median},
                           {"min_ms", sorted.front()}, {"max_ms", sorted.back()}, {"mean_ms", mean},
                           {"arena_bytes", interp->arena_bytes()}, {"nodes", interp->nodes_size()},
-                          {"micro_batch", interp->micro_batch()}};
+                          {"micro_batch", interp->micro_batch()}, {"lanes", interp->lanes()}};
       if (a->profile) j["profile"] = ProfileJson(prof);
       std::printf("%s\n", j.dump().c_str());
     } else {
       std::printf("%s: %d nodes, arena %.2f MiB, threads %d, requant %s", a->model.c_str(), interp->nodes_size(),
                   interp->arena_bytes() / 1048576.0, a->threads, a->requant.c_str());
-      if (interp->micro_batch()) std::printf(", micro-batches of %d", interp->micro_batch());
+      if (interp->lanes()) std::printf(", %d image lanes", interp->lanes());
+      else if (interp->micro_batch()) std::printf(", micro-batches of %d", interp->micro_batch());
       std::printf("\n");
       std::printf("%d runs after %d warm-up: median %.3f ms, min %.3f ms, max %.3f ms, mean %.3f ms\n", a->runs,
                   a->warmup, median, sorted.front(), sorted.back(), mean);
