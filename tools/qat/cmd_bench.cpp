@@ -128,6 +128,9 @@ void register_bench(CLI::App& app) {
       std::printf("\n");
       std::printf("%d runs after %d warm-up: median %.3f ms, min %.3f ms, max %.3f ms, mean %.3f ms\n", a->runs,
                   a->warmup, median, sorted.front(), sorted.back(), mean);
+      if (a->profile && interp->lanes())
+        std::printf("\nNote: the per-op profile runs the batch's images one after another on one thread (each op\n"
+                    "needs one timeline); the timing above used %d image lanes.\n", interp->lanes());
       if (a->profile) PrintProfile(prof);
     }
   });
