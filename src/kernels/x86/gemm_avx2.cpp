@@ -24,7 +24,7 @@ namespace {
 // added so the sum is positive (|p| < 2^62) and a logical vpsrlvq gives result + 2^(31-r) in the
 // low 32 bits; zp64 = Z_out - 2^(31-r) takes that back out. Then the clamp.
 // Four accumulator vectors (the tile's 4 pixels, channels c..c+7) with the channel constants loaded
-// once.
+// once. Not clamped: the caller packs with saturation and clamps the bytes (StoreTileGeneric).
 inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
   const int64_t* k = os.k64 + (c / 8) * 24;
   const __m256i m = _mm256_loadu_si256((const __m256i*)(os.multiplier + c));
@@ -33,7 +33,6 @@ inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
   const __m256d kpo = _mm256_load_pd((const double*)(k + 8)), kno = _mm256_load_pd((const double*)(k + 12));
   const __m256i she = _mm256_load_si256((const __m256i*)(k + 16)), sho = _mm256_load_si256((const __m256i*)(k + 20));
   const __m256i zp = _mm256_loadu_si256((const __m256i*)(os.zp64 + c));
-  const __m256i amin = _mm256_set1_epi32(os.act_min), amax = _mm256_set1_epi32(os.act_max);
   const __m256i left = os.any_left ? _mm256_loadu_si256((const __m256i*)(os.left + c)) : _mm256_setzero_si256();
   for (int r = 0; r < 4; ++r) {
     __m256i x = v[r];
@@ -44,8 +43,7 @@ inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
     po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kpo, kno, _mm256_castsi256_pd(po))));
     pe = _mm256_srlv_epi64(pe, she);
     po = _mm256_srlv_epi64(po, sho);
-    x = _mm256_add_epi32(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), zp);
-    v[r] = _mm256_min_epi32(_mm256_max_epi32(x, amin), amax);
+    v[r] = _mm256_add_epi32(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), zp);
   }
 }
 
@@ -87,17 +85,20 @@ inline void StoreTileFp32(__m256i a00, __m256i a01, __m256i a10, __m256i a11, __
 
 // The other output stages (kTflite; kXnnpack with a scale >= 1) of a 4 x 16 tile. acc: pixels 0-3
 // channels 0-7, then 8-15. Pixels past `pixels` repeat pixel 0's rows, so all four are computed.
-// Two pixels' clamped int32 (lo: channels 0-7, hi: 8-15) as 32 bytes, pixel a then pixel b. The
-// values lie inside the output type, so the saturating packs keep them.
+// Two pixels' int32 (lo: channels 0-7, hi: 8-15) as 32 bytes, pixel a then pixel b, saturated to
+// the output type (clamped values pass unchanged; unclamped ones are clamped on the bytes after).
 inline __m256i PackPixels2(__m256i lo_a, __m256i hi_a, __m256i lo_b, __m256i hi_b, bool is_uint8) {
   const __m256i a = _mm256_packs_epi32(lo_a, hi_a), b = _mm256_packs_epi32(lo_b, hi_b);
   const __m256i v = is_uint8 ? _mm256_packus_epi16(a, b) : _mm256_packs_epi16(a, b);
   return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
+// kTflite with the 64-bit division (GemmOutput::k64): the clamp comes after the saturating packs,
+// on bytes (one min/max per 32 outputs instead of per 8); exact for the reason StoreTileFp32 gives.
 inline void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixels, int n, uint8_t* const* out) {
   __m256i lo[4] = {acc[0], acc[1], acc[2], acc[3]}, hi[4] = {acc[4], acc[5], acc[6], acc[7]};
-  if (os.mode == RequantMode::kTflite && os.k64) {
+  const bool k64 = os.mode == RequantMode::kTflite && os.k64;
+  if (k64) {
     Requant4K64(lo, os, 0);
     Requant4K64(hi, os, 8);
   } else {
@@ -106,8 +107,18 @@ inline void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixel
       hi[r] = Requant8(hi[r], os, 8);
     }
   }
-  const __m256i b01 = PackPixels2(lo[0], hi[0], lo[1], hi[1], os.is_uint8);
-  const __m256i b23 = PackPixels2(lo[2], hi[2], lo[3], hi[3], os.is_uint8);
+  __m256i b01 = PackPixels2(lo[0], hi[0], lo[1], hi[1], os.is_uint8);
+  __m256i b23 = PackPixels2(lo[2], hi[2], lo[3], hi[3], os.is_uint8);
+  if (k64) {
+    const __m256i bmin = _mm256_set1_epi8((char)os.act_min), bmax = _mm256_set1_epi8((char)os.act_max);
+    if (os.is_uint8) {
+      b01 = _mm256_min_epu8(_mm256_max_epu8(b01, bmin), bmax);
+      b23 = _mm256_min_epu8(_mm256_max_epu8(b23, bmin), bmax);
+    } else {
+      b01 = _mm256_min_epi8(_mm256_max_epi8(b01, bmin), bmax);
+      b23 = _mm256_min_epi8(_mm256_max_epi8(b23, bmin), bmax);
+    }
+  }
   StoreBytes(out[0], _mm256_castsi256_si128(b01), n);
   if (pixels > 1) StoreBytes(out[1], _mm256_extracti128_si256(b01, 1), n);
   if (pixels > 2) StoreBytes(out[2], _mm256_castsi256_si128(b23), n);

@@ -9,6 +9,9 @@ double PeakMaddwdGmacs(int64_t iterations);
 // vpmaddubsw + vpmaddwd(ones) + vpaddd: the sequence of MLAS' AVX2 u8s8 kernel (32 MACs), which
 // saturates to int16 and so is not exact for arbitrary weights; measured for comparison only.
 double PeakU8S8Gmacs(int64_t iterations);
+// 2 vpmaddubsw + vpaddw + vpmaddwd(ones) + vpaddd: the step of qat's exact AVX2 split GEMM (64 MACs;
+// exact because of its bounds, x86/int8_x86.h). 11 independent chains.
+double PeakSplitGmacs(int64_t iterations);
 // vpdpbusd zmm (u8 x s8, 64 MACs, no saturation): the instruction of qat's AVX-512 VNNI GEMM
 // (peak_avx512vnni.cpp). Call only where isa_supported(Isa::kAvx512Vnni).
 double PeakVnniGmacs(int64_t iterations);
