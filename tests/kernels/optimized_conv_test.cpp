@@ -272,6 +272,7 @@ TEST(OptimizedConv, SplitGemmAtTheBoundsMatchesReference) {
   std::mt19937 rng(2026);
   ThreadPool pool(2);
   optimized::SetSplitGemmForTests(true);
+  optimized::SetSplitTuningForTests(false);  // the weight-only bounds here (tuned ones: SplitTuning*)
   for (int trial = 0; trial < 12; ++trial) {
     reference::ConvParams p;
     p.batches = 1;
@@ -316,6 +317,83 @@ TEST(OptimizedConv, SplitGemmAtTheBoundsMatchesReference) {
       EXPECT_GT(optimized::SplitGemmCallsForTests(), before) << "trial " << trial << ": the split kernel did not run";
       ASSERT_EQ(got, want) << "trial " << trial << " threads " << (tp ? 2 : 1) << " T " << pc.split_t;
     }
+  }
+  optimized::SetSplitTuningForTests(true);
+}
+
+// The split bounds tuned to the activations (SplitTuning): the first call records the histogram,
+// the second retunes. Hot channels (a few with large values, as ReLU6 layers have) must end with
+// higher bounds and fewer residuals; every call, including inputs unlike the recorded ones and
+// inputs exactly at the tuned bounds with weights at +-127/128, stays bit-exact.
+TEST(OptimizedConv, SplitTuningStaysExact) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2: the split GEMM is an AVX2 kernel";
+  std::mt19937 rng(77);
+  ThreadPool pool(2);
+  optimized::SetSplitGemmForTests(true);
+  optimized::SetSplitTuningForTests(true);
+  for (int trial = 0; trial < 8; ++trial) {
+    reference::ConvParams p;
+    p.batches = 1;
+    p.input_h = 9;
+    p.input_w = 8;
+    p.input_c = trial % 2 ? 41 : 96;
+    p.output_c = trial % 3 == 0 ? 70 : 33;
+    p.filter_h = p.filter_w = 1;
+    p.stride_h = p.stride_w = 1;
+    p.dilation_h = p.dilation_w = 1;
+    reference::ComputePadding(reference::Padding::kSame, p.input_h, 1, 1, 1, &p.output_h, &p.pad_top);
+    reference::ComputePadding(reference::Padding::kSame, p.input_w, 1, 1, 1, &p.output_w, &p.pad_left);
+    p.input_offset = 128;
+    p.output_offset = Uniform(rng, -10, 10);
+    p.act_min = -128;
+    p.act_max = 127;
+    p.requant = trial % 4 < 2 ? RequantMode::kXnnpack : RequantMode::kTflite;
+    const bool extreme = trial >= 4;  // weights mostly at +-127/128: bounds near their floor
+    std::vector<int8_t> filter((size_t)p.output_c * p.input_c);
+    for (auto& w : filter) {
+      const int r = Uniform(rng, 0, 9);
+      w = (int8_t)(extreme ? (r < 4 ? 127 : r < 8 ? -128 : Uniform(rng, -128, 127)) : Uniform(rng, -90, 90));
+    }
+    auto bias = RandomBias(rng, p.output_c);
+    std::vector<Requant> rq(p.output_c);
+    for (auto& r : rq) r = MakeRequant(std::exp2(-Uniform(rng, 14, 18)));
+    auto pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
+    ASSERT_TRUE(pc.split_tuning) << "one-tap layers carry the tuning state";
+    const std::vector<uint8_t> weight_only(pc.split_tk.begin(), pc.split_tk.begin() + p.input_c);
+    const size_t n_in = (size_t)p.input_h * p.input_w * p.input_c;
+    // Hot channels: every 7th, mostly large values; the others small, a few large.
+    auto skewed = [&](uint32_t seed) {
+      std::mt19937 g(seed);
+      std::vector<int8_t> x(n_in);
+      for (size_t i = 0; i < n_in; ++i) {
+        const int c = (int)(i % p.input_c);
+        const int u = c % 7 == 3 ? Uniform(g, 100, 255) : (Uniform(g, 0, 99) < 2 ? Uniform(g, 0, 255) : Uniform(g, 0, 40));
+        x[i] = (int8_t)(u - 128);
+      }
+      return x;
+    };
+    auto check = [&](const std::vector<int8_t>& x, ThreadPool* tp, const char* what) {
+      std::vector<int8_t> want(x.size() / p.input_c * p.output_c), got(want.size(), 0x5a);
+      reference::ConvPerChannelInt8(p, rq.data(), x.data(), filter.data(), bias.data(), want.data());
+      optimized::ConvInt8(pc, x.data(), got.data(), nullptr, tp, KernelPath::kAvx2);
+      EXPECT_EQ(got, want) << "trial " << trial << ": " << what;
+      return optimized::SplitLastResidualsForTests();
+    };
+    const auto a = skewed(trial);
+    const int64_t before = check(a, nullptr, "first call (records)");
+    const int64_t after = check(a, &pool, "second call (retuned)");
+    if (!extreme) EXPECT_LT(after, before) << "trial " << trial << ": tuning did not reduce the residuals";
+    const uint8_t* tuned = optimized::SplitBoundsForTests(pc);
+    int raised = 0;
+    for (int c = 0; c < p.input_c; ++c) raised += tuned[c] > weight_only[c];
+    if (!extreme) EXPECT_GT(raised, 0) << "trial " << trial;
+    check(skewed(1000 + trial), nullptr, "another skewed input");
+    // Unlike the recorded input: uniform values, then every value at its tuned bound.
+    std::vector<int8_t> u(n_in);
+    for (auto& v : u) v = (int8_t)Uniform(rng, -128, 127);
+    check(u, &pool, "uniform input");
+    for (size_t i = 0; i < n_in; ++i) u[i] = (int8_t)(tuned[i % p.input_c] - 128);
+    check(u, nullptr, "every value at its tuned bound");
   }
 }
 

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -30,11 +32,11 @@ const bool g_no_winograd = [] {
   const char* e = std::getenv("QAT_NO_WINOGRAD");
   return e && *e && *e != '0';
 }();
-// QAT_SPLIT_MIN_DEPTH: the smallest taps * input_c that uses the split GEMM (default 64).
+// QAT_SPLIT_MIN_DEPTH: the smallest taps * input_c that uses the split GEMM (default 32).
 int SplitMinDepth() {
   static const int v = [] {
     const char* e = std::getenv("QAT_SPLIT_MIN_DEPTH");
-    return e && *e ? std::atoi(e) : 64;
+    return e && *e ? std::atoi(e) : 32;
   }();
   return v;
 }
@@ -43,6 +45,19 @@ const bool g_split_debug = [] {
   const char* e = std::getenv("QAT_SPLIT_DEBUG");
   return e && *e && *e != '0';
 }();
+// Split bounds tuned to the activations (SplitTuning): QAT_NO_SPLIT_TUNING=1 keeps the weight-only
+// ones (A/B runs; tests use SetSplitTuningForTests).
+std::atomic<int> g_split_tuning{-1};
+bool SplitTuningOn() {
+  int v = g_split_tuning.load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* e = std::getenv("QAT_NO_SPLIT_TUNING");
+    v = e && *e && *e != '0' ? 0 : 1;
+    g_split_tuning.store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
+}
+std::atomic<int64_t> g_split_last_residuals{0};
 // 0: off, 1: on from SplitMinDepth (default), 2: on at every depth (tests).
 int SplitMode() {
   int v = g_split.load(std::memory_order_relaxed);
@@ -191,8 +206,136 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
         }
       }
     pc.split_t = *std::min_element(pc.split_tk.begin(), pc.split_tk.end());
+    if (taps == 1 && isa_supported(Isa::kAvx2)) pc.split_tuning = std::make_shared<SplitTuning>();
   }
   return pc;
+}
+
+// Retunes the split bounds of a one-tap layer from the first call's histogram (SplitTuning). Lane
+// group by lane group (its 2-4 input channels share every int16 lane of the split tile): while a
+// member still has residuals, the hottest one not yet placed takes the largest bound the weights
+// allow once its unplaced group-mates are lowered to a common level L, for the L (the histogram's
+// bin ends above kSplitTuneFloor: it counts only values above it, in bins of 8) that leaves the
+// fewest residuals in the group by the histogram. Every group's result is checked
+// against all its weight rows again and kept only when valid and better; so whatever the
+// histogram, the bounds stay exact.
+constexpr int kSplitTuneFloor = 31;  // the histogram counts values above it; no bound goes lower
+
+void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
+  const int ic = pc.p.input_c, icq = pc.ic_pad4 / 4;
+  const int64_t panel4 = (int64_t)pc.ic_pad4 * kGemmNR;
+  // above[c * 256 + t]: values of channel c above t, from bins of 8 values (exact at t = 8b + 7;
+  // elsewhere t's whole bin counts, an overestimate).
+  std::vector<int32_t> above((size_t)ic * 256);
+  for (int c = 0; c < ic; ++c) {
+    int32_t n = 0;  // values in the bins above t's
+    for (int b = 31; b >= 0; --b) {
+      const int32_t in_bin = st.hist[(size_t)c * 32 + b];
+      for (int t = 8 * b + 7; t >= 8 * b; --t) above[(size_t)c * 256 + t] = n + (t % 8 == 7 ? 0 : in_bin);
+      n += in_bin;
+    }
+  }
+  AlignedVector<uint8_t> tk(pc.split_tk.begin(), pc.split_tk.end());
+  std::vector<int32_t> wa, wb;  // binding weight rows: positive / negative parts, m per row
+  for (int j = 0; j < icq; j += 2)
+    for (int l = 0; l < 2; ++l) {
+      int members[4], m = 0;
+      for (int h = 0; h < 2 && j + h < icq; ++h)
+        for (int e = 0; e < 2; ++e) {
+          const int k = (j + h) * 4 + 2 * l + e;
+          if (k < ic) members[m++] = k;
+        }
+      auto cost = [&](const int* t) {
+        int64_t sum = 0;
+        for (int i = 0; i < m; ++i) sum += above[(size_t)members[i] * 256 + t[i]];
+        return sum;
+      };
+      int t0[4];
+      for (int i = 0; i < m; ++i) t0[i] = tk[members[i]];
+      const int64_t cost0 = cost(t0);
+      if (cost0 == 0) continue;
+      // The weight rows (one per output channel) that can bind at all: sum of 255 * w over the
+      // members above the int16 range on either side.
+      wa.clear();
+      wb.clear();
+      for (int blk = 0; blk < pc.oc_blocks; ++blk)
+        for (int c = 0; c < kGemmNR; ++c) {
+          int ra[4], rb[4], sa = 0, sb = 0;
+          for (int i = 0; i < m; ++i) {
+            const int k = members[i];
+            const int v = pc.weights_vnni[blk * panel4 + (k / 4) * kGemmNR * 4 + c * 4 + k % 4];
+            ra[i] = v > 0 ? v : 0;
+            rb[i] = v < 0 ? -v : 0;
+            sa += ra[i];
+            sb += rb[i];
+          }
+          if (255 * sa <= 32767 && 255 * sb <= 32768) continue;
+          wa.insert(wa.end(), ra, ra + m);
+          wb.insert(wb.end(), rb, rb + m);
+        }
+      const size_t rows = wa.size() / std::max(m, 1);
+      auto feasible = [&](const int* t) {
+        for (size_t r = 0; r < rows; ++r) {
+          int sa = 0, sb = 0;
+          for (int i = 0; i < m; ++i) {
+            sa += t[i] * wa[r * m + i];
+            sb += t[i] * wb[r * m + i];
+          }
+          if (sa > 32767 || sb > 32768) return false;
+        }
+        return true;
+      };
+      // The largest bound of member h with the others at t (-1: the others alone overflow).
+      auto max_for = [&](int h, const int* t) {
+        int best = 255;
+        for (size_t r = 0; r < rows; ++r) {
+          int sa = 0, sb = 0;
+          for (int i = 0; i < m; ++i)
+            if (i != h) {
+              sa += t[i] * wa[r * m + i];
+              sb += t[i] * wb[r * m + i];
+            }
+          if (sa > 32767 || sb > 32768) return -1;
+          if (wa[r * m + h]) best = std::min(best, (32767 - sa) / wa[r * m + h]);
+          if (wb[r * m + h]) best = std::min(best, (32768 - sb) / wb[r * m + h]);
+        }
+        return best;
+      };
+      int t[4], order[4];
+      bool placed[4] = {false, false, false, false};
+      for (int i = 0; i < m; ++i) t[i] = t0[i], order[i] = i;
+      std::sort(order, order + m, [&](int x, int y) {
+        return above[(size_t)members[x] * 256 + t[x]] > above[(size_t)members[y] * 256 + t[y]];
+      });
+      for (int oi = 0; oi < m; ++oi) {
+        const int h = order[oi];
+        if (above[(size_t)members[h] * 256 + t[h]] == 0) break;
+        int best[4];
+        std::copy(t, t + m, best);
+        int64_t best_cost = cost(t);
+        int top = kSplitTuneFloor + 1;  // levels above every unplaced mate's bound change nothing
+        for (int i = 0; i < m; ++i)
+          if (i != h && !placed[i]) top = std::max(top, t[i]);
+        for (int level = kSplitTuneFloor + 8; level <= top; level += 8) {  // bin ends: 39, 47, ..
+          int c[4];
+          for (int i = 0; i < m; ++i) c[i] = (i == h || placed[i]) ? t[i] : std::min(level, t[i]);
+          const int th = max_for(h, c);
+          if (th <= kSplitTuneFloor) continue;
+          c[h] = th;
+          const int64_t cc = cost(c);
+          if (cc < best_cost) {
+            best_cost = cc;
+            std::copy(c, c + m, best);
+          }
+        }
+        std::copy(best, best + m, t);
+        placed[h] = true;
+      }
+      if (cost(t) < cost0 && feasible(t))
+        for (int i = 0; i < m; ++i) tk[members[i]] = (uint8_t)t[i];
+    }
+  st.tuned_tk = std::move(tk);
+  st.bounds.store(st.tuned_tk.data(), std::memory_order_release);
 }
 
 ConvParams FcAsConv(const FullyConnectedParams& f) {
@@ -480,6 +623,38 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     split_counts = reinterpret_cast<int32_t*>(align(zero_row + ic_pad));
     split_entries = reinterpret_cast<int32_t*>(align(split_counts + in_pixels + 1));
   }
+  // Split bounds: tuned to the activations from the second call on (SplitTuning); the first call
+  // records each input channel's histogram (once per layer, a few ms).
+  SplitTuning* const tuning = split && SplitTuningOn() ? pc.split_tuning.get() : nullptr;
+  bool record = false;
+  if (tuning) {
+    std::lock_guard<std::mutex> lk(tuning->mu);
+    if (tuning->calls == 0) {
+      record = true;
+      tuning->hist.assign((size_t)p.input_c * 32, 0);
+    } else if (!tuning->tuned) {
+      const auto t0 = std::chrono::steady_clock::now();
+      RetuneSplitBounds(pc, *tuning);
+      if (g_split_debug)
+        std::fprintf(stderr, "split bounds of %dx%dx%d -> %d retuned in %.2f ms\n", p.input_h, p.input_w, p.input_c,
+                     p.output_c, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      tuning->hist = {};
+      tuning->tuned = true;
+    }
+  }
+  const uint8_t* const split_tk = [&] {
+    const uint8_t* b = tuning ? tuning->bounds.load(std::memory_order_acquire) : nullptr;
+    return b ? b : pc.split_tk.data();
+  }();
+  struct CountCall {  // the recorded call counts even when it returns early (int16 fallback)
+    SplitTuning* t;
+    ~CountCall() {
+      if (t) {
+        std::lock_guard<std::mutex> lk(t->mu);
+        ++t->calls;
+      }
+    }
+  } count_call{record ? tuning : nullptr};
   if constexpr (kVnni) {
     for (int c = 0; c < ic_pad; ++c) zero_row[c] = c < p.input_c ? pc.zero_in_u8 : 0;
     if (split) {
@@ -488,7 +663,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       int count = 0;
       int32_t* e = split_entries + in_pixels * 2 * split_cap;
       for (int c = 0; c < p.input_c; ++c) {
-        const int tc = pc.split_tk[c];
+        const int tc = split_tk[c];
         if (pc.zero_in_u8 <= tc) continue;
         zero_row[c] = (uint8_t)tc;
         e[2 * count] = c / 4 * 64;
@@ -534,8 +709,16 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       if (split) {
         const int64_t n = x86::CopyRowsSplitAvx2(src, pc.is_uint8, rows, p.input_c, ic_pad, (uint8_t*)buf + m0 * ic_pad,
                                                  split_counts + m0, split_entries + m0 * 2 * split_cap, split_cap,
-                                                 pc.split_tk.data());
+                                                 split_tk);
         split_total.fetch_add(n < 0 ? (int64_t(1) << 40) : n, std::memory_order_relaxed);
+        if (record) {
+          // A sample of at least ~512 pixels: every stride-th pixel of the input.
+          const int64_t stride = std::max<int64_t>(1, in_pixels / 512);
+          std::lock_guard<std::mutex> lk(tuning->mu);
+          for (int64_t m = (m0 + stride - 1) / stride * stride; m < m0 + rows; m += stride)
+            x86::SplitHistogramAvx2(src + (m - m0) * p.input_c, pc.is_uint8, 1, p.input_c, kSplitTuneFloor,
+                                    tuning->hist.data());
+        }
         return n;
       } else if (vnni_hw)
         x86::CopyRowsVnni(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
@@ -746,6 +929,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       run_unit(tile0, tile1, blk0, std::min(pc.oc_blocks, blk0 + blocks_per_group));
     });
   }
+  if (split) g_split_last_residuals.store(split_total.load(), std::memory_order_relaxed);
   if (split && widen_in_unit && g_split_debug)
     std::fprintf(stderr, "split GEMM %dx%dx%d -> %d (copied per unit): %lld residuals (%.2f %% of the input)\n",
                  p.input_h, p.input_w, p.input_c, p.output_c, (long long)split_total.load(),
@@ -770,10 +954,10 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     }
     path = isa_supported(Isa::kAvx2) ? KernelPath::kAvx2 : KernelPath::kPortable;
   }
-  // Depths below 64 per output stay on the int16 GEMM: measured on MobileNet-v1 at batch 1, the
-  // split GEMM loses there (112x112x32 -> 64: 0.67 vs 0.58-0.63 ms, the per-tile residual check
-  // weighs on 32 values per output) and wins from 64 up (56x56x64 -> 128: 0.42 vs 0.45 ms;
-  // 14x14x512 -> 512: 0.52 vs 0.63 ms; docs/kernels.md).
+  // Depths below 32 per output stay on the int16 GEMM. Measured on MobileNet-v1 at batch 1: with
+  // the tuned bounds (SplitTuning) 112x112x32 -> 64 runs 0.52 ms split vs 0.58 ms int16 (0.67 ms
+  // split with the weight-only bounds of the first call: the per-tile residual check weighs on 32
+  // values per output); 56x56x64 -> 128: 0.35 vs 0.45 ms; 14x14x512 -> 512: 0.50 vs 0.63 ms.
   const int split_mode = SplitMode();
   if (path == KernelPath::kAvx2 && pc.vnni && split_mode &&
       (split_mode == 2 || (int64_t)pc.taps * pc.p.input_c >= SplitMinDepth()) &&
@@ -814,6 +998,15 @@ size_t ConvScratchBytes(const PackedConv& pc) {
 }
 
 int64_t SplitGemmCallsForTests() { return g_split_calls.load(); }
+
+const uint8_t* SplitBoundsForTests(const PackedConv& pc) {
+  const uint8_t* b = pc.split_tuning ? pc.split_tuning->bounds.load(std::memory_order_acquire) : nullptr;
+  return b ? b : pc.split_tk.data();
+}
+
+int64_t SplitLastResidualsForTests() { return g_split_last_residuals.load(); }
+
+void SetSplitTuningForTests(bool on) { g_split_tuning.store(on ? 1 : 0, std::memory_order_relaxed); }
 
 void SetSplitGemmForTests(bool on) { g_split.store(on ? 2 : 0, std::memory_order_relaxed); }
 

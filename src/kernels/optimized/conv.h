@@ -24,8 +24,11 @@
 // contribution w * Z_in cancels against the folded term exactly as the reference skips it.
 // All of this is int32 arithmetic modulo 2^32, hence identical to the reference's accumulator.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include "kernels/dispatch.h"
 #include "kernels/optimized/packing.h"
@@ -44,6 +47,23 @@ using reference::FullyConnectedParams;
 
 inline constexpr int kGemmMR = 4;   // output pixels per micro-kernel call
 inline constexpr int kGemmNR = 16;  // output channels per packed panel
+
+// The split GEMM's bounds tuned to the activations (conv.cpp, RetuneSplitBounds). Any bounds that
+// keep every int16 lane of the split tile inside int16 for these weights are exact; the weight-only
+// bounds (PackedConv::split_tk) give every channel of a lane group the same one, while the excess
+// above it concentrates in few "hot" channels (docs/kernels.md). The first call counts each input
+// channel's values on a sample of >= ~512 pixels (hist); the second retunes each lane group with residuals, moving bound from
+// its cold channels to its hot ones within the same weight constraints (checked again before use),
+// and later calls use those bounds. Shared by copies of the PackedConv; calls may come from several
+// threads (the mutex guards hist and the retune; `bounds` is read once per call).
+struct SplitTuning {
+  std::mutex mu;
+  int calls = 0;                           // calls whose histogram was recorded
+  bool tuned = false;
+  std::vector<int32_t> hist;               // [input_c][32]: values of channel c with u / 8 = b (u > 31)
+  AlignedVector<uint8_t> tuned_tk;         // the retuned bounds (same layout as split_tk)
+  std::atomic<const uint8_t*> bounds{nullptr};  // null: PackedConv::split_tk
+};
 
 struct PackedConv {
   ConvParams p;          // geometry, offsets, clamp and requantization mode (FC: 1x1 over batches)
@@ -89,6 +109,7 @@ struct PackedConv {
   // split_t is their minimum. ic_pad4 rounded up to 32 entries (255 past input_c).
   int split_t = 128;
   AlignedVector<uint8_t> split_tk;
+  std::shared_ptr<SplitTuning> split_tuning;  // one-tap layers with the u8 panels (null: none)
   // 3x3 stride-1 layers on an AVX2 CPU: the exact integer Winograd F(2x2,3x3) twin
   // (optimized/winograd_conv.h), which the kAvx2 path runs instead of the GEMM (2.25x fewer
   // multiplies; measured 1.26-1.54x faster on SmallCNN's layers). Null where it does not apply.
@@ -99,11 +120,17 @@ struct PackedConv {
 // runs the same layout with a scalar twin of the VNNI tile, so packing, copy and bias folding are
 // tested everywhere; the vpdpbusd tile itself only where the CPU has it.
 void SetVnniPackingForTests(bool always);
-// Tests: the AVX2 split GEMM on at every depth (by default only from QAT_SPLIT_MIN_DEPTH = 128 values
+// Tests: the AVX2 split GEMM on at every depth (by default only from QAT_SPLIT_MIN_DEPTH = 32 values
 // per output, and off with QAT_NO_SPLIT=1), or off.
 void SetSplitGemmForTests(bool on);
 // How many calls have run the split GEMM so far (tests: proof that it ran, not its fallback).
 int64_t SplitGemmCallsForTests();
+// The split GEMM's bounds the next call uses (split_tk until retuned) and the residual count of the
+// last split call (tests).
+const uint8_t* SplitBoundsForTests(const PackedConv& pc);
+int64_t SplitLastResidualsForTests();
+// Off: keep the weight-only bounds (A/B runs; QAT_NO_SPLIT_TUNING=1 does the same).
+void SetSplitTuningForTests(bool on);
 
 // int8 activations, symmetric int8 weights (OHWI), per-channel requant (requant_count == 1:
 // per-tensor). bias may be null.

@@ -369,4 +369,29 @@ int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic
   return total;
 }
 
+void SplitHistogramAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int floor, int32_t* hist) {
+  const uint8_t* in = static_cast<const uint8_t*>(input);
+  const uint8_t flip = is_uint8 ? 0 : 0x80;
+  const __m256i vflip = _mm256_set1_epi8((char)flip);
+  const __m256i vfloor = _mm256_set1_epi8((char)(floor - 128));  // floor as a signed byte of u - 128
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* s = in + r * ic;
+    int c = 0;
+    for (; c + 32 <= ic; c += 32) {
+      __m256i v = _mm256_loadu_si256((const __m256i*)(s + c));
+      const __m256i sv = is_uint8 ? _mm256_xor_si256(v, vflip) : v;  // u - 128, signed
+      uint32_t mask = (uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(sv, vfloor));
+      while (mask) {
+        const int b = __builtin_ctz(mask);
+        mask &= mask - 1;
+        ++hist[(c + b) * 32 + ((uint8_t)(s[c + b] ^ flip) >> 3)];
+      }
+    }
+    for (; c < ic; ++c) {
+      const int u = (uint8_t)(s[c] ^ flip);
+      if (u > floor) ++hist[c * 32 + (u >> 3)];
+    }
+  }
+}
+
 }  // namespace qat::kernels::x86

@@ -91,6 +91,10 @@ void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows
 int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out,
                           int32_t* counts, int32_t* entries, int cap, const uint8_t* tk);
 
+// The split GEMM's activation histogram (optimized/conv.h, SplitTuning): for `rows` pixels of ic
+// values, ++hist[c * 32 + u / 8] for every value whose u (int8: x + 128; uint8: q) is above `floor`.
+void SplitHistogramAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int floor, int32_t* hist);
+
 // Widens exactly n int8 (sign-extend) or uint8 (zero-extend) values to int16 (no over-read/write).
 void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst);
 
