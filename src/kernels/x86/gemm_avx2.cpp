@@ -125,6 +125,33 @@ inline void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixel
   if (pixels > 3) StoreBytes(out[3], _mm256_extracti128_si256(b23, 1), n);
 }
 
+// The kTflite k64 stage of StoreTileGeneric, for the tile bodies that inline it (one tile
+// instantiation per stage, so the other stage's code stays out of the loop's registers).
+__attribute__((always_inline)) inline void StoreTileK64(const __m256i* acc, const GemmOutput& os, int pixels, int n,
+                                                        uint8_t* const* out) {
+  __m256i lo[4] = {acc[0], acc[1], acc[2], acc[3]}, hi[4] = {acc[4], acc[5], acc[6], acc[7]};
+  Requant4K64(lo, os, 0);
+  Requant4K64(hi, os, 8);
+  __m256i b01 = PackPixels2(lo[0], hi[0], lo[1], hi[1], os.is_uint8);
+  __m256i b23 = PackPixels2(lo[2], hi[2], lo[3], hi[3], os.is_uint8);
+  const __m256i bmin = _mm256_set1_epi8((char)os.act_min), bmax = _mm256_set1_epi8((char)os.act_max);
+  if (os.is_uint8) {
+    b01 = _mm256_min_epu8(_mm256_max_epu8(b01, bmin), bmax);
+    b23 = _mm256_min_epu8(_mm256_max_epu8(b23, bmin), bmax);
+  } else {
+    b01 = _mm256_min_epi8(_mm256_max_epi8(b01, bmin), bmax);
+    b23 = _mm256_min_epi8(_mm256_max_epi8(b23, bmin), bmax);
+  }
+  StoreBytes(out[0], _mm256_castsi256_si128(b01), n);
+  if (pixels > 1) StoreBytes(out[1], _mm256_extracti128_si256(b01, 1), n);
+  if (pixels > 2) StoreBytes(out[2], _mm256_castsi256_si128(b23), n);
+  if (pixels > 3) StoreBytes(out[3], _mm256_extracti128_si256(b23, 1), n);
+}
+
+// The tile's output stage, one instantiation each: the fp32 one (kXnnpack, scales < 1), the
+// k64 one (kTflite), and the others through StoreTileGeneric.
+enum class Stage { kFp32, kK64, kGeneric };
+
 inline __m256i Bcast32(const int16_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -132,8 +159,10 @@ inline __m256i Bcast32(const int16_t* p) {
 }
 }  // namespace
 
-void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows, const int16_t* w,
-                      const GemmOutput& os, int n, uint8_t* const* out) {
+namespace {
+template <Stage kStage>
+__attribute__((always_inline)) inline void Tile4x16(int pixels, int taps, int icp, const int16_t* const* rows,
+                                                    const int16_t* w, const GemmOutput& os, int n, uint8_t* const* out) {
   // The accumulators start at the folded bias, which saves the bias add of every output vector.
   __m256i a00 = _mm256_loadu_si256((const __m256i*)os.bias), a01 = _mm256_loadu_si256((const __m256i*)(os.bias + 8));
   __m256i a10 = a00, a11 = a01, a20 = a00, a21 = a01, a30 = a00, a31 = a01;
@@ -163,12 +192,26 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
       w += 32;
     }
   }
-  if (os.mode != RequantMode::kTflite && os.fp32_in_range) {
+  if constexpr (kStage == Stage::kFp32) {
     StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
-    return;
+  } else {
+    const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
+    if constexpr (kStage == Stage::kK64)
+      StoreTileK64(acc, os, pixels, n, out);
+    else
+      StoreTileGeneric(acc, os, pixels, n, out);
   }
-  const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
-  StoreTileGeneric(acc, os, pixels, n, out);
+}
+}  // namespace
+
+void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows, const int16_t* w,
+                      const GemmOutput& os, int n, uint8_t* const* out) {
+  if (os.mode != RequantMode::kTflite && os.fp32_in_range)
+    Tile4x16<Stage::kFp32>(pixels, taps, icp, rows, w, os, n, out);
+  else if (os.mode == RequantMode::kTflite && os.k64)
+    Tile4x16<Stage::kK64>(pixels, taps, icp, rows, w, os, n, out);
+  else
+    Tile4x16<Stage::kGeneric>(pixels, taps, icp, rows, w, os, n, out);
 }
 
 void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst) {
@@ -228,8 +271,11 @@ inline __m256i Dot8(__m256i acc, __m256i x, __m256i b, __m256i y, __m256i c, __m
 }
 }  // namespace
 
-void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows, const int8_t* w,
-                       const GemmOutput& os, int n, uint8_t* const* out, const SplitLists& lists) {
+namespace {
+template <Stage kStage>
+__attribute__((always_inline)) inline void SplitTile(int pixels, int taps, int icq, const uint8_t* const* rows,
+                                                     const int8_t* w, const GemmOutput& os, int n, uint8_t* const* out,
+                                                     const SplitLists& lists) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i a00 = _mm256_loadu_si256((const __m256i*)os.bias), a01 = _mm256_loadu_si256((const __m256i*)(os.bias + 8));
   __m256i a10 = a00, a11 = a01, a20 = a00, a21 = a01, a30 = a00, a31 = a01;
@@ -315,12 +361,26 @@ void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows
       a31 = Dot4(a31, x, _mm256_load_si256((const __m256i*)(wt + p3[0] + 32)), ones);
     }
   }
-  if (os.mode != RequantMode::kTflite && os.fp32_in_range) {
+  if constexpr (kStage == Stage::kFp32) {
     StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
-    return;
+  } else {
+    const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
+    if constexpr (kStage == Stage::kK64)
+      StoreTileK64(acc, os, pixels, n, out);
+    else
+      StoreTileGeneric(acc, os, pixels, n, out);
   }
-  const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
-  StoreTileGeneric(acc, os, pixels, n, out);
+}
+}  // namespace
+
+void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows, const int8_t* w,
+                       const GemmOutput& os, int n, uint8_t* const* out, const SplitLists& lists) {
+  if (os.mode != RequantMode::kTflite && os.fp32_in_range)
+    SplitTile<Stage::kFp32>(pixels, taps, icq, rows, w, os, n, out, lists);
+  else if (os.mode == RequantMode::kTflite && os.k64)
+    SplitTile<Stage::kK64>(pixels, taps, icq, rows, w, os, n, out, lists);
+  else
+    SplitTile<Stage::kGeneric>(pixels, taps, icq, rows, w, os, n, out, lists);
 }
 
 int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out,
