@@ -62,14 +62,16 @@ void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic
 // of two consecutive quads in int16 before one vpmaddwd widens them (3 multiplies per 64 MACs), so
 // each int16 lane sums four products. With u at most 64 and |w| <= 128 four products stay inside
 // int16; the layer's weights give each input channel c its own, usually much higher, bound T_c
-// (PackedConv::split_tk, from the largest same-sign weight sum of its lanes). Each activation
+// (PackedConv::split_tk, from the largest same-sign weight sum of its lanes; retuned to the
+// activations after the first call, within the same weight constraints: conv.h, SplitTuning). Each
+// activation
 // u = x + 128 (int8) or q (uint8) is therefore split as u = min(u, T_c) + r: the clamped part goes
 // through the tile over the whole depth, and the rest r = u - T_c (only where u > T_c, rare for
 // ReLU-style activations whose zero sits at u = 0) is added from a per-pixel list.
 // SplitLists: for pixel i of the u8 copy (pixel = (row - base) / row_bytes; the zero row is pixel
 // `pixels`), counts[i] entries at entries + i * cap, each {byte offset of its quad in a tap's panel
-// (k / 4 * 64), r << (8 * (k % 4))}; r <= 191 and the quad's other bytes are 0, so r * w never
-// saturates either.
+// (k / 4 * 64), r << (8 * (k % 4))}; r <= 255 and the quad's other bytes are 0, so the lane holds
+// one product, |r * w| <= 255 * 128 < 32768: it never saturates either.
 struct SplitLists {
   const uint8_t* base;
   int row_bytes;
