@@ -24,7 +24,7 @@ namespace {
 // added so the sum is positive (|p| < 2^62) and a logical vpsrlvq gives result + 2^(31-r) in the
 // low 32 bits; zp64 = Z_out - 2^(31-r) takes that back out. Then the clamp.
 // Four accumulator vectors (the tile's 4 pixels, channels c..c+7) with the channel constants loaded
-// once. Not clamped: the caller packs with saturation and clamps the bytes (StoreTileGeneric).
+// once. Not clamped: the caller packs with saturation and clamps the bytes (StoreTileK64).
 inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
   const int64_t* k = os.k64 + (c / 8) * 24;
   const __m256i m = _mm256_loadu_si256((const __m256i*)(os.multiplier + c));
@@ -54,6 +54,14 @@ inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
 // Saturating early cannot change a result: the clamp [act_min, act_max] lies inside the output
 // type, |Z_out| <= 255, so any value that saturates in int16 (|v| >= 32767) clamps to the same
 // bound as its exact v + Z_out would (|v + Z_out| >= 32512).
+// Four pixels' 16 output bytes (b01: pixels 0 | 1, b23: 2 | 3); pixels past `pixels` are not stored.
+inline void StorePixels4(__m256i b01, __m256i b23, int pixels, int n, uint8_t* const* out) {
+  StoreBytes(out[0], _mm256_castsi256_si128(b01), n);
+  if (pixels > 1) StoreBytes(out[1], _mm256_extracti128_si256(b01, 1), n);
+  if (pixels > 2) StoreBytes(out[2], _mm256_castsi256_si128(b23), n);
+  if (pixels > 3) StoreBytes(out[3], _mm256_extracti128_si256(b23, 1), n);
+}
+
 inline __m256i FpRound(__m256i a, __m256 s) { return _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a), s)); }
 
 inline void StoreTileFp32(__m256i a00, __m256i a01, __m256i a10, __m256i a11, __m256i a20, __m256i a21, __m256i a30,
@@ -77,10 +85,7 @@ inline void StoreTileFp32(__m256i a00, __m256i a01, __m256i a10, __m256i a11, __
   }
   b01 = _mm256_permutevar8x32_epi32(b01, order);  // pixel 0 | pixel 1, 16 channels each
   b23 = _mm256_permutevar8x32_epi32(b23, order);
-  StoreBytes(out[0], _mm256_castsi256_si128(b01), n);
-  if (pixels > 1) StoreBytes(out[1], _mm256_extracti128_si256(b01, 1), n);
-  if (pixels > 2) StoreBytes(out[2], _mm256_castsi256_si128(b23), n);
-  if (pixels > 3) StoreBytes(out[3], _mm256_extracti128_si256(b23, 1), n);
+  StorePixels4(b01, b23, pixels, n, out);
 }
 
 // The other output stages (kTflite; kXnnpack with a scale >= 1) of a 4 x 16 tile. acc: pixels 0-3
@@ -93,40 +98,10 @@ inline __m256i PackPixels2(__m256i lo_a, __m256i hi_a, __m256i lo_b, __m256i hi_
   return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-// kTflite with the 64-bit division (GemmOutput::k64): the clamp comes after the saturating packs,
+// kTflite with the 64-bit division (GemmOutput::k64). The clamp comes after the saturating packs,
 // on bytes (one min/max per 32 outputs instead of per 8); exact for the reason StoreTileFp32 gives.
-inline void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixels, int n, uint8_t* const* out) {
-  __m256i lo[4] = {acc[0], acc[1], acc[2], acc[3]}, hi[4] = {acc[4], acc[5], acc[6], acc[7]};
-  const bool k64 = os.mode == RequantMode::kTflite && os.k64;
-  if (k64) {
-    Requant4K64(lo, os, 0);
-    Requant4K64(hi, os, 8);
-  } else {
-    for (int r = 0; r < 4; ++r) {
-      lo[r] = Requant8(lo[r], os, 0);
-      hi[r] = Requant8(hi[r], os, 8);
-    }
-  }
-  __m256i b01 = PackPixels2(lo[0], hi[0], lo[1], hi[1], os.is_uint8);
-  __m256i b23 = PackPixels2(lo[2], hi[2], lo[3], hi[3], os.is_uint8);
-  if (k64) {
-    const __m256i bmin = _mm256_set1_epi8((char)os.act_min), bmax = _mm256_set1_epi8((char)os.act_max);
-    if (os.is_uint8) {
-      b01 = _mm256_min_epu8(_mm256_max_epu8(b01, bmin), bmax);
-      b23 = _mm256_min_epu8(_mm256_max_epu8(b23, bmin), bmax);
-    } else {
-      b01 = _mm256_min_epi8(_mm256_max_epi8(b01, bmin), bmax);
-      b23 = _mm256_min_epi8(_mm256_max_epi8(b23, bmin), bmax);
-    }
-  }
-  StoreBytes(out[0], _mm256_castsi256_si128(b01), n);
-  if (pixels > 1) StoreBytes(out[1], _mm256_extracti128_si256(b01, 1), n);
-  if (pixels > 2) StoreBytes(out[2], _mm256_castsi256_si128(b23), n);
-  if (pixels > 3) StoreBytes(out[3], _mm256_extracti128_si256(b23, 1), n);
-}
-
-// The kTflite k64 stage of StoreTileGeneric, for the tile bodies that inline it (one tile
-// instantiation per stage, so the other stage's code stays out of the loop's registers).
+// Inlined into the tile bodies (one tile instantiation per stage, so the other stages' code stays
+// out of the loop's registers).
 __attribute__((always_inline)) inline void StoreTileK64(const __m256i* acc, const GemmOutput& os, int pixels, int n,
                                                         uint8_t* const* out) {
   __m256i lo[4] = {acc[0], acc[1], acc[2], acc[3]}, hi[4] = {acc[4], acc[5], acc[6], acc[7]};
@@ -142,10 +117,18 @@ __attribute__((always_inline)) inline void StoreTileK64(const __m256i* acc, cons
     b01 = _mm256_min_epi8(_mm256_max_epi8(b01, bmin), bmax);
     b23 = _mm256_min_epi8(_mm256_max_epi8(b23, bmin), bmax);
   }
-  StoreBytes(out[0], _mm256_castsi256_si128(b01), n);
-  if (pixels > 1) StoreBytes(out[1], _mm256_extracti128_si256(b01, 1), n);
-  if (pixels > 2) StoreBytes(out[2], _mm256_castsi256_si128(b23), n);
-  if (pixels > 3) StoreBytes(out[3], _mm256_extracti128_si256(b23, 1), n);
+  StorePixels4(b01, b23, pixels, n, out);
+}
+
+// The remaining stages (kTflite without k64; kXnnpack with a scale >= 1): Requant8 per vector.
+inline void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixels, int n, uint8_t* const* out) {
+  __m256i lo[4], hi[4];
+  for (int r = 0; r < 4; ++r) {
+    lo[r] = Requant8(acc[r], os, 0);
+    hi[r] = Requant8(acc[4 + r], os, 8);
+  }
+  StorePixels4(PackPixels2(lo[0], hi[0], lo[1], hi[1], os.is_uint8),
+               PackPixels2(lo[2], hi[2], lo[3], hi[3], os.is_uint8), pixels, n, out);
 }
 
 // The tile's output stage, one instantiation each: the fp32 one (kXnnpack, scales < 1), the
