@@ -8,6 +8,7 @@
 
 #include "kernels/optimized/conv.h"
 #include "kernels/reference/conv.h"
+#include "kernels/x86/int8_x86.h"
 #include "optimized_test_util.h"
 #include "qat/thread_pool.h"
 
@@ -94,6 +95,69 @@ void RunTrials(bool is_uint8, uint32_t seed, int trials) {
     }
   }
 }
+
+// kTflite's short ReLU output stage (PackedConv::kshort): the lower clamp at the output zero point
+// itself (negative accumulators must clamp exactly there) or above it, right shifts from 1 to
+// kShortMaxRight, zero points at the extremes, 1x1 (split GEMM) and 3x3 (int16 GEMM) layers.
+template <class T>
+void ShortStageTrials(bool is_uint8, uint32_t seed, int trials) {
+  std::mt19937 rng(seed);
+  ThreadPool pool(2);
+  int short_layers = 0, layers = 0;
+  for (int trial = 0; trial < trials; ++trial) {
+    reference::ConvParams p = RandomConv(rng, is_uint8, trial);
+    p.requant = RequantMode::kTflite;
+    if (p.output_h == 0 || p.output_w == 0) continue;
+    ++layers;
+    const int hi = is_uint8 ? 255 : 127;
+    p.act_min = trial % 3 == 0 ? p.output_offset : Uniform(rng, p.output_offset, hi);
+    p.act_max = trial % 2 == 0 ? hi : Uniform(rng, p.act_min, hi);
+    const size_t in_n = (size_t)p.batches * p.input_h * p.input_w * p.input_c;
+    const size_t out_n = (size_t)p.batches * p.output_h * p.output_w * p.output_c;
+    auto input = RandomBytes<T>(rng, in_n);
+    auto filter = RandomBytes<T>(rng, (size_t)p.output_c * p.filter_h * p.filter_w * p.input_c, !is_uint8);
+    auto bias = RandomBias(rng, p.output_c);
+    std::vector<Requant> rq(is_uint8 ? 1 : p.output_c);
+    const int max_right = x86::kShortMaxRight;
+    for (auto& r : rq) {
+      // Real multipliers in [2^-(max_right), 2^-1): right shifts 1 .. max_right (0 .. 2^-21 rounds
+      // the multiplier up to the next power of two now and then: right may be max_right - 1).
+      const double e = -std::uniform_real_distribution<double>(1.0, (double)max_right)(rng);
+      r = MakeRequant(std::exp2(e));
+    }
+    std::vector<T> want(out_n);
+    optimized::PackedConv pc;
+    if constexpr (std::is_same_v<T, uint8_t>) {
+      reference::ConvUint8(p, rq[0], input.data(), filter.data(), bias.data(), want.data());
+      pc = optimized::PackConvUint8(p, rq[0], filter.data(), bias.data());
+    } else {
+      reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
+      pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
+    }
+    short_layers += !pc.kshort.empty();
+    for (KernelPath path : ConvPaths()) {
+      for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
+        std::vector<T> got(out_n, 0x5a);
+        std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
+        if constexpr (std::is_same_v<T, uint8_t>)
+          optimized::ConvUint8(pc, input.data(), got.data(), scratch.data(), tp, path);
+        else
+          optimized::ConvInt8(pc, input.data(), got.data(), scratch.data(), tp, path);
+        size_t bad = 0;
+        for (size_t i = 0; i < out_n; ++i) bad += got[i] != want[i];
+        ASSERT_EQ(bad, 0u) << "seed " << seed << " trial " << trial << " path " << KernelPathName(path)
+                           << " act_min " << p.act_min << " Z_out " << p.output_offset << " threads "
+                           << (tp ? 2 : 1);
+      }
+    }
+  }
+  // Every layer qualifies (shifts in range, no left shift, act_min >= Z_out): the short stage ran.
+  EXPECT_EQ(short_layers, layers);
+  EXPECT_GT(layers, trials / 2);
+}
+
+TEST(OptimizedConv, TfliteShortReluStageInt8MatchesReference) { ShortStageTrials<int8_t>(false, 909, 120); }
+TEST(OptimizedConv, TfliteShortReluStageUint8MatchesReference) { ShortStageTrials<uint8_t>(true, 1911, 120); }
 
 TEST(OptimizedConv, Int8MatchesReferenceOnEveryPath) { RunTrials<int8_t>(false, 20261125, 150); }
 TEST(OptimizedConv, Uint8MatchesReferenceOnEveryPath) { RunTrials<uint8_t>(true, 777, 150); }

@@ -32,6 +32,11 @@ const bool g_no_winograd = [] {
   const char* e = std::getenv("QAT_NO_WINOGRAD");
   return e && *e && *e != '0';
 }();
+// QAT_NO_KSHORT=1: kTflite layers use the 64-bit form even where the short ReLU one applies (A/B).
+const bool g_no_kshort = [] {
+  const char* e = std::getenv("QAT_NO_KSHORT");
+  return e && *e && *e != '0';
+}();
 // QAT_SPLIT_MIN_DEPTH: the smallest taps * input_c that uses the split GEMM (default 32).
 int SplitMinDepth() {
   static const int v = [] {
@@ -92,6 +97,26 @@ void InitK64(PackedConv& pc) {
   }
 }
 
+// The short ReLU form of the kTflite stage (x86/gemm_avx2.cpp, Requant4Short): per 8 channels
+// K = 2^30 + 2^(30 + right) + Z_out * 2^(31 + right) for the even and the odd channels, then
+// right - 1 per channel. Only when every channel has right in 1..kShortMaxRight, no left shift,
+// and the activation's lower clamp is at or above the output zero point.
+void InitKShort(PackedConv& pc) {
+  const int count = pc.oc_blocks * kGemmNR;
+  pc.kshort.clear();
+  if (pc.p.act_min < pc.p.output_offset || pc.rq.any_left) return;
+  for (int c = 0; c < pc.p.output_c; ++c)
+    if (pc.rq.right[c] < 1 || pc.rq.right[c] > x86::kShortMaxRight) return;
+  pc.kshort.assign((size_t)count / 8 * 12, 0);
+  for (int c = 0; c < count; ++c) {
+    const int right = c < pc.p.output_c ? pc.rq.right[c] : 1;  // padding channels: never stored
+    int64_t* g = pc.kshort.data() + (c / 8) * 12;
+    g[(c % 2 ? 4 : 0) + (c % 8) / 2] =
+        (1LL << 30) + (1LL << (30 + right)) + (int64_t)pc.p.output_offset * (1LL << (31 + right));
+    reinterpret_cast<int32_t*>(g + 8)[c % 8] = right - 1;
+  }
+}
+
 template <class W>
 PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_count, const W* filter,
                     const int32_t* bias, bool is_uint8) {
@@ -138,6 +163,7 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
   }
   pc.rq.Init(requant, requant_count, p.output_c, pc.oc_blocks * kGemmNR);
   InitK64(pc);
+  InitKShort(pc);
   pc.fp32_in_range = std::all_of(pc.rq.scale.begin(), pc.rq.scale.end(), [](float s) { return s < 1.0f; });
   if (isa_supported(Isa::kAvx2) && WinogradApplies(p, is_uint8)) {
     if constexpr (std::is_same_v<W, uint8_t>)
@@ -833,6 +859,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
                          pc.k64.empty() ? nullptr : pc.k64.data() + oc0 / 8 * 24,
                          pc.zp64.empty() ? nullptr : pc.zp64.data() + oc0};
       os.fp32_in_range = pc.fp32_in_range;
+      if (!pc.kshort.empty() && !g_no_kshort) os.kshort = pc.kshort.data() + oc0 / 8 * 12;
       if constexpr (kVnni) {
         const int8_t* w = pc.weights_vnni.data() + blk * panel;
         if (split && unit_int16) {

@@ -90,6 +90,7 @@ struct PackedConv {
   AlignedVector<int64_t> k64;
   bool fp32_in_range = false;      // every rq.scale < 1 (x86::GemmOutput::fp32_in_range)
   AlignedVector<int32_t> zp64;
+  AlignedVector<int64_t> kshort;   // kTflite's short ReLU stage (x86::GemmOutput::kshort); empty: not eligible
   int16_t zero_in = 0;             // Z_in: the value of a padding tap
   // The AVX-512 VNNI GEMM (x86/gemm_avx512vnni.cpp, path kAvx512Vnni): a u8 copy of the input
   // (int8 + 128; uint8 as is) in runs of ic_pad4 bytes, int8 panels [oc_block][tap][ic_pad4/4][16][4]

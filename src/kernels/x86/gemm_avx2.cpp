@@ -120,6 +120,46 @@ __attribute__((always_inline)) inline void StoreTileK64(const __m256i* acc, cons
   StorePixels4(b01, b23, pixels, n, out);
 }
 
+// kTflite, the short ReLU form (GemmOutput::kshort): every right shift r in 1..kShortMaxRight, no
+// left shift, act_min >= Z_out. The 64-bit form's sum with the zero point folded in,
+//   S = p + 2^30 + 2^(30+r) + Z_out 2^(31+r),   |S| < 2^62 + 2^61 < 2^63 for r <= 21,
+// gives floor(S / 2^(31+r)) = result + Z_out for p >= 0, and floor(S / 2^(31+r)) = floor(floor(S /
+// 2^32) / 2^(r-1)): the high halves of the 64-bit sums (one blend) and one vpsravd by r - 1. The
+// sign-dependent constant is dropped: for p < 0 the exact result is <= 0 (both roundings of a
+// negative value are <= 0), and so is this one (p + 2^30 + 2^(30+r) < 2^(31+r)); both then give at
+// most Z_out <= act_min, which the clamp maps to act_min. 8 instructions per 8 outputs instead of 12.
+inline void Requant4Short(__m256i* v, const GemmOutput& os, int c) {
+  const int64_t* k = os.kshort + (c / 8) * 12;
+  const __m256i m = _mm256_loadu_si256((const __m256i*)(os.multiplier + c));
+  const __m256i mo = _mm256_loadu_si256((const __m256i*)(os.multiplier_odd + c));
+  const __m256i ke = _mm256_load_si256((const __m256i*)k), ko = _mm256_load_si256((const __m256i*)(k + 4));
+  const __m256i sh = _mm256_load_si256((const __m256i*)(k + 8));
+  for (int r = 0; r < 4; ++r) {
+    const __m256i x = v[r];
+    const __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, m), ke);
+    const __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo), ko);
+    v[r] = _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA), sh);
+  }
+}
+
+__attribute__((always_inline)) inline void StoreTileShort(const __m256i* acc, const GemmOutput& os, int pixels, int n,
+                                                          uint8_t* const* out) {
+  __m256i lo[4] = {acc[0], acc[1], acc[2], acc[3]}, hi[4] = {acc[4], acc[5], acc[6], acc[7]};
+  Requant4Short(lo, os, 0);
+  Requant4Short(hi, os, 8);
+  __m256i b01 = PackPixels2(lo[0], hi[0], lo[1], hi[1], os.is_uint8);
+  __m256i b23 = PackPixels2(lo[2], hi[2], lo[3], hi[3], os.is_uint8);
+  const __m256i bmin = _mm256_set1_epi8((char)os.act_min), bmax = _mm256_set1_epi8((char)os.act_max);
+  if (os.is_uint8) {
+    b01 = _mm256_min_epu8(_mm256_max_epu8(b01, bmin), bmax);
+    b23 = _mm256_min_epu8(_mm256_max_epu8(b23, bmin), bmax);
+  } else {
+    b01 = _mm256_min_epi8(_mm256_max_epi8(b01, bmin), bmax);
+    b23 = _mm256_min_epi8(_mm256_max_epi8(b23, bmin), bmax);
+  }
+  StorePixels4(b01, b23, pixels, n, out);
+}
+
 // The remaining stages (kTflite without k64; kXnnpack with a scale >= 1): Requant8 per vector.
 inline void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixels, int n, uint8_t* const* out) {
   __m256i lo[4], hi[4];
@@ -132,8 +172,8 @@ inline void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixel
 }
 
 // The tile's output stage, one instantiation each: the fp32 one (kXnnpack, scales < 1), the
-// k64 one (kTflite), and the others through StoreTileGeneric.
-enum class Stage { kFp32, kK64, kGeneric };
+// short ReLU one and the k64 one (kTflite), and the others through StoreTileGeneric.
+enum class Stage { kFp32, kK64, kShort, kGeneric };
 
 inline __m256i Bcast32(const int16_t* p) {
   int32_t v;
@@ -181,6 +221,8 @@ __attribute__((always_inline)) inline void Tile4x16(int pixels, int taps, int ic
     const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
     if constexpr (kStage == Stage::kK64)
       StoreTileK64(acc, os, pixels, n, out);
+    else if constexpr (kStage == Stage::kShort)
+      StoreTileShort(acc, os, pixels, n, out);
     else
       StoreTileGeneric(acc, os, pixels, n, out);
   }
@@ -191,6 +233,8 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
                       const GemmOutput& os, int n, uint8_t* const* out) {
   if (os.mode != RequantMode::kTflite && os.fp32_in_range)
     Tile4x16<Stage::kFp32>(pixels, taps, icp, rows, w, os, n, out);
+  else if (os.mode == RequantMode::kTflite && os.kshort)
+    Tile4x16<Stage::kShort>(pixels, taps, icp, rows, w, os, n, out);
   else if (os.mode == RequantMode::kTflite && os.k64)
     Tile4x16<Stage::kK64>(pixels, taps, icp, rows, w, os, n, out);
   else
@@ -350,6 +394,8 @@ __attribute__((always_inline)) inline void SplitTile(int pixels, int taps, int i
     const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
     if constexpr (kStage == Stage::kK64)
       StoreTileK64(acc, os, pixels, n, out);
+    else if constexpr (kStage == Stage::kShort)
+      StoreTileShort(acc, os, pixels, n, out);
     else
       StoreTileGeneric(acc, os, pixels, n, out);
   }
@@ -360,6 +406,8 @@ void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows
                        const GemmOutput& os, int n, uint8_t* const* out, const SplitLists& lists) {
   if (os.mode != RequantMode::kTflite && os.fp32_in_range)
     SplitTile<Stage::kFp32>(pixels, taps, icq, rows, w, os, n, out, lists);
+  else if (os.mode == RequantMode::kTflite && os.kshort)
+    SplitTile<Stage::kShort>(pixels, taps, icq, rows, w, os, n, out, lists);
   else if (os.mode == RequantMode::kTflite && os.k64)
     SplitTile<Stage::kK64>(pixels, taps, icq, rows, w, os, n, out, lists);
   else

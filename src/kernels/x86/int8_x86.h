@@ -30,10 +30,17 @@ struct GemmOutput {
   // two-step RequantTflite.
   const int64_t* k64 = nullptr;   // per 8 channels: K+ even, K- even, K+ odd, K- odd, shift even, shift odd
   const int32_t* zp64 = nullptr;  // per channel: output_offset - 2^(31 - right)
+  // kTflite, the short ReLU form (PackedConv::kshort, see gemm_avx2.cpp): every right shift in
+  // 1..kShortMaxRight, no left shift, act_min >= output_offset; null: k64 or the two-step form.
+  // Per 8 channels: K even (4 x int64), K odd (4 x int64), right - 1 (8 x int32).
+  const int64_t* kshort = nullptr;
   // kXnnpack: every scale is below 1, so |float(acc) * scale| < 2^31 and vcvtps2dq needs no
   // saturation fix-up (PackedConv::fp32_in_range).
   bool fp32_in_range = false;
 };
+
+// The short output stage's largest right shift: |x * m + K| < 2^63 with the zero point folded into K.
+constexpr int kShortMaxRight = 21;
 
 // One 4-pixel x 16-channel tile of the implicit GEMM (the accumulators start at the folded bias).
 //   rows[t * 4 + r]: int16 input run of pixel r for filter tap t (icp pairs); rows of pixels past
