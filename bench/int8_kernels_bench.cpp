@@ -335,13 +335,15 @@ void BM_FullyConnected(benchmark::State& state) {
 BENCHMARK(BM_FullyConnected)->ArgNames({"b", "threads"})->Args({1, 1})->Args({64, 1})->Args({64, 2})
     ->Unit(benchmark::kMicrosecond)->UseManualTime();
 
-// DEPTHWISE_CONV_2D 3x3 layers of MobileNet-v1 1.0 (fused ReLU6 clamp). args: h, w, c, stride, threads
+// DEPTHWISE_CONV_2D 3x3 layers of MobileNet-v1 1.0 (fused ReLU6 clamp). args: h, w, c, stride,
+// threads, mode (0: TFLite fixed-point output stage, 1: XNNPACK fp32).
 void BM_Depthwise(benchmark::State& state) {
   const int h = (int)state.range(0), w = (int)state.range(1), c = (int)state.range(2), s = (int)state.range(3);
   const int threads = (int)state.range(4);
   if (!qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
   reference::ConvParams p = MakeConv({1, h, w, c, c, 3, s});
   p.act_min = p.output_offset;  // fused ReLU6 as in MobileNet-v1 (selects the ReLU output stage)
+  p.requant = state.range(5) ? RequantMode::kXnnpack : RequantMode::kTflite;
   auto input = Random<int8_t>((size_t)h * w * c, 1);
   auto filter = Random<int8_t>((size_t)9 * c, 2);
   std::vector<int32_t> bias(c, 5);
@@ -349,12 +351,17 @@ void BM_Depthwise(benchmark::State& state) {
   auto pd = optimized::PackDepthwiseInt8(p, rq.data(), c, filter.data(), bias.data());
   std::vector<int8_t> out((size_t)p.output_h * p.output_w * c);
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
-  TimedLoop(state, threads, [&] { optimized::DepthwiseConvInt8(pd, input.data(), out.data(), nullptr, pool.get()); });
+  // The interpreter's way: scratch from the arena, not allocated per call.
+  std::vector<uint8_t> scratch(optimized::DepthwiseScratchBytes(pd, pool.get()));
+  TimedLoop(state, threads,
+            [&] { optimized::DepthwiseConvInt8(pd, input.data(), out.data(), scratch.data(), pool.get()); });
   SetCounters(state, (double)p.output_h * p.output_w * c * 9, threads);
 }
-BENCHMARK(BM_Depthwise)->ArgNames({"h", "w", "c", "s", "threads"})
-    ->Args({112, 112, 32, 1, 1})->Args({112, 112, 64, 2, 1})->Args({56, 56, 128, 1, 1})->Args({14, 14, 512, 1, 1})
-    ->Args({7, 7, 1024, 1, 1})->Args({56, 56, 128, 1, 2})->Unit(benchmark::kMicrosecond)->UseManualTime();
+BENCHMARK(BM_Depthwise)->ArgNames({"h", "w", "c", "s", "threads", "mode"})
+    ->Args({112, 112, 32, 1, 1, 0})->Args({112, 112, 64, 2, 1, 0})->Args({56, 56, 128, 1, 1, 0})
+    ->Args({14, 14, 512, 1, 1, 0})->Args({7, 7, 1024, 1, 1, 0})->Args({56, 56, 128, 1, 2, 0})
+    ->Args({112, 112, 32, 1, 1, 1})->Args({56, 56, 128, 1, 1, 1})->Args({14, 14, 512, 1, 1, 1})
+    ->Unit(benchmark::kMicrosecond)->UseManualTime();
 
 // Whole networks chained from the optimised kernels alone (no interpreter), random weights:
 // the kernel-level latency of MobileNet-v1 (224x224, width 1.0 / 0.5) and SmallCNN, to compare

@@ -61,6 +61,8 @@ PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant,
     const Requant& r = requant[requant_count == 1 ? 0 : c];
     pd.short_stage = pd.short_stage && r.shift <= -1 && r.shift >= -x86::kDwShortMaxRight;
   }
+  pd.fp32_in_range = true;
+  for (int c = 0; c < C; ++c) pd.fp32_in_range = pd.fp32_in_range && requant[requant_count == 1 ? 0 : c].scale < 1.0f;
   pd.dw_params.assign((size_t)blocks * 2 * kDwFields * 8, 0);
   for (int blk = 0; blk < blocks; ++blk)
     for (int h = 0; h < 2; ++h)
@@ -212,7 +214,7 @@ void RunAvx2(const PackedDepthwise& pd, const T* input, T* output, void* scratch
   const int C = p.output_c, M = p.depth_multiplier, fw = p.filter_w;
   const int16_t zin = (int16_t)(-p.input_offset);
   const int x0 = std::min(p.pad_left, pl.wp), x1 = std::clamp(p.pad_left + p.input_w, x0, pl.wp);
-  x86::DwStage stage = x86::DwStage::kXnnpack;
+  x86::DwStage stage = pd.fp32_in_range ? x86::DwStage::kXnnpackInRange : x86::DwStage::kXnnpack;
   if (p.requant == RequantMode::kTflite)
     stage = pd.short_stage ? (p.act_min >= p.output_offset ? x86::DwStage::kTfliteShortRelu
                                                             : x86::DwStage::kTfliteShort)

@@ -48,6 +48,7 @@ struct PackedDepthwise {
   int pair_taps[2] = {0, 0};  // pair_rows * filter_w
   AlignedVector<int32_t> dw_params;
   bool any_left = false;     // some channel's multiplier is >= 1 (left shift)
+  bool fp32_in_range = false;  // every channel's kXnnpack scale is below 1 (x86::DwStage::kXnnpackInRange)
   bool short_stage = false;  // kTflite with every right shift in 1..21 (x86::kDwShortMaxRight)
 };
 

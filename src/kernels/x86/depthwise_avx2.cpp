@@ -25,7 +25,8 @@
 //    result + Z_out, which for r >= 1 is far from the int32 limits (no wrap to reproduce).
 //    kTfliteShortRelu (act_min >= Z_out, fused ReLU / ReLU6) drops the sign-dependent constant: a
 //    negative accumulator then gives a value <= 0 either way, which the clamp maps to act_min.
-//  - kXnnpack: float(acc) * scale rounded to nearest even (RequantFp32).
+//  - kXnnpack: float(acc) * scale rounded to nearest even (RequantFp32; kXnnpackInRange, every scale
+//    below 1: without its saturation fix-up).
 //  Then + zero point in int32 (wrapping, as the reference), vpackssdw / vpacksswb (or vpackuswb)
 //  saturate toward the output type, and the clamp runs on 16 bytes. The saturations cannot change
 //  the result: [act_min, act_max] lies inside the type's range.
@@ -84,6 +85,14 @@ inline void RequantHalf(__m256i* acc, const int32_t* f) {
     const __m256 scale = _mm256_castsi256_ps(Ld(f + kDwScale * 8));
 #pragma GCC unroll 4
     for (int p = 0; p < P; ++p) acc[p] = _mm256_add_epi32(avx2::RequantFp32(acc[p], scale), off);
+  } else if constexpr (kStage == DwStage::kXnnpackInRange) {
+    // Every scale < 1: float(acc) rounds to at most 2^31, times a scale <= 1 - 2^-24 stays below
+    // 2^31, so vcvtps2dq cannot overflow and RequantFp32's fix-up is not needed.
+    const __m256i off = Ld(f + kDwOffset * 8);
+    const __m256 scale = _mm256_castsi256_ps(Ld(f + kDwScale * 8));
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p)
+      acc[p] = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[p]), scale)), off);
   } else {
     constexpr bool kLeft = kStage == DwStage::kTfliteLeft;
     const __m256i off = Ld(f + kDwOffset * 8);
@@ -220,6 +229,7 @@ void RowType(const DepthwiseRowArgs& a) {
     case DwStage::kTflite: return RowTaps<kU8, DwStage::kTflite>(a);
     case DwStage::kTfliteLeft: return RowTaps<kU8, DwStage::kTfliteLeft>(a);
     case DwStage::kXnnpack: return RowTaps<kU8, DwStage::kXnnpack>(a);
+    case DwStage::kXnnpackInRange: return RowTaps<kU8, DwStage::kXnnpackInRange>(a);
   }
 }
 

@@ -55,7 +55,9 @@ inline constexpr int kDwShortMaxRight = 21;
 // Output stages of the micro-kernel.
 // kTfliteShortRelu: kTfliteShort where act_min >= Z_out, so that a negative accumulator gives
 // act_min whatever its rounding: the non-negative rounding constant serves every lane.
-enum class DwStage : int { kTflite, kTfliteLeft, kTfliteShort, kTfliteShortRelu, kXnnpack };
+// kXnnpackInRange: kXnnpack where every scale is below 1 (|float(acc) * scale| < 2^31, so vcvtps2dq
+// needs no saturation fix-up; PackedDepthwise::fp32_in_range).
+enum class DwStage : int { kTflite, kTfliteLeft, kTfliteShort, kTfliteShortRelu, kXnnpack, kXnnpackInRange };
 
 struct DepthwiseRowArgs {
   const int16_t* const* taps;  // taps_n pointers: pair tap t's input for output pixel 0, block 0
