@@ -881,13 +881,8 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
           continue;
         }
         if (split) {
-          for (int64_t tile = tile0; tile < tile1; ++tile) {
-            const int pixels = (int)std::min<int64_t>(kGemmMR, M - tile * kGemmMR);
-            uint8_t* out[kGemmMR];
-            for (int r = 0; r < kGemmMR; ++r)
-              out[r] = output + (tile * kGemmMR + std::min(r, pixels - 1)) * p.output_c + oc0;
-            x86::GemmTileSplitAvx2(pixels, taps, icq, table + (tile - tile0) * taps * kGemmMR, w, os, n, out, lists);
-          }
+          const x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
+          x86::GemmTilesSplitAvx2(run, taps, icq, table, w, os, n, lists);
           continue;
         }
         for (int64_t tile = tile0; tile < tile1; tile += 2) {
@@ -911,16 +906,17 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         }
       } else {
         const int16_t* w = pc.weights.data() + blk * panel;
+        if (avx2) {
+          const x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
+          x86::GemmTiles4x16Avx2(run, taps, icp, table, w, os, n);
+          continue;
+        }
         for (int64_t tile = tile0; tile < tile1; ++tile) {
           const int pixels = (int)std::min<int64_t>(kGemmMR, M - tile * kGemmMR);
           uint8_t* out[kGemmMR];
           for (int r = 0; r < kGemmMR; ++r)
             out[r] = output + (tile * kGemmMR + std::min(r, pixels - 1)) * p.output_c + oc0;
-          const int16_t* const* rows = table + (tile - tile0) * taps * kGemmMR;
-          if (avx2)
-            x86::GemmTile4x16Avx2(pixels, taps, icp, rows, w, os, n, out);
-          else
-            GemmTilePortable(pixels, taps, icp, rows, w, pc, oc0, n, out);
+          GemmTilePortable(pixels, taps, icp, table + (tile - tile0) * taps * kGemmMR, w, pc, oc0, n, out);
         }
       }
     }

@@ -241,6 +241,42 @@ void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows,
     Tile4x16<Stage::kGeneric>(pixels, taps, icp, rows, w, os, n, out);
 }
 
+namespace {
+// Calls tile(pixels, t, out) for every tile of the run (out: the tile's four pixel pointers; pixels
+// past the end repeat the last one, never stored).
+template <class F>
+__attribute__((always_inline)) inline void ForTiles(const TileRun& run, F&& tile) {
+  uint8_t* o = run.out + run.m0 * run.out_stride;
+  const int64_t step = 4 * run.out_stride;
+  for (int64_t t = 0; t < run.tiles; ++t, o += step) {
+    const int pixels = (int)std::min<int64_t>(4, run.M - (run.m0 + 4 * t));
+    uint8_t* out[4];
+    for (int r = 0; r < 4; ++r) out[r] = o + (r < pixels ? r : pixels - 1) * run.out_stride;
+    tile(pixels, t, out);
+  }
+}
+
+template <Stage kStage>
+void Tiles4x16(const TileRun& run, int taps, int icp, const int16_t* const* table, const int16_t* w,
+               const GemmOutput& os, int n) {
+  ForTiles(run, [&](int pixels, int64_t t, uint8_t* const* out) {
+    Tile4x16<kStage>(pixels, taps, icp, table + t * taps * 4, w, os, n, out);
+  });
+}
+}  // namespace
+
+void GemmTiles4x16Avx2(const TileRun& run, int taps, int icp, const int16_t* const* table, const int16_t* w,
+                       const GemmOutput& os, int n) {
+  if (os.mode != RequantMode::kTflite && os.fp32_in_range)
+    Tiles4x16<Stage::kFp32>(run, taps, icp, table, w, os, n);
+  else if (os.mode == RequantMode::kTflite && os.kshort)
+    Tiles4x16<Stage::kShort>(run, taps, icp, table, w, os, n);
+  else if (os.mode == RequantMode::kTflite && os.k64)
+    Tiles4x16<Stage::kK64>(run, taps, icp, table, w, os, n);
+  else
+    Tiles4x16<Stage::kGeneric>(run, taps, icp, table, w, os, n);
+}
+
 void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst) {
   const uint8_t* s = static_cast<const uint8_t*>(src);
   int c = 0;
@@ -412,6 +448,28 @@ void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows
     SplitTile<Stage::kK64>(pixels, taps, icq, rows, w, os, n, out, lists);
   else
     SplitTile<Stage::kGeneric>(pixels, taps, icq, rows, w, os, n, out, lists);
+}
+
+namespace {
+template <Stage kStage>
+void TilesSplit(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+                const GemmOutput& os, int n, const SplitLists& lists) {
+  ForTiles(run, [&](int pixels, int64_t t, uint8_t* const* out) {
+    SplitTile<kStage>(pixels, taps, icq, table + t * taps * 4, w, os, n, out, lists);
+  });
+}
+}  // namespace
+
+void GemmTilesSplitAvx2(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+                        const GemmOutput& os, int n, const SplitLists& lists) {
+  if (os.mode != RequantMode::kTflite && os.fp32_in_range)
+    TilesSplit<Stage::kFp32>(run, taps, icq, table, w, os, n, lists);
+  else if (os.mode == RequantMode::kTflite && os.kshort)
+    TilesSplit<Stage::kShort>(run, taps, icq, table, w, os, n, lists);
+  else if (os.mode == RequantMode::kTflite && os.k64)
+    TilesSplit<Stage::kK64>(run, taps, icq, table, w, os, n, lists);
+  else
+    TilesSplit<Stage::kGeneric>(run, taps, icq, table, w, os, n, lists);
 }
 
 int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out,
