@@ -303,7 +303,7 @@ void SplitTrials(bool is_uint8, uint32_t seed, int trials) {
       pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
     }
     ASSERT_TRUE(pc.vnni) << "trial " << trial << ": no u8 panels";
-    ASSERT_GE(pc.split_t, 64);
+    ASSERT_GE(pc.split_t, pc.split_quads == 4 ? 32 : 64);
     for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
       const int64_t before = optimized::SplitGemmCallsForTests();
       std::fill(got.begin(), got.end(), (T)0x5a);
@@ -337,14 +337,17 @@ TEST(OptimizedConv, SplitGemmAtTheBoundsMatchesReference) {
   ThreadPool pool(2);
   optimized::SetSplitGemmForTests(true);
   optimized::SetSplitTuningForTests(false);  // the weight-only bounds here (tuned ones: SplitTuning*)
+  int quads4 = 0;
   for (int trial = 0; trial < 12; ++trial) {
     reference::ConvParams p;
     p.batches = 1;
     p.input_h = 7;
     p.input_w = 6;
-    p.input_c = trial % 2 ? 41 : 70;  // 11 quads (odd) or 18
-    p.output_c = 35;
     p.filter_h = p.filter_w = trial % 3 == 2 ? 3 : 1;
+    // 1x1: 11 quads (odd) or 18, on the 2 x 32 tile; 3x3: 31 or 33 quads per tap, a depth over
+    // QAT_SPLIT32_MAX_DEPTH's 1024, on the 4 x 16 tile.
+    p.input_c = p.filter_h == 3 ? (trial % 2 ? 121 : 130) : (trial % 2 ? 41 : 70);
+    p.output_c = 35;
     p.stride_h = p.stride_w = p.filter_h == 3 ? 2 : 1;  // 3x3 stride 1 would run the Winograd twin
     p.dilation_h = p.dilation_w = 1;
     reference::ComputePadding(reference::Padding::kSame, p.input_h, p.filter_h, p.stride_h, 1, &p.output_h, &p.pad_top);
@@ -364,8 +367,11 @@ TEST(OptimizedConv, SplitGemmAtTheBoundsMatchesReference) {
     for (auto& r : rq) r = MakeRequant(std::exp2(-Uniform(rng, 14, 18)));
     auto pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
     ASSERT_TRUE(pc.vnni);
-    ASSERT_GE(pc.split_t, 64);
-    ASSERT_LT(pc.split_t, 128) << "weights this large must lower the bound below the pair bound";
+    // Lanes of 4 products (4 x 16 tile) or 8 (2 x 32 tile, split_quads 4) with |w| <= 128.
+    const int floor_t = pc.split_quads == 4 ? 32 : 64;
+    ASSERT_GE(pc.split_t, floor_t);
+    ASSERT_LT(pc.split_t, 2 * floor_t) << "weights this large must lower the bound below the pair bound";
+    quads4 += pc.split_quads == 4;
     std::vector<int8_t> input((size_t)p.input_h * p.input_w * p.input_c);
     for (size_t i = 0; i < input.size(); ++i) {
       const int c = (int)(i % p.input_c);
@@ -383,6 +389,8 @@ TEST(OptimizedConv, SplitGemmAtTheBoundsMatchesReference) {
     }
   }
   optimized::SetSplitTuningForTests(true);
+  EXPECT_GT(quads4, 0) << "no layer on the 2 x 32 tile";
+  EXPECT_LT(quads4, 12) << "no layer on the 4 x 16 tile";
 }
 
 // The split bounds tuned to the activations (SplitTuning): the first call records the histogram,

@@ -74,10 +74,24 @@ int SplitMode() {
   return v;
 }
 
+// Per-channel arrays (bias_vnni, rq, k64, kshort) cover whole pairs of 16-channel blocks: the split
+// GEMM's 32-channel tile reads a pair (PackedConv::weights_split32).
+int OcPad(const PackedConv& pc) { return ((pc.oc_blocks + 1) & ~1) * kGemmNR; }
+
+// QAT_SPLIT32_MAX_DEPTH: the largest taps * ic_pad4 on the 2 x 32 split tile (default 512: its
+// 32-channel panel, 128 bytes per quad, then stays within 16 KiB of L1).
+int Split32MaxDepth() {
+  static const int v = [] {
+    const char* e = std::getenv("QAT_SPLIT32_MAX_DEPTH");
+    return e && *e ? std::atoi(e) : 1024;
+  }();
+  return v;
+}
+
 // result = (x * m + K) >> (31 + right) (logical, low 32 bits), K = 2^62 + 2^30 + 2^(30 + right)
 // for a product >= 0, 2^31 less for a negative one (right > 0); see x86/gemm_avx2.cpp.
 void InitK64(PackedConv& pc) {
-  const int count = pc.oc_blocks * kGemmNR;
+  const int count = OcPad(pc);
   pc.k64.clear();
   pc.zp64.clear();
   for (int c = 0; c < count; ++c)
@@ -102,7 +116,7 @@ void InitK64(PackedConv& pc) {
 // right - 1 per channel. Only when every channel has right in 1..kShortMaxRight, no left shift,
 // and the activation's lower clamp is at or above the output zero point.
 void InitKShort(PackedConv& pc) {
-  const int count = pc.oc_blocks * kGemmNR;
+  const int count = OcPad(pc);
   pc.kshort.clear();
   if (pc.p.act_min < pc.p.output_offset || pc.rq.any_left) return;
   for (int c = 0; c < pc.p.output_c; ++c)
@@ -161,7 +175,7 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
     pc.bias[oc] = (int32_t)((uint32_t)(bias ? bias[oc] : 0) + (uint32_t)p.input_offset * (uint32_t)sum);
     sums[oc] = sum;
   }
-  pc.rq.Init(requant, requant_count, p.output_c, pc.oc_blocks * kGemmNR);
+  pc.rq.Init(requant, requant_count, p.output_c, OcPad(pc));
   InitK64(pc);
   InitKShort(pc);
   pc.fp32_in_range = std::all_of(pc.rq.scale.begin(), pc.rq.scale.end(), [](float s) { return s < 1.0f; });
@@ -184,7 +198,7 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
     pc.zero_in_u8 = (uint8_t)zero_u8;
     const int64_t panel4 = (int64_t)taps * pc.ic_pad4 * kGemmNR;
     pc.weights_vnni.assign(panel4 * pc.oc_blocks, 0);
-    pc.bias_vnni.assign(pc.oc_blocks * kGemmNR, 0);
+    pc.bias_vnni.assign(OcPad(pc), 0);
     for (int oc = 0; oc < p.output_c; ++oc) {
       int8_t* dst = pc.weights_vnni.data() + (oc / kGemmNR) * panel4 + (oc % kGemmNR) * 4;
       for (int t = 0; t < taps; ++t)
@@ -204,10 +218,24 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
     // channel takes the smallest over the taps it meets (PackedConv::split_tk): most groups allow a
     // bound well above the layer's worst one, so fewer activations go to the residual lists.
     const int icq = pc.ic_pad4 / 4;
+    // The 2 x 32 tile (PackedConv::weights_split32) adds four quads' lanes: eight products per lane.
+    pc.split_quads = isa_supported(Isa::kAvx2) && (int64_t)taps * pc.ic_pad4 <= Split32MaxDepth() ? 4 : 2;
+    const int sq = pc.split_quads;
+    if (sq == 4) {
+      // [block pair][tap][quad][4 groups of 8 channels][8][4]: quad q of a tap at q * 128 bytes.
+      const int64_t panel32 = (int64_t)taps * icq * 128;
+      pc.weights_split32.assign(panel32 * ((pc.oc_blocks + 1) / 2), 0);
+      for (int oc = 0; oc < p.output_c; ++oc)
+        for (int t = 0; t < taps; ++t)
+          for (int q = 0; q < icq; ++q)
+            for (int e = 0; e < 4; ++e)
+              pc.weights_split32[(oc / 32) * panel32 + ((int64_t)t * icq + q) * 128 + (oc % 32) * 4 + e] =
+                  pc.weights_vnni[(oc / kGemmNR) * panel4 + ((int64_t)t * icq + q) * kGemmNR * 4 + (oc % kGemmNR) * 4 + e];
+    }
     pc.split_tk.assign((size_t)((pc.ic_pad4 + 31) & ~31), 255);
     for (int t = 0; t < taps; ++t)
-      for (int j = 0; j < icq; j += 2) {
-        const int quads = j + 1 < icq ? 2 : 1;
+      for (int j = 0; j < icq; j += sq) {
+        const int quads = std::min(sq, icq - j);
         for (int l = 0; l < 2; ++l) {  // int16 lane l: bytes 2l, 2l + 1 of each channel's quads
           int pos = 1, neg = 1;
           for (int b = 0; b < pc.oc_blocks; ++b) {
@@ -263,10 +291,11 @@ void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
   }
   AlignedVector<uint8_t> tk(pc.split_tk.begin(), pc.split_tk.end());
   std::vector<int32_t> wa, wb;  // binding weight rows: positive / negative parts, m per row
-  for (int j = 0; j < icq; j += 2)
+  const int sq = pc.split_quads;
+  for (int j = 0; j < icq; j += sq)
     for (int l = 0; l < 2; ++l) {
-      int members[4], m = 0;
-      for (int h = 0; h < 2 && j + h < icq; ++h)
+      int members[8], m = 0;
+      for (int h = 0; h < sq && j + h < icq; ++h)
         for (int e = 0; e < 2; ++e) {
           const int k = (j + h) * 4 + 2 * l + e;
           if (k < ic) members[m++] = k;
@@ -276,7 +305,7 @@ void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
         for (int i = 0; i < m; ++i) sum += above[(size_t)members[i] * 256 + t[i]];
         return sum;
       };
-      int t0[4];
+      int t0[8];
       for (int i = 0; i < m; ++i) t0[i] = tk[members[i]];
       const int64_t cost0 = cost(t0);
       if (cost0 == 0) continue;
@@ -286,7 +315,7 @@ void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
       wb.clear();
       for (int blk = 0; blk < pc.oc_blocks; ++blk)
         for (int c = 0; c < kGemmNR; ++c) {
-          int ra[4], rb[4], sa = 0, sb = 0;
+          int ra[8], rb[8], sa = 0, sb = 0;
           for (int i = 0; i < m; ++i) {
             const int k = members[i];
             const int v = pc.weights_vnni[blk * panel4 + (k / 4) * kGemmNR * 4 + c * 4 + k % 4];
@@ -327,8 +356,8 @@ void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
         }
         return best;
       };
-      int t[4], order[4];
-      bool placed[4] = {false, false, false, false};
+      int t[8], order[8];
+      bool placed[8] = {};
       for (int i = 0; i < m; ++i) t[i] = t0[i], order[i] = i;
       std::sort(order, order + m, [&](int x, int y) {
         return above[(size_t)members[x] * 256 + t[x]] > above[(size_t)members[y] * 256 + t[y]];
@@ -336,14 +365,14 @@ void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
       for (int oi = 0; oi < m; ++oi) {
         const int h = order[oi];
         if (above[(size_t)members[h] * 256 + t[h]] == 0) break;
-        int best[4];
+        int best[8];
         std::copy(t, t + m, best);
         int64_t best_cost = cost(t);
         int top = kSplitTuneFloor + 1;  // levels above every unplaced mate's bound change nothing
         for (int i = 0; i < m; ++i)
           if (i != h && !placed[i]) top = std::max(top, t[i]);
         for (int level = kSplitTuneFloor + 8; level <= top; level += 8) {  // bin ends: 39, 47, ..
-          int c[4];
+          int c[8];
           for (int i = 0; i < m; ++i) c[i] = (i == h || placed[i]) ? t[i] : std::min(level, t[i]);
           const int th = max_for(h, c);
           if (th <= kSplitTuneFloor) continue;
@@ -668,6 +697,10 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       tuning->tuned = true;
     }
   }
+  // The 2 x 32 split tile (PackedConv::split_quads 4): 32-channel panels, pairs of 16-channel
+  // blocks, so every unit's block range starts and ends on a pair.
+  const bool split32 = split && pc.split_quads == 4;
+  const int quad_bytes = split32 ? 128 : 64;  // a residual entry's panel offset per quad
   const uint8_t* const split_tk = [&] {
     const uint8_t* b = tuning ? tuning->bounds.load(std::memory_order_acquire) : nullptr;
     return b ? b : pc.split_tk.data();
@@ -692,7 +725,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         const int tc = split_tk[c];
         if (pc.zero_in_u8 <= tc) continue;
         zero_row[c] = (uint8_t)tc;
-        e[2 * count] = c / 4 * 64;
+        e[2 * count] = c / 4 * quad_bytes;
         e[2 * count + 1] = (int32_t)((uint32_t)(pc.zero_in_u8 - tc) << (8 * (c & 3)));
         ++count;
       }
@@ -721,7 +754,8 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
   const bool pixel_split = threads > 1 && tiles >= 8 * (int64_t)threads;
   while (!pixel_split && threads > 1 && chunks * groups < 4 * threads && groups < pc.oc_blocks) groups *= 2;
   groups = std::min(groups, pc.oc_blocks);
-  const int blocks_per_group = (pc.oc_blocks + groups - 1) / groups;
+  int blocks_per_group = (pc.oc_blocks + groups - 1) / groups;
+  if (split32) blocks_per_group = (blocks_per_group + 1) & ~1;
   groups = (pc.oc_blocks + blocks_per_group - 1) / blocks_per_group;  // no empty group
   const int64_t panel = kVnni ? (int64_t)pc.taps * pc.ic_pad4 * kGemmNR : (int64_t)pc.taps * icp * kGemmNR * 2;
   const int taps = pc.taps;
@@ -735,7 +769,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       if (split) {
         const int64_t n = x86::CopyRowsSplitAvx2(src, pc.is_uint8, rows, p.input_c, ic_pad, (uint8_t*)buf + m0 * ic_pad,
                                                  split_counts + m0, split_entries + m0 * 2 * split_cap, split_cap,
-                                                 split_tk);
+                                                 split_tk, quad_bytes);
         split_total.fetch_add(n < 0 ? (int64_t(1) << 40) : n, std::memory_order_relaxed);
         if (record) {
           // A sample of at least ~512 pixels: every stride-th pixel of the input.
@@ -880,6 +914,13 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
           }
           continue;
         }
+        if (split32) {
+          if (blk & 1) continue;  // run with its pair's even block
+          const x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
+          const int8_t* w32 = pc.weights_split32.data() + (int64_t)(blk / 2) * pc.taps * icq * 128;
+          x86::GemmTilesSplit32Avx2(run, taps, icq, table, w32, os, std::min(2 * kGemmNR, p.output_c - oc0), lists);
+          continue;
+        }
         if (split) {
           const x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
           x86::GemmTilesSplitAvx2(run, taps, icq, table, w, os, n, lists);
@@ -939,8 +980,12 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     // every chunk. The depthwise layers of these sizes split by channels too (depthwise_conv.cpp),
     // so they read what this core wrote.
     RunTasks(pool, threads, [&](int t) {
-      const int b0 = (int)((int64_t)pc.oc_blocks * t / threads);
-      const int b1 = (int)((int64_t)pc.oc_blocks * (t + 1) / threads);
+      int b0 = (int)((int64_t)pc.oc_blocks * t / threads);
+      int b1 = (int)((int64_t)pc.oc_blocks * (t + 1) / threads);
+      if (split32) {
+        b0 &= ~1;
+        b1 = t + 1 == threads ? pc.oc_blocks : b1 & ~1;
+      }
       if (b0 >= b1) return;
       for (int64_t c = 0; c < chunks; ++c) run_unit(c * chunk_tiles, std::min(tiles, (c + 1) * chunk_tiles), b0, b1);
     });

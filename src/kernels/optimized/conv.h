@@ -105,11 +105,18 @@ struct PackedConv {
   uint8_t zero_in_u8 = 0;          // Z_in (+ 128 for int8): the u8 value of a padding tap
   // The AVX2 split GEMM's bounds (x86/int8_x86.h, SplitLists): split_tk[c] in [64, 255] is the
   // largest u of input channel c for which every int16 lane of the split tile stays inside int16
-  // (a lane adds the four products of channels 4j + 2l, +1 and 4(j + 1) + 2l, +1, j even, l = 0, 1:
+  // (a lane adds the products of channels 4j + 2l, +1 of split_quads consecutive quads, l = 0, 1:
   // T times the lane's largest same-sign weight sum, over all output channels and taps);
   // split_t is their minimum. ic_pad4 rounded up to 32 entries (255 past input_c).
   int split_t = 128;
   AlignedVector<uint8_t> split_tk;
+  // Quads per int16 lane group of the split tile: 4 on the 2-pixel x 32-channel tile (layers with
+  // taps * ic_pad4 <= 512; a lane then sums eight products, channels 4j + 2l, +1 of quads j .. j + 3,
+  // j a multiple of 4), else 2 (the 4 x 16 tile on weights_vnni). The bounds above follow it.
+  int split_quads = 2;
+  // The 2 x 32 tile's panels (split_quads 4): [block pair][tap][quad][8-channel group][8][4] int8,
+  // the same weights as weights_vnni, 128 bytes per quad.
+  AlignedVector<int8_t> weights_split32;
   std::shared_ptr<SplitTuning> split_tuning;  // one-tap layers with the u8 panels (null: none)
   // 3x3 stride-1 layers on an AVX2 CPU: the exact integer Winograd F(2x2,3x3) twin
   // (optimized/winograd_conv.h), which the kAvx2 path runs instead of the GEMM (2.25x fewer

@@ -25,7 +25,8 @@ namespace {
 // low 32 bits; zp64 = Z_out - 2^(31-r) takes that back out. Then the clamp.
 // Four accumulator vectors (the tile's 4 pixels, channels c..c+7) with the channel constants loaded
 // once. Not clamped: the caller packs with saturation and clamps the bytes (StoreTileK64).
-inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
+// One vector (channels c .. c + 7); the callers' repeated constant loads are merged by the compiler.
+inline __m256i K64Vec(__m256i x, const GemmOutput& os, int c) {
   const int64_t* k = os.k64 + (c / 8) * 24;
   const __m256i m = _mm256_loadu_si256((const __m256i*)(os.multiplier + c));
   const __m256i mo = _mm256_loadu_si256((const __m256i*)(os.multiplier_odd + c));
@@ -33,18 +34,17 @@ inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
   const __m256d kpo = _mm256_load_pd((const double*)(k + 8)), kno = _mm256_load_pd((const double*)(k + 12));
   const __m256i she = _mm256_load_si256((const __m256i*)(k + 16)), sho = _mm256_load_si256((const __m256i*)(k + 20));
   const __m256i zp = _mm256_loadu_si256((const __m256i*)(os.zp64 + c));
-  const __m256i left = os.any_left ? _mm256_loadu_si256((const __m256i*)(os.left + c)) : _mm256_setzero_si256();
-  for (int r = 0; r < 4; ++r) {
-    __m256i x = v[r];
-    if (os.any_left) x = _mm256_sllv_epi32(x, left);
-    __m256i pe = _mm256_mul_epi32(x, m);
-    __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo);
-    pe = _mm256_add_epi64(pe, _mm256_castpd_si256(_mm256_blendv_pd(kpe, kne, _mm256_castsi256_pd(pe))));
-    po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kpo, kno, _mm256_castsi256_pd(po))));
-    pe = _mm256_srlv_epi64(pe, she);
-    po = _mm256_srlv_epi64(po, sho);
-    v[r] = _mm256_add_epi32(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), zp);
-  }
+  if (os.any_left) x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i*)(os.left + c)));
+  __m256i pe = _mm256_mul_epi32(x, m);
+  __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo);
+  pe = _mm256_add_epi64(pe, _mm256_castpd_si256(_mm256_blendv_pd(kpe, kne, _mm256_castsi256_pd(pe))));
+  po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kpo, kno, _mm256_castsi256_pd(po))));
+  pe = _mm256_srlv_epi64(pe, she);
+  po = _mm256_srlv_epi64(po, sho);
+  return _mm256_add_epi32(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), zp);
+}
+inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
+  for (int r = 0; r < 4; ++r) v[r] = K64Vec(v[r], os, c);
 }
 
 // kXnnpack output stage of a 4-pixel x 16-channel tile when every scale is below 1
@@ -128,18 +128,18 @@ __attribute__((always_inline)) inline void StoreTileK64(const __m256i* acc, cons
 // sign-dependent constant is dropped: for p < 0 the exact result is <= 0 (both roundings of a
 // negative value are <= 0), and so is this one (p + 2^30 + 2^(30+r) < 2^(31+r)); both then give at
 // most Z_out <= act_min, which the clamp maps to act_min. 8 instructions per 8 outputs instead of 12.
-inline void Requant4Short(__m256i* v, const GemmOutput& os, int c) {
+inline __m256i ShortVec(__m256i x, const GemmOutput& os, int c) {
   const int64_t* k = os.kshort + (c / 8) * 12;
   const __m256i m = _mm256_loadu_si256((const __m256i*)(os.multiplier + c));
   const __m256i mo = _mm256_loadu_si256((const __m256i*)(os.multiplier_odd + c));
   const __m256i ke = _mm256_load_si256((const __m256i*)k), ko = _mm256_load_si256((const __m256i*)(k + 4));
   const __m256i sh = _mm256_load_si256((const __m256i*)(k + 8));
-  for (int r = 0; r < 4; ++r) {
-    const __m256i x = v[r];
-    const __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, m), ke);
-    const __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo), ko);
-    v[r] = _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA), sh);
-  }
+  const __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, m), ke);
+  const __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo), ko);
+  return _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA), sh);
+}
+inline void Requant4Short(__m256i* v, const GemmOutput& os, int c) {
+  for (int r = 0; r < 4; ++r) v[r] = ShortVec(v[r], os, c);
 }
 
 __attribute__((always_inline)) inline void StoreTileShort(const __m256i* acc, const GemmOutput& os, int pixels, int n,
@@ -472,8 +472,172 @@ void GemmTilesSplitAvx2(const TileRun& run, int taps, int icq, const uint8_t* co
     TilesSplit<Stage::kGeneric>(run, taps, icq, table, w, os, n, lists);
 }
 
+namespace {
+// Per-vector forms of the tile stages for the 2 x 32 tile (one 8-channel group c .. c + 7 per
+// vector): the value + Z_out before the clamp, saturated later by the packs as in StoreTileK64.
+template <Stage kStage>
+inline __m256i StageVec(__m256i x, const GemmOutput& os, int c) {
+  if constexpr (kStage == Stage::kFp32) {
+    return _mm256_add_epi32(FpRound(x, _mm256_loadu_ps(os.scale + c)), _mm256_set1_epi32(os.output_offset));
+  } else if constexpr (kStage == Stage::kShort) {
+    return ShortVec(x, os, c);
+  } else if constexpr (kStage == Stage::kK64) {
+    return K64Vec(x, os, c);
+  } else {
+    return Requant8(x, os, c);
+  }
+}
+
+// A pixel's 32 bytes from its four group vectors (channels 0-7, 8-15, 16-23, 24-31), clamped.
+inline __m256i PackGroups(__m256i g0, __m256i g1, __m256i g2, __m256i g3, const GemmOutput& os) {
+  const __m256i a = _mm256_packs_epi32(g0, g1), b = _mm256_packs_epi32(g2, g3);
+  __m256i v = os.is_uint8 ? _mm256_packus_epi16(a, b) : _mm256_packs_epi16(a, b);
+  v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  const __m256i bmin = _mm256_set1_epi8((char)os.act_min), bmax = _mm256_set1_epi8((char)os.act_max);
+  return os.is_uint8 ? _mm256_min_epu8(_mm256_max_epu8(v, bmin), bmax) : _mm256_min_epi8(_mm256_max_epi8(v, bmin), bmax);
+}
+
+inline void Store32(uint8_t* dst, __m256i v, int n) {
+  if (n >= 32) {
+    _mm256_storeu_si256((__m256i*)dst, v);
+  } else if (n > 16) {
+    _mm_storeu_si128((__m128i*)dst, _mm256_castsi256_si128(v));
+    StoreBytes(dst + 16, _mm256_extracti128_si256(v, 1), n - 16);
+  } else {
+    StoreBytes(dst, _mm256_castsi256_si128(v), n);
+  }
+}
+
+// Four quads of one pixel against the four panels of one 8-channel group (p: the group's first
+// panel vector of quad 0; quad k at p + 128 k), added in int16 and widened once.
+inline __m256i Dot16g(__m256i acc, __m256i x0, __m256i x1, __m256i x2, __m256i x3, const int8_t* p, __m256i ones) {
+  const __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(x0, _mm256_load_si256((const __m256i*)p)),
+                                       _mm256_maddubs_epi16(x1, _mm256_load_si256((const __m256i*)(p + 128))));
+  const __m256i s23 = _mm256_add_epi16(_mm256_maddubs_epi16(x2, _mm256_load_si256((const __m256i*)(p + 256))),
+                                       _mm256_maddubs_epi16(x3, _mm256_load_si256((const __m256i*)(p + 384))));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_add_epi16(s01, s23), ones));
+}
+
+// 2 pixels x 32 channels, four quads per step: the pixel's four quads broadcast once serve the four
+// 8-channel groups, whose panel vectors are memory operands (per 1024 MACs 40 loads and 40
+// multiplies, against 24 loads and 48 multiplies on the 4 x 16 tile, whose multiplies bound it).
+// rows[t * 4 + r], r = 0, 1: the pixels' runs for tap t. kTwo false: one pixel (a batch-1 FULLY_CONNECTED,
+// an odd last pixel), whose twin would be wasted work.
+template <Stage kStage, bool kTwo>
+__attribute__((always_inline)) inline void SplitTile2x32(int pixels, int taps, int icq, const uint8_t* const* rows,
+                                                         const int8_t* w, const GemmOutput& os, int n,
+                                                         uint8_t* const* out, const SplitLists& lists) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i a0 = _mm256_loadu_si256((const __m256i*)os.bias), a1 = _mm256_loadu_si256((const __m256i*)(os.bias + 8));
+  __m256i a2 = _mm256_loadu_si256((const __m256i*)(os.bias + 16)), a3 = _mm256_loadu_si256((const __m256i*)(os.bias + 24));
+  __m256i b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+  for (int t = 0; t < taps; ++t) {
+    const uint8_t* r0 = rows[t * 4 + 0];
+    const uint8_t* r1 = rows[t * 4 + 1];
+    const int8_t* wt = w + (int64_t)t * icq * 128;
+    const int8_t* wp = wt;
+    int j = 0;
+    for (; j + 4 <= icq; j += 4, wp += 512) {
+      __m256i x0 = Bcast4u8(r0 + 4 * j), x1 = Bcast4u8(r0 + 4 * j + 4);
+      __m256i x2 = Bcast4u8(r0 + 4 * j + 8), x3 = Bcast4u8(r0 + 4 * j + 12);
+      a0 = Dot16g(a0, x0, x1, x2, x3, wp, ones);
+      a1 = Dot16g(a1, x0, x1, x2, x3, wp + 32, ones);
+      a2 = Dot16g(a2, x0, x1, x2, x3, wp + 64, ones);
+      a3 = Dot16g(a3, x0, x1, x2, x3, wp + 96, ones);
+      if (!kTwo) continue;
+      x0 = Bcast4u8(r1 + 4 * j), x1 = Bcast4u8(r1 + 4 * j + 4);
+      x2 = Bcast4u8(r1 + 4 * j + 8), x3 = Bcast4u8(r1 + 4 * j + 12);
+      b0 = Dot16g(b0, x0, x1, x2, x3, wp, ones);
+      b1 = Dot16g(b1, x0, x1, x2, x3, wp + 32, ones);
+      b2 = Dot16g(b2, x0, x1, x2, x3, wp + 64, ones);
+      b3 = Dot16g(b3, x0, x1, x2, x3, wp + 96, ones);
+    }
+    if (j < icq) {  // the last 1-3 quads of the tap: one lane group, added in int16 likewise
+      const int q = icq - j;
+      __m256i s[8];
+      for (int g = 0; g < 8; ++g) s[g] = _mm256_setzero_si256();
+      for (int k = 0; k < q; ++k) {
+        const __m256i x = Bcast4u8(r0 + 4 * (j + k)), y = Bcast4u8(r1 + 4 * (j + k));
+        const int8_t* pk = wp + 128 * k;
+        for (int g = 0; g < 4; ++g) {
+          const __m256i wv = _mm256_load_si256((const __m256i*)(pk + 32 * g));
+          s[g] = _mm256_add_epi16(s[g], _mm256_maddubs_epi16(x, wv));
+          s[4 + g] = _mm256_add_epi16(s[4 + g], _mm256_maddubs_epi16(y, wv));
+        }
+      }
+      a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(s[0], ones));
+      a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(s[1], ones));
+      a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(s[2], ones));
+      a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(s[3], ones));
+      b0 = _mm256_add_epi32(b0, _mm256_madd_epi16(s[4], ones));
+      b1 = _mm256_add_epi32(b1, _mm256_madd_epi16(s[5], ones));
+      b2 = _mm256_add_epi32(b2, _mm256_madd_epi16(s[6], ones));
+      b3 = _mm256_add_epi32(b3, _mm256_madd_epi16(s[7], ones));
+    }
+    // The residuals of the two rows (as in SplitTile): one quad each, r = u - T at its byte.
+    auto index = [&](const uint8_t* row) {
+      return lists.row_shift >= 0 ? (int64_t)(row - lists.base) >> lists.row_shift
+                                  : (int64_t)((double)(row - lists.base) * lists.inv_row_bytes + 0.5);
+    };
+    const int64_t i0 = index(r0), i1 = index(r1);
+    const int c0 = lists.counts[i0], c1 = pixels > 1 ? lists.counts[i1] : 0;
+    const int most = std::max(c0, c1);
+    if (most == 0) continue;
+    static const int32_t kNone[2] = {0, 0};
+    const int32_t* e0 = lists.entries + i0 * 2 * lists.cap;
+    const int32_t* e1 = lists.entries + i1 * 2 * lists.cap;
+    for (int k = 0; k < most; ++k) {
+      const int32_t* p0 = k < c0 ? e0 + 2 * k : kNone;
+      const int32_t* p1 = k < c1 ? e1 + 2 * k : kNone;
+      __m256i x = _mm256_set1_epi32(p0[1]);
+      const int8_t* q0 = wt + p0[0];
+      a0 = Dot4(a0, x, _mm256_load_si256((const __m256i*)q0), ones);
+      a1 = Dot4(a1, x, _mm256_load_si256((const __m256i*)(q0 + 32)), ones);
+      a2 = Dot4(a2, x, _mm256_load_si256((const __m256i*)(q0 + 64)), ones);
+      a3 = Dot4(a3, x, _mm256_load_si256((const __m256i*)(q0 + 96)), ones);
+      x = _mm256_set1_epi32(p1[1]);
+      const int8_t* q1 = wt + p1[0];
+      b0 = Dot4(b0, x, _mm256_load_si256((const __m256i*)q1), ones);
+      b1 = Dot4(b1, x, _mm256_load_si256((const __m256i*)(q1 + 32)), ones);
+      b2 = Dot4(b2, x, _mm256_load_si256((const __m256i*)(q1 + 64)), ones);
+      b3 = Dot4(b3, x, _mm256_load_si256((const __m256i*)(q1 + 96)), ones);
+    }
+  }
+  Store32(out[0], PackGroups(StageVec<kStage>(a0, os, 0), StageVec<kStage>(a1, os, 8), StageVec<kStage>(a2, os, 16),
+                             StageVec<kStage>(a3, os, 24), os), n);
+  if (kTwo && pixels > 1)
+    Store32(out[1], PackGroups(StageVec<kStage>(b0, os, 0), StageVec<kStage>(b1, os, 8),
+                               StageVec<kStage>(b2, os, 16), StageVec<kStage>(b3, os, 24), os), n);
+}
+
+template <Stage kStage>
+void TilesSplit32(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+                  const GemmOutput& os, int n, const SplitLists& lists) {
+  ForTiles(run, [&](int pixels, int64_t t, uint8_t* const* out) {
+    const uint8_t* const* rows = table + t * taps * 4;
+    if (pixels == 1) return SplitTile2x32<kStage, false>(1, taps, icq, rows, w, os, n, out, lists);
+    SplitTile2x32<kStage, true>(2, taps, icq, rows, w, os, n, out, lists);
+    // The second half's row table: rows[t * 4 + 2 + r], so the same indexing from rows + 2.
+    if (pixels == 3) SplitTile2x32<kStage, false>(1, taps, icq, rows + 2, w, os, n, out + 2, lists);
+    if (pixels == 4) SplitTile2x32<kStage, true>(2, taps, icq, rows + 2, w, os, n, out + 2, lists);
+  });
+}
+}  // namespace
+
+void GemmTilesSplit32Avx2(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+                          const GemmOutput& os, int n, const SplitLists& lists) {
+  if (os.mode != RequantMode::kTflite && os.fp32_in_range)
+    TilesSplit32<Stage::kFp32>(run, taps, icq, table, w, os, n, lists);
+  else if (os.mode == RequantMode::kTflite && os.kshort)
+    TilesSplit32<Stage::kShort>(run, taps, icq, table, w, os, n, lists);
+  else if (os.mode == RequantMode::kTflite && os.k64)
+    TilesSplit32<Stage::kK64>(run, taps, icq, table, w, os, n, lists);
+  else
+    TilesSplit32<Stage::kGeneric>(run, taps, icq, table, w, os, n, lists);
+}
+
 int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out,
-                          int32_t* counts, int32_t* entries, int cap, const uint8_t* tk) {
+                          int32_t* counts, int32_t* entries, int cap, const uint8_t* tk, int quad_bytes) {
   const uint8_t* in = static_cast<const uint8_t*>(input);
   const __m256i flip = _mm256_set1_epi8((char)0x80);
   int64_t total = 0;
@@ -484,7 +648,7 @@ int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic
     int count = 0;
     auto add = [&](int k, int u) {
       if (count < cap) {
-        e[2 * count] = k / 4 * 64;
+        e[2 * count] = k / 4 * quad_bytes;
         e[2 * count + 1] = (int32_t)((uint32_t)(u - tk[k]) << (8 * (k & 3)));
       }
       ++count;

@@ -109,12 +109,19 @@ void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows
 // GemmTileSplitAvx2 over a run of tiles (TileRun).
 void GemmTilesSplitAvx2(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                         const GemmOutput& os, int n, const SplitLists& lists);
+// The split GEMM with four quads per int16 lane (bounds for eight products, PackedConv::split_quads
+// 4) on 2 pixels x 32 channels: each 4-pixel tile of the run (its row table as above) as two 2-pixel
+// halves. w: the block pair's panel [tap][icq][4 groups][8][4] (weights_split32), residual entries'
+// offsets quad * 128; os at the pair's channel 0 (arrays padded to whole pairs), n <= 32.
+void GemmTilesSplit32Avx2(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+                          const GemmOutput& os, int n, const SplitLists& lists);
 
 // The split copy of `rows` pixels (ic values each) into runs of ic_pad4 bytes (pad 0): min(u, tk[c]),
-// and pixel i's residual list at entries + i * 2 * cap (counts[i]). Returns the number of entries, or
+// and pixel i's residual list at entries + i * 2 * cap (counts[i]; an entry's offset is its quad
+// times quad_bytes, the panel's bytes per quad: 64, or 128 on the 2 x 32 tile). Returns the number of entries, or
 // -1 when a pixel has more than cap (the caller then runs the int16 GEMM).
 int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out,
-                          int32_t* counts, int32_t* entries, int cap, const uint8_t* tk);
+                          int32_t* counts, int32_t* entries, int cap, const uint8_t* tk, int quad_bytes = 64);
 
 // The split GEMM's activation histogram (optimized/conv.h, SplitTuning): for `rows` pixels of ic
 // values, ++hist[c * 32 + u / 8] for every value whose u (int8: x + 128; uint8: q) is above `floor`.
