@@ -210,15 +210,17 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
       // sum(w * (x + shift)) = sum(w * x) + shift * sum(w): fold -shift * sum(w), modulo 2^32.
       pc.bias_vnni[oc] = (int32_t)((uint32_t)pc.bias[oc] - (uint32_t)shift * (uint32_t)sums[oc]);
     }
-    // The split bound: the split tile (x86/gemm_avx2.cpp) adds the vpmaddubsw lanes of two
-    // consecutive quads of a tap in int16 before widening them, so each int16 lane sums four
-    // products: bytes 2i, 2i + 1 of a channel's quads j and j + 1 (j even; an odd last quad alone).
-    // T is the largest u for which the largest positive and negative four-weight sums stay in int16.
-    // Each lane group (tap, quad pair, lane: four input channels) has its own bound, and an input
-    // channel takes the smallest over the taps it meets (PackedConv::split_tk): most groups allow a
-    // bound well above the layer's worst one, so fewer activations go to the residual lists.
+    // The split bound: the split tiles (x86/gemm_avx2.cpp) add the vpmaddubsw lanes of split_quads
+    // consecutive quads of a tap in int16 before widening them (2 on the 4 x 16 tile, 4 on the
+    // 2 x 32 one), so each int16 lane sums 2 * split_quads products: bytes 2i, 2i + 1 of a
+    // channel's quads j .. j + split_quads - 1 (j a multiple of split_quads; a tap's last quads
+    // fewer). T is the largest u for which the largest positive and negative weight sums of the
+    // lane stay in int16. Each lane group (tap, quads, lane: 4 or 8 input channels) has its own
+    // bound, and an input channel takes the smallest over the taps it meets (PackedConv::split_tk):
+    // most groups allow a bound well above the layer's worst one, so fewer activations go to the
+    // residual lists.
     const int icq = pc.ic_pad4 / 4;
-    // The 2 x 32 tile (PackedConv::weights_split32) adds four quads' lanes: eight products per lane.
+    // The 2 x 32 tile (PackedConv::weights_split32) up to Split32MaxDepth.
     pc.split_quads = isa_supported(Isa::kAvx2) && (int64_t)taps * pc.ic_pad4 <= Split32MaxDepth() ? 4 : 2;
     const int sq = pc.split_quads;
     if (sq == 4) {
@@ -266,7 +268,7 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
 }
 
 // Retunes the split bounds of a one-tap layer from the first call's histogram (SplitTuning). Lane
-// group by lane group (its 2-4 input channels share every int16 lane of the split tile): while a
+// group by lane group (its 2-8 input channels share every int16 lane of the split tile): while a
 // member still has residuals, the hottest one not yet placed takes the largest bound the weights
 // allow once its unplaced group-mates are lowered to a common level L, for the L (the histogram's
 // bin ends above kSplitTuneFloor: it counts only values above it, in bins of 8) that leaves the
