@@ -361,9 +361,10 @@ void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
       int t[8], order[8];
       bool placed[8] = {};
       for (int i = 0; i < m; ++i) t[i] = t0[i], order[i] = i;
-      std::sort(order, order + m, [&](int x, int y) {
-        return above[(size_t)members[x] * 256 + t[x]] > above[(size_t)members[y] * 256 + t[y]];
-      });
+      // Hottest first (an insertion sort of at most 8: std::sort here drew a false -Warray-bounds).
+      auto hot = [&](int i) { return above[(size_t)members[i] * 256 + t[i]]; };
+      for (int i = 1; i < m; ++i)
+        for (int k = i; k > 0 && hot(order[k]) > hot(order[k - 1]); --k) std::swap(order[k], order[k - 1]);
       for (int oi = 0; oi < m; ++oi) {
         const int h = order[oi];
         if (above[(size_t)members[h] * 256 + t[h]] == 0) break;
