@@ -111,8 +111,9 @@ struct PackedConv {
   int split_t = 128;
   AlignedVector<uint8_t> split_tk;
   // Quads per int16 lane group of the split tile: 4 on the 2-pixel x 32-channel tile (layers with
-  // taps * ic_pad4 <= 512; a lane then sums eight products, channels 4j + 2l, +1 of quads j .. j + 3,
-  // j a multiple of 4), else 2 (the 4 x 16 tile on weights_vnni). The bounds above follow it.
+  // taps * ic_pad4 <= 1024, QAT_SPLIT32_MAX_DEPTH; a lane then sums eight products, channels
+  // 4j + 2l, +1 of quads j .. j + 3, j a multiple of 4), else 2 (the 4 x 16 tile on weights_vnni).
+  // The bounds above follow it.
   int split_quads = 2;
   // The 2 x 32 tile's panels (split_quads 4): [block pair][tap][quad][8-channel group][8][4] int8,
   // the same weights as weights_vnni, 128 bytes per quad.
