@@ -454,11 +454,15 @@ TEST(OptimizedConv, SplitTuningStaysExact) {
     const auto a = skewed(trial);
     const int64_t before = check(a, nullptr, "first call (records)");
     const int64_t after = check(a, &pool, "second call (retuned)");
-    if (!extreme) EXPECT_LT(after, before) << "trial " << trial << ": tuning did not reduce the residuals";
+    if (!extreme) {
+      EXPECT_LT(after, before) << "trial " << trial << ": tuning did not reduce the residuals";
+    }
     const uint8_t* tuned = optimized::SplitBoundsForTests(pc);
     int raised = 0;
     for (int c = 0; c < p.input_c; ++c) raised += tuned[c] > weight_only[c];
-    if (!extreme) EXPECT_GT(raised, 0) << "trial " << trial;
+    if (!extreme) {
+      EXPECT_GT(raised, 0) << "trial " << trial;
+    }
     check(skewed(1000 + trial), nullptr, "another skewed input");
     // Unlike the recorded input: uniform values, then every value at its tuned bound.
     std::vector<int8_t> u(n_in);

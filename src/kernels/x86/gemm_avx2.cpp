@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/x86/int8_common_avx2.h"
 #include "kernels/x86/int8_x86.h"
@@ -24,7 +25,7 @@ namespace {
 // added so the sum is positive (|p| < 2^62) and a logical vpsrlvq gives result + 2^(31-r) in the
 // low 32 bits; zp64 = Z_out - 2^(31-r) takes that back out. Then the clamp.
 // Four accumulator vectors (the tile's 4 pixels, channels c..c+7) with the channel constants loaded
-// once. Not clamped: the caller packs with saturation and clamps the bytes (StoreTileK64).
+// once. Not clamped: the caller packs with saturation and clamps the bytes (StoreTileInt).
 // One vector (channels c .. c + 7); the callers' repeated constant loads are merged by the compiler.
 inline __m256i K64Vec(__m256i x, const GemmOutput& os, int c) {
   const int64_t* k = os.k64 + (c / 8) * 24;
@@ -98,28 +99,6 @@ inline __m256i PackPixels2(__m256i lo_a, __m256i hi_a, __m256i lo_b, __m256i hi_
   return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-// kTflite with the 64-bit division (GemmOutput::k64). The clamp comes after the saturating packs,
-// on bytes (one min/max per 32 outputs instead of per 8); exact for the reason StoreTileFp32 gives.
-// Inlined into the tile bodies (one tile instantiation per stage, so the other stages' code stays
-// out of the loop's registers).
-__attribute__((always_inline)) inline void StoreTileK64(const __m256i* acc, const GemmOutput& os, int pixels, int n,
-                                                        uint8_t* const* out) {
-  __m256i lo[4] = {acc[0], acc[1], acc[2], acc[3]}, hi[4] = {acc[4], acc[5], acc[6], acc[7]};
-  Requant4K64(lo, os, 0);
-  Requant4K64(hi, os, 8);
-  __m256i b01 = PackPixels2(lo[0], hi[0], lo[1], hi[1], os.is_uint8);
-  __m256i b23 = PackPixels2(lo[2], hi[2], lo[3], hi[3], os.is_uint8);
-  const __m256i bmin = _mm256_set1_epi8((char)os.act_min), bmax = _mm256_set1_epi8((char)os.act_max);
-  if (os.is_uint8) {
-    b01 = _mm256_min_epu8(_mm256_max_epu8(b01, bmin), bmax);
-    b23 = _mm256_min_epu8(_mm256_max_epu8(b23, bmin), bmax);
-  } else {
-    b01 = _mm256_min_epi8(_mm256_max_epi8(b01, bmin), bmax);
-    b23 = _mm256_min_epi8(_mm256_max_epi8(b23, bmin), bmax);
-  }
-  StorePixels4(b01, b23, pixels, n, out);
-}
-
 // kTflite, the short ReLU form (GemmOutput::kshort): every right shift r in 1..kShortMaxRight, no
 // left shift, act_min >= Z_out. The 64-bit form's sum with the zero point folded in,
 //   S = p + 2^30 + 2^(30+r) + Z_out 2^(31+r),   |S| < 2^62 + 2^61 < 2^63 for r <= 21,
@@ -142,11 +121,21 @@ inline void Requant4Short(__m256i* v, const GemmOutput& os, int c) {
   for (int r = 0; r < 4; ++r) v[r] = ShortVec(v[r], os, c);
 }
 
-__attribute__((always_inline)) inline void StoreTileShort(const __m256i* acc, const GemmOutput& os, int pixels, int n,
-                                                          uint8_t* const* out) {
+// kTflite with the 64-bit division (GemmOutput::k64; kShort: its short ReLU form, kshort). The
+// clamp comes after the saturating packs, on bytes (one min/max per 32 outputs instead of per 8);
+// exact for the reason StoreTileFp32 gives. Inlined into the tile bodies (one tile instantiation
+// per stage, so the other stages' code stays out of the loop's registers).
+template <bool kShort>
+__attribute__((always_inline)) inline void StoreTileInt(const __m256i* acc, const GemmOutput& os, int pixels, int n,
+                                                        uint8_t* const* out) {
   __m256i lo[4] = {acc[0], acc[1], acc[2], acc[3]}, hi[4] = {acc[4], acc[5], acc[6], acc[7]};
-  Requant4Short(lo, os, 0);
-  Requant4Short(hi, os, 8);
+  if constexpr (kShort) {
+    Requant4Short(lo, os, 0);
+    Requant4Short(hi, os, 8);
+  } else {
+    Requant4K64(lo, os, 0);
+    Requant4K64(hi, os, 8);
+  }
   __m256i b01 = PackPixels2(lo[0], hi[0], lo[1], hi[1], os.is_uint8);
   __m256i b23 = PackPixels2(lo[2], hi[2], lo[3], hi[3], os.is_uint8);
   const __m256i bmin = _mm256_set1_epi8((char)os.act_min), bmax = _mm256_set1_epi8((char)os.act_max);
@@ -174,6 +163,19 @@ inline void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixel
 // The tile's output stage, one instantiation each: the fp32 one (kXnnpack, scales < 1), the
 // short ReLU one and the k64 one (kTflite), and the others through StoreTileGeneric.
 enum class Stage { kFp32, kK64, kShort, kGeneric };
+
+// Calls f(std::integral_constant<Stage, S>{}) with os's stage S.
+template <class F>
+inline void WithStage(const GemmOutput& os, F&& f) {
+  if (os.mode != RequantMode::kTflite && os.fp32_in_range)
+    f(std::integral_constant<Stage, Stage::kFp32>{});
+  else if (os.mode == RequantMode::kTflite && os.kshort)
+    f(std::integral_constant<Stage, Stage::kShort>{});
+  else if (os.mode == RequantMode::kTflite && os.k64)
+    f(std::integral_constant<Stage, Stage::kK64>{});
+  else
+    f(std::integral_constant<Stage, Stage::kGeneric>{});
+}
 
 inline __m256i Bcast32(const int16_t* p) {
   int32_t v;
@@ -219,10 +221,8 @@ __attribute__((always_inline)) inline void Tile4x16(int pixels, int taps, int ic
     StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
   } else {
     const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
-    if constexpr (kStage == Stage::kK64)
-      StoreTileK64(acc, os, pixels, n, out);
-    else if constexpr (kStage == Stage::kShort)
-      StoreTileShort(acc, os, pixels, n, out);
+    if constexpr (kStage == Stage::kK64 || kStage == Stage::kShort)
+      StoreTileInt<kStage == Stage::kShort>(acc, os, pixels, n, out);
     else
       StoreTileGeneric(acc, os, pixels, n, out);
   }
@@ -231,14 +231,7 @@ __attribute__((always_inline)) inline void Tile4x16(int pixels, int taps, int ic
 
 void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows, const int16_t* w,
                       const GemmOutput& os, int n, uint8_t* const* out) {
-  if (os.mode != RequantMode::kTflite && os.fp32_in_range)
-    Tile4x16<Stage::kFp32>(pixels, taps, icp, rows, w, os, n, out);
-  else if (os.mode == RequantMode::kTflite && os.kshort)
-    Tile4x16<Stage::kShort>(pixels, taps, icp, rows, w, os, n, out);
-  else if (os.mode == RequantMode::kTflite && os.k64)
-    Tile4x16<Stage::kK64>(pixels, taps, icp, rows, w, os, n, out);
-  else
-    Tile4x16<Stage::kGeneric>(pixels, taps, icp, rows, w, os, n, out);
+  WithStage(os, [&](auto s) { Tile4x16<decltype(s)::value>(pixels, taps, icp, rows, w, os, n, out); });
 }
 
 namespace {
@@ -267,14 +260,7 @@ void Tiles4x16(const TileRun& run, int taps, int icp, const int16_t* const* tabl
 
 void GemmTiles4x16Avx2(const TileRun& run, int taps, int icp, const int16_t* const* table, const int16_t* w,
                        const GemmOutput& os, int n) {
-  if (os.mode != RequantMode::kTflite && os.fp32_in_range)
-    Tiles4x16<Stage::kFp32>(run, taps, icp, table, w, os, n);
-  else if (os.mode == RequantMode::kTflite && os.kshort)
-    Tiles4x16<Stage::kShort>(run, taps, icp, table, w, os, n);
-  else if (os.mode == RequantMode::kTflite && os.k64)
-    Tiles4x16<Stage::kK64>(run, taps, icp, table, w, os, n);
-  else
-    Tiles4x16<Stage::kGeneric>(run, taps, icp, table, w, os, n);
+  WithStage(os, [&](auto s) { Tiles4x16<decltype(s)::value>(run, taps, icp, table, w, os, n); });
 }
 
 void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst) {
@@ -428,27 +414,13 @@ __attribute__((always_inline)) inline void SplitTile(int pixels, int taps, int i
     StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
   } else {
     const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
-    if constexpr (kStage == Stage::kK64)
-      StoreTileK64(acc, os, pixels, n, out);
-    else if constexpr (kStage == Stage::kShort)
-      StoreTileShort(acc, os, pixels, n, out);
+    if constexpr (kStage == Stage::kK64 || kStage == Stage::kShort)
+      StoreTileInt<kStage == Stage::kShort>(acc, os, pixels, n, out);
     else
       StoreTileGeneric(acc, os, pixels, n, out);
   }
 }
 }  // namespace
-
-void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows, const int8_t* w,
-                       const GemmOutput& os, int n, uint8_t* const* out, const SplitLists& lists) {
-  if (os.mode != RequantMode::kTflite && os.fp32_in_range)
-    SplitTile<Stage::kFp32>(pixels, taps, icq, rows, w, os, n, out, lists);
-  else if (os.mode == RequantMode::kTflite && os.kshort)
-    SplitTile<Stage::kShort>(pixels, taps, icq, rows, w, os, n, out, lists);
-  else if (os.mode == RequantMode::kTflite && os.k64)
-    SplitTile<Stage::kK64>(pixels, taps, icq, rows, w, os, n, out, lists);
-  else
-    SplitTile<Stage::kGeneric>(pixels, taps, icq, rows, w, os, n, out, lists);
-}
 
 namespace {
 template <Stage kStage>
@@ -462,19 +434,12 @@ void TilesSplit(const TileRun& run, int taps, int icq, const uint8_t* const* tab
 
 void GemmTilesSplitAvx2(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                         const GemmOutput& os, int n, const SplitLists& lists) {
-  if (os.mode != RequantMode::kTflite && os.fp32_in_range)
-    TilesSplit<Stage::kFp32>(run, taps, icq, table, w, os, n, lists);
-  else if (os.mode == RequantMode::kTflite && os.kshort)
-    TilesSplit<Stage::kShort>(run, taps, icq, table, w, os, n, lists);
-  else if (os.mode == RequantMode::kTflite && os.k64)
-    TilesSplit<Stage::kK64>(run, taps, icq, table, w, os, n, lists);
-  else
-    TilesSplit<Stage::kGeneric>(run, taps, icq, table, w, os, n, lists);
+  WithStage(os, [&](auto s) { TilesSplit<decltype(s)::value>(run, taps, icq, table, w, os, n, lists); });
 }
 
 namespace {
 // Per-vector forms of the tile stages for the 2 x 32 tile (one 8-channel group c .. c + 7 per
-// vector): the value + Z_out before the clamp, saturated later by the packs as in StoreTileK64.
+// vector): the value + Z_out before the clamp, saturated later by the packs as in StoreTileInt.
 template <Stage kStage>
 inline __m256i StageVec(__m256i x, const GemmOutput& os, int c) {
   if constexpr (kStage == Stage::kFp32) {
@@ -626,14 +591,7 @@ void TilesSplit32(const TileRun& run, int taps, int icq, const uint8_t* const* t
 
 void GemmTilesSplit32Avx2(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                           const GemmOutput& os, int n, const SplitLists& lists) {
-  if (os.mode != RequantMode::kTflite && os.fp32_in_range)
-    TilesSplit32<Stage::kFp32>(run, taps, icq, table, w, os, n, lists);
-  else if (os.mode == RequantMode::kTflite && os.kshort)
-    TilesSplit32<Stage::kShort>(run, taps, icq, table, w, os, n, lists);
-  else if (os.mode == RequantMode::kTflite && os.k64)
-    TilesSplit32<Stage::kK64>(run, taps, icq, table, w, os, n, lists);
-  else
-    TilesSplit32<Stage::kGeneric>(run, taps, icq, table, w, os, n, lists);
+  WithStage(os, [&](auto s) { TilesSplit32<decltype(s)::value>(run, taps, icq, table, w, os, n, lists); });
 }
 
 int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out,

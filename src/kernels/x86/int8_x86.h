@@ -102,11 +102,9 @@ struct SplitLists {
   int row_shift;           // log2(row_bytes) when it is a power of two (a shift instead), else -1
 };
 
-// 4 pixels x 16 channels of the split GEMM: rows[t * 4 + r] are u8 runs (min(u, T)) of icq quads,
-// w the panel [tap][icq][16][4] int8, os.bias the VNNI bias (-128 * sum(w) folded for int8).
-void GemmTileSplitAvx2(int pixels, int taps, int icq, const uint8_t* const* rows, const int8_t* w,
-                       const GemmOutput& os, int n, uint8_t* const* out, const SplitLists& lists);
-// GemmTileSplitAvx2 over a run of tiles (TileRun).
+// The split GEMM over a run of 4-pixel x 16-channel tiles (TileRun): table[t * taps * 4 + tap * 4 + r]
+// are u8 runs (min(u, T)) of icq quads, w the panel [tap][icq][16][4] int8, os.bias the VNNI bias
+// (-128 * sum(w) folded for int8).
 void GemmTilesSplitAvx2(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                         const GemmOutput& os, int n, const SplitLists& lists);
 // The split GEMM with four quads per int16 lane (bounds for eight products, PackedConv::split_quads
