@@ -24,6 +24,22 @@ std::vector<KernelPath> ConvPaths() {
   return paths;
 }
 
+// Runs the packed layer on `path` (scratch from ConvScratchBytes) and counts the outputs that differ
+// from `want`.
+template <class T>
+size_t Mismatches(const optimized::PackedConv& pc, const std::vector<T>& input, const std::vector<T>& want,
+                  KernelPath path, ThreadPool* tp) {
+  std::vector<T> got(want.size(), 0x5a);
+  std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
+  if constexpr (std::is_same_v<T, uint8_t>)
+    optimized::ConvUint8(pc, input.data(), got.data(), scratch.data(), tp, path);
+  else
+    optimized::ConvInt8(pc, input.data(), got.data(), scratch.data(), tp, path);
+  size_t bad = 0;
+  for (size_t i = 0; i < want.size(); ++i) bad += got[i] != want[i];
+  return bad;
+}
+
 reference::ConvParams RandomConv(std::mt19937& rng, bool is_uint8, int trial) {
   reference::ConvParams p;
   p.batches = Uniform(rng, 1, 2);
@@ -77,15 +93,7 @@ void RunTrials(bool is_uint8, uint32_t seed, int trials) {
       }
       for (KernelPath path : ConvPaths()) {
         for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
-          std::vector<T> got(out_n, 0x5a);
-          std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
-          if constexpr (std::is_same_v<T, uint8_t>)
-            optimized::ConvUint8(pc, input.data(), got.data(), scratch.data(), tp, path);
-          else
-            optimized::ConvInt8(pc, input.data(), got.data(), scratch.data(), tp, path);
-          size_t bad = 0;
-          for (size_t i = 0; i < out_n; ++i) bad += got[i] != want[i];
-          ASSERT_EQ(bad, 0u) << "seed " << seed << " trial " << trial << " path " << KernelPathName(path)
+          ASSERT_EQ(Mismatches(pc, input, want, path, tp), 0u) << "seed " << seed << " trial " << trial << " path " << KernelPathName(path)
                              << " mode " << (int)mode << " threads " << (tp ? 2 : 1) << " shape b" << p.batches << " "
                              << p.input_h << "x" << p.input_w << "x" << p.input_c << " -> " << p.output_c << " f"
                              << p.filter_h << "x" << p.filter_w << " s" << p.stride_h << "," << p.stride_w << " d"
@@ -137,15 +145,7 @@ void ShortStageTrials(bool is_uint8, uint32_t seed, int trials) {
     short_layers += !pc.kshort.empty();
     for (KernelPath path : ConvPaths()) {
       for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
-        std::vector<T> got(out_n, 0x5a);
-        std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
-        if constexpr (std::is_same_v<T, uint8_t>)
-          optimized::ConvUint8(pc, input.data(), got.data(), scratch.data(), tp, path);
-        else
-          optimized::ConvInt8(pc, input.data(), got.data(), scratch.data(), tp, path);
-        size_t bad = 0;
-        for (size_t i = 0; i < out_n; ++i) bad += got[i] != want[i];
-        ASSERT_EQ(bad, 0u) << "seed " << seed << " trial " << trial << " path " << KernelPathName(path)
+        ASSERT_EQ(Mismatches(pc, input, want, path, tp), 0u) << "seed " << seed << " trial " << trial << " path " << KernelPathName(path)
                            << " act_min " << p.act_min << " Z_out " << p.output_offset << " threads "
                            << (tp ? 2 : 1);
       }
