@@ -164,6 +164,22 @@ inline void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixel
 // short ReLU one and the k64 one (kTflite), and the others through StoreTileGeneric.
 enum class Stage { kFp32, kK64, kShort, kGeneric };
 
+// The 4 x 16 tiles' output (a<pixel><half>: pixel 0-3, channels 0-7 / 8-15) in stage kStage.
+template <Stage kStage>
+__attribute__((always_inline)) inline void StoreTile4x16(__m256i a00, __m256i a01, __m256i a10, __m256i a11, __m256i a20,
+                                                         __m256i a21, __m256i a30, __m256i a31, const GemmOutput& os,
+                                                         int pixels, int n, uint8_t* const* out) {
+  if constexpr (kStage == Stage::kFp32) {
+    StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
+  } else {
+    const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
+    if constexpr (kStage == Stage::kK64 || kStage == Stage::kShort)
+      StoreTileInt<kStage == Stage::kShort>(acc, os, pixels, n, out);
+    else
+      StoreTileGeneric(acc, os, pixels, n, out);
+  }
+}
+
 // Calls f(std::integral_constant<Stage, S>{}) with os's stage S.
 template <class F>
 inline void WithStage(const GemmOutput& os, F&& f) {
@@ -217,15 +233,7 @@ __attribute__((always_inline)) inline void Tile4x16(int pixels, int taps, int ic
       w += 32;
     }
   }
-  if constexpr (kStage == Stage::kFp32) {
-    StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
-  } else {
-    const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
-    if constexpr (kStage == Stage::kK64 || kStage == Stage::kShort)
-      StoreTileInt<kStage == Stage::kShort>(acc, os, pixels, n, out);
-    else
-      StoreTileGeneric(acc, os, pixels, n, out);
-  }
+  StoreTile4x16<kStage>(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
 }
 }  // namespace
 
@@ -410,15 +418,7 @@ __attribute__((always_inline)) inline void SplitTile(int pixels, int taps, int i
       a31 = Dot4(a31, x, _mm256_load_si256((const __m256i*)(wt + p3[0] + 32)), ones);
     }
   }
-  if constexpr (kStage == Stage::kFp32) {
-    StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
-  } else {
-    const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
-    if constexpr (kStage == Stage::kK64 || kStage == Stage::kShort)
-      StoreTileInt<kStage == Stage::kShort>(acc, os, pixels, n, out);
-    else
-      StoreTileGeneric(acc, os, pixels, n, out);
-  }
+  StoreTile4x16<kStage>(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
 }
 }  // namespace
 
