@@ -40,6 +40,20 @@ size_t Mismatches(const optimized::PackedConv& pc, const std::vector<T>& input, 
   return bad;
 }
 
+// The reference output of the layer into `want` (uint8: per-tensor rq[0]) and its packed form.
+template <class T>
+optimized::PackedConv PackWithReference(const reference::ConvParams& p, const std::vector<Requant>& rq,
+                                        const std::vector<T>& input, const std::vector<T>& filter, const int32_t* bias,
+                                        std::vector<T>& want) {
+  if constexpr (std::is_same_v<T, uint8_t>) {
+    reference::ConvUint8(p, rq[0], input.data(), filter.data(), bias, want.data());
+    return optimized::PackConvUint8(p, rq[0], filter.data(), bias);
+  } else {
+    reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias, want.data());
+    return optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), bias);
+  }
+}
+
 reference::ConvParams RandomConv(std::mt19937& rng, bool is_uint8, int trial) {
   reference::ConvParams p;
   p.batches = Uniform(rng, 1, 2);
@@ -82,15 +96,8 @@ void RunTrials(bool is_uint8, uint32_t seed, int trials) {
       std::vector<Requant> rq(is_uint8 ? 1 : p.output_c);
       for (auto& r : rq) r = RandomRequant(rng);
       std::vector<T> want(out_n);
-      optimized::PackedConv pc;
-      if constexpr (std::is_same_v<T, uint8_t>) {
-        reference::ConvUint8(p, rq[0], input.data(), filter.data(), with_bias ? bias.data() : nullptr, want.data());
-        pc = optimized::PackConvUint8(p, rq[0], filter.data(), with_bias ? bias.data() : nullptr);
-      } else {
-        reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), with_bias ? bias.data() : nullptr,
-                                      want.data());
-        pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), with_bias ? bias.data() : nullptr);
-      }
+      const optimized::PackedConv pc =
+          PackWithReference(p, rq, input, filter, with_bias ? bias.data() : nullptr, want);
       for (KernelPath path : ConvPaths()) {
         for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
           ASSERT_EQ(Mismatches(pc, input, want, path, tp), 0u) << "seed " << seed << " trial " << trial << " path " << KernelPathName(path)
@@ -134,14 +141,7 @@ void ShortStageTrials(bool is_uint8, uint32_t seed, int trials) {
       r = MakeRequant(std::exp2(e));
     }
     std::vector<T> want(out_n);
-    optimized::PackedConv pc;
-    if constexpr (std::is_same_v<T, uint8_t>) {
-      reference::ConvUint8(p, rq[0], input.data(), filter.data(), bias.data(), want.data());
-      pc = optimized::PackConvUint8(p, rq[0], filter.data(), bias.data());
-    } else {
-      reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
-      pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
-    }
+    const optimized::PackedConv pc = PackWithReference(p, rq, input, filter, bias.data(), want);
     short_layers += !pc.kshort.empty();
     for (KernelPath path : ConvPaths()) {
       for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
@@ -294,14 +294,7 @@ void SplitTrials(bool is_uint8, uint32_t seed, int trials) {
     std::vector<Requant> rq(is_uint8 ? 1 : p.output_c);
     for (auto& r : rq) r = RandomRequant(rng);
     std::vector<T> want(out_n), got(out_n);
-    optimized::PackedConv pc;
-    if constexpr (std::is_same_v<T, uint8_t>) {
-      reference::ConvUint8(p, rq[0], input.data(), filter.data(), bias.data(), want.data());
-      pc = optimized::PackConvUint8(p, rq[0], filter.data(), bias.data());
-    } else {
-      reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
-      pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
-    }
+    const optimized::PackedConv pc = PackWithReference(p, rq, input, filter, bias.data(), want);
     ASSERT_TRUE(pc.vnni) << "trial " << trial << ": no u8 panels";
     ASSERT_GE(pc.split_t, pc.split_quads == 4 ? 32 : 64);
     for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
