@@ -386,6 +386,64 @@ TEST(OptimizedConv, SplitGemmAtTheBoundsMatchesReference) {
   EXPECT_LT(quads4, 12) << "no layer on the 4 x 16 tile";
 }
 
+// The residual lists at their capacity: 64 input channels give SplitCap 16 entries per pixel.
+// Pixels with exactly 16 residuals in the first 32-value run and none in the second, with 17 (too
+// many: that unit falls back to the int16 GEMM), and with 16 spread over both runs, between pixels
+// without any; a list one entry short or one too long gives wrong outputs.
+TEST(OptimizedConv, SplitResidualListsAtTheirCapacityMatchReference) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2: the split GEMM is an AVX2 kernel";
+  std::mt19937 rng(4242);
+  ThreadPool pool(2);
+  optimized::SetSplitGemmForTests(true);
+  optimized::SetSplitTuningForTests(false);
+  reference::ConvParams p;
+  p.batches = 1;
+  p.input_h = p.output_h = 12;  // enough pixels that 65 residuals stay within the split's budget
+  p.input_w = p.output_w = 12;
+  p.input_c = 64;
+  p.output_c = 40;
+  p.filter_h = p.filter_w = 1;
+  p.stride_h = p.stride_w = 1;
+  p.dilation_h = p.dilation_w = 1;
+  p.input_offset = 128;
+  p.output_offset = 3;
+  p.act_min = -128;
+  p.act_max = 127;
+  std::vector<int8_t> filter((size_t)p.output_c * p.input_c);
+  for (auto& w : filter) w = (int8_t)Uniform(rng, -90, 90);
+  auto bias = RandomBias(rng, p.output_c);
+  std::vector<Requant> rq(p.output_c);
+  for (auto& r : rq) r = MakeRequant(std::exp2(-Uniform(rng, 13, 16)));
+  for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
+    p.requant = mode;
+    auto pc = optimized::PackConvInt8(p, rq.data(), (int)rq.size(), filter.data(), bias.data());
+    for (int c = 0; c < p.input_c; ++c) ASSERT_LT(pc.split_tk[c], 255) << "channel " << c << " can have no residual";
+    std::vector<int8_t> input((size_t)p.input_h * p.input_w * p.input_c);
+    for (size_t i = 0; i < input.size(); ++i) input[i] = (int8_t)(Uniform(rng, 0, pc.split_tk[i % 64]) - 128);
+    auto residuals = [&](int pixel, std::vector<int> channels) {
+      for (int c : channels) input[(size_t)pixel * 64 + c] = 127;  // u = 255, above every bound
+    };
+    std::vector<int> first16, first17, spread16;  // channels 0, 2, .., 30 (32); 3, 7, .., 63
+    for (int i = 0; i < 17; ++i) {
+      if (i < 16) first16.push_back(2 * i), spread16.push_back(4 * i + 3);
+      first17.push_back(2 * i);
+    }
+    residuals(1, first16);
+    residuals(7, first17);
+    residuals(12, spread16);
+    residuals(143, first16);  // the last pixel
+    std::vector<int8_t> want((size_t)p.output_h * p.output_w * p.output_c);
+    reference::ConvPerChannelInt8(p, rq.data(), input.data(), filter.data(), bias.data(), want.data());
+    for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
+      const int64_t before = optimized::SplitGemmCallsForTests();
+      EXPECT_EQ(Mismatches(pc, input, want, KernelPath::kAvx2, tp), 0u)
+          << (mode == RequantMode::kTflite ? "tflite" : "xnnpack") << " threads " << (tp ? 2 : 1);
+      EXPECT_GT(optimized::SplitGemmCallsForTests(), before) << "the split kernel did not run";
+    }
+  }
+  optimized::SetSplitTuningForTests(true);
+}
+
 // The split bounds tuned to the activations (SplitTuning): the first call records the histogram,
 // the second retunes. Hot channels (a few with large values, as ReLU6 layers have) must end with
 // higher bounds and fewer residuals; every call, including inputs unlike the recorded ones and
