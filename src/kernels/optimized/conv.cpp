@@ -140,7 +140,7 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
   pc.is_uint8 = is_uint8;
   const int taps = p.filter_h * p.filter_w;
   const bool few_channels = taps > 1 && p.input_c < 8;
-  pc.row_taps = few_channels && p.dilation_w == 1;
+  pc.row_taps = few_channels && p.dilation_w == 1 && p.filter_h <= 64;  // BuildTable keeps kh row pointers
   pc.im2col = few_channels && !pc.row_taps;
   pc.taps = pc.im2col ? 1 : (pc.row_taps ? p.filter_h : taps);
   pc.ic_pad = pc.im2col     ? (taps * p.input_c + 1) & ~1
@@ -599,13 +599,18 @@ void BuildTable(const PackedConv& pc, const E* buf, const E* zero_row, bool dire
     for (int64_t m = m0; m < m1;) {
       const int64_t seg = std::min<int64_t>(m1 - m, p.output_w - ox);  // pixels left in this output row
       const E* image = buf + b * p.input_h * row_stride;
+      const E* rows[64];      // each filter row's run for the segment's first pixel (kh <= 64: row taps)
+      int64_t steps[64];
       for (int fy = 0; fy < kh; ++fy) {
         const int iy = oy * p.stride_h - p.pad_top + fy * p.dilation_h;
         const bool inside = iy >= 0 && iy < p.input_h;
-        const E* x = inside ? image + iy * row_stride + ox * x_step : zero_row;
-        const int64_t step = inside ? x_step : 0;
-        for (int64_t k = 0, i = m - tile0 * kGemmMR; k < seg; ++k, ++i, x += step)
-          table[i / kGemmMR * taps * kGemmMR + fy * kGemmMR + (i & (kGemmMR - 1))] = x;
+        rows[fy] = inside ? image + iy * row_stride + ox * x_step : zero_row;
+        steps[fy] = inside ? x_step : 0;
+      }
+      const uint64_t i0 = (uint64_t)(m - tile0 * kGemmMR);
+      for (int64_t k = 0; k < seg; ++k) {  // rows[] not advanced in place: no chain through memory
+        const E** tp = table + ((i0 + k) / kGemmMR) * taps * kGemmMR + ((i0 + k) & (kGemmMR - 1));
+        for (int fy = 0; fy < kh; ++fy) tp[fy * kGemmMR] = rows[fy] + k * steps[fy];
       }
       m += seg;
       ox = 0;
