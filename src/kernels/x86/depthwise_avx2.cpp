@@ -87,12 +87,11 @@ inline void RequantHalf(__m256i* acc, const int32_t* f) {
     for (int p = 0; p < P; ++p) acc[p] = _mm256_add_epi32(avx2::RequantFp32(acc[p], scale), off);
   } else if constexpr (kStage == DwStage::kXnnpackInRange) {
     // Every scale < 1: float(acc) rounds to at most 2^31, times a scale <= 1 - 2^-24 stays below
-    // 2^31, so vcvtps2dq cannot overflow and RequantFp32's fix-up is not needed.
-    const __m256i off = Ld(f + kDwOffset * 8);
+    // 2^31, so vcvtps2dq cannot overflow and RequantFp32's fix-up is not needed. The zero point is
+    // added after the int16 pack (Pixels, kZ16).
     const __m256 scale = _mm256_castsi256_ps(Ld(f + kDwScale * 8));
 #pragma GCC unroll 4
-    for (int p = 0; p < P; ++p)
-      acc[p] = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[p]), scale)), off);
+    for (int p = 0; p < P; ++p) acc[p] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[p]), scale));
   } else {
     constexpr bool kLeft = kStage == DwStage::kTfliteLeft;
     const __m256i off = Ld(f + kDwOffset * 8);
@@ -117,9 +116,14 @@ inline void RequantHalf(__m256i* acc, const int32_t* f) {
   }
 }
 
-template <bool kU8>
-inline void PackStore(__m256i vl, __m256i vh, __m128i amin, __m128i amax, uint8_t* out, int n) {
-  const __m256i w = _mm256_packs_epi32(vl, vh);  // channels 0-7 | 8-15 as int16
+// kZ16: the stage left the zero point out; z16 (16 x int16) is added with int16 saturation after
+// the first pack. Saturating early cannot change a result: [act_min, act_max] lies inside the output
+// type and |Z_out| <= 255, so a value that saturates in int16 (|v| >= 32767) clamps to the same
+// bound as its exact v + Z_out would (|v + Z_out| >= 32512).
+template <bool kU8, bool kZ16>
+inline void PackStore(__m256i vl, __m256i vh, __m128i amin, __m128i amax, __m256i z16, uint8_t* out, int n) {
+  __m256i w = _mm256_packs_epi32(vl, vh);  // channels 0-7 | 8-15 as int16
+  if constexpr (kZ16) w = _mm256_adds_epi16(w, z16);
   const __m128i a = _mm256_castsi256_si128(w), b = _mm256_extracti128_si256(w, 1);
   __m128i r;
   if constexpr (kU8)
@@ -136,10 +140,14 @@ inline void PackStore(__m256i vl, __m256i vh, __m128i amin, __m128i amax, uint8_
 }
 
 // Two pixels at once (all 16 channels): one vpacksswb, a vpermq and one 32-byte clamp for both.
-template <bool kU8>
-inline void PackStore2(__m256i l0, __m256i h0, __m256i l1, __m256i h1, __m256i amin, __m256i amax, uint8_t* out0,
-                       uint8_t* out1) {
-  const __m256i a = _mm256_packs_epi32(l0, h0), b = _mm256_packs_epi32(l1, h1);  // pixel 0 | pixel 1 as int16
+template <bool kU8, bool kZ16>
+inline void PackStore2(__m256i l0, __m256i h0, __m256i l1, __m256i h1, __m256i amin, __m256i amax, __m256i z16,
+                       uint8_t* out0, uint8_t* out1) {
+  __m256i a = _mm256_packs_epi32(l0, h0), b = _mm256_packs_epi32(l1, h1);  // pixel 0 | pixel 1 as int16
+  if constexpr (kZ16) {
+    a = _mm256_adds_epi16(a, z16);
+    b = _mm256_adds_epi16(b, z16);
+  }
   __m256i r = kU8 ? _mm256_packus_epi16(a, b) : _mm256_packs_epi16(a, b);     // p0 0-7, p1 0-7 | p0 8-15, p1 8-15
   r = _mm256_permute4x64_epi64(r, 0xD8);
   r = kU8 ? _mm256_min_epu8(_mm256_max_epu8(r, amin), amax) : _mm256_min_epi8(_mm256_max_epi8(r, amin), amax);
@@ -176,16 +184,18 @@ __attribute__((always_inline)) inline void Pixels(const DepthwiseRowArgs& a, int
   }
   RequantHalf<P, kStage>(lo, prm);
   RequantHalf<P, kStage>(hi, prm + kDwFields * 8);
+  constexpr bool kZ16 = kStage == DwStage::kXnnpackInRange;
+  const __m256i z16 = kZ16 ? _mm256_set1_epi16((short)prm[kDwOffset * 8]) : _mm256_setzero_si256();
   const int64_t os = a.out_pixel_stride;
   if (P % 2 == 0 && n == 16) {
 #pragma GCC unroll 4
     for (int p = 0; p + 1 < P; p += 2)
-      PackStore2<kU8>(lo[p], hi[p], lo[p + 1], hi[p + 1], amin, amax, out + p * os, out + (p + 1) * os);
+      PackStore2<kU8, kZ16>(lo[p], hi[p], lo[p + 1], hi[p + 1], amin, amax, z16, out + p * os, out + (p + 1) * os);
     return;
   }
   const __m128i amin4 = _mm256_castsi256_si128(amin), amax4 = _mm256_castsi256_si128(amax);
 #pragma GCC unroll 4
-  for (int p = 0; p < P; ++p) PackStore<kU8>(lo[p], hi[p], amin4, amax4, out + p * os, n);
+  for (int p = 0; p < P; ++p) PackStore<kU8, kZ16>(lo[p], hi[p], amin4, amax4, z16, out + p * os, n);
 }
 
 template <int kTaps, bool kU8, DwStage kStage>
