@@ -27,9 +27,10 @@
 //    negative accumulator then gives a value <= 0 either way, which the clamp maps to act_min.
 //  - kXnnpack: float(acc) * scale rounded to nearest even (RequantFp32; kXnnpackInRange, every scale
 //    below 1: without its saturation fix-up).
-//  Then + zero point in int32 (wrapping, as the reference), vpackssdw / vpacksswb (or vpackuswb)
-//  saturate toward the output type, and the clamp runs on 16 bytes. The saturations cannot change
-//  the result: [act_min, act_max] lies inside the type's range.
+//  Then + zero point in int32 (wrapping, as the reference; kXnnpackInRange: in int16 after the
+//  first pack, see PackStore), vpackssdw / vpacksswb (or vpackuswb) saturate toward the output
+//  type, and the clamp runs on 16 bytes. The saturations cannot change the result: [act_min,
+//  act_max] lies inside the type's range.
 #include "kernels/x86/depthwise_x86.h"
 
 #include <immintrin.h>
