@@ -118,7 +118,7 @@ template <class T>
 void ShortStageTrials(bool is_uint8, uint32_t seed, int trials) {
   std::mt19937 rng(seed);
   ThreadPool pool(2);
-  int short_layers = 0, layers = 0;
+  int short_layers = 0, layers = 0, fma_layers = 0, mixed_layers = 0;
   for (int trial = 0; trial < trials; ++trial) {
     reference::ConvParams p = RandomConv(rng, is_uint8, trial);
     p.requant = RequantMode::kTflite;
@@ -134,15 +134,22 @@ void ShortStageTrials(bool is_uint8, uint32_t seed, int trials) {
     auto bias = RandomBias(rng, p.output_c);
     std::vector<Requant> rq(is_uint8 ? 1 : p.output_c);
     const int max_right = x86::kShortMaxRight;
+    // Every fourth layer up to 2^-8 (MobileNet's range, where the FMA form nearly always exists).
+    const double e_max = trial % 4 == 1 ? 8.0 : (double)max_right;
     for (auto& r : rq) {
       // Real multipliers in [2^-(max_right), 2^-1): right shifts 1 .. max_right (0 .. 2^-21 rounds
       // the multiplier up to the next power of two now and then: right may be max_right - 1).
-      const double e = -std::uniform_real_distribution<double>(1.0, (double)max_right)(rng);
+      const double e = -std::uniform_real_distribution<double>(1.0, e_max)(rng);
       r = MakeRequant(std::exp2(e));
     }
     std::vector<T> want(out_n);
     const optimized::PackedConv pc = PackWithReference(p, rq, input, filter, bias.data(), want);
     short_layers += !pc.kshort.empty();
+    // The exact FMA form (optimized/fma_stage.h) on every 8-channel group, or on some of them.
+    const int groups = (p.output_c + 7) / 8;
+    const int fma_groups = (int)std::count(pc.fma_groups.begin(), pc.fma_groups.begin() + std::min<size_t>(groups, pc.fma_groups.size()), 1);
+    fma_layers += fma_groups == groups;
+    mixed_layers += fma_groups > 0 && fma_groups < groups;
     for (KernelPath path : ConvPaths()) {
       for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
         ASSERT_EQ(Mismatches(pc, input, want, path, tp), 0u) << "seed " << seed << " trial " << trial << " path " << KernelPathName(path)
@@ -154,6 +161,10 @@ void ShortStageTrials(bool is_uint8, uint32_t seed, int trials) {
   // Every layer qualifies (shifts in range, no left shift, act_min >= Z_out): the short stage ran.
   EXPECT_EQ(short_layers, layers);
   EXPECT_GT(layers, trials / 2);
+  if (isa_supported(Isa::kAvx2)) {  // layers with the FMA form everywhere, and with it in part
+    EXPECT_GT(fma_layers, 5);
+    if (!is_uint8) EXPECT_GT(mixed_layers, 5);  // uint8: one multiplier for all channels
+  }
 }
 
 TEST(OptimizedConv, TfliteShortReluStageInt8MatchesReference) { ShortStageTrials<int8_t>(false, 909, 120); }

@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/optimized/fma_stage.h"
 #include "kernels/optimized/parallel.h"
 #include "kernels/x86/int8_x86.h"
 #include "qat/thread_pool.h"
@@ -37,6 +38,7 @@ const bool g_no_kshort = [] {
   const char* e = std::getenv("QAT_NO_KSHORT");
   return e && *e && *e != '0';
 }();
+
 // QAT_SPLIT_MIN_DEPTH: the smallest taps * input_c that uses the split GEMM (default 32).
 int SplitMinDepth() {
   static const int v = [] {
@@ -130,6 +132,29 @@ void InitKShort(PackedConv& pc) {
         (1LL << 30) + (1LL << (30 + right)) + (int64_t)pc.p.output_offset * (1LL << (31 + right));
     reinterpret_cast<int32_t*>(g + 8)[c % 8] = right - 1;
   }
+  // The exact FMA form per channel, used per group of 8 channels whose every channel has one.
+  pc.fma_scale.clear();
+  pc.fma_offset.clear();
+  pc.fma_groups.clear();
+  if (NoFmaStage() || pc.p.requant != RequantMode::kTflite || !isa_supported(Isa::kAvx2)) return;
+  AlignedVector<float> scale(count, 0.f), offset(count, 0.f);
+  std::vector<uint8_t> groups((size_t)count / 8, 1);
+  bool any = false;
+  for (int c = 0; c < pc.p.output_c; ++c) {
+    FmaStage st;
+    if (FindExactFmaStage(pc.rq.multiplier[c], pc.rq.right[c], pc.p.act_min - pc.p.output_offset,
+                          pc.p.act_max - pc.p.output_offset, &st)) {
+      scale[c] = st.scale;
+      offset[c] = st.offset;
+    } else {
+      groups[c / 8] = 0;
+    }
+  }
+  for (int g = 0; g < count / 8; ++g) any |= groups[g] && g * 8 < pc.p.output_c;
+  if (!any) return;
+  pc.fma_scale = std::move(scale);
+  pc.fma_offset = std::move(offset);
+  pc.fma_groups = std::move(groups);
 }
 
 template <class W>
@@ -921,7 +946,14 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
                          pc.k64.empty() ? nullptr : pc.k64.data() + oc0 / 8 * 24,
                          pc.zp64.empty() ? nullptr : pc.zp64.data() + oc0};
       os.fp32_in_range = pc.fp32_in_range;
-      if (!pc.kshort.empty() && !g_no_kshort) os.kshort = pc.kshort.data() + oc0 / 8 * 12;
+      if (!pc.kshort.empty() && !g_no_kshort) {
+        os.kshort = pc.kshort.data() + oc0 / 8 * 12;
+        if (!pc.fma_groups.empty()) {
+          os.fma_scale = pc.fma_scale.data() + oc0;
+          os.fma_offset = pc.fma_offset.data() + oc0;
+          os.fma_groups = pc.fma_groups.data() + oc0 / 8;
+        }
+      }
       if constexpr (kVnni) {
         const int8_t* w = pc.weights_vnni.data() + blk * panel;
         if (split && unit_int16) {

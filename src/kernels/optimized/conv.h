@@ -91,6 +91,11 @@ struct PackedConv {
   bool fp32_in_range = false;      // every rq.scale < 1 (x86::GemmOutput::fp32_in_range)
   AlignedVector<int32_t> zp64;
   AlignedVector<int64_t> kshort;   // kTflite's short ReLU stage (x86::GemmOutput::kshort); empty: not eligible
+  // That stage as one fp32 FMA where it is exact (optimized/fma_stage.h; x86::GemmOutput::fma_*):
+  // per channel scale and offset, per 8-channel group 1 when all its channels have an exact pair.
+  // Empty: kshort empty, not kTflite at pack time, no AVX2, or QAT_NO_FMA_STAGE=1.
+  AlignedVector<float> fma_scale, fma_offset;
+  std::vector<uint8_t> fma_groups;
   int16_t zero_in = 0;             // Z_in: the value of a padding tap
   // The AVX-512 VNNI GEMM (x86/gemm_avx512vnni.cpp, path kAvx512Vnni): a u8 copy of the input
   // (int8 + 128; uint8 as is) in runs of ic_pad4 bytes, int8 panels [oc_block][tap][ic_pad4/4][16][4]

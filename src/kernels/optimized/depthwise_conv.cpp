@@ -7,6 +7,7 @@
 #include <functional>
 #include <vector>
 
+#include "kernels/optimized/fma_stage.h"
 #include "kernels/optimized/parallel.h"
 #include "kernels/x86/depthwise_x86.h"
 #include "qat/thread_pool.h"
@@ -109,6 +110,31 @@ PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant,
         Put64(f + (odd ? x86::kDwSKPosOdd : x86::kDwSKPosEven) * 8, j / 2, ks_pos);
         Put64(f + (odd ? x86::kDwSKNegOdd : x86::kDwSKNegEven) * 8, j / 2, ks_neg);
       }
+  // The short ReLU stage's FMA form (optimized/fma_stage.h) for every block whose 16 channels
+  // all have an exact pair (padding channels: never stored, any pair).
+  if (pd.short_stage && p.act_min >= p.output_offset && isa_supported(Isa::kAvx2) && !NoFmaStage())
+    for (int blk = 0; blk < blocks; ++blk) {
+      FmaStage st[2][8];
+      bool all = true;
+      for (int h = 0; h < 2 && all; ++h)
+        for (int j = 0; j < 8 && all; ++j) {
+          const int c = blk * 16 + kLane[h][j];
+          if (c >= C) continue;
+          const Requant& r = requant[requant_count == 1 ? 0 : c];
+          all = FindExactFmaStage(r.multiplier, -r.shift, p.act_min - p.output_offset, p.act_max - p.output_offset,
+                                  &st[h][j]);
+        }
+      if (!all) continue;
+      for (int h = 0; h < 2; ++h) {
+        int32_t* f = pd.dw_params.data() + ((size_t)blk * 2 + h) * kDwFields * 8;
+        for (int j = 0; j < 8; ++j) {
+          const FmaStage& q = blk * 16 + kLane[h][j] < C ? st[h][j] : st[0][0];
+          std::memcpy(&f[x86::kDwFmaScale * 8 + j], &q.scale, 4);
+          std::memcpy(&f[x86::kDwFmaOffset * 8 + j], &q.offset, 4);
+          f[x86::kDwFmaZero * 8 + j] = p.output_offset + 128;
+        }
+      }
+    }
   return pd;
 }
 
@@ -216,7 +242,7 @@ void RunAvx2(const PackedDepthwise& pd, const T* input, T* output, void* scratch
   const int x0 = std::min(p.pad_left, pl.wp), x1 = std::clamp(p.pad_left + p.input_w, x0, pl.wp);
   x86::DwStage stage = pd.fp32_in_range ? x86::DwStage::kXnnpackInRange : x86::DwStage::kXnnpack;
   if (p.requant == RequantMode::kTflite)
-    stage = pd.short_stage ? (p.act_min >= p.output_offset ? x86::DwStage::kTfliteShortRelu
+    stage = pd.short_stage ? (p.act_min >= p.output_offset ? x86::DwStage::kTfliteShortReluFma
                                                             : x86::DwStage::kTfliteShort)
                            : (pd.any_left ? x86::DwStage::kTfliteLeft : x86::DwStage::kTflite);
   RunTasks(pool, pl.tasks(), [&](int task) {

@@ -55,7 +55,16 @@ inline void Pin(__m256i& v) { asm("" : "+x"(v)); }
 // Requantizes P accumulators of one 8-lane half in place (parameters loaded once), + zero point.
 template <int P, DwStage kStage>
 inline void RequantHalf(__m256i* acc, const int32_t* f) {
-  if constexpr (kStage == DwStage::kTfliteShortRelu) {
+  if constexpr (kStage == DwStage::kTfliteShortReluFma) {
+    // A block with the exact FMA form of the short ReLU stage (optimized/fma_stage.h): the level
+    // minus 128 from vcvtps2dq(fma(float(x), scale, offset)), then + Z_out + 128.
+    const __m256 scale = _mm256_castsi256_ps(Ld(f + kDwFmaScale * 8));
+    const __m256 offset = _mm256_castsi256_ps(Ld(f + kDwFmaOffset * 8));
+    const __m256i zero = Ld(f + kDwFmaZero * 8);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p)
+      acc[p] = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[p]), scale, offset)), zero);
+  } else if constexpr (kStage == DwStage::kTfliteShortRelu) {
     // Negative x: the exact result and this one are both <= 0, so both clamp to act_min.
     const __m256i m = Ld(f + kDwMult * 8), mo = Ld(f + kDwMultOdd * 8), sh = Ld(f + kDwSShift * 8);
     const __m256i kpe = Ld(f + kDwSKPosEven * 8), kpo = Ld(f + kDwSKPosOdd * 8);
@@ -199,27 +208,40 @@ __attribute__((always_inline)) inline void Pixels(const DepthwiseRowArgs& a, int
   for (int p = 0; p < P; ++p) PackStore<kU8, kZ16>(lo[p], hi[p], amin4, amax4, z16, out + p * os, n);
 }
 
+// One 16-channel block of the row.
+template <int kTaps, bool kU8, DwStage kStage>
+void Block(const DepthwiseRowArgs& a, int blk, __m256i amin, __m256i amax) {
+  const int nt = kTaps ? kTaps : a.taps_n;
+  const int n = blk == a.blocks - 1 ? a.tail : 16;
+  const int16_t* w = a.weights + (int64_t)blk * nt * 32;
+  const int32_t* prm = a.params + (int64_t)blk * 2 * kDwFields * 8;
+  const int64_t xb = blk * a.block_step;
+  uint8_t* out = a.output + blk * 16;
+  int ox = 0;
+  for (; ox + 4 <= a.ow; ox += 4)
+    Pixels<4, kTaps, kU8, kStage>(a, xb + ox * a.pixel_step, w, prm, amin, amax, out + ox * a.out_pixel_stride, n);
+  const int64_t x = xb + ox * a.pixel_step;
+  uint8_t* o = out + ox * a.out_pixel_stride;
+  switch (a.ow - ox) {  // the last 1-3 pixels in one group
+    case 3: Pixels<3, kTaps, kU8, kStage>(a, x, w, prm, amin, amax, o, n); break;
+    case 2: Pixels<2, kTaps, kU8, kStage>(a, x, w, prm, amin, amax, o, n); break;
+    case 1: Pixels<1, kTaps, kU8, kStage>(a, x, w, prm, amin, amax, o, n); break;
+    default: break;
+  }
+}
+
 template <int kTaps, bool kU8, DwStage kStage>
 void Row(const DepthwiseRowArgs& a) {
-  const int nt = kTaps ? kTaps : a.taps_n;
   const __m256i amin = _mm256_set1_epi8((char)a.act_min), amax = _mm256_set1_epi8((char)a.act_max);
   for (int blk = 0; blk < a.blocks; ++blk) {
-    const int n = blk == a.blocks - 1 ? a.tail : 16;
-    const int16_t* w = a.weights + (int64_t)blk * nt * 32;
-    const int32_t* prm = a.params + (int64_t)blk * 2 * kDwFields * 8;
-    const int64_t xb = blk * a.block_step;
-    uint8_t* out = a.output + blk * 16;
-    int ox = 0;
-    for (; ox + 4 <= a.ow; ox += 4)
-      Pixels<4, kTaps, kU8, kStage>(a, xb + ox * a.pixel_step, w, prm, amin, amax, out + ox * a.out_pixel_stride, n);
-    const int64_t x = xb + ox * a.pixel_step;
-    uint8_t* o = out + ox * a.out_pixel_stride;
-    switch (a.ow - ox) {  // the last 1-3 pixels in one group
-      case 3: Pixels<3, kTaps, kU8, kStage>(a, x, w, prm, amin, amax, o, n); break;
-      case 2: Pixels<2, kTaps, kU8, kStage>(a, x, w, prm, amin, amax, o, n); break;
-      case 1: Pixels<1, kTaps, kU8, kStage>(a, x, w, prm, amin, amax, o, n); break;
-      default: break;
+    // kTfliteShortReluFma: the FMA form where the block has it, else the short ReLU stage.
+    if constexpr (kStage == DwStage::kTfliteShortReluFma) {
+      if (!DepthwiseBlockHasFma(a.params + (int64_t)blk * 2 * kDwFields * 8)) {
+        Block<kTaps, kU8, DwStage::kTfliteShortRelu>(a, blk, amin, amax);
+        continue;
+      }
     }
+    Block<kTaps, kU8, kStage>(a, blk, amin, amax);
   }
 }
 
@@ -237,6 +259,7 @@ void RowType(const DepthwiseRowArgs& a) {
   switch (a.stage) {
     case DwStage::kTfliteShort: return RowTaps<kU8, DwStage::kTfliteShort>(a);
     case DwStage::kTfliteShortRelu: return RowTaps<kU8, DwStage::kTfliteShortRelu>(a);
+    case DwStage::kTfliteShortReluFma: return RowTaps<kU8, DwStage::kTfliteShortReluFma>(a);
     case DwStage::kTflite: return RowTaps<kU8, DwStage::kTflite>(a);
     case DwStage::kTfliteLeft: return RowTaps<kU8, DwStage::kTfliteLeft>(a);
     case DwStage::kXnnpack: return RowTaps<kU8, DwStage::kXnnpack>(a);

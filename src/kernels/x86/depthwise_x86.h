@@ -38,6 +38,11 @@ enum DwField : int {
   kDwSKPosOdd,
   kDwSKNegEven,    //            ... negative product
   kDwSKNegOdd,
+  // kTfliteShortRelu as one fp32 FMA (optimized/fma_stage.h), for blocks whose 16 channels all
+  // have an exact pair; the other blocks hold 0 in kDwFmaScale (DepthwiseBlockHasFma).
+  kDwFmaScale,     // float32
+  kDwFmaOffset,    // float32
+  kDwFmaZero,      // Z_out + 128 (int32)
   // kTflite (any shift):
   kDwKPosEven,     // 4 x int64, lanes 0,2,4,6: rounding constant for a non-negative product
   kDwKNegEven,     //                           ... for a negative product
@@ -57,7 +62,12 @@ inline constexpr int kDwShortMaxRight = 21;
 // act_min whatever its rounding: the non-negative rounding constant serves every lane.
 // kXnnpackInRange: kXnnpack where every scale is below 1 (|float(acc) * scale| < 2^31, so vcvtps2dq
 // needs no saturation fix-up; PackedDepthwise::fp32_in_range).
-enum class DwStage : int { kTflite, kTfliteLeft, kTfliteShort, kTfliteShortRelu, kXnnpack, kXnnpackInRange };
+// kTfliteShortReluFma: kTfliteShortRelu's blocks with the FMA form (the row kernel picks per block).
+enum class DwStage : int { kTflite, kTfliteLeft, kTfliteShort, kTfliteShortRelu, kXnnpack, kXnnpackInRange,
+                           kTfliteShortReluFma };
+
+// Whether block `params` (its [2][kDwFields][8]) has the FMA form of the short ReLU stage.
+inline bool DepthwiseBlockHasFma(const int32_t* params) { return params[kDwFmaScale * 8] != 0; }
 
 struct DepthwiseRowArgs {
   const int16_t* const* taps;  // taps_n pointers: pair tap t's input for output pixel 0, block 0

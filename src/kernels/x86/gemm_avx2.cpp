@@ -117,19 +117,40 @@ inline __m256i ShortVec(__m256i x, const GemmOutput& os, int c) {
   const __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo), ko);
   return _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA), sh);
 }
+// The same stage as one fp32 FMA where optimized/fma_stage.h proved it exact for the group's 8
+// channels (GemmOutput::fma_groups): vcvtps2dq(fma(float(x), scale, offset)) gives the level
+// minus 128, + 128 + Z_out as ShortVec's result has. 5 instructions per 8 outputs instead of 8.
+inline bool FmaGroup(const GemmOutput& os, int c) { return os.fma_groups && os.fma_groups[c / 8]; }
+inline __m256i FmaVec(__m256i x, const GemmOutput& os, int c) {
+  const __m256 y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(x), _mm256_loadu_ps(os.fma_scale + c), _mm256_loadu_ps(os.fma_offset + c));
+  return _mm256_add_epi32(_mm256_cvtps_epi32(y), _mm256_set1_epi32(os.output_offset + 128));
+}
+inline void Requant4Fma(__m256i* v, const GemmOutput& os, int c) {
+  for (int r = 0; r < 4; ++r) v[r] = FmaVec(v[r], os, c);
+}
+// kShort on a panel where only some groups have the FMA form: each group its own.
 inline void Requant4Short(__m256i* v, const GemmOutput& os, int c) {
+  if (FmaGroup(os, c)) return Requant4Fma(v, os, c);
   for (int r = 0; r < 4; ++r) v[r] = ShortVec(v[r], os, c);
 }
+
+// The tile's output stage, one instantiation each: the fp32 one (kXnnpack, scales < 1), the
+// short ReLU one, its FMA form on every group of the call, and the k64 one (kTflite), and the
+// others through StoreTileGeneric.
+enum class Stage { kFp32, kK64, kShort, kFma, kGeneric };
 
 // kTflite with the 64-bit division (GemmOutput::k64; kShort: its short ReLU form, kshort). The
 // clamp comes after the saturating packs, on bytes (one min/max per 32 outputs instead of per 8);
 // exact for the reason StoreTileFp32 gives. Inlined into the tile bodies (one tile instantiation
 // per stage, so the other stages' code stays out of the loop's registers).
-template <bool kShort>
+template <Stage kStage>
 __attribute__((always_inline)) inline void StoreTileInt(const __m256i* acc, const GemmOutput& os, int pixels, int n,
                                                         uint8_t* const* out) {
   __m256i lo[4] = {acc[0], acc[1], acc[2], acc[3]}, hi[4] = {acc[4], acc[5], acc[6], acc[7]};
-  if constexpr (kShort) {
+  if constexpr (kStage == Stage::kFma) {
+    Requant4Fma(lo, os, 0);
+    Requant4Fma(hi, os, 8);
+  } else if constexpr (kStage == Stage::kShort) {
     Requant4Short(lo, os, 0);
     Requant4Short(hi, os, 8);
   } else {
@@ -160,10 +181,6 @@ inline void StoreTileGeneric(const __m256i* acc, const GemmOutput& os, int pixel
                PackPixels2(lo[2], hi[2], lo[3], hi[3], os.is_uint8), pixels, n, out);
 }
 
-// The tile's output stage, one instantiation each: the fp32 one (kXnnpack, scales < 1), the
-// short ReLU one and the k64 one (kTflite), and the others through StoreTileGeneric.
-enum class Stage { kFp32, kK64, kShort, kGeneric };
-
 // The 4 x 16 tiles' output (a<pixel><half>: pixel 0-3, channels 0-7 / 8-15) in stage kStage.
 template <Stage kStage>
 __attribute__((always_inline)) inline void StoreTile4x16(__m256i a00, __m256i a01, __m256i a10, __m256i a11, __m256i a20,
@@ -173,18 +190,27 @@ __attribute__((always_inline)) inline void StoreTile4x16(__m256i a00, __m256i a0
     StoreTileFp32(a00, a01, a10, a11, a20, a21, a30, a31, os, pixels, n, out);
   } else {
     const __m256i acc[8] = {a00, a10, a20, a30, a01, a11, a21, a31};
-    if constexpr (kStage == Stage::kK64 || kStage == Stage::kShort)
-      StoreTileInt<kStage == Stage::kShort>(acc, os, pixels, n, out);
+    if constexpr (kStage == Stage::kK64 || kStage == Stage::kShort || kStage == Stage::kFma)
+      StoreTileInt<kStage>(acc, os, pixels, n, out);
     else
       StoreTileGeneric(acc, os, pixels, n, out);
   }
 }
 
-// Calls f(std::integral_constant<Stage, S>{}) with os's stage S.
+// Calls f(std::integral_constant<Stage, S>{}) with os's stage S for the call's n channels: kFma
+// when every one of their 8-channel groups has the FMA form, else kShort checks each group.
 template <class F>
-inline void WithStage(const GemmOutput& os, F&& f) {
+inline void WithStage(const GemmOutput& os, int n, F&& f) {
+  auto all_fma = [&] {
+    if (!os.fma_groups) return false;
+    for (int g = 0; g * 8 < n; ++g)
+      if (!os.fma_groups[g]) return false;
+    return true;
+  };
   if (os.mode != RequantMode::kTflite && os.fp32_in_range)
     f(std::integral_constant<Stage, Stage::kFp32>{});
+  else if (os.mode == RequantMode::kTflite && os.kshort && all_fma())
+    f(std::integral_constant<Stage, Stage::kFma>{});
   else if (os.mode == RequantMode::kTflite && os.kshort)
     f(std::integral_constant<Stage, Stage::kShort>{});
   else if (os.mode == RequantMode::kTflite && os.k64)
@@ -239,7 +265,7 @@ __attribute__((always_inline)) inline void Tile4x16(int pixels, int taps, int ic
 
 void GemmTile4x16Avx2(int pixels, int taps, int icp, const int16_t* const* rows, const int16_t* w,
                       const GemmOutput& os, int n, uint8_t* const* out) {
-  WithStage(os, [&](auto s) { Tile4x16<decltype(s)::value>(pixels, taps, icp, rows, w, os, n, out); });
+  WithStage(os, n, [&](auto s) { Tile4x16<decltype(s)::value>(pixels, taps, icp, rows, w, os, n, out); });
 }
 
 namespace {
@@ -268,7 +294,7 @@ void Tiles4x16(const TileRun& run, int taps, int icp, const int16_t* const* tabl
 
 void GemmTiles4x16Avx2(const TileRun& run, int taps, int icp, const int16_t* const* table, const int16_t* w,
                        const GemmOutput& os, int n) {
-  WithStage(os, [&](auto s) { Tiles4x16<decltype(s)::value>(run, taps, icp, table, w, os, n); });
+  WithStage(os, n, [&](auto s) { Tiles4x16<decltype(s)::value>(run, taps, icp, table, w, os, n); });
 }
 
 void WidenRunAvx2(const void* src, bool is_uint8, int n, int16_t* dst) {
@@ -434,7 +460,7 @@ void TilesSplit(const TileRun& run, int taps, int icq, const uint8_t* const* tab
 
 void GemmTilesSplitAvx2(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                         const GemmOutput& os, int n, const SplitLists& lists) {
-  WithStage(os, [&](auto s) { TilesSplit<decltype(s)::value>(run, taps, icq, table, w, os, n, lists); });
+  WithStage(os, n, [&](auto s) { TilesSplit<decltype(s)::value>(run, taps, icq, table, w, os, n, lists); });
 }
 
 namespace {
@@ -444,8 +470,10 @@ template <Stage kStage>
 inline __m256i StageVec(__m256i x, const GemmOutput& os, int c) {
   if constexpr (kStage == Stage::kFp32) {
     return _mm256_add_epi32(FpRound(x, _mm256_loadu_ps(os.scale + c)), _mm256_set1_epi32(os.output_offset));
+  } else if constexpr (kStage == Stage::kFma) {
+    return FmaVec(x, os, c);
   } else if constexpr (kStage == Stage::kShort) {
-    return ShortVec(x, os, c);
+    return FmaGroup(os, c) ? FmaVec(x, os, c) : ShortVec(x, os, c);
   } else if constexpr (kStage == Stage::kK64) {
     return K64Vec(x, os, c);
   } else {
@@ -591,7 +619,7 @@ void TilesSplit32(const TileRun& run, int taps, int icq, const uint8_t* const* t
 
 void GemmTilesSplit32Avx2(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                           const GemmOutput& os, int n, const SplitLists& lists) {
-  WithStage(os, [&](auto s) { TilesSplit32<decltype(s)::value>(run, taps, icq, table, w, os, n, lists); });
+  WithStage(os, n, [&](auto s) { TilesSplit32<decltype(s)::value>(run, taps, icq, table, w, os, n, lists); });
 }
 
 int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out,
