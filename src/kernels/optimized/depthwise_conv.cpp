@@ -112,7 +112,11 @@ PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant,
       }
   // The short ReLU stage's FMA form (optimized/fma_stage.h) for every block whose 16 channels
   // all have an exact pair (padding channels: never stored, any pair).
-  if (pd.short_stage && p.act_min >= p.output_offset && isa_supported(Isa::kAvx2) && !NoFmaStage())
+  if (pd.short_stage && p.act_min >= p.output_offset && isa_supported(Isa::kAvx2) && !NoFmaStage()) {
+    FmaStage tensor_st;  // a per-tensor multiplier: one search
+    const bool tensor_found = requant_count == 1 &&
+                              FindExactFmaStage(requant[0].multiplier, -requant[0].shift, p.act_min - p.output_offset,
+                                                p.act_max - p.output_offset, &tensor_st);
     for (int blk = 0; blk < blocks; ++blk) {
       FmaStage st[2][8];
       bool all = true;
@@ -121,8 +125,13 @@ PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant,
           const int c = blk * 16 + kLane[h][j];
           if (c >= C) continue;
           const Requant& r = requant[requant_count == 1 ? 0 : c];
-          all = FindExactFmaStage(r.multiplier, -r.shift, p.act_min - p.output_offset, p.act_max - p.output_offset,
-                                  &st[h][j]);
+          if (requant_count == 1) {
+            all = tensor_found;
+            st[h][j] = tensor_st;
+          } else {
+            all = FindExactFmaStage(r.multiplier, -r.shift, p.act_min - p.output_offset, p.act_max - p.output_offset,
+                                    &st[h][j]);
+          }
         }
       if (!all) continue;
       for (int h = 0; h < 2; ++h) {
@@ -135,6 +144,7 @@ PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant,
         }
       }
     }
+  }
   return pd;
 }
 
