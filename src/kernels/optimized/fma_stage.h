@@ -14,7 +14,8 @@
 // least fp32 offset in the interval the thresholds allow (x86/fma_stage_avx2.cpp). Negative x give
 // f(x) <= 0 <= lo (lo = act_min - Z_out >= 0 in the short ReLU form), and g(x) <= g(t_(lo+1) - 1)
 // < lo + 1, so they clamp alike too. MobileNet-v1 (right shifts 4-8): 98.7 % of the channels have
-// such a pair, found in ~4 us each at AllocateTensors (40 ms for mbv1_100). The misses: a
+// such a pair, found in ~4 us each at AllocateTensors (40 ms for mbv1_100; results are kept for
+// the next AllocateTensors of the process). The misses: a
 // threshold closer to the rounding boundary than fp32 resolves; from right shifts of ~10 on the
 // thresholds pass 2^24, where float(x) no longer tells x from x - 1.
 #pragma once
