@@ -163,7 +163,9 @@ void ShortStageTrials(bool is_uint8, uint32_t seed, int trials) {
   EXPECT_GT(layers, trials / 2);
   if (isa_supported(Isa::kAvx2)) {  // layers with the FMA form everywhere, and with it in part
     EXPECT_GT(fma_layers, 5);
-    if (!is_uint8) EXPECT_GT(mixed_layers, 5);  // uint8: one multiplier for all channels
+    if (!is_uint8) {  // uint8: one multiplier for all channels
+      EXPECT_GT(mixed_layers, 5);
+    }
   }
 }
 

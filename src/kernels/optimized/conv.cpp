@@ -134,9 +134,11 @@ void InitKShort(PackedConv& pc) {
   // The exact FMA form per channel, used per group of 8 channels whose every channel has one.
   pc.fma_scale.clear();
   pc.fma_offset.clear();
+  pc.fma_zero.clear();
   pc.fma_groups.clear();
   if (NoFmaStage() || pc.p.requant != RequantMode::kTflite || !isa_supported(Isa::kAvx2)) return;
   AlignedVector<float> scale(count, 0.f), offset(count, 0.f);
+  AlignedVector<int32_t> zero(count, 0);
   std::vector<uint8_t> groups((size_t)count / 8, 1);
   bool any = false, found = false;
   FmaStage st;
@@ -149,6 +151,7 @@ void InitKShort(PackedConv& pc) {
     if (found) {
       scale[c] = st.scale;
       offset[c] = st.offset;
+      zero[c] = pc.p.output_offset + st.center;
     } else {
       groups[c / 8] = 0;
     }
@@ -157,6 +160,7 @@ void InitKShort(PackedConv& pc) {
   if (!any) return;
   pc.fma_scale = std::move(scale);
   pc.fma_offset = std::move(offset);
+  pc.fma_zero = std::move(zero);
   pc.fma_groups = std::move(groups);
 }
 
@@ -954,6 +958,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         if (!pc.fma_groups.empty()) {
           os.fma_scale = pc.fma_scale.data() + oc0;
           os.fma_offset = pc.fma_offset.data() + oc0;
+          os.fma_zero = pc.fma_zero.data() + oc0;
           os.fma_groups = pc.fma_groups.data() + oc0 / 8;
         }
       }

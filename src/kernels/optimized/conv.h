@@ -95,6 +95,7 @@ struct PackedConv {
   // per channel scale and offset, per 8-channel group 1 when all its channels have an exact pair.
   // Empty: kshort empty, not kTflite at pack time, no AVX2, or QAT_NO_FMA_STAGE=1.
   AlignedVector<float> fma_scale, fma_offset;
+  AlignedVector<int32_t> fma_zero;  // Z_out + the pair's centre
   std::vector<uint8_t> fma_groups;
   int16_t zero_in = 0;             // Z_in: the value of a padding tap
   // The AVX-512 VNNI GEMM (x86/gemm_avx512vnni.cpp, path kAvx512Vnni): a u8 copy of the input

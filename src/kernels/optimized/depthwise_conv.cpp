@@ -140,7 +140,7 @@ PackedDepthwise PackImpl(const reference::ConvParams& p, const Requant* requant,
           const FmaStage& q = blk * 16 + kLane[h][j] < C ? st[h][j] : st[0][0];
           std::memcpy(&f[x86::kDwFmaScale * 8 + j], &q.scale, 4);
           std::memcpy(&f[x86::kDwFmaOffset * 8 + j], &q.offset, 4);
-          f[x86::kDwFmaZero * 8 + j] = p.output_offset + 128;
+          f[x86::kDwFmaZero * 8 + j] = p.output_offset + q.center;
         }
       }
     }

@@ -4,16 +4,18 @@
 // For a channel with Q31 multiplier M and right shift r >= 1 (no left shift), TFLite's two
 // roundings (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT) are, for x >= 0, one
 // floor:  f(x) = floor(x * M / 2^(31+r) + 1/2 + 2^-(r+1))  (derivation in x86/gemm_avx2.cpp).
-// The candidate  g(x) = vcvtps2dq(fma(float(x), scale, offset)) + 128  (round to nearest even;
-// offset centres the sum on level 128, where fp32 has half the error it has at 255) is, like f,
+// The candidate  g(x) = vcvtps2dq(fma(float(x), scale, offset)) + center  (round to nearest even;
+// offset centres the sum on a level, 128 first, where fp32 has half the error it has at 255) is,
+// like f,
 // non-decreasing in x over all of int32 (float(x), a positive FMA and the rounding all are; with
 // scale < 1/2 the sum never overflows vcvtps2dq). Two non-decreasing functions clamped to
 // [lo, hi] agree everywhere iff they step past every level L in (lo, hi] at the same x: for
 // t_L = min{x : f(x) >= L}, g(t_L) >= L and g(t_L - 1) < L. FindExactFmaStage checks exactly
-// that, for the scale nearest M / 2^(31+r) and its neighbours up to 8 ulps away, each with the
-// least fp32 offset in the interval the thresholds allow (x86/fma_stage_avx2.cpp). Negative x give
+// that, for centres 128, 96, 160, 64, 192 and the scale nearest M / 2^(31+r) and its neighbours up
+// to 2 ulps away, each with the least fp32 offset in the interval the thresholds allow
+// (x86/fma_stage_avx2.cpp). Negative x give
 // f(x) <= 0 <= lo (lo = act_min - Z_out >= 0 in the short ReLU form), and g(x) <= g(t_(lo+1) - 1)
-// < lo + 1, so they clamp alike too. MobileNet-v1 (right shifts 4-8): 98.7 % of the channels have
+// < lo + 1, so they clamp alike too. MobileNet-v1 (right shifts 4-8): 99.5 % of the channels have
 // such a pair, found in ~4 us each at AllocateTensors (40 ms for mbv1_100; results are kept for
 // the next AllocateTensors of the process). The misses: a
 // threshold closer to the rounding boundary than fp32 resolves; from right shifts of ~10 on the
@@ -26,6 +28,7 @@ namespace qat::kernels::optimized {
 struct FmaStage {
   float scale = 0.f;
   float offset = 0.f;
+  int32_t center = 128;  // the level the sum is centred on: the kernels add center + Z_out
 };
 
 // levels: the output range relative to the zero point, lo = act_min - Z_out >= 0 and
@@ -33,7 +36,7 @@ struct FmaStage {
 // channel is outside the form (right not in 1..21, multiplier <= 0, lo < 0).
 bool FindExactFmaStage(int32_t multiplier, int right, int lo, int hi, FmaStage* out);
 
-// g(x) as the kernels compute it (for tests): vcvtps2dq(fma(float(x), scale, offset)) + 128.
+// g(x) as the kernels compute it (for tests): vcvtps2dq(fma(float(x), scale, offset)) + center.
 int32_t ApplyFmaStage(const FmaStage& s, int32_t x);
 
 // QAT_NO_FMA_STAGE=1 (read once): the packers leave the FMA form out (A/B timing).

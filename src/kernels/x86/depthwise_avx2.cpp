@@ -57,7 +57,7 @@ template <int P, DwStage kStage>
 inline void RequantHalf(__m256i* acc, const int32_t* f) {
   if constexpr (kStage == DwStage::kTfliteShortReluFma) {
     // A block with the exact FMA form of the short ReLU stage (optimized/fma_stage.h): the level
-    // minus 128 from vcvtps2dq(fma(float(x), scale, offset)), then + Z_out + 128.
+    // minus the pair's centre from vcvtps2dq(fma(float(x), scale, offset)), then + Z_out + centre.
     const __m256 scale = _mm256_castsi256_ps(Ld(f + kDwFmaScale * 8));
     const __m256 offset = _mm256_castsi256_ps(Ld(f + kDwFmaOffset * 8));
     const __m256i zero = Ld(f + kDwFmaZero * 8);

@@ -42,7 +42,7 @@ enum DwField : int {
   // have an exact pair; the other blocks hold 0 in kDwFmaScale (DepthwiseBlockHasFma).
   kDwFmaScale,     // float32
   kDwFmaOffset,    // float32
-  kDwFmaZero,      // Z_out + 128 (int32)
+  kDwFmaZero,      // Z_out + the pair's centre (int32)
   // kTflite (any shift):
   kDwKPosEven,     // 4 x int64, lanes 0,2,4,6: rounding constant for a non-negative product
   kDwKNegEven,     //                           ... for a negative product

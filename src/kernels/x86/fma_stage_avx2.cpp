@@ -40,10 +40,11 @@ float GreatestOffsetBelow(int64_t x, float s, int level, double guess) {
   while (G(x, s, FromOrdered(k)) >= level) --k;
   return FromOrdered(k);
 }
-constexpr int kScaleNeighbours = 8;  // candidate scales within this many ulps of the nearest
+constexpr int kScaleNeighbours = 2;  // candidate scales within this many ulps of the nearest
+constexpr int kCentres[] = {128, 96, 160, 64, 192};
 }  // namespace
 
-bool FindExactFmaStageAvx2(int32_t multiplier, int right, int lo, int hi, float* scale, float* offset) {
+bool FindExactFmaStageAvx2(int32_t multiplier, int right, int lo, int hi, float* scale, float* offset, int* center) {
   if (right < 1 || right > 21 || multiplier <= 0 || lo < 0 || hi > 255 || hi <= lo) return false;
   // t_L = ceil(num_L / M) with num_L = L 2^(31+r) - 2^30 - 2^(30+r), the least x with f(x) >= L
   // (every t_L >= 1; num_L <= 255 2^52 fits int64). Stepping L by one adds D = 2^(31+r) = a M + b
@@ -61,11 +62,14 @@ bool FindExactFmaStageAvx2(int32_t multiplier, int right, int lo, int hi, float*
     q += a + carry;
     e += (carry ? multiplier : 0) - b;
   }
-  const int first_level = lo + 1 - 128;  // levels relative to 128 (the kernels add 128 + Z_out)
   const bool capped = levels < hi - lo;
   if (capped) t[levels] = int64_t{std::numeric_limits<int32_t>::max()} + 1;  // only t - 1 is used
   const int n = levels + (capped ? 1 : 0);
   const float s0 = (float)((double)multiplier / std::ldexp(1.0, 31 + right));
+  // The sum is centred on a level (the kernels add it back with Z_out): 128 first, where |y| < 128
+  // has the least rounding error; other centres move the error to other levels.
+  for (int c : kCentres) {
+  const int first_level = lo + 1 - c;  // levels relative to the centre
   for (int d = 0; d <= kScaleNeighbours; ++d)
     for (int dir : {1, -1}) {
       if (d == 0 && dir < 0) continue;
@@ -101,8 +105,10 @@ bool FindExactFmaStageAvx2(int32_t multiplier, int right, int lo, int hi, float*
       if (!exact) continue;
       *scale = s;
       *offset = o_lo;
+      *center = c;
       return true;
     }
+  }
   return false;
 }
 

@@ -6,7 +6,7 @@
 
 namespace qat::kernels::x86 {
 
-// See optimized::FindExactFmaStage.
-bool FindExactFmaStageAvx2(int32_t multiplier, int right, int lo, int hi, float* scale, float* offset);
+// See optimized::FindExactFmaStage (center: optimized::FmaStage::center).
+bool FindExactFmaStageAvx2(int32_t multiplier, int right, int lo, int hi, float* scale, float* offset, int* center);
 
 }  // namespace qat::kernels::x86

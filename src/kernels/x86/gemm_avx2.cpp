@@ -119,11 +119,12 @@ inline __m256i ShortVec(__m256i x, const GemmOutput& os, int c) {
 }
 // The same stage as one fp32 FMA where optimized/fma_stage.h proved it exact for the group's 8
 // channels (GemmOutput::fma_groups): vcvtps2dq(fma(float(x), scale, offset)) gives the level
-// minus 128, + 128 + Z_out as ShortVec's result has. 5 instructions per 8 outputs instead of 8.
+// minus the pair's centre, + centre + Z_out (fma_zero) as ShortVec's result has. 5 instructions
+// per 8 outputs instead of 8.
 inline bool FmaGroup(const GemmOutput& os, int c) { return os.fma_groups && os.fma_groups[c / 8]; }
 inline __m256i FmaVec(__m256i x, const GemmOutput& os, int c) {
   const __m256 y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(x), _mm256_loadu_ps(os.fma_scale + c), _mm256_loadu_ps(os.fma_offset + c));
-  return _mm256_add_epi32(_mm256_cvtps_epi32(y), _mm256_set1_epi32(os.output_offset + 128));
+  return _mm256_add_epi32(_mm256_cvtps_epi32(y), _mm256_loadu_si256((const __m256i*)(os.fma_zero + c)));
 }
 inline void Requant4Fma(__m256i* v, const GemmOutput& os, int c) {
   for (int r = 0; r < 4; ++r) v[r] = FmaVec(v[r], os, c);

@@ -35,10 +35,11 @@ struct GemmOutput {
   // Per 8 channels: K even (4 x int64), K odd (4 x int64), right - 1 (8 x int32).
   const int64_t* kshort = nullptr;
   // With kshort: that stage as one fp32 FMA for the 8-channel groups g with fma_groups[g] != 0
-  // (optimized/fma_stage.h: exact there): vcvtps2dq(fma(float(x), fma_scale, fma_offset)) + 128
-  // + Z_out. Null: every group takes kshort.
+  // (optimized/fma_stage.h: exact there): vcvtps2dq(fma(float(x), fma_scale, fma_offset)) +
+  // fma_zero (Z_out + the pair's centre). Null: every group takes kshort.
   const float* fma_scale = nullptr;
   const float* fma_offset = nullptr;
+  const int32_t* fma_zero = nullptr;
   const uint8_t* fma_groups = nullptr;
   // kXnnpack: every scale is below 1, so |float(acc) * scale| < 2^31 and vcvtps2dq needs no
   // saturation fix-up (PackedConv::fp32_in_range).
