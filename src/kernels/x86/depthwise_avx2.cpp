@@ -63,18 +63,13 @@ inline void RequantHalf(__m256i* acc, const int32_t* f) {
     const __m256i zero = Ld(f + kDwFmaZero * 8);
 #pragma GCC unroll 4
     for (int p = 0; p < P; ++p)
-      acc[p] = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[p]), scale, offset)), zero);
+      acc[p] = _mm256_add_epi32(avx2::FmaRound(acc[p], scale, offset), zero);
   } else if constexpr (kStage == DwStage::kTfliteShortRelu) {
     // Negative x: the exact result and this one are both <= 0, so both clamp to act_min.
     const __m256i m = Ld(f + kDwMult * 8), mo = Ld(f + kDwMultOdd * 8), sh = Ld(f + kDwSShift * 8);
     const __m256i kpe = Ld(f + kDwSKPosEven * 8), kpo = Ld(f + kDwSKPosOdd * 8);
 #pragma GCC unroll 4
-    for (int p = 0; p < P; ++p) {
-      const __m256i x = acc[p];
-      const __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, m), kpe);
-      const __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo), kpo);
-      acc[p] = _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA), sh);
-    }
+    for (int p = 0; p < P; ++p) acc[p] = avx2::ShortRelu(acc[p], m, mo, kpe, kpo, sh);
   } else if constexpr (kStage == DwStage::kTfliteShort) {
     const __m256i m = Ld(f + kDwMult * 8), mo = Ld(f + kDwMultOdd * 8), sh = Ld(f + kDwSShift * 8);
     const __m256d kpe = _mm256_castsi256_pd(Ld(f + kDwSKPosEven * 8));
@@ -115,13 +110,7 @@ inline void RequantHalf(__m256i* acc, const int32_t* f) {
     for (int p = 0; p < P; ++p) {
       __m256i x = acc[p];
       if (kLeft) x = _mm256_sllv_epi32(x, Ld(f + kDwLeft * 8));
-      __m256i pe = _mm256_mul_epi32(x, m);
-      __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo);
-      pe = _mm256_add_epi64(pe, _mm256_castpd_si256(_mm256_blendv_pd(kpe, kne, _mm256_castsi256_pd(pe))));
-      po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kpo, kno, _mm256_castsi256_pd(po))));
-      pe = _mm256_srlv_epi64(pe, she);
-      po = _mm256_srlv_epi64(po, sho);
-      acc[p] = _mm256_add_epi32(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), off);
+      acc[p] = _mm256_add_epi32(avx2::Floor64Div(x, m, mo, kpe, kne, kpo, kno, she, sho), off);
     }
   }
 }

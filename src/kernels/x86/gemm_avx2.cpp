@@ -36,13 +36,7 @@ inline __m256i K64Vec(__m256i x, const GemmOutput& os, int c) {
   const __m256i she = _mm256_load_si256((const __m256i*)(k + 16)), sho = _mm256_load_si256((const __m256i*)(k + 20));
   const __m256i zp = _mm256_loadu_si256((const __m256i*)(os.zp64 + c));
   if (os.any_left) x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i*)(os.left + c)));
-  __m256i pe = _mm256_mul_epi32(x, m);
-  __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo);
-  pe = _mm256_add_epi64(pe, _mm256_castpd_si256(_mm256_blendv_pd(kpe, kne, _mm256_castsi256_pd(pe))));
-  po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kpo, kno, _mm256_castsi256_pd(po))));
-  pe = _mm256_srlv_epi64(pe, she);
-  po = _mm256_srlv_epi64(po, sho);
-  return _mm256_add_epi32(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), zp);
+  return _mm256_add_epi32(Floor64Div(x, m, mo, kpe, kne, kpo, kno, she, sho), zp);
 }
 inline void Requant4K64(__m256i* v, const GemmOutput& os, int c) {
   for (int r = 0; r < 4; ++r) v[r] = K64Vec(v[r], os, c);
@@ -113,9 +107,7 @@ inline __m256i ShortVec(__m256i x, const GemmOutput& os, int c) {
   const __m256i mo = _mm256_loadu_si256((const __m256i*)(os.multiplier_odd + c));
   const __m256i ke = _mm256_load_si256((const __m256i*)k), ko = _mm256_load_si256((const __m256i*)(k + 4));
   const __m256i sh = _mm256_load_si256((const __m256i*)(k + 8));
-  const __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, m), ke);
-  const __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo), ko);
-  return _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA), sh);
+  return ShortRelu(x, m, mo, ke, ko, sh);
 }
 // The same stage as one fp32 FMA where optimized/fma_stage.h proved it exact for the group's 8
 // channels (GemmOutput::fma_groups): vcvtps2dq(fma(float(x), scale, offset)) gives the level
@@ -123,8 +115,8 @@ inline __m256i ShortVec(__m256i x, const GemmOutput& os, int c) {
 // per 8 outputs instead of 8.
 inline bool FmaGroup(const GemmOutput& os, int c) { return os.fma_groups && os.fma_groups[c / 8]; }
 inline __m256i FmaVec(__m256i x, const GemmOutput& os, int c) {
-  const __m256 y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(x), _mm256_loadu_ps(os.fma_scale + c), _mm256_loadu_ps(os.fma_offset + c));
-  return _mm256_add_epi32(_mm256_cvtps_epi32(y), _mm256_loadu_si256((const __m256i*)(os.fma_zero + c)));
+  return _mm256_add_epi32(FmaRound(x, _mm256_loadu_ps(os.fma_scale + c), _mm256_loadu_ps(os.fma_offset + c)),
+                          _mm256_loadu_si256((const __m256i*)(os.fma_zero + c)));
 }
 inline void Requant4Fma(__m256i* v, const GemmOutput& os, int c) {
   for (int r = 0; r < 4; ++r) v[r] = FmaVec(v[r], os, c);

@@ -41,6 +41,33 @@ inline __m256i RequantFp32(__m256i x, __m256 scale) {
   return _mm256_blendv_epi8(r, _mm256_set1_epi32(INT32_MAX), _mm256_castps_si256(big));
 }
 
+// The kTflite stage's arithmetic cores shared by the GEMM tiles and the depthwise kernel (their
+// derivations: gemm_avx2.cpp and depthwise_avx2.cpp; the constants come from their packers).
+// The 64-bit floor division: 8 x int32 from (x * m + K) >> (31 + right) (logical), K chosen per
+// lane by the product's sign (kpe / kne even lanes, kpo / kno odd), she / sho the shifts; the
+// caller adds its zero point term.
+inline __m256i Floor64Div(__m256i x, __m256i m, __m256i mo, __m256d kpe, __m256d kne, __m256d kpo, __m256d kno,
+                          __m256i she, __m256i sho) {
+  __m256i pe = _mm256_mul_epi32(x, m);
+  __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo);
+  pe = _mm256_add_epi64(pe, _mm256_castpd_si256(_mm256_blendv_pd(kpe, kne, _mm256_castsi256_pd(pe))));
+  po = _mm256_add_epi64(po, _mm256_castpd_si256(_mm256_blendv_pd(kpo, kno, _mm256_castsi256_pd(po))));
+  pe = _mm256_srlv_epi64(pe, she);
+  po = _mm256_srlv_epi64(po, sho);
+  return _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
+}
+// The short ReLU form: the high halves of x * m + K (ke even lanes, ko odd; Z_out inside K),
+// then >> (right - 1) per lane (sh).
+inline __m256i ShortRelu(__m256i x, __m256i m, __m256i mo, __m256i ke, __m256i ko, __m256i sh) {
+  const __m256i pe = _mm256_add_epi64(_mm256_mul_epi32(x, m), ke);
+  const __m256i po = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), mo), ko);
+  return _mm256_srav_epi32(_mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA), sh);
+}
+// Its exact FMA form (optimized/fma_stage.h): the level minus the pair's centre.
+inline __m256i FmaRound(__m256i x, __m256 scale, __m256 offset) {
+  return _mm256_cvtps_epi32(_mm256_fmadd_ps(_mm256_cvtepi32_ps(x), scale, offset));
+}
+
 // Requant + output zero point + clamp for 8 channels starting at channel c of os (bias already in acc).
 inline __m256i Requant8(__m256i acc, const GemmOutput& os, int c) {
   __m256i v;
