@@ -475,12 +475,19 @@ inline __m256i StageVec(__m256i x, const GemmOutput& os, int c) {
 }
 
 // A pixel's 32 bytes from its four group vectors (channels 0-7, 8-15, 16-23, 24-31), clamped.
-inline __m256i PackGroups(__m256i g0, __m256i g1, __m256i g2, __m256i g3, const GemmOutput& os) {
+// The clamp bounds as bytes, made once per tile run: built from os in every tile, they were
+// reloaded and broadcast after each store (a byte store may alias os), ~10 % of a 32-deep layer.
+struct Clamp {
+  __m256i lo, hi;
+  bool u8;
+  explicit Clamp(const GemmOutput& os)
+      : lo(_mm256_set1_epi8((char)os.act_min)), hi(_mm256_set1_epi8((char)os.act_max)), u8(os.is_uint8) {}
+};
+inline __m256i PackGroups(__m256i g0, __m256i g1, __m256i g2, __m256i g3, const Clamp& cl) {
   const __m256i a = _mm256_packs_epi32(g0, g1), b = _mm256_packs_epi32(g2, g3);
-  __m256i v = os.is_uint8 ? _mm256_packus_epi16(a, b) : _mm256_packs_epi16(a, b);
+  __m256i v = cl.u8 ? _mm256_packus_epi16(a, b) : _mm256_packs_epi16(a, b);
   v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-  const __m256i bmin = _mm256_set1_epi8((char)os.act_min), bmax = _mm256_set1_epi8((char)os.act_max);
-  return os.is_uint8 ? _mm256_min_epu8(_mm256_max_epu8(v, bmin), bmax) : _mm256_min_epi8(_mm256_max_epi8(v, bmin), bmax);
+  return cl.u8 ? _mm256_min_epu8(_mm256_max_epu8(v, cl.lo), cl.hi) : _mm256_min_epi8(_mm256_max_epi8(v, cl.lo), cl.hi);
 }
 
 inline void Store32(uint8_t* dst, __m256i v, int n) {
@@ -511,7 +518,7 @@ inline __m256i Dot16g(__m256i acc, __m256i x0, __m256i x1, __m256i x2, __m256i x
 // an odd last pixel), whose twin would be wasted work.
 template <Stage kStage, bool kTwo>
 __attribute__((always_inline)) inline void SplitTile2x32(int pixels, int taps, int icq, const uint8_t* const* rows,
-                                                         const int8_t* w, const GemmOutput& os, int n,
+                                                         const int8_t* w, const GemmOutput& os, const Clamp& cl, int n,
                                                          uint8_t* const* out, const SplitLists& lists) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i a0 = _mm256_loadu_si256((const __m256i*)os.bias), a1 = _mm256_loadu_si256((const __m256i*)(os.bias + 8));
@@ -590,22 +597,23 @@ __attribute__((always_inline)) inline void SplitTile2x32(int pixels, int taps, i
     }
   }
   Store32(out[0], PackGroups(StageVec<kStage>(a0, os, 0), StageVec<kStage>(a1, os, 8), StageVec<kStage>(a2, os, 16),
-                             StageVec<kStage>(a3, os, 24), os), n);
+                             StageVec<kStage>(a3, os, 24), cl), n);
   if (kTwo && pixels > 1)
     Store32(out[1], PackGroups(StageVec<kStage>(b0, os, 0), StageVec<kStage>(b1, os, 8),
-                               StageVec<kStage>(b2, os, 16), StageVec<kStage>(b3, os, 24), os), n);
+                               StageVec<kStage>(b2, os, 16), StageVec<kStage>(b3, os, 24), cl), n);
 }
 
 template <Stage kStage>
 void TilesSplit32(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                   const GemmOutput& os, int n, const SplitLists& lists) {
+  const Clamp cl(os);
   ForTiles(run, [&](int pixels, int64_t t, uint8_t* const* out) __attribute__((always_inline)) {
     const uint8_t* const* rows = table + t * taps * 4;
-    if (pixels == 1) return SplitTile2x32<kStage, false>(1, taps, icq, rows, w, os, n, out, lists);
-    SplitTile2x32<kStage, true>(2, taps, icq, rows, w, os, n, out, lists);
+    if (pixels == 1) return SplitTile2x32<kStage, false>(1, taps, icq, rows, w, os, cl, n, out, lists);
+    SplitTile2x32<kStage, true>(2, taps, icq, rows, w, os, cl, n, out, lists);
     // The second half's row table: rows[t * 4 + 2 + r], so the same indexing from rows + 2.
-    if (pixels == 3) SplitTile2x32<kStage, false>(1, taps, icq, rows + 2, w, os, n, out + 2, lists);
-    if (pixels == 4) SplitTile2x32<kStage, true>(2, taps, icq, rows + 2, w, os, n, out + 2, lists);
+    if (pixels == 3) SplitTile2x32<kStage, false>(1, taps, icq, rows + 2, w, os, cl, n, out + 2, lists);
+    if (pixels == 4) SplitTile2x32<kStage, true>(2, taps, icq, rows + 2, w, os, cl, n, out + 2, lists);
   });
 }
 }  // namespace
