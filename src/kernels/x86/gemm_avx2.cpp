@@ -483,6 +483,37 @@ struct Clamp {
   explicit Clamp(const GemmOutput& os)
       : lo(_mm256_set1_epi8((char)os.act_min)), hi(_mm256_set1_epi8((char)os.act_max)), u8(os.is_uint8) {}
 };
+// The block pair's bias and kFma / kFp32 stage constants, copied once per tile run to the stack:
+// read through os, every tile reloaded the pointers after its stores (a byte store may alias os).
+struct RunConsts {
+  alignas(32) int32_t bias[32];
+  alignas(32) float scale[32];
+  alignas(32) float offset[32];
+  alignas(32) int32_t zero[32];
+  RunConsts(const GemmOutput& os, Stage stage) {
+    std::memcpy(bias, os.bias, sizeof(bias));
+    if (stage == Stage::kFma) {
+      std::memcpy(scale, os.fma_scale, sizeof(scale));
+      std::memcpy(offset, os.fma_offset, sizeof(offset));
+      std::memcpy(zero, os.fma_zero, sizeof(zero));
+    } else if (stage == Stage::kFp32) {
+      std::memcpy(scale, os.scale, sizeof(scale));
+      for (int c = 0; c < 32; ++c) zero[c] = os.output_offset;
+    }
+  }
+};
+template <Stage kStage>
+inline __m256i RunStageVec(__m256i x, const GemmOutput& os, const RunConsts& rc, int c) {
+  if constexpr (kStage == Stage::kFma) {
+    return _mm256_add_epi32(FmaRound(x, _mm256_load_ps(rc.scale + c), _mm256_load_ps(rc.offset + c)),
+                            _mm256_load_si256((const __m256i*)(rc.zero + c)));
+  } else if constexpr (kStage == Stage::kFp32) {
+    return _mm256_add_epi32(FpRound(x, _mm256_load_ps(rc.scale + c)), _mm256_load_si256((const __m256i*)(rc.zero + c)));
+  } else {
+    return StageVec<kStage>(x, os, c);
+  }
+}
+
 inline __m256i PackGroups(__m256i g0, __m256i g1, __m256i g2, __m256i g3, const Clamp& cl) {
   const __m256i a = _mm256_packs_epi32(g0, g1), b = _mm256_packs_epi32(g2, g3);
   __m256i v = cl.u8 ? _mm256_packus_epi16(a, b) : _mm256_packs_epi16(a, b);
@@ -518,11 +549,11 @@ inline __m256i Dot16g(__m256i acc, __m256i x0, __m256i x1, __m256i x2, __m256i x
 // an odd last pixel), whose twin would be wasted work.
 template <Stage kStage, bool kTwo>
 __attribute__((always_inline)) inline void SplitTile2x32(int pixels, int taps, int icq, const uint8_t* const* rows,
-                                                         const int8_t* w, const GemmOutput& os, const Clamp& cl, int n,
+                                                         const int8_t* w, const GemmOutput& os, const RunConsts& rc, const Clamp& cl, int n,
                                                          uint8_t* const* out, const SplitLists& lists) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256i a0 = _mm256_loadu_si256((const __m256i*)os.bias), a1 = _mm256_loadu_si256((const __m256i*)(os.bias + 8));
-  __m256i a2 = _mm256_loadu_si256((const __m256i*)(os.bias + 16)), a3 = _mm256_loadu_si256((const __m256i*)(os.bias + 24));
+  __m256i a0 = _mm256_load_si256((const __m256i*)rc.bias), a1 = _mm256_load_si256((const __m256i*)(rc.bias + 8));
+  __m256i a2 = _mm256_load_si256((const __m256i*)(rc.bias + 16)), a3 = _mm256_load_si256((const __m256i*)(rc.bias + 24));
   __m256i b0 = a0, b1 = a1, b2 = a2, b3 = a3;
   for (int t = 0; t < taps; ++t) {
     const uint8_t* r0 = rows[t * 4 + 0];
@@ -596,24 +627,25 @@ __attribute__((always_inline)) inline void SplitTile2x32(int pixels, int taps, i
       b3 = Dot4(b3, x, _mm256_load_si256((const __m256i*)(q1 + 96)), ones);
     }
   }
-  Store32(out[0], PackGroups(StageVec<kStage>(a0, os, 0), StageVec<kStage>(a1, os, 8), StageVec<kStage>(a2, os, 16),
-                             StageVec<kStage>(a3, os, 24), cl), n);
+  Store32(out[0], PackGroups(RunStageVec<kStage>(a0, os, rc, 0), RunStageVec<kStage>(a1, os, rc, 8),
+                             RunStageVec<kStage>(a2, os, rc, 16), RunStageVec<kStage>(a3, os, rc, 24), cl), n);
   if (kTwo && pixels > 1)
-    Store32(out[1], PackGroups(StageVec<kStage>(b0, os, 0), StageVec<kStage>(b1, os, 8),
-                               StageVec<kStage>(b2, os, 16), StageVec<kStage>(b3, os, 24), cl), n);
+    Store32(out[1], PackGroups(RunStageVec<kStage>(b0, os, rc, 0), RunStageVec<kStage>(b1, os, rc, 8),
+                               RunStageVec<kStage>(b2, os, rc, 16), RunStageVec<kStage>(b3, os, rc, 24), cl), n);
 }
 
 template <Stage kStage>
 void TilesSplit32(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                   const GemmOutput& os, int n, const SplitLists& lists) {
   const Clamp cl(os);
+  const RunConsts rc(os, kStage);
   ForTiles(run, [&](int pixels, int64_t t, uint8_t* const* out) __attribute__((always_inline)) {
     const uint8_t* const* rows = table + t * taps * 4;
-    if (pixels == 1) return SplitTile2x32<kStage, false>(1, taps, icq, rows, w, os, cl, n, out, lists);
-    SplitTile2x32<kStage, true>(2, taps, icq, rows, w, os, cl, n, out, lists);
+    if (pixels == 1) return SplitTile2x32<kStage, false>(1, taps, icq, rows, w, os, rc, cl, n, out, lists);
+    SplitTile2x32<kStage, true>(2, taps, icq, rows, w, os, rc, cl, n, out, lists);
     // The second half's row table: rows[t * 4 + 2 + r], so the same indexing from rows + 2.
-    if (pixels == 3) SplitTile2x32<kStage, false>(1, taps, icq, rows + 2, w, os, cl, n, out + 2, lists);
-    if (pixels == 4) SplitTile2x32<kStage, true>(2, taps, icq, rows + 2, w, os, cl, n, out + 2, lists);
+    if (pixels == 3) SplitTile2x32<kStage, false>(1, taps, icq, rows + 2, w, os, rc, cl, n, out + 2, lists);
+    if (pixels == 4) SplitTile2x32<kStage, true>(2, taps, icq, rows + 2, w, os, rc, cl, n, out + 2, lists);
   });
 }
 }  // namespace
