@@ -514,6 +514,24 @@ inline __m256i RunStageVec(__m256i x, const GemmOutput& os, const RunConsts& rc,
   }
 }
 
+template <Stage kStage>
+inline void RunStage2(__m256i& a, __m256i& b, const GemmOutput& os, const RunConsts& rc, int c) {
+  if constexpr (kStage == Stage::kFma) {
+    const __m256 s = _mm256_load_ps(rc.scale + c), o = _mm256_load_ps(rc.offset + c);
+    const __m256i z = _mm256_load_si256((const __m256i*)(rc.zero + c));
+    a = _mm256_add_epi32(FmaRound(a, s, o), z);
+    b = _mm256_add_epi32(FmaRound(b, s, o), z);
+  } else if constexpr (kStage == Stage::kFp32) {
+    const __m256 s = _mm256_load_ps(rc.scale + c);
+    const __m256i z = _mm256_load_si256((const __m256i*)(rc.zero + c));
+    a = _mm256_add_epi32(FpRound(a, s), z);
+    b = _mm256_add_epi32(FpRound(b, s), z);
+  } else {
+    a = StageVec<kStage>(a, os, c);
+    b = StageVec<kStage>(b, os, c);
+  }
+}
+
 inline __m256i PackGroups(__m256i g0, __m256i g1, __m256i g2, __m256i g3, const Clamp& cl) {
   const __m256i a = _mm256_packs_epi32(g0, g1), b = _mm256_packs_epi32(g2, g3);
   __m256i v = cl.u8 ? _mm256_packus_epi16(a, b) : _mm256_packs_epi16(a, b);
@@ -627,11 +645,17 @@ __attribute__((always_inline)) inline void SplitTile2x32(int pixels, int taps, i
       b3 = Dot4(b3, x, _mm256_load_si256((const __m256i*)(q1 + 96)), ones);
     }
   }
+  if (kTwo && pixels > 1) {  // both pixels' stage first, so each group's constants load once
+    RunStage2<kStage>(a0, b0, os, rc, 0);
+    RunStage2<kStage>(a1, b1, os, rc, 8);
+    RunStage2<kStage>(a2, b2, os, rc, 16);
+    RunStage2<kStage>(a3, b3, os, rc, 24);
+    Store32(out[0], PackGroups(a0, a1, a2, a3, cl), n);
+    Store32(out[1], PackGroups(b0, b1, b2, b3, cl), n);
+    return;
+  }
   Store32(out[0], PackGroups(RunStageVec<kStage>(a0, os, rc, 0), RunStageVec<kStage>(a1, os, rc, 8),
                              RunStageVec<kStage>(a2, os, rc, 16), RunStageVec<kStage>(a3, os, rc, 24), cl), n);
-  if (kTwo && pixels > 1)
-    Store32(out[1], PackGroups(RunStageVec<kStage>(b0, os, rc, 0), RunStageVec<kStage>(b1, os, rc, 8),
-                               RunStageVec<kStage>(b2, os, rc, 16), RunStageVec<kStage>(b3, os, rc, 24), cl), n);
 }
 
 template <Stage kStage>
