@@ -660,9 +660,10 @@ __attribute__((always_inline)) inline void SplitTile2x32(int pixels, int taps, i
 
 template <Stage kStage>
 void TilesSplit32(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-                  const GemmOutput& os, int n, const SplitLists& lists) {
+                  const GemmOutput& os, int n, const SplitLists& lists_arg) {
   const Clamp cl(os);
   const RunConsts rc(os, kStage);
+  const SplitLists lists = lists_arg;  // a local copy: no reloads of its fields after the stores
   ForTiles(run, [&](int pixels, int64_t t, uint8_t* const* out) __attribute__((always_inline)) {
     const uint8_t* const* rows = table + t * taps * 4;
     if (pixels == 1) return SplitTile2x32<kStage, false>(1, taps, icq, rows, w, os, rc, cl, n, out, lists);
