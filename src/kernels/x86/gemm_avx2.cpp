@@ -514,22 +514,12 @@ inline __m256i RunStageVec(__m256i x, const GemmOutput& os, const RunConsts& rc,
   }
 }
 
+// Both pixels' vectors of group c, each group's constants loaded once (rc is a local copy, so
+// nothing in between can alias it).
 template <Stage kStage>
 inline void RunStage2(__m256i& a, __m256i& b, const GemmOutput& os, const RunConsts& rc, int c) {
-  if constexpr (kStage == Stage::kFma) {
-    const __m256 s = _mm256_load_ps(rc.scale + c), o = _mm256_load_ps(rc.offset + c);
-    const __m256i z = _mm256_load_si256((const __m256i*)(rc.zero + c));
-    a = _mm256_add_epi32(FmaRound(a, s, o), z);
-    b = _mm256_add_epi32(FmaRound(b, s, o), z);
-  } else if constexpr (kStage == Stage::kFp32) {
-    const __m256 s = _mm256_load_ps(rc.scale + c);
-    const __m256i z = _mm256_load_si256((const __m256i*)(rc.zero + c));
-    a = _mm256_add_epi32(FpRound(a, s), z);
-    b = _mm256_add_epi32(FpRound(b, s), z);
-  } else {
-    a = StageVec<kStage>(a, os, c);
-    b = StageVec<kStage>(b, os, c);
-  }
+  a = RunStageVec<kStage>(a, os, rc, c);
+  b = RunStageVec<kStage>(b, os, rc, c);
 }
 
 inline __m256i PackGroups(__m256i g0, __m256i g1, __m256i g2, __m256i g3, const Clamp& cl) {
@@ -567,8 +557,9 @@ inline __m256i Dot16g(__m256i acc, __m256i x0, __m256i x1, __m256i x2, __m256i x
 // an odd last pixel), whose twin would be wasted work.
 template <Stage kStage, bool kTwo>
 __attribute__((always_inline)) inline void SplitTile2x32(int pixels, int taps, int icq, const uint8_t* const* rows,
-                                                         const int8_t* w, const GemmOutput& os, const RunConsts& rc, const Clamp& cl, int n,
-                                                         uint8_t* const* out, const SplitLists& lists) {
+                                                         const int8_t* w, const GemmOutput& os, const RunConsts& rc,
+                                                         const Clamp& cl, int n, uint8_t* const* out,
+                                                         const SplitLists& lists) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i a0 = _mm256_load_si256((const __m256i*)rc.bias), a1 = _mm256_load_si256((const __m256i*)(rc.bias + 8));
   __m256i a2 = _mm256_load_si256((const __m256i*)(rc.bias + 16)), a3 = _mm256_load_si256((const __m256i*)(rc.bias + 24));
@@ -747,8 +738,8 @@ int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic
   const uint8_t* in = static_cast<const uint8_t*>(input);
   const __m256i flip = _mm256_set1_epi8((char)0x80);
   int64_t total = 0;
-  if ((ic == 32 || ic == 64 || ic == 128) && ic == ic_pad4) return CopyChunksSplit(in, is_uint8, rows, ic, out, counts, entries,
-                                                                          cap, tk, quad_bytes);
+  if ((ic == 32 || ic == 64 || ic == 128) && ic == ic_pad4)
+    return CopyChunksSplit(in, is_uint8, rows, ic, out, counts, entries, cap, tk, quad_bytes);
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* s = in + r * ic;
     uint8_t* d = out + r * ic_pad4;
