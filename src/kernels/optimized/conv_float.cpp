@@ -16,7 +16,7 @@ constexpr int MR = kFloatGemmMR, NR = kFloatGemmNR;
 // Portable micro-kernel: the AVX2 kernel's arithmetic in plain C++ (per output, acc = bias, then
 // acc += w * x for k in order; GCC does not reassociate float adds without -ffast-math).
 void FloatGemmPortable(int mr, int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
-                       int64_t ldc, float act_min, float act_max) {
+                       int64_t ldc, float act_min, float act_max, bool /*prefetch_b*/) {
   for (int r = 0; r < mr; ++r) {
     float acc[NR];
     for (int j = 0; j < NR; ++j) acc[j] = bias[j];
@@ -32,7 +32,7 @@ void FloatGemmPortable(int mr, int nr, int64_t K, const float* const* a, const f
 }
 
 using GemmFn = void (*)(int, int, int64_t, const float* const*, const float*, const float*, float*, int64_t, float,
-                        float);
+                        float, bool);
 
 GemmFn SelectGemm(KernelPath path) {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -206,8 +206,9 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
         }
         for (int pn = g0; pn < g1; ++pn) {
           const int n0 = pn * NR;
+          // The task's first tile of a panel group reads the group's panels first: prefetch them.
           gemm(mr, std::min(NR, OC - n0), K, rows, pc.weights.data() + (size_t)pn * K * NR, pc.bias.data() + n0,
-               output + m0 * OC + n0, OC, lo, hi);
+               output + m0 * OC + n0, OC, lo, hi, t == t0);
         }
       }
     }

@@ -16,7 +16,11 @@ namespace {
 // and _mm256_min_ps(hi, x) is (hi < x) ? hi : x.
 inline __m256 ClampVec(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
 
-template <int MR>
+// kPrefetchB: also prefetch the panel kBPrefetch k-steps ahead (one 64-byte line per k), for the
+// first tile that reads a panel, when it comes from L3 or memory; later tiles find it in L2.
+constexpr int64_t kBPrefetch = 32;
+
+template <int MR, bool kPrefetchB>
 inline void GemmTile(int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
                      int64_t ldc, float act_min, float act_max) {
   __m256 acc0[MR], acc1[MR];
@@ -32,6 +36,7 @@ inline void GemmTile(int nr, int64_t K, const float* const* a, const float* b, c
 #pragma GCC unroll 2
   for (; k < K; ++k) {
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    if constexpr (kPrefetchB) _mm_prefetch(reinterpret_cast<const char*>(b + 16 * kBPrefetch), _MM_HINT_T0);
     b += 16;
 #pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
@@ -80,18 +85,27 @@ inline void PixelTail(int C, int c, int taps, const float* const* in, int64_t of
   }
 }
 
+template <bool kPrefetchB>
+void GemmMr(int mr, int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
+            int64_t ldc, float act_min, float act_max) {
+  switch (mr) {
+    case 6: GemmTile<6, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+    case 5: GemmTile<5, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+    case 4: GemmTile<4, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+    case 3: GemmTile<3, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+    case 2: GemmTile<2, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+    default: GemmTile<1, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+  }
+}
+
 }  // namespace
 
 void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
-                   int64_t ldc, float act_min, float act_max) {
-  switch (mr) {
-    case 6: GemmTile<6>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
-    case 5: GemmTile<5>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
-    case 4: GemmTile<4>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
-    case 3: GemmTile<3>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
-    case 2: GemmTile<2>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
-    default: GemmTile<1>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
-  }
+                   int64_t ldc, float act_min, float act_max, bool prefetch_b) {
+  if (prefetch_b)
+    GemmMr<true>(mr, nr, K, a, b, bias, c, ldc, act_min, act_max);
+  else
+    GemmMr<false>(mr, nr, K, a, b, bias, c, ldc, act_min, act_max);
 }
 
 void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index,
