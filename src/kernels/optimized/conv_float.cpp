@@ -2,6 +2,8 @@
 #include "kernels/optimized/conv_float.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -15,15 +17,15 @@ constexpr int MR = kFloatGemmMR, NR = kFloatGemmNR;
 
 // Portable micro-kernel: the AVX2 kernel's arithmetic in plain C++ (per output, acc = bias, then
 // acc += w * x for k in order; GCC does not reassociate float adds without -ffast-math).
-void FloatGemmPortable(int mr, int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
-                       int64_t ldc, float act_min, float act_max, bool /*prefetch_b*/) {
+void FloatGemmPortable(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
+                       const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool /*prefetch_b*/) {
   for (int r = 0; r < mr; ++r) {
     float acc[NR];
     for (int j = 0; j < NR; ++j) acc[j] = bias[j];
     const float* ar = a[r];
     const float* bk = b;
     for (int64_t k = 0; k < K; ++k, bk += NR) {
-      const float x = ar[k];
+      const float x = offsets ? ar[offsets[k]] : ar[k];
       for (int j = 0; j < NR; ++j) acc[j] += bk[j] * x;
     }
     float* cr = c + r * ldc;
@@ -31,8 +33,8 @@ void FloatGemmPortable(int mr, int nr, int64_t K, const float* const* a, const f
   }
 }
 
-using GemmFn = void (*)(int, int, int64_t, const float* const*, const float*, const float*, float*, int64_t, float,
-                        float, bool);
+using GemmFn = void (*)(int, int, int64_t, const float* const*, const int32_t*, const float*, const float*, float*,
+                        int64_t, float, float, bool);
 
 GemmFn SelectGemm(KernelPath path) {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -77,6 +79,9 @@ inline void CopyOrZero(float* dst, const float* src, int64_t n) {
   }
 }
 
+// Scratch floats per tile row: an im2col row, or a gather patch.
+int64_t RowFloats(const PackedConvFloat& pc) { return pc.gather ? pc.patch : pc.K; }
+
 // Panels per L2-resident group: K x 16 floats each, about 192 KiB per group.
 int PanelGroup(int64_t K) { return (int)std::max<int64_t>(1, (192 * 1024) / (K * NR * (int64_t)sizeof(float))); }
 
@@ -88,6 +93,20 @@ PackedConvFloat PackConvFloat(const reference::ConvParams& p, const float* filte
   pc.K = (int64_t)p.filter_h * p.filter_w * p.input_c;
   pc.panels = (p.output_c + NR - 1) / NR;
   pc.direct = p.filter_h == 1 && p.filter_w == 1 && p.pad_top == 0 && p.pad_left == 0;
+  // Gather needs distinct offsets: a window row narrower than the input row.
+  if (!pc.direct && p.input_c <= kFloatGatherMaxC && (int64_t)(p.filter_w - 1) * p.dilation_w < p.input_w) {
+    const int64_t row = (int64_t)p.input_w * p.input_c;
+    const int64_t last = (int64_t)(p.filter_h - 1) * p.dilation_h * row +
+                         (int64_t)(p.filter_w - 1) * p.dilation_w * p.input_c + p.input_c - 1;
+    if (last < INT32_MAX) {
+      pc.gather = true;
+      pc.patch = last + 1;
+      for (int fy = 0; fy < p.filter_h; ++fy)
+        for (int fx = 0; fx < p.filter_w; ++fx)
+          for (int ic = 0; ic < p.input_c; ++ic)
+            pc.offsets.push_back((int32_t)(fy * p.dilation_h * row + (int64_t)fx * p.dilation_w * p.input_c + ic));
+    }
+  }
   pc.weights.assign((size_t)pc.panels * pc.K * NR, 0.f);
   pc.bias.assign((size_t)pc.panels * NR, 0.f);
   for (int oc = 0; oc < p.output_c; ++oc) {
@@ -113,7 +132,7 @@ PackedConvFloat PackFullyConnectedFloat(const reference::FullyConnectedParams& f
 size_t ConvFloatScratchBytes(const PackedConvFloat& pc, const ThreadPool* pool) {
   if (pc.direct) return 0;
   const Split s = ChooseSplit(pc, ParallelThreads(pool));
-  return (size_t)s.tasks * MR * pc.K * sizeof(float) + 64;
+  return (size_t)s.tasks * MR * RowFloats(pc) * sizeof(float) + 64;
 }
 
 void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
@@ -129,7 +148,7 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
     if (scratch) {
       cols = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
     } else {
-      owned.resize((size_t)s.tasks * MR * K + 16);
+      owned.resize((size_t)s.tasks * MR * RowFloats(pc) + 16);
       cols = owned.data();
     }
   }
@@ -151,7 +170,9 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
       p0 = (int)((int64_t)pc.panels * task / s.tasks);
       p1 = (int)((int64_t)pc.panels * (task + 1) / s.tasks);
     }
-    float* my_cols = cols ? cols + (size_t)task * MR * K : nullptr;
+    const int64_t row_floats = RowFloats(pc);
+    float* my_cols = cols ? cols + (size_t)task * MR * row_floats : nullptr;
+    const int32_t* offsets = pc.gather ? pc.offsets.data() : nullptr;
     const float* rows[MR];
     for (int g0 = p0; g0 < p1; g0 += group) {
       const int g1 = std::min(p1, g0 + group);
@@ -177,8 +198,30 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
                                   p.input_c;
             continue;
           }
-          float* col = my_cols + (size_t)r * K;
+          float* col = my_cols + (size_t)r * row_floats;
           const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+          if (pc.gather) {
+            const int iy1 = iy0 + (p.filter_h - 1) * p.dilation_h, ix1 = ix0 + (p.filter_w - 1) * p.dilation_w;
+            if (iy0 >= 0 && ix0 >= 0 && iy1 < p.input_h && ix1 < p.input_w) {
+              rows[r] = input + ((b * p.input_h + iy0) * p.input_w + ix0) * p.input_c;
+              continue;
+            }
+            // A window across the padding: its values (zeros for padding) at the same offsets.
+            const int32_t* o = offsets;
+            for (int fy = 0; fy < p.filter_h; ++fy) {
+              const int iy = iy0 + fy * p.dilation_h;
+              const bool y_in = iy >= 0 && iy < p.input_h;
+              for (int fx = 0; fx < p.filter_w; ++fx) {
+                const int ix = ix0 + fx * p.dilation_w;
+                const float* src = y_in && ix >= 0 && ix < p.input_w
+                                       ? input + ((b * p.input_h + iy) * p.input_w + ix) * p.input_c
+                                       : nullptr;
+                for (int ic = 0; ic < p.input_c; ++ic, ++o) col[*o] = src ? src[ic] : 0.f;
+              }
+            }
+            rows[r] = col;
+            continue;
+          }
           // Per filter row: the filter_w taps are one contiguous run of filter_w * input_c floats when
           // the run lies inside the input and dilation_w is 1 (NHWC: adjacent pixels are adjacent).
           const bool x_inside = p.dilation_w == 1 && ix0 >= 0 && ix0 + p.filter_w <= p.input_w;
@@ -207,8 +250,8 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
         for (int pn = g0; pn < g1; ++pn) {
           const int n0 = pn * NR;
           // The task's first tile of a panel group reads the group's panels first: prefetch them.
-          gemm(mr, std::min(NR, OC - n0), K, rows, pc.weights.data() + (size_t)pn * K * NR, pc.bias.data() + n0,
-               output + m0 * OC + n0, OC, lo, hi, t == t0);
+          gemm(mr, std::min(NR, OC - n0), K, rows, offsets, pc.weights.data() + (size_t)pn * K * NR,
+               pc.bias.data() + n0, output + m0 * OC + n0, OC, lo, hi, t == t0);
         }
       }
     }

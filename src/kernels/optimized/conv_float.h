@@ -14,6 +14,10 @@
 // row pointers:
 //   - 1x1 filters without padding (any stride) and FULLY_CONNECTED: the pointers go straight into
 //     the input (no copy);
+//   - filters over few input channels (input_c <= kFloatGatherMaxC, e.g. a network's first
+//     layer): the kernel reads each window in place through a table of K offsets (fy, fx, ic
+//     -> (fy * dilation_h * input_w + fx * dilation_w) * input_c + ic); a window that crosses the
+//     padding is first copied, zeros included, to a per-row patch with the input's row stride;
 //   - other filters: the rows are gathered (im2col, zeros for padding) into a per-task scratch
 //     of 6 x K floats.
 // Blocking: panels are grouped so one group's weights (K x 16 x group) stay in L2 while every
@@ -24,6 +28,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/dispatch.h"
 #include "kernels/optimized/packing.h"
@@ -37,12 +42,16 @@ namespace qat::kernels::optimized {
 
 inline constexpr int kFloatGemmMR = 6;
 inline constexpr int kFloatGemmNR = 16;
+inline constexpr int kFloatGatherMaxC = 8;
 
 struct PackedConvFloat {
   reference::ConvParams p;    // FULLY_CONNECTED: a 1x1 conv over a batches x 1 x 1 x K input
   int64_t K = 0;              // filter_h * filter_w * input_c
   int panels = 0;             // ceil(output_c / 16)
   bool direct = false;        // 1x1 filter, no padding: rows read the input in place
+  bool gather = false;        // windows read in place through `offsets` (few input channels)
+  int64_t patch = 0;          // gather: floats per border patch (the largest offset + 1)
+  std::vector<int32_t> offsets;  // gather: K offsets into a window, in the reference's tap order
   AlignedVector<float> weights;  // [panel][K][16]
   AlignedVector<float> bias;     // [panels * 16], zeros where the layer has none
 };

@@ -20,9 +20,11 @@ inline __m256 ClampVec(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(hi
 // first tile that reads a panel, when it comes from L3 or memory; later tiles find it in L2.
 constexpr int64_t kBPrefetch = 32;
 
-template <int MR, bool kPrefetchB>
-inline void GemmTile(int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
-                     int64_t ldc, float act_min, float act_max) {
+// kGather: row r's k-th value is a[r][off[k]] (a convolution window read in place) instead of
+// a[r][k].
+template <int MR, bool kPrefetchB, bool kGather>
+inline void GemmTile(int nr, int64_t K, const float* const* a, const int32_t* off, const float* b,
+                     const float* bias, float* c, int64_t ldc, float act_min, float act_max) {
   __m256 acc0[MR], acc1[MR];
   const float* ap[MR];
   const __m256 bias0 = _mm256_load_ps(bias), bias1 = _mm256_load_ps(bias + 8);
@@ -38,9 +40,10 @@ inline void GemmTile(int nr, int64_t K, const float* const* a, const float* b, c
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
     if constexpr (kPrefetchB) _mm_prefetch(reinterpret_cast<const char*>(b + 16 * kBPrefetch), _MM_HINT_T0);
     b += 16;
+    const int64_t ak = kGather ? off[k] : k;
 #pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
-      const __m256 x = _mm256_broadcast_ss(ap[r] + k);
+      const __m256 x = _mm256_broadcast_ss(ap[r] + ak);
       acc0[r] = _mm256_add_ps(acc0[r], _mm256_mul_ps(b0, x));
       acc1[r] = _mm256_add_ps(acc1[r], _mm256_mul_ps(b1, x));
     }
@@ -85,27 +88,33 @@ inline void PixelTail(int C, int c, int taps, const float* const* in, int64_t of
   }
 }
 
-template <bool kPrefetchB>
-void GemmMr(int mr, int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
-            int64_t ldc, float act_min, float act_max) {
+template <bool kPrefetchB, bool kGather>
+void GemmMr(int mr, int nr, int64_t K, const float* const* a, const int32_t* off, const float* b, const float* bias,
+            float* c, int64_t ldc, float act_min, float act_max) {
   switch (mr) {
-    case 6: GemmTile<6, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
-    case 5: GemmTile<5, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
-    case 4: GemmTile<4, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
-    case 3: GemmTile<3, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
-    case 2: GemmTile<2, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
-    default: GemmTile<1, kPrefetchB>(nr, K, a, b, bias, c, ldc, act_min, act_max); break;
+    case 6: GemmTile<6, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
+    case 5: GemmTile<5, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
+    case 4: GemmTile<4, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
+    case 3: GemmTile<3, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
+    case 2: GemmTile<2, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
+    default: GemmTile<1, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
   }
 }
 
 }  // namespace
 
-void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
-                   int64_t ldc, float act_min, float act_max, bool prefetch_b) {
-  if (prefetch_b)
-    GemmMr<true>(mr, nr, K, a, b, bias, c, ldc, act_min, act_max);
-  else
-    GemmMr<false>(mr, nr, K, a, b, bias, c, ldc, act_min, act_max);
+void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
+                   const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {
+  if (offsets) {
+    if (prefetch_b)
+      GemmMr<true, true>(mr, nr, K, a, offsets, b, bias, c, ldc, act_min, act_max);
+    else
+      GemmMr<false, true>(mr, nr, K, a, offsets, b, bias, c, ldc, act_min, act_max);
+  } else if (prefetch_b) {
+    GemmMr<true, false>(mr, nr, K, a, nullptr, b, bias, c, ldc, act_min, act_max);
+  } else {
+    GemmMr<false, false>(mr, nr, K, a, nullptr, b, bias, c, ldc, act_min, act_max);
+  }
 }
 
 void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index,

@@ -6,11 +6,13 @@
 
 namespace qat::kernels::x86 {
 
-// c[r][0..nr) = clamp(bias[0..16) + sum_k a[r][k] * b[k][0..16)) for r < mr (1..6), nr 1..16.
-// b: one packed panel [K][16]; c row r at c + r * ldc. prefetch_b: software-prefetch the panel
-// ahead of its use (same results; for the first tile to read a panel that is not in cache).
-void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const float* b, const float* bias, float* c,
-                   int64_t ldc, float act_min, float act_max, bool prefetch_b);
+// c[r][0..nr) = clamp(bias[0..16) + sum_k a[r][k'] * b[k][0..16)) for r < mr (1..6), nr 1..16,
+// the sum in k order, with k' = k, or k' = offsets[k] when offsets is not null (a convolution
+// window read in place). b: one packed panel [K][16]; c row r at c + r * ldc. prefetch_b:
+// software-prefetch the panel ahead of its use (same results; for the first tile to read a panel
+// that is not in cache).
+void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
+                   const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
 
 // npix output pixels of a depthwise conv with depth multiplier 1, C channels, that share their
 // tap list: pixel i (i < npix) is
