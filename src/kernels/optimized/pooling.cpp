@@ -37,7 +37,35 @@ void Pool(const reference::PoolParams& p, const T* input, T* output, ThreadPool*
       x86::MaxPoolRowAvx2(r);
   });
 }
+void PoolFloat(const reference::PoolParams& p, const float* input, float* output, ThreadPool* pool, bool average) {
+  Rows(p, pool, [&](int b, int oy) {
+    x86::PoolRow r{input + (int64_t)b * p.input_h * p.input_w * p.channels, p.input_h, p.input_w, p.channels,
+                   p.filter_h, p.filter_w, p.stride_h, p.stride_w, p.pad_top, p.pad_left, oy, p.output_w,
+                   0, 0, false,
+                   reinterpret_cast<uint8_t*>(output + ((int64_t)b * p.output_h + oy) * p.output_w * p.channels),
+                   p.float_act.min, p.float_act.max};
+    if (average)
+      x86::AveragePoolFloatRowAvx2(r);
+    else
+      x86::MaxPoolFloatRowAvx2(r);
+  });
+}
 }  // namespace
+
+void MaxPoolFloat(const reference::PoolParams& p, const float* input, float* output, ThreadPool* pool,
+                  KernelPath path) {
+  if (path == KernelPath::kAvx2)
+    PoolFloat(p, input, output, pool, false);
+  else
+    reference::MaxPoolFloat(p, input, output);
+}
+void AveragePoolFloat(const reference::PoolParams& p, const float* input, float* output, ThreadPool* pool,
+                      KernelPath path) {
+  if (path == KernelPath::kAvx2)
+    PoolFloat(p, input, output, pool, true);
+  else
+    reference::AveragePoolFloat(p, input, output);
+}
 
 void MaxPoolInt8(const reference::PoolParams& p, const int8_t* input, int8_t* output, ThreadPool* pool,
                  KernelPath path) {

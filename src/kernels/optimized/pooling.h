@@ -1,4 +1,4 @@
-// Optimised MAX_POOL_2D and AVERAGE_POOL_2D for int8 and uint8, bit-exact twins of
+// Optimised MAX_POOL_2D and AVERAGE_POOL_2D for int8, uint8 and float32, bit-exact twins of
 // kernels/reference/max_pool.h and average_pool.h (pooling has no requantization: both modes are
 // the same computation). AVX2: channels are the vector axis; max pool uses vpmaxsb / vpmaxub on
 // 32 channels; average pool sums 8 channels in int32 and divides in double, which is exact here
@@ -24,6 +24,12 @@ void MaxPoolUint8(const reference::PoolParams& p, const uint8_t* input, uint8_t*
 void AveragePoolInt8(const reference::PoolParams& p, const int8_t* input, int8_t* output, ThreadPool* pool,
                      KernelPath path = ActiveKernelPath());
 void AveragePoolUint8(const reference::PoolParams& p, const uint8_t* input, uint8_t* output, ThreadPool* pool,
+                      KernelPath path = ActiveKernelPath());
+// float32: the reference's values exactly (max from the lowest float, NaN inputs skipped as
+// std::max does; average summed in float32 in the window's order, divided by the tap count).
+void MaxPoolFloat(const reference::PoolParams& p, const float* input, float* output, ThreadPool* pool,
+                  KernelPath path = ActiveKernelPath());
+void AveragePoolFloat(const reference::PoolParams& p, const float* input, float* output, ThreadPool* pool,
                       KernelPath path = ActiveKernelPath());
 
 }  // namespace qat::kernels::optimized

@@ -148,9 +148,15 @@ struct PoolRow {
   int32_t act_min, act_max;
   bool is_uint8;
   uint8_t* output;
+  float float_min = 0.f, float_max = 0.f;  // the float rows' clamp
 };
 void MaxPoolRowAvx2(const PoolRow& r);
 void AveragePoolRowAvx2(const PoolRow& r);
+// float32 rows (input and output float*): max as std::max(out, x) from the lowest float, average
+// as (0 + x0 + x1 + ...) / count in float32 in the window's order, then the clamp, as the
+// reference kernels compute them.
+void MaxPoolFloatRowAvx2(const PoolRow& r);
+void AveragePoolFloatRowAvx2(const PoolRow& r);
 
 // Quantized ADD/SUB (TFLite's algorithm, kernels/reference/arithmetic.h) on n contiguous elements;
 // stride2 == 0 broadcasts in2[0]. sign is +1 (ADD) or -1 (SUB).

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include "kernels/x86/int8_x86.h"
 
@@ -117,7 +119,67 @@ void AverageRow(const PoolRow& r) {
     }
   }
 }
+// The float rows, 8 channels per vector, a masked tail. Max: _mm256_max_ps(x, v) is
+// (x > v) ? x : v, i.e. std::max(v, x) (a NaN input is skipped, as in the reference). Clamp:
+// _mm256_min_ps(hi, _mm256_max_ps(lo, v)) is std::min(std::max(v, lo), hi), NaN included.
+inline __m256i FloatTailMask(int n) {
+  alignas(32) static const int32_t m[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + 8 - n));
+}
+
+template <bool kAverage>
+void FloatRow(const PoolRow& r) {
+  const float* in = static_cast<const float*>(r.input);
+  float* outp = reinterpret_cast<float*>(r.output);
+  const int C = r.channels;
+  const __m256 lo = _mm256_set1_ps(r.float_min), hi = _mm256_set1_ps(r.float_max);
+  const __m256i tail = FloatTailMask(C % 8);
+  const __m256 start = kAverage ? _mm256_setzero_ps() : _mm256_set1_ps(std::numeric_limits<float>::lowest());
+  for (int ox = 0; ox < r.ow; ++ox) {
+    const Window w = Clip(r, ox);
+    const int count = std::max(0, w.fy1 - w.fy0) * std::max(0, w.fx1 - w.fx0);
+    const __m256 dcount = _mm256_set1_ps((float)count);
+    float* out = outp + (int64_t)ox * C;
+    // NV vectors of channels from c (the last one masked when kMasked), taps outermost.
+    auto block = [&](auto nv, auto masked, int c) {
+      constexpr int NV = decltype(nv)::value;
+      constexpr bool kMasked = decltype(masked)::value;
+      __m256 v[NV];
+      for (int j = 0; j < NV; ++j) v[j] = start;
+      for (int fy = w.fy0; fy < w.fy1; ++fy) {
+        const float* row = in + ((int64_t)(w.iy0 + fy) * r.input_w + w.ix0) * C + c;
+        for (int fx = w.fx0; fx < w.fx1; ++fx) {
+          const float* px = row + (int64_t)fx * C;
+          for (int j = 0; j < NV; ++j) {
+            const __m256 x = kMasked && j == NV - 1 ? _mm256_maskload_ps(px + 8 * j, tail) : _mm256_loadu_ps(px + 8 * j);
+            v[j] = kAverage ? _mm256_add_ps(v[j], x) : _mm256_max_ps(x, v[j]);
+          }
+        }
+      }
+      for (int j = 0; j < NV; ++j) {
+        __m256 y = v[j];
+        if (kAverage) y = count > 0 ? _mm256_div_ps(y, dcount) : _mm256_setzero_ps();
+        y = _mm256_min_ps(hi, _mm256_max_ps(lo, y));
+        if (kMasked && j == NV - 1)
+          _mm256_maskstore_ps(out + c + 8 * j, tail, y);
+        else
+          _mm256_storeu_ps(out + c + 8 * j, y);
+      }
+    };
+    using One = std::integral_constant<int, 1>;
+    using Four = std::integral_constant<int, 4>;
+    using Exact = std::false_type;
+    using Masked = std::true_type;
+    int c = 0;
+    for (; c + 32 <= C; c += 32) block(Four{}, Exact{}, c);
+    for (; c + 8 <= C; c += 8) block(One{}, Exact{}, c);
+    if (c < C) block(One{}, Masked{}, c);
+  }
+}
 }  // namespace
+
+void MaxPoolFloatRowAvx2(const PoolRow& r) { FloatRow<false>(r); }
+void AveragePoolFloatRowAvx2(const PoolRow& r) { FloatRow<true>(r); }
 
 void MaxPoolRowAvx2(const PoolRow& r) {
   if (r.is_uint8)

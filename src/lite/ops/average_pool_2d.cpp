@@ -7,7 +7,9 @@ namespace qat::lite::ops {
 namespace {
 
 struct AveragePoolKernels {
-  static void Float(const ref::PoolParams& p, const float* x, float* y, ThreadPool*) { ref::AveragePoolFloat(p, x, y); }
+  static void Float(const ref::PoolParams& p, const float* x, float* y, ThreadPool* pool) {
+    kernels::optimized::AveragePoolFloat(p, x, y, pool);
+  }
   static void Int8(const ref::PoolParams& p, const int8_t* x, int8_t* y, ThreadPool* pool) {
     kernels::optimized::AveragePoolInt8(p, x, y, pool);
   }

@@ -7,7 +7,9 @@ namespace qat::lite::ops {
 namespace {
 
 struct MaxPoolKernels {
-  static void Float(const ref::PoolParams& p, const float* x, float* y, ThreadPool*) { ref::MaxPoolFloat(p, x, y); }
+  static void Float(const ref::PoolParams& p, const float* x, float* y, ThreadPool* pool) {
+    kernels::optimized::MaxPoolFloat(p, x, y, pool);
+  }
   static void Int8(const ref::PoolParams& p, const int8_t* x, int8_t* y, ThreadPool* pool) {
     kernels::optimized::MaxPoolInt8(p, x, y, pool);
   }
