@@ -38,6 +38,11 @@ const bool g_no_kshort = [] {
   const char* e = std::getenv("QAT_NO_KSHORT");
   return e && *e && *e != '0';
 }();
+// QAT_NO_PREFETCH=1: the split 2x32 runs do not prefetch the next block pair's weights (A/B).
+const bool g_no_prefetch = [] {
+  const char* e = std::getenv("QAT_NO_PREFETCH");
+  return e && *e && *e != '0';
+}();
 // QAT_SPLIT_MIN_DEPTH: the smallest taps * input_c that uses the split GEMM (default 32).
 int SplitMinDepth() {
   static const int v = [] {
@@ -984,8 +989,14 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         }
         if (split32) {
           if (blk & 1) continue;  // run with its pair's even block
-          const x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
-          const int8_t* w32 = pc.weights_split32.data() + (int64_t)(blk / 2) * pc.taps * icq * 128;
+          x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
+          const int64_t pair_bytes = (int64_t)pc.taps * icq * 128;
+          const int8_t* w32 = pc.weights_split32.data() + (int64_t)(blk / 2) * pair_bytes;
+          // The next pair's weights when they may not be in cache (8 KiB and more: K >= 256).
+          if (blk + 2 < blk1 && pair_bytes >= (8 << 10) && !g_no_prefetch) {
+            run.prefetch = w32 + pair_bytes;
+            run.prefetch_bytes = pair_bytes;
+          }
           x86::GemmTilesSplit32Avx2(run, taps, icq, table, w32, os, std::min(2 * kGemmNR, p.output_c - oc0), lists);
           continue;
         }

@@ -655,13 +655,25 @@ void TilesSplit32(const TileRun& run, int taps, int icq, const uint8_t* const* t
   const Clamp cl(os);
   const RunConsts rc(os, kStage);
   const SplitLists lists = lists_arg;  // a local copy: no reloads of its fields after the stores
-  ForTiles(run, [&](int pixels, int64_t t, uint8_t* const* out) __attribute__((always_inline)) {
+  auto tile = [&](int pixels, int64_t t, uint8_t* const* out) __attribute__((always_inline)) {
     const uint8_t* const* rows = table + t * taps * 4;
     if (pixels == 1) return SplitTile2x32<kStage, false>(1, taps, icq, rows, w, os, rc, cl, n, out, lists);
     SplitTile2x32<kStage, true>(2, taps, icq, rows, w, os, rc, cl, n, out, lists);
     // The second half's row table: rows[t * 4 + 2 + r], so the same indexing from rows + 2.
     if (pixels == 3) SplitTile2x32<kStage, false>(1, taps, icq, rows + 2, w, os, rc, cl, n, out + 2, lists);
     if (pixels == 4) SplitTile2x32<kStage, true>(2, taps, icq, rows + 2, w, os, rc, cl, n, out + 2, lists);
+  };
+  if (!run.prefetch) return ForTiles(run, tile);
+  // The next run's weights into L2, a slice per tile, so that its first tile does not wait on
+  // memory (mbv1's 7x7x1024 layers: a 32 KiB block pair from L3 / memory per run). A loop of its
+  // own: the runs without it pay nothing per tile (their tiles can be ~100 cycles).
+  const char* pf = static_cast<const char*>(run.prefetch);
+  const int64_t pf_lines = (run.prefetch_bytes + 63) / 64;
+  const int64_t pf_per_tile = run.tiles > 0 ? (pf_lines + run.tiles - 1) / run.tiles : 0;
+  ForTiles(run, [&](int pixels, int64_t t, uint8_t* const* out) __attribute__((always_inline)) {
+    const int64_t l0 = t * pf_per_tile, l1 = std::min(pf_lines, l0 + pf_per_tile);
+    for (int64_t l = l0; l < l1; ++l) _mm_prefetch(pf + l * 64, _MM_HINT_T1);
+    tile(pixels, t, out);
   });
 }
 }  // namespace

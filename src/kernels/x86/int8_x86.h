@@ -65,6 +65,10 @@ struct TileRun {
   int64_t tiles = 0;
   uint8_t* out = nullptr;
   int64_t out_stride = 0;
+  // Optional: bytes to bring into L2 while the run goes (the next run's weights), spread evenly
+  // over the tiles (the split 2x32 run only).
+  const void* prefetch = nullptr;
+  int64_t prefetch_bytes = 0;
 };
 void GemmTiles4x16Avx2(const TileRun& run, int taps, int icp, const int16_t* const* table, const int16_t* w,
                        const GemmOutput& os, int n);
