@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -82,6 +83,17 @@ inline void CopyOrZero(float* dst, const float* src, int64_t n) {
 // Scratch floats per tile row: an im2col row, or a gather patch.
 int64_t RowFloats(const PackedConvFloat& pc) { return pc.gather ? pc.patch : pc.K; }
 
+// Tiles per block: a block's rows are gathered first, then each panel runs over the whole block
+// (the panel stays in L1 across the block's tiles, the block's rows, ~96 KiB, in L2).
+int64_t BlockTiles(const PackedConvFloat& pc) {
+  static const int64_t env = [] {
+    const char* e = std::getenv("QAT_FLOAT_BLOCK_TILES");
+    return e ? (int64_t)std::atoll(e) : (int64_t)0;
+  }();
+  if (env > 0) return env;
+  return std::clamp<int64_t>((96 << 10) / (MR * std::max<int64_t>(pc.K, 1) * (int64_t)sizeof(float)), 1, 32);
+}
+
 // Panels per L2-resident group: K x 16 floats each, about 192 KiB per group.
 int PanelGroup(int64_t K) { return (int)std::max<int64_t>(1, (192 * 1024) / (K * NR * (int64_t)sizeof(float))); }
 
@@ -132,7 +144,7 @@ PackedConvFloat PackFullyConnectedFloat(const reference::FullyConnectedParams& f
 size_t ConvFloatScratchBytes(const PackedConvFloat& pc, const ThreadPool* pool) {
   if (pc.direct) return 0;
   const Split s = ChooseSplit(pc, ParallelThreads(pool));
-  return (size_t)s.tasks * MR * RowFloats(pc) * sizeof(float) + 64;
+  return (size_t)s.tasks * BlockTiles(pc) * MR * RowFloats(pc) * sizeof(float) + 64;
 }
 
 void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
@@ -148,7 +160,7 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
     if (scratch) {
       cols = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
     } else {
-      owned.resize((size_t)s.tasks * MR * RowFloats(pc) + 16);
+      owned.resize((size_t)s.tasks * BlockTiles(pc) * MR * RowFloats(pc) + 16);
       cols = owned.data();
     }
   }
@@ -159,6 +171,26 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
   const int64_t ohw = (int64_t)p.output_h * p.output_w;
   // 1x1, stride 1, no padding: output row m reads input row m.
   const bool contiguous = pc.direct && p.stride_h == 1 && p.stride_w == 1;
+
+  // Row pointers of a direct (1x1, unpadded) conv's tile.
+  auto DirectRows = [&](int64_t m0, int mr, const float** rows) {
+    if (contiguous) {
+      for (int r = 0; r < mr; ++r) rows[r] = input + (m0 + r) * p.input_c;
+      return;
+    }
+    int64_t b = m0 / ohw;
+    int oy = (int)((m0 % ohw) / p.output_w), ox = (int)((m0 % ohw) % p.output_w);
+    for (int r = 0; r < mr; ++r) {
+      if (r > 0 && ++ox == p.output_w) {
+        ox = 0;
+        if (++oy == p.output_h) {
+          oy = 0;
+          ++b;
+        }
+      }
+      rows[r] = input + ((b * p.input_h + (int64_t)oy * p.stride_h) * p.input_w + (int64_t)ox * p.stride_w) * p.input_c;
+    }
+  };
 
   ParallelTasks(pool, s.tasks, [&](int task) {
     int64_t t0 = 0, t1 = tiles;
@@ -171,87 +203,94 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
       p1 = (int)((int64_t)pc.panels * (task + 1) / s.tasks);
     }
     const int64_t row_floats = RowFloats(pc);
-    float* my_cols = cols ? cols + (size_t)task * MR * row_floats : nullptr;
+    const int64_t bt = BlockTiles(pc);
+    float* my_cols = cols ? cols + (size_t)task * bt * MR * row_floats : nullptr;
     const int32_t* offsets = pc.gather ? pc.offsets.data() : nullptr;
-    const float* rows[MR];
-    for (int g0 = p0; g0 < p1; g0 += group) {
-      const int g1 = std::min(p1, g0 + group);
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t m0 = t * MR;
-        const int mr = (int)std::min<int64_t>(MR, M - m0);
-        if (contiguous) {
-          for (int r = 0; r < mr; ++r) rows[r] = input + (m0 + r) * p.input_c;
+    std::vector<const float*> block_rows((size_t)bt * MR);
+    // The rows of tile t into rows[0, mr); col: its scratch (MR rows of row_floats).
+    auto tile_rows = [&](int64_t t, float* col_base, const float** rows) {
+      const int64_t m0 = t * MR;
+      const int mr = (int)std::min<int64_t>(MR, M - m0);
+      if (pc.direct) return DirectRows(m0, mr, rows);
+      // (b, oy, ox) of the tile's first row by division, then stepped (no division per row).
+      int64_t b = m0 / ohw;
+      int oy = (int)((m0 % ohw) / p.output_w), ox = (int)((m0 % ohw) % p.output_w);
+      for (int r = 0; r < mr; ++r) {
+        if (r > 0 && ++ox == p.output_w) {
+          ox = 0;
+          if (++oy == p.output_h) {
+            oy = 0;
+            ++b;
+          }
         }
-        // (b, oy, ox) of the tile's first row by division, then stepped (no division per row).
-        int64_t b = m0 / ohw;
-        int oy = (int)((m0 % ohw) / p.output_w), ox = (int)((m0 % ohw) % p.output_w);
-        for (int r = 0; r < mr && !contiguous; ++r) {
-          if (r > 0 && ++ox == p.output_w) {
-            ox = 0;
-            if (++oy == p.output_h) {
-              oy = 0;
-              ++b;
-            }
-          }
-          if (pc.direct) {
-            rows[r] = input + ((b * p.input_h + (int64_t)oy * p.stride_h) * p.input_w + (int64_t)ox * p.stride_w) *
-                                  p.input_c;
+        float* col = col_base + (size_t)r * row_floats;
+        const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+        if (pc.gather) {
+          const int iy1 = iy0 + (p.filter_h - 1) * p.dilation_h, ix1 = ix0 + (p.filter_w - 1) * p.dilation_w;
+          if (iy0 >= 0 && ix0 >= 0 && iy1 < p.input_h && ix1 < p.input_w) {
+            rows[r] = input + ((b * p.input_h + iy0) * p.input_w + ix0) * p.input_c;
             continue;
           }
-          float* col = my_cols + (size_t)r * row_floats;
-          const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
-          if (pc.gather) {
-            const int iy1 = iy0 + (p.filter_h - 1) * p.dilation_h, ix1 = ix0 + (p.filter_w - 1) * p.dilation_w;
-            if (iy0 >= 0 && ix0 >= 0 && iy1 < p.input_h && ix1 < p.input_w) {
-              rows[r] = input + ((b * p.input_h + iy0) * p.input_w + ix0) * p.input_c;
-              continue;
-            }
-            // A window across the padding: its values (zeros for padding) at the same offsets.
-            const int32_t* o = offsets;
-            for (int fy = 0; fy < p.filter_h; ++fy) {
-              const int iy = iy0 + fy * p.dilation_h;
-              const bool y_in = iy >= 0 && iy < p.input_h;
-              for (int fx = 0; fx < p.filter_w; ++fx) {
-                const int ix = ix0 + fx * p.dilation_w;
-                const float* src = y_in && ix >= 0 && ix < p.input_w
-                                       ? input + ((b * p.input_h + iy) * p.input_w + ix) * p.input_c
-                                       : nullptr;
-                for (int ic = 0; ic < p.input_c; ++ic, ++o) col[*o] = src ? src[ic] : 0.f;
-              }
-            }
-            rows[r] = col;
-            continue;
-          }
-          // Per filter row: the filter_w taps are one contiguous run of filter_w * input_c floats when
-          // the run lies inside the input and dilation_w is 1 (NHWC: adjacent pixels are adjacent).
-          const bool x_inside = p.dilation_w == 1 && ix0 >= 0 && ix0 + p.filter_w <= p.input_w;
-          const int64_t run = (int64_t)p.filter_w * p.input_c;
+          // A window across the padding: its values (zeros for padding) at the same offsets.
+          const int32_t* o = offsets;
           for (int fy = 0; fy < p.filter_h; ++fy) {
             const int iy = iy0 + fy * p.dilation_h;
-            float* dst_row = col + fy * run;
-            if (iy < 0 || iy >= p.input_h) {
-              CopyOrZero(dst_row, nullptr, run);
-              continue;
-            }
-            const float* src_row = input + (b * p.input_h + iy) * p.input_w * p.input_c;
-            if (x_inside) {
-              CopyOrZero(dst_row, src_row + (int64_t)ix0 * p.input_c, run);
-              continue;
-            }
+            const bool y_in = iy >= 0 && iy < p.input_h;
             for (int fx = 0; fx < p.filter_w; ++fx) {
               const int ix = ix0 + fx * p.dilation_w;
-              const bool pad = ix < 0 || ix >= p.input_w;
-              CopyOrZero(dst_row + (int64_t)fx * p.input_c, pad ? nullptr : src_row + (int64_t)ix * p.input_c,
-                         p.input_c);
+              const float* src = y_in && ix >= 0 && ix < p.input_w
+                                     ? input + ((b * p.input_h + iy) * p.input_w + ix) * p.input_c
+                                     : nullptr;
+              CopyOrZero(col + *o, src, p.input_c);  // a tap's input_c offsets are consecutive
+              o += p.input_c;
             }
           }
           rows[r] = col;
+          continue;
         }
+        // Per filter row: the filter_w taps are one contiguous run of filter_w * input_c floats when
+        // the run lies inside the input and dilation_w is 1 (NHWC: adjacent pixels are adjacent).
+        const bool x_inside = p.dilation_w == 1 && ix0 >= 0 && ix0 + p.filter_w <= p.input_w;
+        const int64_t run = (int64_t)p.filter_w * p.input_c;
+        for (int fy = 0; fy < p.filter_h; ++fy) {
+          const int iy = iy0 + fy * p.dilation_h;
+          float* dst_row = col + fy * run;
+          if (iy < 0 || iy >= p.input_h) {
+            CopyOrZero(dst_row, nullptr, run);
+            continue;
+          }
+          const float* src_row = input + (b * p.input_h + iy) * p.input_w * p.input_c;
+          if (x_inside) {
+            CopyOrZero(dst_row, src_row + (int64_t)ix0 * p.input_c, run);
+            continue;
+          }
+          for (int fx = 0; fx < p.filter_w; ++fx) {
+            const int ix = ix0 + fx * p.dilation_w;
+            const bool pad = ix < 0 || ix >= p.input_w;
+            CopyOrZero(dst_row + (int64_t)fx * p.input_c, pad ? nullptr : src_row + (int64_t)ix * p.input_c,
+                       p.input_c);
+          }
+        }
+        rows[r] = col;
+      }
+    };
+    for (int g0 = p0; g0 < p1; g0 += group) {
+      const int g1 = std::min(p1, g0 + group);
+      for (int64_t tb = t0; tb < t1; tb += bt) {
+        const int64_t te = std::min(t1, tb + bt);
+        for (int64_t t = tb; t < te; ++t)
+          tile_rows(t, my_cols ? my_cols + (size_t)(t - tb) * MR * row_floats : nullptr,
+                    block_rows.data() + (t - tb) * MR);
         for (int pn = g0; pn < g1; ++pn) {
           const int n0 = pn * NR;
-          // The task's first tile of a panel group reads the group's panels first: prefetch them.
-          gemm(mr, std::min(NR, OC - n0), K, rows, offsets, pc.weights.data() + (size_t)pn * K * NR,
-               pc.bias.data() + n0, output + m0 * OC + n0, OC, lo, hi, t == t0);
+          const float* w = pc.weights.data() + (size_t)pn * K * NR;
+          for (int64_t t = tb; t < te; ++t) {
+            const int64_t m0 = t * MR;
+            const int mr = (int)std::min<int64_t>(MR, M - m0);
+            // The first tile to read a panel prefetches it (it comes from L3 or memory).
+            gemm(mr, std::min(NR, OC - n0), K, block_rows.data() + (t - tb) * MR, offsets, w, pc.bias.data() + n0,
+                 output + m0 * OC + n0, OC, lo, hi, t == t0);
+          }
         }
       }
     }
