@@ -2,6 +2,7 @@
 // 0.f for float, the zero point for quantized tensors (TFLite's PAD; PADV2 is not supported).
 #include <cstring>
 
+#include "kernels/optimized/pad.h"
 #include "kernels/reference/pad.h"
 #include "lite/ops/op_common.h"
 
@@ -50,7 +51,7 @@ void Prepare(OpContext& ctx) {
 
 void Eval(OpContext& ctx) {
   auto& d = Data<OpData>(ctx);
-  ref::Pad(d.params, ctx.in(0).data, ctx.out(0).data, d.elem_size, d.pad_value);
+  kernels::optimized::Pad(d.params, ctx.in(0).data, ctx.out(0).data, d.elem_size, d.pad_value, ctx.pool);
 }
 
 }  // namespace
