@@ -186,4 +186,52 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
   }
 }
 
+namespace {
+template <int kOp, bool kA, bool kB>
+void BinaryRow(const float* a, const float* b, float* out, int64_t n, float lo, float hi) {
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  const __m256 a0 = _mm256_set1_ps(a[0]), b0 = _mm256_set1_ps(b[0]);
+  auto op = [](__m256 x, __m256 y) {
+    if constexpr (kOp == 0) return _mm256_add_ps(x, y);
+    else if constexpr (kOp == 1) return _mm256_sub_ps(x, y);
+    else return _mm256_mul_ps(x, y);
+  };
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 x0 = kA ? _mm256_loadu_ps(a + i) : a0, x1 = kA ? _mm256_loadu_ps(a + i + 8) : a0;
+    const __m256 y0 = kB ? _mm256_loadu_ps(b + i) : b0, y1 = kB ? _mm256_loadu_ps(b + i + 8) : b0;
+    _mm256_storeu_ps(out + i, ClampVec(op(x0, y0), vlo, vhi));
+    _mm256_storeu_ps(out + i + 8, ClampVec(op(x1, y1), vlo, vhi));
+  }
+  if (i + 8 <= n) {
+    const __m256 x = kA ? _mm256_loadu_ps(a + i) : a0, y = kB ? _mm256_loadu_ps(b + i) : b0;
+    _mm256_storeu_ps(out + i, ClampVec(op(x, y), vlo, vhi));
+    i += 8;
+  }
+  if (i < n) {
+    const __m256i m = TailMask((int)(n - i));
+    const __m256 x = kA ? _mm256_maskload_ps(a + i, m) : a0, y = kB ? _mm256_maskload_ps(b + i, m) : b0;
+    _mm256_maskstore_ps(out + i, m, ClampVec(op(x, y), vlo, vhi));
+  }
+}
+
+template <int kOp>
+void BinaryRowOp(const float* a, int sa, const float* b, int sb, float* out, int64_t n, float lo, float hi) {
+  if (sa && sb) return BinaryRow<kOp, true, true>(a, b, out, n, lo, hi);
+  if (sa) return BinaryRow<kOp, true, false>(a, b, out, n, lo, hi);
+  if (sb) return BinaryRow<kOp, false, true>(a, b, out, n, lo, hi);
+  BinaryRow<kOp, false, false>(a, b, out, n, lo, hi);
+}
+}  // namespace
+
+void BinaryFloatRowAvx2(int op, const float* a, int sa, const float* b, int sb, float* out, int64_t n, float lo,
+                        float hi) {
+  if (n <= 0) return;
+  switch (op) {
+    case 0: return BinaryRowOp<0>(a, sa, b, sb, out, n, lo, hi);
+    case 1: return BinaryRowOp<1>(a, sa, b, sb, out, n, lo, hi);
+    default: return BinaryRowOp<2>(a, sa, b, sb, out, n, lo, hi);
+  }
+}
+
 }  // namespace qat::kernels::x86

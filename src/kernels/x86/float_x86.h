@@ -23,4 +23,9 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
                            const float* weights, int64_t c_stride, const float* bias, float* out, int npix,
                            float act_min, float act_max);
 
+// n outputs out[i] = clamp(a[i * sa] op b[i * sb]) (op 0: +, 1: -, 2: *; sa, sb: 0 or 1), the clamp
+// std::min(std::max(v, lo), hi) (NaN kept), as the reference's float ADD / SUB / MUL.
+void BinaryFloatRowAvx2(int op, const float* a, int sa, const float* b, int sb, float* out, int64_t n, float lo,
+                        float hi);
+
 }  // namespace qat::kernels::x86

@@ -1,6 +1,7 @@
 // ADD: two inputs with numpy-style broadcasting (up to 6-D), AddOptions (fused activation).
 // Types float32, int8, uint8 (integer algorithm: src/kernels/reference/arithmetic.h).
 #include "kernels/optimized/add.h"
+#include "kernels/optimized/binary_float.h"
 #include "lite/ops/binary_common.h"
 
 namespace qat::lite::ops {
@@ -14,7 +15,10 @@ void Prepare(OpContext& ctx) {
 // Integer ADD runs the optimised twin (kernels/optimized/add.h), bit-exact with ref::AddInt8/Uint8.
 void Eval(OpContext& ctx) {
   EvalBinary(
-      ctx, ref::AddFloat,
+      ctx,
+      [&](const auto& p, const auto& s, const float* a, const float* b, float* o) {
+        kernels::optimized::BinaryFloat(kernels::optimized::BinaryFloatOp::kAdd, p, s, a, b, o, ctx.pool);
+      },
       [&](const auto& p, const auto& s, const int8_t* a, const int8_t* b, int8_t* o) {
         kernels::optimized::AddInt8(p, s, a, b, o, ctx.pool);
       },

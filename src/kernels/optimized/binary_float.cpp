@@ -1,0 +1,99 @@
+// Optimised float32 ADD / SUB / MUL driver (see binary_float.h).
+#include "kernels/optimized/binary_float.h"
+
+#include <algorithm>
+
+#include "kernels/optimized/parallel.h"
+#include "kernels/x86/float_x86.h"
+
+namespace qat::kernels::optimized {
+
+namespace {
+// The portable twin of x86::BinaryFloatRowAvx2.
+void RowPortable(int op, const float* a, int sa, const float* b, int sb, float* out, int64_t n, float lo, float hi) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = a[i * sa], y = b[i * sb];
+    const float v = op == 0 ? x + y : (op == 1 ? x - y : x * y);
+    out[i] = std::min(std::max(v, lo), hi);
+  }
+}
+}  // namespace
+
+void BinaryFloat(BinaryFloatOp op, const reference::ArithmeticParams& p, const reference::BroadcastShape& s,
+                 const float* in1, const float* in2, float* out, ThreadPool* pool, KernelPath path) {
+  // Merge axes: keep axes of size > 1; fold axis d into the one before it when both inputs step
+  // over the pair as over one axis.
+  int rank = 0;
+  int64_t dims[reference::kMaxBroadcastRank], st1[reference::kMaxBroadcastRank], st2[reference::kMaxBroadcastRank];
+  for (int d = 0; d < s.rank; ++d) {
+    if (s.dims[d] == 1) continue;
+    if (rank > 0 && st1[rank - 1] == s.stride1[d] * s.dims[d] && st2[rank - 1] == s.stride2[d] * s.dims[d]) {
+      dims[rank - 1] *= s.dims[d];
+      st1[rank - 1] = s.stride1[d];
+      st2[rank - 1] = s.stride2[d];
+      continue;
+    }
+    dims[rank] = s.dims[d];
+    st1[rank] = s.stride1[d];
+    st2[rank] = s.stride2[d];
+    ++rank;
+  }
+  const int64_t n = s.size();
+  if (n == 0) return;
+  if (rank == 0) {  // one element
+    dims[0] = 1;
+    st1[0] = st2[0] = 0;
+    rank = 1;
+  }
+  const int64_t L = dims[rank - 1], s1 = st1[rank - 1], s2 = st2[rank - 1];
+  const bool unit = (s1 == 0 || s1 == 1) && (s2 == 0 || s2 == 1);
+  if (!unit) {
+    switch (op) {
+      case BinaryFloatOp::kAdd: return reference::AddFloat(p, s, in1, in2, out);
+      case BinaryFloatOp::kSub: return reference::SubFloat(p, s, in1, in2, out);
+      case BinaryFloatOp::kMul: return reference::MulFloat(p, s, in1, in2, out);
+    }
+  }
+  const int opi = (int)op;
+  const float lo = p.float_act.min, hi = p.float_act.max;
+#if defined(__x86_64__) || defined(_M_X64)
+  const bool avx2 = path != KernelPath::kPortable;
+#else
+  const bool avx2 = false;
+#endif
+  auto run = [&](const float* a, const float* b, float* o, int64_t len) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (avx2) return x86::BinaryFloatRowAvx2(opi, a, (int)s1, b, (int)s2, o, len, lo, hi);
+#endif
+    RowPortable(opi, a, (int)s1, b, (int)s2, o, len, lo, hi);
+  };
+  const int64_t rows = n / L;
+  if (rows == 1) {  // one run: pieces of at least 16K elements
+    ParallelFor(pool, L, 16384, [&](int64_t b, int64_t e) { run(in1 + b * s1, in2 + b * s2, out + b, e - b); });
+    return;
+  }
+  ParallelFor(pool, rows, std::max<int64_t>(1, 16384 / L), [&](int64_t r0, int64_t r1) {
+    // Row r0's input offsets from its index on the outer axes, then stepped.
+    int64_t idx[reference::kMaxBroadcastRank] = {};
+    int64_t rem = r0, o1 = 0, o2 = 0;
+    for (int d = rank - 2; d >= 0; --d) {
+      idx[d] = rem % dims[d];
+      rem /= dims[d];
+      o1 += idx[d] * st1[d];
+      o2 += idx[d] * st2[d];
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      run(in1 + o1, in2 + o2, out + r * L, L);
+      for (int d = rank - 2; d >= 0; --d) {
+        o1 += st1[d];
+        o2 += st2[d];
+        if (++idx[d] < dims[d]) break;
+        o1 -= st1[d] * dims[d];
+        o2 -= st2[d] * dims[d];
+        idx[d] = 0;
+      }
+    }
+  });
+}
+
+}  // namespace qat::kernels::optimized

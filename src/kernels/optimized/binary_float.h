@@ -1,0 +1,23 @@
+// Optimised float32 ADD / SUB / MUL with numpy broadcasting: the reference's values bit for bit
+// (out = clamp(a op b) per element, kernels/reference/arithmetic.h; the same IEEE operation in the
+// same operand order, the clamp as std::min(std::max(v, lo), hi)). Adjacent axes that are
+// contiguous for both inputs merge; the innermost run then reads each input with stride 1 or 0
+// (broadcast), 8 lanes per AVX2 step; other inner strides run the reference. Rows (or, for one
+// long run, pieces of it) split over the pool.
+#pragma once
+#include "kernels/dispatch.h"
+#include "kernels/reference/arithmetic.h"
+
+namespace qat {
+class ThreadPool;
+}
+
+namespace qat::kernels::optimized {
+
+enum class BinaryFloatOp { kAdd, kSub, kMul };
+
+void BinaryFloat(BinaryFloatOp op, const reference::ArithmeticParams& p, const reference::BroadcastShape& s,
+                 const float* in1, const float* in2, float* out, ThreadPool* pool,
+                 KernelPath path = ActiveKernelPath());
+
+}  // namespace qat::kernels::optimized
