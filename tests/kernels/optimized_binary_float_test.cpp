@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/optimized/binary_float.h"
+#include "kernels/reference/activations.h"
 #include "optimized_test_util.h"
 #include "qat/thread_pool.h"
 
@@ -84,6 +85,31 @@ TEST(OptimizedBinaryFloat, MatchesReferenceOnEveryPath) {
                 << " element " << i << " of " << n << ": got " << got[i] << ", want " << want[i];
         }
     }
+  }
+}
+
+// The float clamp of RELU / RELU6 / RELU_N1_TO_1: lengths around the vector widths, in place or
+// not, bounds with infinities.
+TEST(OptimizedBinaryFloat, ClampMatchesReference) {
+  std::mt19937 rng(2718);
+  ThreadPool pool(2);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float bounds[][2] = {{0.f, inf}, {0.f, 6.f}, {-1.f, 1.f}, {-inf, inf}, {0.5f, 0.5f}};
+  for (int trial = 0; trial < 120; ++trial) {
+    const int64_t n = trial % 12 == 0 ? Uniform(rng, 40000, 90000) : Uniform(rng, 0, 70);
+    const auto in = Values(rng, (size_t)n);
+    const auto& b = bounds[Uniform(rng, 0, 4)];
+    std::vector<float> want((size_t)n);
+    reference::ReluXFloat(n, in.data(), want.data(), b[0], b[1]);
+    for (KernelPath path : PathsToTest())
+      for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool})
+        for (bool in_place : {false, true}) {
+          std::vector<float> got = in_place ? in : std::vector<float>((size_t)n, 9.f);
+          optimized::ClampFloat(n, in_place ? got.data() : in.data(), got.data(), b[0], b[1], tp, path);
+          for (int64_t i = 0; i < n; ++i)
+            ASSERT_TRUE(SameFloat(got[i], want[i])) << "trial " << trial << " n " << n << " element " << i
+                                                    << " path " << KernelPathName(path);
+        }
   }
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/optimized/parallel.h"
+#include "kernels/reference/activations.h"
 #include "kernels/x86/float_x86.h"
 
 namespace qat::kernels::optimized {
@@ -94,6 +95,17 @@ void BinaryFloat(BinaryFloatOp op, const reference::ArithmeticParams& p, const r
       }
     }
   });
+}
+
+void ClampFloat(int64_t n, const float* in, float* out, float lo, float hi, ThreadPool* pool, KernelPath path) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (path != KernelPath::kPortable) {
+    ParallelFor(pool, n, 32768, [&](int64_t b, int64_t e) { x86::ClampRowAvx2(in + b, out + b, e - b, lo, hi); });
+    return;
+  }
+#endif
+  (void)pool;
+  reference::ReluXFloat(n, in, out, lo, hi);
 }
 
 }  // namespace qat::kernels::optimized

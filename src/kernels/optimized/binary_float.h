@@ -5,6 +5,8 @@
 // (broadcast), 8 lanes per AVX2 step; other inner strides run the reference. Rows (or, for one
 // long run, pieces of it) split over the pool.
 #pragma once
+#include <cstdint>
+
 #include "kernels/dispatch.h"
 #include "kernels/reference/arithmetic.h"
 
@@ -19,5 +21,10 @@ enum class BinaryFloatOp { kAdd, kSub, kMul };
 void BinaryFloat(BinaryFloatOp op, const reference::ArithmeticParams& p, const reference::BroadcastShape& s,
                  const float* in1, const float* in2, float* out, ThreadPool* pool,
                  KernelPath path = ActiveKernelPath());
+
+// out[i] = std::min(std::max(in[i], lo), hi), the reference ReluXFloat's values (float RELU,
+// RELU6, RELU_N1_TO_1, fused clamps); in may equal out.
+void ClampFloat(int64_t n, const float* in, float* out, float lo, float hi, ThreadPool* pool,
+                KernelPath path = ActiveKernelPath());
 
 }  // namespace qat::kernels::optimized

@@ -234,4 +234,16 @@ void BinaryFloatRowAvx2(int op, const float* a, int sa, const float* b, int sb, 
   }
 }
 
+void ClampRowAvx2(const float* in, float* out, int64_t n, float lo, float hi) {
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int j = 0; j < 32; j += 8) _mm256_storeu_ps(out + i + j, ClampVec(_mm256_loadu_ps(in + i + j), vlo, vhi));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, ClampVec(_mm256_loadu_ps(in + i), vlo, vhi));
+  if (i < n) {
+    const __m256i m = TailMask((int)(n - i));
+    _mm256_maskstore_ps(out + i, m, ClampVec(_mm256_maskload_ps(in + i, m), vlo, vhi));
+  }
+}
+
 }  // namespace qat::kernels::x86

@@ -28,4 +28,7 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
 void BinaryFloatRowAvx2(int op, const float* a, int sa, const float* b, int sb, float* out, int64_t n, float lo,
                         float hi);
 
+// out[i] = std::min(std::max(in[i], lo), hi) for i < n (NaN kept): float RELU / RELU6 / RELU_N1_TO_1.
+void ClampRowAvx2(const float* in, float* out, int64_t n, float lo, float hi);
+
 }  // namespace qat::kernels::x86

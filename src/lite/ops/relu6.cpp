@@ -1,4 +1,5 @@
 // RELU6: min(max(x, 0), 6). Quantized: TFLite's fixed-point ReluX as a table (activations.h).
+#include "kernels/optimized/binary_float.h"
 #include "lite/ops/unary_common.h"
 
 namespace qat::lite::ops {
@@ -10,7 +11,9 @@ void Prepare(OpContext& ctx) {
   });
 }
 void Eval(OpContext& ctx) {
-  EvalUnary(ctx, [](int64_t n, const float* x, float* y) { ref::ReluXFloat(n, x, y, 0.f, 6.f); });
+  EvalUnary(ctx, [&](int64_t n, const float* x, float* y) {
+    kernels::optimized::ClampFloat(n, x, y, 0.f, 6.f, ctx.pool);
+  });
 }
 
 }  // namespace
