@@ -8,6 +8,7 @@
 //            pad = max(0, f - (in - 1) % s - 1) and the leading padding is pad / 2.
 #include <cstring>
 
+#include "kernels/optimized/transpose_conv_float.h"
 #include "kernels/reference/conv.h"
 #include "kernels/reference/transpose_conv_bias.h"
 #include "lite/ops/mediapipe_ops.h"
@@ -60,14 +61,13 @@ void Prepare(OpContext& ctx) {
   p.pad_top = pad_h / 2;
   p.pad_left = pad_w / 2;
   ResizeOutput(ctx, 0, {p.batches, p.output_h, p.output_w, p.output_c});
-  ctx.scratch_bytes = (size_t)p.filter_h * p.filter_w * p.input_c * p.output_c * sizeof(float);
+  ctx.scratch_bytes = kernels::optimized::TransposeConvFloatScratchBytes(p, ctx.pool);
 }
 
 void Eval(OpContext& ctx) {
   const auto& p = Data<OpData>(ctx).params;
-  auto* packed = static_cast<float*>(ctx.scratch);
-  ref::PackConvFilterHWIO(p, ctx.in(1).as<float>(), packed);
-  ref::TransposeConvBiasFloatHWIO(p, ctx.in(0).as<float>(), packed, ctx.in(2).as<float>(), ctx.out(0).as<float>());
+  kernels::optimized::TransposeConvBiasFloat(p, ctx.in(0).as<float>(), ctx.in(1).as<float>(), ctx.in(2).as<float>(),
+                                             ctx.out(0).as<float>(), ctx.scratch, ctx.pool);
 }
 
 }  // namespace

@@ -1,0 +1,95 @@
+// Optimised Convolution2DTransposeBias (see transpose_conv_float.h). Multiply then add, never
+// fused (contraction off: the reference's rounding).
+#pragma GCC optimize("fp-contract=off")
+#include "kernels/optimized/transpose_conv_float.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "kernels/optimized/parallel.h"
+#include "kernels/reference/conv.h"
+#include "kernels/reference/transpose_conv_bias.h"
+
+namespace qat::kernels::optimized {
+
+namespace {
+constexpr int kLanes = 8;
+
+bool NoOverlap(const reference::ConvParams& p) { return p.filter_h <= p.stride_h && p.filter_w <= p.stride_w; }
+
+int64_t RowFloats(const reference::ConvParams& p) {
+  return (int64_t)p.input_c * ((p.input_w + kLanes - 1) / kLanes * kLanes);
+}
+}  // namespace
+
+size_t TransposeConvFloatScratchBytes(const reference::ConvParams& p, const ThreadPool* pool) {
+  if (!NoOverlap(p)) return (size_t)p.filter_h * p.filter_w * p.input_c * p.output_c * sizeof(float);
+  return (size_t)ParallelThreads(pool) * RowFloats(p) * sizeof(float);
+}
+
+void TransposeConvBiasFloat(const reference::ConvParams& p, const float* input, const float* filter,
+                            const float* bias, float* output, void* scratch, ThreadPool* pool) {
+  std::vector<float> owned;
+  if (!scratch) {
+    owned.resize(TransposeConvFloatScratchBytes(p, pool) / sizeof(float) + 1);
+    scratch = owned.data();
+  }
+  if (!NoOverlap(p)) {
+    auto* packed = static_cast<float*>(scratch);
+    reference::PackConvFilterHWIO(p, filter, packed);
+    reference::TransposeConvBiasFloatHWIO(p, input, packed, bias, output);
+    return;
+  }
+  const int IC = p.input_c, OC = p.output_c, W = p.input_w;
+  const int W8 = (W + kLanes - 1) / kLanes * kLanes;
+  const int64_t out_row = (int64_t)p.output_w * OC;
+  // Every output starts at the bias (pixels no tap reaches keep it).
+  const int64_t out_pixels = (int64_t)p.batches * p.output_h * p.output_w;
+  ParallelFor(pool, out_pixels, 4096, [&](int64_t b0, int64_t b1) {
+    for (int64_t i = b0; i < b1; ++i)
+      for (int oc = 0; oc < OC; ++oc) output[i * OC + oc] = bias ? bias[oc] : 0.f;
+  });
+  const int threads = ParallelThreads(pool);
+  const int64_t rows = (int64_t)p.batches * p.input_h;
+  float* xt_all = static_cast<float*>(scratch);
+  ParallelTasks(pool, threads, [&](int task) {
+    float* xt = xt_all + (size_t)task * IC * W8;  // [ic][x], x padded to W8 with zeros
+    const int64_t r0 = rows * task / threads, r1 = rows * (task + 1) / threads;
+    for (int64_t r = r0; r < r1; ++r) {
+      const int b = (int)(r / p.input_h), iy = (int)(r % p.input_h);
+      const float* in = input + r * W * IC;
+      for (int ic = 0; ic < IC; ++ic) {
+        float* t = xt + (size_t)ic * W8;
+        for (int x = 0; x < W; ++x) t[x] = in[(int64_t)x * IC + ic];
+        for (int x = W; x < W8; ++x) t[x] = 0.f;
+      }
+      for (int fy = 0; fy < p.filter_h; ++fy) {
+        const int oy = iy * p.stride_h - p.pad_top + fy;
+        if (oy < 0 || oy >= p.output_h) continue;
+        float* out_y = output + ((int64_t)b * p.output_h + oy) * out_row;
+        for (int fx = 0; fx < p.filter_w; ++fx)
+          for (int oc = 0; oc < OC; ++oc) {
+            const float* w = filter + (((int64_t)oc * p.filter_h + fy) * p.filter_w + fx) * IC;
+            const float b0 = bias ? bias[oc] : 0.f;
+            for (int x0 = 0; x0 < W; x0 += kLanes) {
+              float acc[kLanes];
+              for (int l = 0; l < kLanes; ++l) acc[l] = b0;
+              for (int ic = 0; ic < IC; ++ic) {
+                const float wv = w[ic];
+                const float* t = xt + (size_t)ic * W8 + x0;
+                for (int l = 0; l < kLanes; ++l) acc[l] += t[l] * wv;
+              }
+              for (int l = 0; l < kLanes && x0 + l < W; ++l) {
+                const int ox = (x0 + l) * p.stride_w - p.pad_left + fx;
+                if (ox >= 0 && ox < p.output_w) out_y[(int64_t)ox * OC + oc] = acc[l];
+              }
+            }
+          }
+      }
+    }
+  });
+}
+
+}  // namespace qat::kernels::optimized
