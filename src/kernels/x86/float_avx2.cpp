@@ -246,4 +246,32 @@ void ClampRowAvx2(const float* in, float* out, int64_t n, float lo, float hi) {
   }
 }
 
+void ResizeBilinearRowAvx2(const float* r0, const float* r1, int C, int ow, const int* x0, const int* x1,
+                           const float* wx, float wy, float* out) {
+  const float omy_s = 1 - wy;
+  const __m256 vy = _mm256_set1_ps(wy), omy = _mm256_set1_ps(omy_s);
+  const __m256i tail = TailMask(C % 8);
+  for (int x = 0; x < ow; ++x) {
+    const float w_s = wx[x];
+    const __m256 w = _mm256_set1_ps(w_s), omx = _mm256_set1_ps(1 - w_s);
+    const float *a = r0 + (int64_t)x0[x] * C, *b = r1 + (int64_t)x0[x] * C;
+    const float *c = r0 + (int64_t)x1[x] * C, *d = r1 + (int64_t)x1[x] * C;
+    float* o = out + (int64_t)x * C;
+    auto f = [&](__m256 va, __m256 vb, __m256 vc, __m256 vd) {
+      __m256 v = _mm256_mul_ps(_mm256_mul_ps(va, omy), omx);
+      v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_mul_ps(vb, vy), omx));
+      v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_mul_ps(vc, omy), w));
+      return _mm256_add_ps(v, _mm256_mul_ps(_mm256_mul_ps(vd, vy), w));
+    };
+    int ch = 0;
+    for (; ch + 8 <= C; ch += 8)
+      _mm256_storeu_ps(o + ch, f(_mm256_loadu_ps(a + ch), _mm256_loadu_ps(b + ch), _mm256_loadu_ps(c + ch),
+                                 _mm256_loadu_ps(d + ch)));
+    if (ch < C)
+      _mm256_maskstore_ps(o + ch, tail,
+                          f(_mm256_maskload_ps(a + ch, tail), _mm256_maskload_ps(b + ch, tail),
+                            _mm256_maskload_ps(c + ch, tail), _mm256_maskload_ps(d + ch, tail)));
+  }
+}
+
 }  // namespace qat::kernels::x86

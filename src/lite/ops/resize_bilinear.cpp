@@ -1,6 +1,7 @@
 // RESIZE_BILINEAR: inputs (input NHWC, constant int32 size [2] = {new_h, new_w}),
 // ResizeBilinearOptions (align_corners, half_pixel_centers). float32, int8, uint8 (same
 // quantization in and out).
+#include "kernels/optimized/resize_bilinear_float.h"
 #include "kernels/reference/resize_bilinear.h"
 #include "lite/ops/op_common.h"
 
@@ -47,7 +48,7 @@ void Eval(OpContext& ctx) {
   const LiteTensor& in = ctx.in(0);
   LiteTensor& out = ctx.out(0);
   switch (in.type) {
-    case DType::kFloat32: ref::ResizeBilinearFloat(p, in.as<float>(), out.as<float>()); break;
+    case DType::kFloat32: kernels::optimized::ResizeBilinearFloat(p, in.as<float>(), out.as<float>(), ctx.pool); break;
     case DType::kInt8: ref::ResizeBilinearInt8(p, in.as<int8_t>(), out.as<int8_t>()); break;
     default: ref::ResizeBilinearUint8(p, in.as<uint8_t>(), out.as<uint8_t>()); break;
   }
