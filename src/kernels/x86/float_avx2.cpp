@@ -5,6 +5,7 @@
 #pragma GCC optimize("fp-contract=off")
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/x86/float_x86.h"
@@ -271,6 +272,46 @@ void ResizeBilinearRowAvx2(const float* r0, const float* r1, int C, int ow, cons
       _mm256_maskstore_ps(o + ch, tail,
                           f(_mm256_maskload_ps(a + ch, tail), _mm256_maskload_ps(b + ch, tail),
                             _mm256_maskload_ps(c + ch, tail), _mm256_maskload_ps(d + ch, tail)));
+  }
+}
+
+void HardSwishRowAvx2(const float* in, float* out, int64_t n) {
+  const __m256 three = _mm256_set1_ps(3.f), zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.f);
+  // std::max(v, 0) is (v < 0) ? 0 : v = _mm256_max_ps(0, v); std::min(y, 6) = _mm256_min_ps(6, y).
+  auto f = [&](__m256 x) {
+    const __m256 r = _mm256_min_ps(six, _mm256_max_ps(zero, _mm256_add_ps(x, three)));
+    return _mm256_div_ps(_mm256_mul_ps(x, r), six);
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, f(_mm256_loadu_ps(in + i)));
+  if (i < n) {
+    const __m256i m = TailMask((int)(n - i));
+    _mm256_maskstore_ps(out + i, m, f(_mm256_maskload_ps(in + i, m)));
+  }
+}
+
+void MeanRowsAvx2(const float* in, int64_t rows, int64_t inner, float n, float* out) {
+  const __m256 vn = _mm256_set1_ps(n);
+  int64_t j = 0;
+  for (; j + 32 <= inner; j += 32) {  // four vectors of sums per pass over the rows
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* x = in + r * inner + j;
+      s0 = _mm256_add_ps(s0, _mm256_loadu_ps(x));
+      s1 = _mm256_add_ps(s1, _mm256_loadu_ps(x + 8));
+      s2 = _mm256_add_ps(s2, _mm256_loadu_ps(x + 16));
+      s3 = _mm256_add_ps(s3, _mm256_loadu_ps(x + 24));
+    }
+    _mm256_storeu_ps(out + j, _mm256_div_ps(s0, vn));
+    _mm256_storeu_ps(out + j + 8, _mm256_div_ps(s1, vn));
+    _mm256_storeu_ps(out + j + 16, _mm256_div_ps(s2, vn));
+    _mm256_storeu_ps(out + j + 24, _mm256_div_ps(s3, vn));
+  }
+  for (; j < inner; j += 8) {
+    const __m256i m = TailMask((int)std::min<int64_t>(8, inner - j));
+    __m256 s0 = _mm256_setzero_ps();
+    for (int64_t r = 0; r < rows; ++r) s0 = _mm256_add_ps(s0, _mm256_maskload_ps(in + r * inner + j, m));
+    _mm256_maskstore_ps(out + j, m, _mm256_div_ps(s0, vn));
   }
 }
 

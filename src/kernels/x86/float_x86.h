@@ -36,4 +36,11 @@ void ClampRowAvx2(const float* in, float* out, int64_t n, float lo, float hi);
 void ResizeBilinearRowAvx2(const float* r0, const float* r1, int C, int ow, const int* x0, const int* x1,
                            const float* wx, float wy, float* out);
 
+// out[i] = x * std::min(std::max(x + 3, 0), 6) / 6, x = in[i] (float HARD_SWISH).
+void HardSwishRowAvx2(const float* in, float* out, int64_t n);
+
+// out[j] = (0 + in[0][j] + in[1][j] + ... + in[rows - 1][j]) / n for j < inner, in[r] = in + r * inner
+// (float MEAN over a contiguous block of reduced axes).
+void MeanRowsAvx2(const float* in, int64_t rows, int64_t inner, float n, float* out);
+
 }  // namespace qat::kernels::x86

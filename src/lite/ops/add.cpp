@@ -1,7 +1,7 @@
 // ADD: two inputs with numpy-style broadcasting (up to 6-D), AddOptions (fused activation).
 // Types float32, int8, uint8 (integer algorithm: src/kernels/reference/arithmetic.h).
 #include "kernels/optimized/add.h"
-#include "kernels/optimized/binary_float.h"
+#include "kernels/optimized/elementwise_float.h"
 #include "lite/ops/binary_common.h"
 
 namespace qat::lite::ops {

@@ -2,6 +2,7 @@
 // the end; repeated axes are ignored. Integer algorithm selection follows TFLite 2.2 (mean.h):
 // the 4-D keep_dims mean over {1, 2} uses the fixed-point multiplier path, otherwise equal
 // input/output parameters give the integer mean, otherwise the float rescale.
+#include "kernels/optimized/mean_float.h"
 #include "kernels/reference/mean.h"
 #include "lite/ops/op_common.h"
 
@@ -65,7 +66,7 @@ void Eval(OpContext& ctx) {
   LiteTensor& out = ctx.out(0);
   auto* scratch = static_cast<int32_t*>(ctx.scratch);
   switch (in.type) {
-    case DType::kFloat32: ref::MeanFloat(p, in.as<float>(), out.as<float>()); break;
+    case DType::kFloat32: kernels::optimized::MeanFloat(p, in.as<float>(), out.as<float>(), ctx.pool); break;
     case DType::kInt8: ref::MeanInt8(p, in.as<int8_t>(), out.as<int8_t>(), scratch); break;
     default: ref::MeanUint8(p, in.as<uint8_t>(), out.as<uint8_t>(), scratch); break;
   }

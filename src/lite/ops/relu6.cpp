@@ -1,5 +1,5 @@
 // RELU6: min(max(x, 0), 6). Quantized: TFLite's fixed-point ReluX as a table (activations.h).
-#include "kernels/optimized/binary_float.h"
+#include "kernels/optimized/elementwise_float.h"
 #include "lite/ops/unary_common.h"
 
 namespace qat::lite::ops {

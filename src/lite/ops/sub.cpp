@@ -1,6 +1,6 @@
 // SUB: two inputs with numpy-style broadcasting (up to 6-D), SubOptions (fused activation).
 // Types float32, int8, uint8 (integer algorithm: src/kernels/reference/arithmetic.h).
-#include "kernels/optimized/binary_float.h"
+#include "kernels/optimized/elementwise_float.h"
 #include "lite/ops/binary_common.h"
 
 namespace qat::lite::ops {
@@ -11,7 +11,7 @@ void Prepare(OpContext& ctx) {
   PrepareBinary(ctx, BinaryKind::kSub, o ? o->fused_activation_function() : tflite::ActivationFunctionType::NONE);
 }
 
-// float32 runs the optimised twin (kernels/optimized/binary_float.h), the reference's values.
+// float32 runs the optimised twin (kernels/optimized/elementwise_float.h), the reference's values.
 void Eval(OpContext& ctx) {
   EvalBinary(
       ctx,

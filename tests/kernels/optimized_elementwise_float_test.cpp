@@ -1,8 +1,8 @@
-// Randomised bit-exactness test of the optimised float32 ADD / SUB / MUL against the reference
-// kernels on every compiled path: random broadcasts over ranks 1-5 (size-1 axes on either side,
-// scalars, inner broadcasts that merge and ones that do not), inputs with NaN, infinities and signed
-// zeros, random clamps, 1 thread and a pool of 2 with shapes large enough to split.
-// Seeded; equal bits (any NaN equals any NaN).
+// Randomised bit-exactness tests of the optimised float32 elementwise kernels against the
+// reference kernels on every compiled path: ADD / SUB / MUL over random broadcasts of ranks 1-5
+// (size-1 axes on either side, scalars, lower-rank inputs), the RELU clamp, HARD_SWISH and MEAN;
+// inputs with NaN, infinities and signed zeros, random clamps, 1 thread and a pool of 2 with
+// shapes large enough to split. Seeded; equal bits (any NaN equals any NaN).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +11,8 @@
 #include <random>
 #include <vector>
 
-#include "kernels/optimized/binary_float.h"
+#include "kernels/optimized/elementwise_float.h"
+#include "kernels/optimized/mean_float.h"
 #include "kernels/reference/activations.h"
 #include "optimized_test_util.h"
 #include "qat/thread_pool.h"
@@ -41,7 +42,7 @@ std::vector<float> Values(std::mt19937& rng, size_t n) {
   return v;
 }
 
-TEST(OptimizedBinaryFloat, MatchesReferenceOnEveryPath) {
+TEST(OptimizedElementwiseFloat, MatchesReferenceOnEveryPath) {
   const uint32_t seed = 31415;
   std::mt19937 rng(seed);
   ThreadPool pool(2);
@@ -90,7 +91,7 @@ TEST(OptimizedBinaryFloat, MatchesReferenceOnEveryPath) {
 
 // The float clamp of RELU / RELU6 / RELU_N1_TO_1: lengths around the vector widths, in place or
 // not, bounds with infinities.
-TEST(OptimizedBinaryFloat, ClampMatchesReference) {
+TEST(OptimizedElementwiseFloat, ClampMatchesReference) {
   std::mt19937 rng(2718);
   ThreadPool pool(2);
   const float inf = std::numeric_limits<float>::infinity();
@@ -111,6 +112,66 @@ TEST(OptimizedBinaryFloat, ClampMatchesReference) {
                                                     << " path " << KernelPathName(path);
         }
   }
+}
+
+TEST(OptimizedElementwiseFloat, HardSwishMatchesReference) {
+  std::mt19937 rng(4711);
+  ThreadPool pool(2);
+  for (int trial = 0; trial < 60; ++trial) {
+    const int64_t n = trial % 10 == 0 ? Uniform(rng, 40000, 90000) : Uniform(rng, 0, 40);
+    auto in = Values(rng, (size_t)n);
+    for (float& x : in)  // more values around the kinks at -3 and 3
+      if (Uniform(rng, 0, 3) == 0) x = (float)Uniform(rng, -4, 4) + (Uniform(rng, 0, 1) ? 0.f : 1e-3f);
+    std::vector<float> want((size_t)n);
+    reference::HardSwishFloat(n, in.data(), want.data());
+    for (KernelPath path : PathsToTest())
+      for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
+        std::vector<float> got((size_t)n, 9.f);
+        optimized::HardSwishFloat(n, in.data(), got.data(), tp, path);
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_TRUE(SameFloat(got[i], want[i])) << "trial " << trial << " element " << i << " x " << in[i]
+                                                  << " path " << KernelPathName(path);
+      }
+  }
+}
+
+// MEAN over random axis subsets of ranks 1-5 (contiguous reduced blocks take the fast path, the
+// others the reference), inner sizes around the vector widths.
+TEST(OptimizedElementwiseFloat, MeanMatchesReference) {
+  std::mt19937 rng(8080);
+  ThreadPool pool(2);
+  int fast = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    reference::MeanParams p;
+    p.rank = Uniform(rng, 1, 5);
+    int64_t n = 1;
+    for (int d = 0; d < p.rank; ++d) {
+      p.dims[d] = Uniform(rng, 0, 5) == 0 ? 1 : Uniform(rng, 1, d == p.rank - 1 ? 40 : 7);
+      p.reduce[d] = Uniform(rng, 0, 1);
+      n *= p.dims[d];
+    }
+    // The fast layout: kept, reduced, kept over the axes of size > 1.
+    int state = 0;
+    bool contiguous = true;
+    for (int d = 0; d < p.rank; ++d) {
+      if (p.dims[d] == 1) continue;
+      if (p.reduce[d]) contiguous = contiguous && state != 2, state = 1;
+      else if (state == 1) state = 2;
+    }
+    fast += contiguous;
+    const auto in = Values(rng, (size_t)n);
+    std::vector<float> want((size_t)p.output_size());
+    reference::MeanFloat(p, in.data(), want.data());
+    for (KernelPath path : PathsToTest())
+      for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
+        std::vector<float> got(want.size(), 9.f);
+        optimized::MeanFloat(p, in.data(), got.data(), tp, path);
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_TRUE(SameFloat(got[i], want[i])) << "trial " << trial << " element " << i << " path "
+                                                  << KernelPathName(path);
+      }
+  }
+  EXPECT_GT(fast, 80);
 }
 
 }  // namespace

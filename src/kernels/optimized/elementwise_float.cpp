@@ -1,5 +1,5 @@
-// Optimised float32 ADD / SUB / MUL driver (see binary_float.h).
-#include "kernels/optimized/binary_float.h"
+// Optimised float32 ADD / SUB / MUL driver (see elementwise_float.h).
+#include "kernels/optimized/elementwise_float.h"
 
 #include <algorithm>
 
@@ -95,6 +95,17 @@ void BinaryFloat(BinaryFloatOp op, const reference::ArithmeticParams& p, const r
       }
     }
   });
+}
+
+void HardSwishFloat(int64_t n, const float* in, float* out, ThreadPool* pool, KernelPath path) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (path != KernelPath::kPortable) {
+    ParallelFor(pool, n, 32768, [&](int64_t b, int64_t e) { x86::HardSwishRowAvx2(in + b, out + b, e - b); });
+    return;
+  }
+#endif
+  (void)pool;
+  reference::HardSwishFloat(n, in, out);
 }
 
 void ClampFloat(int64_t n, const float* in, float* out, float lo, float hi, ThreadPool* pool, KernelPath path) {
