@@ -4,13 +4,17 @@
 # float weights the int8 model dequantizes to), ORT's side the peers' NET_float.onnx. For every
 # (network, batch, threads) row `qat bench` and ORT (onnxruntime-node, ort_bench.mjs) run
 # alternately ROUNDS times; the table shows the median over rounds of each tool's own median
-# latency and ratio = qat / ORT (issue 6 asks for <= 1.0). Then, with --mediapipe, `qat bench` on
-# every MediaPipe float model of the peers (data/npm), 1 and 2 threads.
+# latency and ratio = qat / ORT (issue 6 asks for <= 1.0). Then, with --mediapipe, every MediaPipe
+# float model of the peers (data/npm) in qat and, converted by bench/tflite_to_onnx.py (same
+# weights, NCHW), in ORT, 1 and 2 threads.
 # --cpu (1-thread rows): also the CPU time per run of each tool, (cpu(N+W) - cpu(W)) / N from two
 # processes with W and N+W runs (GNU time, 10 ms ticks), which a machine shared with other jobs
 # disturbs far less than wall time (cache sharing aside). Not for 2 threads: qat's workers spin.
 #
-#   bench/float_vs_ort.sh [--qat build/qat] [--peers DIR] [--runs N] [--rounds R] [--quick] [--mediapipe] [--cpu]
+#   bench/float_vs_ort.sh [--qat build/qat] [--peers DIR] [--runs N] [--rounds R] [--quick] [--mediapipe]
+#                         [--only-mediapipe] [--check] [--cpu]
+# --only-mediapipe: the MediaPipe rows alone; --check: first the same random input through qat and
+# the converted model in ORT (bench/onnx_vs_qat_check.py), largest output difference printed.
 #
 # --peers defaults to $QAT_PEERS_DIR, then ~/.cache/qat-peers. Twins are written to $TMPDIR (or /tmp).
 # Idle machine please; the CPU and the load are printed with the table.
@@ -22,6 +26,8 @@ RUNS=50
 ROUNDS=3
 QUICK=0
 MEDIAPIPE=0
+ONLY_MEDIAPIPE=0
+CHECK=0
 CPU=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -31,8 +37,10 @@ while [[ $# -gt 0 ]]; do
     --rounds) ROUNDS="$2"; shift 2 ;;
     --quick) QUICK=1; shift ;;
     --mediapipe) MEDIAPIPE=1; shift ;;
+    --only-mediapipe) MEDIAPIPE=1; ONLY_MEDIAPIPE=1; shift ;;
+    --check) CHECK=1; shift ;;
     --cpu) CPU=1; shift ;;
-    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -85,6 +93,7 @@ median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:] 
 
 ROWS=("mbv1_100 1" "mbv1_050 1" "cnn 1" "cnn 64")
 [[ $QUICK == 1 ]] && { ROWS=("mbv1_100 1" "cnn 1"); ROUNDS=1; RUNS=10; }
+[[ $ONLY_MEDIAPIPE == 1 ]] && ROWS=()
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) logical CPUs;" \
      "qat ISA: ${QAT_ISA:-auto}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "qat: $QAT bench (float twins of the int8 models)   ORT: $NODE_DIR/ort_bench.mjs (NET_float.onnx)"
@@ -118,11 +127,28 @@ for row in "${ROWS[@]}"; do
 done
 
 if [[ $MEDIAPIPE == 1 ]]; then
+  # The same networks in ORT: bench/tflite_to_onnx.py writes each model as NCHW ONNX with the same
+  # float weights (fp16 constants folded; a model it cannot convert, e.g. DENSIFY, gets no ORT column).
   echo
-  echo "MediaPipe float models (qat bench, median ms, runs/median=$RUNS)"
-  printf '%-48s %10s %10s\n' model t1_ms t2_ms
+  echo "MediaPipe float models: qat bench vs ORT on the same network (bench/tflite_to_onnx.py), median ms over"
+  echo "$ROUNDS alternating rounds of $RUNS runs; ratio = qat / ORT"
+  printf '%-36s %7s %10s %10s %8s\n' model threads qat_ms ort_ms ratio
   while IFS= read -r m; do
-    t1=$(qat_median "$m" 1 1 "$RUNS"); t2=$(qat_median "$m" 1 2 "$RUNS")
-    printf '%-48s %10s %10s\n' "$(basename "$(dirname "$m")")/$(basename "$m")" "$t1" "$t2"
+    base=$(basename "$m" .tflite)
+    onnx="$TWINS/$base.onnx"
+    /usr/bin/python3 "$ROOT/bench/tflite_to_onnx.py" "$m" "$onnx" >/dev/null 2>&1 || onnx=""
+    [[ -n "$onnx" && $CHECK == 1 ]] && /usr/bin/python3 "$ROOT/bench/onnx_vs_qat_check.py" "$m" "$onnx" "$QAT" "$NODE_DIR"
+    for threads in 1 2; do
+      q=(); o=()
+      for ((r = 0; r < ROUNDS; r++)); do
+        q+=("$(qat_median "$m" 1 "$threads" "$RUNS")")
+        [[ -n "$onnx" ]] && o+=("$(ort_median "$onnx" 1 "$threads" "$RUNS")")
+      done
+      qm=$(median "${q[@]}")
+      om=nan
+      [[ -n "$onnx" ]] && om=$(median "${o[@]}")
+      ratio=$(python3 -c "import sys; q,o=sys.argv[1:]; print('nan' if 'nan' in (q,o) else f'{float(q)/float(o):.3f}')" "$qm" "$om")
+      printf '%-36s %7s %10s %10s %8s\n' "$base" "$threads" "$qm" "$om" "$ratio"
+    done
   done < <(find "$PEERS/data/npm" -name '*.tflite' | sort)
 fi

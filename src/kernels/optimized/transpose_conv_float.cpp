@@ -11,6 +11,7 @@
 #include "kernels/optimized/parallel.h"
 #include "kernels/reference/conv.h"
 #include "kernels/reference/transpose_conv_bias.h"
+#include "kernels/x86/float_x86.h"
 
 namespace qat::kernels::optimized {
 
@@ -19,8 +20,22 @@ constexpr int kLanes = 8;
 
 bool NoOverlap(const reference::ConvParams& p) { return p.filter_h <= p.stride_h && p.filter_w <= p.stride_w; }
 
+// The transposed row [ic][x] and one output column set (W8 floats).
 int64_t RowFloats(const reference::ConvParams& p) {
-  return (int64_t)p.input_c * ((p.input_w + kLanes - 1) / kLanes * kLanes);
+  return (int64_t)(p.input_c + 1) * ((p.input_w + kLanes - 1) / kLanes * kLanes);
+}
+
+// col[x] = b + xt[0][x] w[0] + ... + xt[ic-1][x] w[ic-1] (in order) for x < n (a multiple of 8).
+void DotColumns(const float* xt, int64_t ld, int ic, const float* w, float b, int64_t n, float* col,
+                KernelPath path) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (path != KernelPath::kPortable) return x86::DotColumnsAvx2(xt, ld, ic, w, b, n, col);
+#endif
+  for (int64_t x = 0; x < n; ++x) {
+    float acc = b;
+    for (int k = 0; k < ic; ++k) acc += xt[k * ld + x] * w[k];
+    col[x] = acc;
+  }
 }
 }  // namespace
 
@@ -30,7 +45,7 @@ size_t TransposeConvFloatScratchBytes(const reference::ConvParams& p, const Thre
 }
 
 void TransposeConvBiasFloat(const reference::ConvParams& p, const float* input, const float* filter,
-                            const float* bias, float* output, void* scratch, ThreadPool* pool) {
+                            const float* bias, float* output, void* scratch, ThreadPool* pool, KernelPath path) {
   std::vector<float> owned;
   if (!scratch) {
     owned.resize(TransposeConvFloatScratchBytes(p, pool) / sizeof(float) + 1);
@@ -55,7 +70,8 @@ void TransposeConvBiasFloat(const reference::ConvParams& p, const float* input, 
   const int64_t rows = (int64_t)p.batches * p.input_h;
   float* xt_all = static_cast<float*>(scratch);
   ParallelTasks(pool, threads, [&](int task) {
-    float* xt = xt_all + (size_t)task * IC * W8;  // [ic][x], x padded to W8 with zeros
+    float* xt = xt_all + (size_t)task * RowFloats(p);  // [ic][x], x padded to W8 with zeros
+    float* col = xt + (size_t)IC * W8;
     const int64_t r0 = rows * task / threads, r1 = rows * (task + 1) / threads;
     for (int64_t r = r0; r < r1; ++r) {
       const int b = (int)(r / p.input_h), iy = (int)(r % p.input_h);
@@ -73,18 +89,10 @@ void TransposeConvBiasFloat(const reference::ConvParams& p, const float* input, 
           for (int oc = 0; oc < OC; ++oc) {
             const float* w = filter + (((int64_t)oc * p.filter_h + fy) * p.filter_w + fx) * IC;
             const float b0 = bias ? bias[oc] : 0.f;
-            for (int x0 = 0; x0 < W; x0 += kLanes) {
-              float acc[kLanes];
-              for (int l = 0; l < kLanes; ++l) acc[l] = b0;
-              for (int ic = 0; ic < IC; ++ic) {
-                const float wv = w[ic];
-                const float* t = xt + (size_t)ic * W8 + x0;
-                for (int l = 0; l < kLanes; ++l) acc[l] += t[l] * wv;
-              }
-              for (int l = 0; l < kLanes && x0 + l < W; ++l) {
-                const int ox = (x0 + l) * p.stride_w - p.pad_left + fx;
-                if (ox >= 0 && ox < p.output_w) out_y[(int64_t)ox * OC + oc] = acc[l];
-              }
+            DotColumns(xt, W8, IC, w, b0, W8, col, path);
+            for (int x = 0; x < W; ++x) {
+              const int ox = x * p.stride_w - p.pad_left + fx;
+              if (ox >= 0 && ox < p.output_w) out_y[(int64_t)ox * OC + oc] = col[x];
             }
           }
       }

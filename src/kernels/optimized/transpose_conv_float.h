@@ -22,6 +22,7 @@ namespace qat::kernels::optimized {
 // (the call then allocates).
 size_t TransposeConvFloatScratchBytes(const reference::ConvParams& p, const ThreadPool* pool);
 void TransposeConvBiasFloat(const reference::ConvParams& p, const float* input, const float* filter,
-                            const float* bias, float* output, void* scratch, ThreadPool* pool);
+                            const float* bias, float* output, void* scratch, ThreadPool* pool,
+                            KernelPath path = ActiveKernelPath());
 
 }  // namespace qat::kernels::optimized

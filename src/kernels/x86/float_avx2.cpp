@@ -315,4 +315,30 @@ void MeanRowsAvx2(const float* in, int64_t rows, int64_t inner, float n, float* 
   }
 }
 
+void DotColumnsAvx2(const float* xt, int64_t ld, int ic, const float* w, float b, int64_t n, float* out) {
+  const __m256 vb = _mm256_set1_ps(b);
+  int64_t x = 0;
+  for (; x + 32 <= n; x += 32) {  // four independent sums per step
+    __m256 a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+    for (int k = 0; k < ic; ++k) {
+      const __m256 wk = _mm256_set1_ps(w[k]);
+      const float* t = xt + k * ld + x;
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(t), wk));
+      a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(t + 8), wk));
+      a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_loadu_ps(t + 16), wk));
+      a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_loadu_ps(t + 24), wk));
+    }
+    _mm256_storeu_ps(out + x, a0);
+    _mm256_storeu_ps(out + x + 8, a1);
+    _mm256_storeu_ps(out + x + 16, a2);
+    _mm256_storeu_ps(out + x + 24, a3);
+  }
+  for (; x < n; x += 8) {
+    __m256 a0 = vb;
+    for (int k = 0; k < ic; ++k)
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(xt + k * ld + x), _mm256_set1_ps(w[k])));
+    _mm256_storeu_ps(out + x, a0);
+  }
+}
+
 }  // namespace qat::kernels::x86

@@ -43,4 +43,9 @@ void HardSwishRowAvx2(const float* in, float* out, int64_t n);
 // (float MEAN over a contiguous block of reduced axes).
 void MeanRowsAvx2(const float* in, int64_t rows, int64_t inner, float n, float* out);
 
+// out[x] = b + xt[0][x] * w[0] + xt[1][x] * w[1] + ... + xt[ic - 1][x] * w[ic - 1] for x < n, in that
+// order (n a multiple of 8; xt[k] = xt + k * ld): the transposed-conv columns
+// (optimized/transpose_conv_float.h).
+void DotColumnsAvx2(const float* xt, int64_t ld, int ic, const float* w, float b, int64_t n, float* out);
+
 }  // namespace qat::kernels::x86
