@@ -60,7 +60,7 @@ void Pad(const reference::PadParams& p, const void* input, void* output, size_t 
   const int64_t row_out = out_dims[k], row_in = in_dims[k];
   int64_t rows = 1;
   for (int d = 0; d < k; ++d) rows *= out_dims[d];
-  if (rows == 0 || row_out == 0) return;
+  if (rows == 0 || row_out == 0 || unit == 0) return;  // an empty output (a zero-size axis)
   const size_t row_bytes = (size_t)row_out * ub;
   auto body = [&](int64_t r0, int64_t r1) {
     // The output row r0's index on axes [0, k) and its input row, if any.

@@ -23,7 +23,7 @@ void Pad(const PadParams& p, const void* input, void* output, size_t elem_size, 
   for (int64_t r = 0; r < rows; ++r) {
     int64_t o = p.rank > 0 ? p.before[p.rank - 1] : 0;
     for (int d = 0; d + 1 < p.rank; ++d) o += (idx[d] + p.before[d]) * out_stride[d];
-    std::memcpy(out + o * elem_size, in + r * inner * elem_size, inner * elem_size);
+    if (inner > 0) std::memcpy(out + o * elem_size, in + r * inner * elem_size, inner * elem_size);
     for (int d = p.rank - 2; d >= 0; --d) {
       if (++idx[d] < p.input_dims[d]) break;
       idx[d] = 0;
