@@ -165,7 +165,7 @@ TEST(OptimizedFloat, DepthwiseMatchesReference) {
     p.batches = Uniform(rng, 0, 3) == 0 ? 2 : 1;
     p.input_h = Uniform(rng, 1, 12);
     p.input_w = Uniform(rng, 1, 12);
-    p.input_c = p.output_c = Uniform(rng, 0, 3) == 0 ? Uniform(rng, 30, 70) : Uniform(rng, 1, 20);
+    p.input_c = p.output_c = Uniform(rng, 0, 3) == 0 ? Uniform(rng, 30, 70) : Uniform(rng, 1, 31);
     p.filter_h = Uniform(rng, 1, 5);
     p.filter_w = Uniform(rng, 0, 1) ? p.filter_h : Uniform(rng, 1, 5);
     if (!RandomWindow(rng, &p)) continue;

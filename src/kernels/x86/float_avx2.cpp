@@ -126,6 +126,34 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
   const float* wt[64];  // the taps' weight rows (taps <= 64, depthwise_float.cpp)
   for (int t = 0; t < taps; ++t) wt[t] = weights + tap_index[t] * c_stride;
   int i = 0;
+  // Fewer than 32 channels (MediaPipe's 8 / 16 / 24-channel layers): four pixels at a time over
+  // the 8-channel blocks (the last one masked), each weight vector loaded once per four pixels.
+  if (C < 32) {
+    for (; i + 4 <= npix; i += 4) {
+      const int64_t o0 = i * pixel_stride, o1 = o0 + pixel_stride, o2 = o1 + pixel_stride, o3 = o2 + pixel_stride;
+      float* ob = out + (int64_t)i * C;
+      for (int c = 0; c < C; c += 8) {
+        const bool full = c + 8 <= C;
+        auto ld = [&](const float* x) { return full ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, tail); };
+        __m256 a0 = _mm256_load_ps(bias + c), a1 = a0, a2 = a0, a3 = a0;
+        for (int t = 0; t < taps; ++t) {
+          const float* x = in[t] + c;
+          const __m256 w = _mm256_load_ps(wt[t] + c);
+          a0 = _mm256_add_ps(a0, _mm256_mul_ps(w, ld(x + o0)));
+          a1 = _mm256_add_ps(a1, _mm256_mul_ps(w, ld(x + o1)));
+          a2 = _mm256_add_ps(a2, _mm256_mul_ps(w, ld(x + o2)));
+          a3 = _mm256_add_ps(a3, _mm256_mul_ps(w, ld(x + o3)));
+        }
+        const __m256 r[4] = {ClampVec(a0, lo, hi), ClampVec(a1, lo, hi), ClampVec(a2, lo, hi), ClampVec(a3, lo, hi)};
+        for (int q = 0; q < 4; ++q) {
+          if (full)
+            _mm256_storeu_ps(ob + (int64_t)q * C + c, r[q]);
+          else
+            _mm256_maskstore_ps(ob + (int64_t)q * C + c, tail, r[q]);
+        }
+      }
+    }
+  }
   // Two pixels at a time over the 32-channel blocks: each weight vector is loaded once per pair.
   for (; i + 2 <= npix && C >= 32; i += 2) {
     const int64_t off0 = i * pixel_stride, off1 = off0 + pixel_stride;
