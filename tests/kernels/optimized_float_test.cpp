@@ -104,6 +104,39 @@ TEST(OptimizedFloat, ConvMatchesReferenceRandomShapes) {
   }
 }
 
+// Narrow layers (1-4 output channels, stride_w 1, at least 8 output columns: the pixels-as-lanes
+// path, e.g. MediaPipe's segmentation heads): widths around the 8 / 32-pixel steps, paddings,
+// stride_h and dilation_h 1-2, batch 1-2.
+TEST(OptimizedFloat, NarrowConvMatchesReference) {
+  const uint32_t seed = 4321;
+  std::mt19937 rng(seed);
+  int ran = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    reference::ConvParams p;
+    p.batches = Uniform(rng, 1, 2);
+    p.input_h = Uniform(rng, 1, 7);
+    p.input_w = Uniform(rng, 8, 75);
+    p.input_c = Uniform(rng, 1, 12);
+    p.output_c = Uniform(rng, 1, optimized::kFloatNarrowMaxOC);
+    p.filter_h = Uniform(rng, 1, 3);
+    p.filter_w = Uniform(rng, 1, 5);
+    p.stride_h = Uniform(rng, 1, 2);
+    p.stride_w = 1;
+    p.dilation_h = Uniform(rng, 1, 2);
+    p.dilation_w = 1;
+    const auto pad = Uniform(rng, 0, 1) ? reference::Padding::kSame : reference::Padding::kValid;
+    reference::ComputePadding(pad, p.input_h, p.filter_h, p.stride_h, p.dilation_h, &p.output_h, &p.pad_top);
+    reference::ComputePadding(pad, p.input_w, p.filter_w, 1, 1, &p.output_w, &p.pad_left);
+    if (p.output_h <= 0 || p.output_w < 8) continue;
+    p.float_act = RandomFloatClamp(rng);
+    ASSERT_TRUE(optimized::PackConvFloat(p, std::vector<float>(p.output_c * p.filter_h * p.filter_w * p.input_c).data(),
+                                         nullptr).narrow);
+    ++ran;
+    CheckConv(p, rng, "narrow seed " + std::to_string(seed) + " trial " + std::to_string(trial));
+  }
+  EXPECT_GT(ran, 30);
+}
+
 // Layer shapes of MobileNet v1 (batch 1 and 2): the first 3x3 stride-2 layer over 3 channels, 1x1
 // layers with K large enough for several L2 panel groups, few rows (7x7) split by channels.
 TEST(OptimizedFloat, ConvMobileNetShapes) {

@@ -94,6 +94,30 @@ int64_t BlockTiles(const PackedConvFloat& pc) {
   return std::clamp<int64_t>((96 << 10) / (MR * std::max<int64_t>(pc.K, 1) * (int64_t)sizeof(float)), 1, 32);
 }
 
+// Narrow layers: the padded row width of the channel planes, and the planes' floats (every input
+// row of every image, then one zero row).
+int64_t NarrowWidth(const reference::ConvParams& p) {
+  return ((int64_t)p.output_w + p.filter_w - 1 + 7) / 8 * 8 + 8;
+}
+int64_t NarrowFloats(const PackedConvFloat& pc) {
+  const reference::ConvParams& p = pc.p;
+  return ((int64_t)p.batches * p.input_h + 1) * p.input_c * NarrowWidth(p);
+}
+
+// Portable twin of x86::NarrowConvRowAvx2.
+void NarrowRowPortable(const float* const* rows, int64_t wp, int C, int fh, int fw, const float* w, int64_t w_stride,
+                       const float* bias, int OC, int OW, float* out, float lo, float hi) {
+  for (int x = 0; x < OW; ++x)
+    for (int oc = 0; oc < OC; ++oc) {
+      float acc = bias[oc];
+      int64_t k = 0;
+      for (int fy = 0; fy < fh; ++fy)
+        for (int fx = 0; fx < fw; ++fx)
+          for (int ic = 0; ic < C; ++ic, ++k) acc += rows[fy][ic * wp + x + fx] * w[k * w_stride + oc];
+      out[(int64_t)x * OC + oc] = std::min(std::max(acc, lo), hi);
+    }
+}
+
 // Panels per L2-resident group: K x 16 floats each, about 192 KiB per group.
 int PanelGroup(int64_t K) { return (int)std::max<int64_t>(1, (192 * 1024) / (K * NR * (int64_t)sizeof(float))); }
 
@@ -105,6 +129,8 @@ PackedConvFloat PackConvFloat(const reference::ConvParams& p, const float* filte
   pc.K = (int64_t)p.filter_h * p.filter_w * p.input_c;
   pc.panels = (p.output_c + NR - 1) / NR;
   pc.direct = p.filter_h == 1 && p.filter_w == 1 && p.pad_top == 0 && p.pad_left == 0;
+  pc.narrow = p.output_c <= kFloatNarrowMaxOC && p.stride_w == 1 && p.dilation_w == 1 && p.output_w >= 8 &&
+              p.input_h * p.input_w > 1;
   // Gather needs distinct offsets: a window row narrower than the input row.
   if (!pc.direct && p.input_c <= kFloatGatherMaxC && (int64_t)(p.filter_w - 1) * p.dilation_w < p.input_w) {
     const int64_t row = (int64_t)p.input_w * p.input_c;
@@ -142,16 +168,78 @@ PackedConvFloat PackFullyConnectedFloat(const reference::FullyConnectedParams& f
 }
 
 size_t ConvFloatScratchBytes(const PackedConvFloat& pc, const ThreadPool* pool) {
+  if (pc.narrow) return (size_t)NarrowFloats(pc) * sizeof(float) + 64;
   if (pc.direct) return 0;
   const Split s = ChooseSplit(pc, ParallelThreads(pool));
   return (size_t)s.tasks * BlockTiles(pc) * MR * RowFloats(pc) * sizeof(float) + 64;
 }
+
+namespace {
+void NarrowConv(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
+                KernelPath path) {
+  const reference::ConvParams& p = pc.p;
+  const int C = p.input_c, W = p.input_w, OC = p.output_c;
+  const int64_t wp = NarrowWidth(p);
+  std::vector<float> owned;
+  float* planes;
+  if (scratch) {
+    planes = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
+  } else {
+    owned.resize((size_t)NarrowFloats(pc));
+    planes = owned.data();
+  }
+  const int64_t in_rows = (int64_t)p.batches * p.input_h;
+  const int64_t plane_row = (int64_t)C * wp;  // one input row as C planes of wp floats
+  float* zero_row = planes + in_rows * plane_row;
+  std::fill(zero_row, zero_row + plane_row, 0.f);
+  // Input row r -> planes: column ix at pad_left + ix, zeros around.
+  ParallelFor(pool, in_rows, 8, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* src = input + r * W * C;
+      float* dst = planes + r * plane_row;
+      for (int ic = 0; ic < C; ++ic) {
+        float* d = dst + ic * wp;
+        std::fill(d, d + wp, 0.f);
+        for (int ix = 0; ix < W; ++ix) {
+          const int64_t j = (int64_t)ix + p.pad_left;
+          if (j >= 0 && j < wp) d[j] = src[(int64_t)ix * C + ic];
+        }
+      }
+    }
+  });
+  const int64_t out_rows = (int64_t)p.batches * p.output_h;
+  ParallelFor(pool, out_rows, 4, [&](int64_t r0, int64_t r1) {
+    const float* rows[64];
+    std::vector<const float*> big;
+    const float** rp = p.filter_h <= 64 ? rows : (big.resize(p.filter_h), big.data());
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / p.output_h;
+      const int oy = (int)(r % p.output_h);
+      for (int fy = 0; fy < p.filter_h; ++fy) {
+        const int iy = oy * p.stride_h - p.pad_top + fy * p.dilation_h;
+        rp[fy] = iy >= 0 && iy < p.input_h ? planes + (b * p.input_h + iy) * plane_row : zero_row;
+      }
+      float* out = output + r * p.output_w * OC;
+#if defined(__x86_64__) || defined(_M_X64)
+      if (path != KernelPath::kPortable) {
+        x86::NarrowConvRowAvx2(rp, wp, C, p.filter_h, p.filter_w, pc.weights.data(), NR, pc.bias.data(), OC,
+                               p.output_w, out, p.float_act.min, p.float_act.max);
+        continue;
+      }
+#endif
+      NarrowRowPortable(rp, wp, C, p.filter_h, p.filter_w, pc.weights.data(), NR, pc.bias.data(), OC, p.output_w,
+                        out, p.float_act.min, p.float_act.max);
+    }
+  });
+}
+}  // namespace
 
 void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
                KernelPath path) {
   const reference::ConvParams& p = pc.p;
   const int64_t M = OutputRows(p), K = pc.K;
   if (M == 0) return;
+  if (pc.narrow) return NarrowConv(pc, input, output, scratch, pool, path);
   const int64_t tiles = (M + MR - 1) / MR;
   const Split s = ChooseSplit(pc, ParallelThreads(pool));
   std::vector<float> owned;

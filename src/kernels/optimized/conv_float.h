@@ -20,6 +20,11 @@
 //     padding is first copied, zeros included, to a per-row patch with the input's row stride;
 //   - other filters: the rows are gathered (im2col, zeros for padding) into a per-task scratch
 //     of 6 x K floats.
+// Narrow layers (output_c <= kFloatNarrowMaxOC, stride_w and dilation_w 1, at least 8 output
+// columns: MediaPipe's 1-channel segmentation heads) would waste most of a 16-channel panel; they
+// run with output pixels as the vector axis instead: the input rows are first transposed to
+// channel planes with zero padding columns, then 8 consecutive output pixels of one channel
+// accumulate bias + w * x over (fy, fx, ic) in that order, one broadcast weight per step.
 // Blocking: panels are grouped so one group's weights (K x 16 x group) stay in L2 while every
 // 6-row tile of the task runs over the group; the tile's rows stay in L1 across the group.
 // Threads: ParallelTasks (kernels/optimized/parallel.h), one task per thread: output rows when
@@ -43,12 +48,14 @@ namespace qat::kernels::optimized {
 inline constexpr int kFloatGemmMR = 6;
 inline constexpr int kFloatGemmNR = 16;
 inline constexpr int kFloatGatherMaxC = 8;
+inline constexpr int kFloatNarrowMaxOC = 4;
 
 struct PackedConvFloat {
   reference::ConvParams p;    // FULLY_CONNECTED: a 1x1 conv over a batches x 1 x 1 x K input
   int64_t K = 0;              // filter_h * filter_w * input_c
   int panels = 0;             // ceil(output_c / 16)
   bool direct = false;        // 1x1 filter, no padding: rows read the input in place
+  bool narrow = false;        // few output channels, stride_w 1: pixels are the vector axis
   bool gather = false;        // windows read in place through `offsets` (few input channels)
   int64_t patch = 0;          // gather: floats per border patch (the largest offset + 1)
   std::vector<int32_t> offsets;  // gather: K offsets into a window, in the reference's tap order

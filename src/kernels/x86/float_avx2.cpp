@@ -369,4 +369,50 @@ void DotColumnsAvx2(const float* xt, int64_t ld, int ic, const float* w, float b
   }
 }
 
+void NarrowConvRowAvx2(const float* const* rows, int64_t wp, int C, int fh, int fw, const float* w, int64_t w_stride,
+                       const float* bias, int OC, int OW, float* out, float lo, float hi) {
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  // n (1..8) pixels of channel oc from x.
+  auto store = [&](int x, int oc, __m256 v, int n) {
+    v = ClampVec(v, vlo, vhi);
+    float* o = out + (int64_t)x * OC + oc;
+    if (OC == 1 && n == 8) return _mm256_storeu_ps(o, v);
+    alignas(32) float tmp[8];
+    _mm256_store_ps(tmp, v);
+    for (int l = 0; l < n; ++l) o[(int64_t)l * OC] = tmp[l];
+  };
+  for (int oc = 0; oc < OC; ++oc) {
+    const __m256 vb = _mm256_set1_ps(bias[oc]);
+    int x = 0;
+    for (; x + 32 <= OW; x += 32) {  // four independent sums per step
+      __m256 a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+      int64_t k = 0;
+      for (int fy = 0; fy < fh; ++fy)
+        for (int fx = 0; fx < fw; ++fx)
+          for (int ic = 0; ic < C; ++ic, ++k) {
+            const __m256 wk = _mm256_set1_ps(w[k * w_stride + oc]);
+            const float* t = rows[fy] + ic * wp + x + fx;
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(t), wk));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(t + 8), wk));
+            a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_loadu_ps(t + 16), wk));
+            a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_loadu_ps(t + 24), wk));
+          }
+      store(x, oc, a0, 8);
+      store(x + 8, oc, a1, 8);
+      store(x + 16, oc, a2, 8);
+      store(x + 24, oc, a3, 8);
+    }
+    for (; x < OW; x += 8) {  // the planes are padded: reading past OW is in bounds
+      __m256 a0 = vb;
+      int64_t k = 0;
+      for (int fy = 0; fy < fh; ++fy)
+        for (int fx = 0; fx < fw; ++fx)
+          for (int ic = 0; ic < C; ++ic, ++k)
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(rows[fy] + ic * wp + x + fx),
+                                                 _mm256_set1_ps(w[k * w_stride + oc])));
+      store(x, oc, a0, std::min(8, OW - x));
+    }
+  }
+}
+
 }  // namespace qat::kernels::x86

@@ -48,4 +48,10 @@ void MeanRowsAvx2(const float* in, int64_t rows, int64_t inner, float n, float* 
 // (optimized/transpose_conv_float.h).
 void DotColumnsAvx2(const float* xt, int64_t ld, int ic, const float* w, float b, int64_t n, float* out);
 
+// One output row of a narrow float conv (optimized/conv_float.h): out[x * OC + oc] =
+// clamp(bias[oc] + sum over (fy, fx, ic) in that order of rows[fy][ic * wp + x + fx] *
+// w[k * w_stride + oc]), k = (fy * fw + fx) * C + ic, for x < OW; 8 pixels per vector.
+void NarrowConvRowAvx2(const float* const* rows, int64_t wp, int C, int fh, int fw, const float* w, int64_t w_stride,
+                       const float* bias, int OC, int OW, float* out, float lo, float hi);
+
 }  // namespace qat::kernels::x86
