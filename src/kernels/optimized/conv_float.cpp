@@ -44,6 +44,14 @@ GemmFn SelectGemm(KernelPath path) {
   return FloatGemmPortable;
 }
 
+// Up to 12 rows and 8 channels (panels with at most 8 live channels).
+GemmFn SelectGemm8(KernelPath path) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (path != KernelPath::kPortable) return x86::FloatGemm8Avx2;
+#endif
+  return FloatGemmPortable;
+}
+
 int64_t OutputRows(const reference::ConvParams& p) { return (int64_t)p.batches * p.output_h * p.output_w; }
 
 // How the work is split: `tasks` tasks, each a range of 6-row tiles x a range of panels.
@@ -252,7 +260,7 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
       cols = owned.data();
     }
   }
-  const GemmFn gemm = SelectGemm(path);
+  const GemmFn gemm = SelectGemm(path), gemm8 = SelectGemm8(path);
   const int group = PanelGroup(K);
   const float lo = p.float_act.min, hi = p.float_act.max;
   const int OC = p.output_c;
@@ -372,6 +380,16 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
         for (int pn = g0; pn < g1; ++pn) {
           const int n0 = pn * NR;
           const float* w = pc.weights.data() + (size_t)pn * K * NR;
+          if (OC - n0 <= NR / 2) {  // at most 8 live channels: 12 x 8 tiles (two 6-row tiles each)
+            for (int64_t t = tb; t < te; t += 2) {
+              const int64_t m0 = t * MR;
+              // Tile t + 1 only when it is in this block (its rows are in block_rows).
+              const int mr = (int)std::min<int64_t>((t + 1 < te ? 2 : 1) * MR, M - m0);
+              gemm8(mr, OC - n0, K, block_rows.data() + (t - tb) * MR, offsets, w, pc.bias.data() + n0,
+                    output + m0 * OC + n0, OC, lo, hi, t == t0);
+            }
+            continue;
+          }
           for (int64_t t = tb; t < te; ++t) {
             const int64_t m0 = t * MR;
             const int mr = (int)std::min<int64_t>(MR, M - m0);

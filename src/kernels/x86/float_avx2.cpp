@@ -102,7 +102,69 @@ void GemmMr(int mr, int nr, int64_t K, const float* const* a, const int32_t* off
   }
 }
 
+// MR (1..12) rows x 8 channels: for panels with at most 8 live channels (output_c 8, 24, ...), where
+// the 6 x 16 tile would compute half its lanes for nothing. Same k order, same ops per output.
+template <int MR, bool kGather>
+inline void GemmTile8(int nr, int64_t K, const float* const* a, const int32_t* off, const float* b, const float* bias,
+                      float* c, int64_t ldc, float act_min, float act_max) {
+  __m256 acc[MR];
+  const float* ap[MR];
+  const __m256 b0 = _mm256_load_ps(bias);
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) {
+    acc[r] = b0;
+    ap[r] = a[r];
+  }
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < K; ++k) {
+    const __m256 w = _mm256_load_ps(b + k * 16);
+    const int64_t ak = kGather ? off[k] : k;
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(w, _mm256_broadcast_ss(ap[r] + ak)));
+  }
+  const __m256 lo = _mm256_set1_ps(act_min), hi = _mm256_set1_ps(act_max);
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) {
+    const __m256 v = ClampVec(acc[r], lo, hi);
+    float* cr = c + r * ldc;
+    if (nr == 8) {
+      _mm256_storeu_ps(cr, v);
+    } else {
+      alignas(32) float tmp[8];
+      _mm256_store_ps(tmp, v);
+      std::memcpy(cr, tmp, sizeof(float) * nr);
+    }
+  }
+}
+
+template <bool kGather>
+void Gemm8Mr(int mr, int nr, int64_t K, const float* const* a, const int32_t* off, const float* b, const float* bias,
+             float* c, int64_t ldc, float lo, float hi) {
+  switch (mr) {
+    case 12: return GemmTile8<12, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 11: return GemmTile8<11, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 10: return GemmTile8<10, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 9: return GemmTile8<9, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 8: return GemmTile8<8, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 7: return GemmTile8<7, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 6: return GemmTile8<6, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 5: return GemmTile8<5, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 4: return GemmTile8<4, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 3: return GemmTile8<3, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 2: return GemmTile8<2, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    default: return GemmTile8<1, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+  }
+}
+
 }  // namespace
+
+void FloatGemm8Avx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
+                    const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool /*prefetch_b*/) {
+  if (offsets)
+    Gemm8Mr<true>(mr, nr, K, a, offsets, b, bias, c, ldc, act_min, act_max);
+  else
+    Gemm8Mr<false>(mr, nr, K, a, nullptr, b, bias, c, ldc, act_min, act_max);
+}
 
 void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
                    const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {

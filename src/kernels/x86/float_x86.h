@@ -31,6 +31,11 @@ void BinaryFloatRowAvx2(int op, const float* a, int sa, const float* b, int sb, 
 // out[i] = std::min(std::max(in[i], lo), hi) for i < n (NaN kept): float RELU / RELU6 / RELU_N1_TO_1.
 void ClampRowAvx2(const float* in, float* out, int64_t n, float lo, float hi);
 
+// FloatGemmAvx2 for up to 12 rows (mr 1..12) and the first nr <= 8 channels of the panel b (still
+// [K][16]): panels with at most 8 live channels.
+void FloatGemm8Avx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
+                    const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
+
 // One output row of the float RESIZE_BILINEAR (optimized/resize_bilinear_float.h): input rows r0
 // (y0) and r1 (y1), per output column x the columns x0[x], x1[x] and weight wx[x].
 void ResizeBilinearRowAvx2(const float* r0, const float* r1, int C, int ow, const int* x0, const int* x1,
