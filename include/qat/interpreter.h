@@ -59,6 +59,10 @@ struct InterpreterOptions {
   int micro_batch = -1;
   // AllocateTensors refuses arenas larger than this (a corrupt shape must not exhaust memory).
   size_t max_arena_bytes = size_t(16) << 30;
+  // Fold each float RELU / RELU6 into the CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB or
+  // MUL that alone feeds it (same outputs; the intermediate tensor is then not written). false, or
+  // the environment variable QAT_NO_FUSE=1, keeps every node.
+  bool fuse_activations = true;
   tfl::VerifyOptions verify;
 };
 
@@ -154,6 +158,9 @@ class Interpreter {
   const LiteTensor& tensor(int index) const;
   int nodes_size() const { return (int)nodes_.size(); }
   const OpContext& node(int index) const;
+  // Float RELU / RELU6 nodes folded into their producer (InterpreterOptions::fuse_activations);
+  // such a node is skipped and reports no inputs or outputs.
+  int fused_activations() const;
   size_t arena_bytes() const { return arena_size_; }
   // Images per pass when a batch runs in micro-batches (0: the whole batch at once).
   int micro_batch() const { return micro_; }
@@ -167,6 +174,7 @@ class Interpreter {
   Interpreter() = default;
   void Build();
   void PlanArena();
+  void FuseFloatActivations();
   template <class T> static T* CheckedData(LiteTensor& t) {
     if (t.type != dtype_of<T>::value)
       throw UsageError(fmt::format("tensor '{}' has type {}, not {}", t.name, dtype_name(t.type), dtype_name(dtype_of<T>::value)));

@@ -9,6 +9,7 @@
 #include <map>
 #include <new>
 
+#include "kernels/reference/types.h"
 #include "lite/op_resolver.h"
 #include "qat/thread_pool.h"
 #include "qat/tflite/schema_generated.h"
@@ -16,6 +17,16 @@
 namespace qat::lite {
 
 namespace {
+namespace ref = kernels::reference;
+
+// QAT_NO_FUSE=1: no activation fusion (A/B, or to read the intermediate tensors).
+bool NoFuseFromEnv() {
+  static const bool v = [] {
+    const char* e = std::getenv("QAT_NO_FUSE");
+    return e && *e && *e != '0';
+  }();
+  return v;
+}
 constexpr size_t kAlign = 64;
 size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
@@ -44,6 +55,7 @@ struct Interpreter::Node {
   OpContext ctx;
   OpRegistration reg;
   bool inited = false;
+  bool fused = false;  // a float RELU / RELU6 folded into its producer (FuseFloatActivations): skipped
 };
 
 void Interpreter::ArenaFree::operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(kAlign)); }
@@ -189,9 +201,59 @@ void Interpreter::Build() {
     ctx.pool = pool_.get();
     nodes_.push_back(std::move(node));
   }
+  if (opt_.fuse_activations && !NoFuseFromEnv()) FuseFloatActivations();
   for (auto& n : nodes_) {
     if (n->reg.init) n->ctx.user_data = n->reg.init(n->ctx);
     n->inited = true;
+  }
+}
+
+// A float RELU or RELU6 whose input is the single output of a CONV_2D, DEPTHWISE_CONV_2D,
+// FULLY_CONNECTED, ADD, SUB or MUL, read by nothing else and not a graph input or output, is
+// folded into that op: the op writes the RELU's output tensor with its clamp narrowed to the
+// RELU's range (the same values: the clamps compose exactly, op_api.h), the RELU node is skipped
+// and the intermediate tensor is never written (as in TFLite with XNNPACK, intermediates are not
+// guaranteed). One pass over the memory instead of two (MediaPipe's ADD + RELU residual blocks).
+int Interpreter::fused_activations() const {
+  int n = 0;
+  for (const auto& np : nodes_) n += np->fused;
+  return n;
+}
+
+void Interpreter::FuseFloatActivations() {
+  const size_t nt = tensors_.size();
+  std::vector<int> producer(nt, -1), consumers(nt, 0);
+  std::vector<uint8_t> graph_io(nt, 0);
+  for (int t : inputs_) graph_io[t] = 1;
+  for (int t : outputs_) graph_io[t] = 1;
+  auto index = [&](const LiteTensor* t) { return (size_t)(t - tensors_.data()); };
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    for (const LiteTensor* t : nodes_[k]->ctx.inputs)
+      if (t) ++consumers[index(t)];
+    for (const LiteTensor* t : nodes_[k]->ctx.outputs) producer[index(t)] = (int)k;
+  }
+  auto fusable_producer = [](const std::string& name) {
+    return name == "CONV_2D" || name == "DEPTHWISE_CONV_2D" || name == "FULLY_CONNECTED" || name == "ADD" ||
+           name == "SUB" || name == "MUL";
+  };
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    Node& r = *nodes_[k];
+    const bool relu = r.ctx.op_name == "RELU", relu6 = r.ctx.op_name == "RELU6";
+    if (!(relu || relu6) || r.ctx.inputs.size() != 1 || r.ctx.outputs.size() != 1 || !r.ctx.inputs[0]) continue;
+    const size_t t = index(r.ctx.inputs[0]), o = index(r.ctx.outputs[0]);
+    if (tensors_[t].type != DType::kFloat32 || tensors_[o].type != DType::kFloat32) continue;
+    if (tensors_[t].is_const || tensors_[t].is_variable || graph_io[t] || consumers[t] != 1 || producer[t] < 0) continue;
+    Node& p = *nodes_[producer[t]];
+    if (p.fused || !fusable_producer(p.ctx.op_name) || p.ctx.outputs.size() != 1) continue;
+    const ref::FloatRange a = ref::ActivationRangeFloat(relu ? ref::Activation::kRelu : ref::Activation::kRelu6);
+    p.ctx.fused_act_min = std::max(p.ctx.fused_act_min, a.min);
+    p.ctx.fused_act_max = std::min(p.ctx.fused_act_max, a.max);
+    p.ctx.outputs[0] = &tensors_[o];
+    producer[o] = producer[t];
+    producer[t] = -1;
+    r.fused = true;
+    r.ctx.inputs.clear();
+    r.ctx.outputs.clear();
   }
 }
 
@@ -233,6 +295,7 @@ void Interpreter::PrepareNodes(int batch) {
     OpContext& ctx = np->ctx;
     ctx.scratch_bytes = 0;
     ctx.scratch = nullptr;
+    if (np->fused) continue;
     ctx.resize_output = [&ctx](int output, const std::vector<int32_t>& dims) {
       if (output < 0 || output >= (int)ctx.outputs.size()) ctx.fail("resize_output: output {} out of range", output);
       for (int32_t d : dims)
@@ -577,13 +640,14 @@ void Interpreter::Invoke() {
 // following op, as in TFLite's per-op profiler. Without profiling no clock is read.
 void Interpreter::RunNodes(int64_t* row) {
   if (!row) {
-    for (auto& np : nodes_) np->reg.eval(np->ctx);
+    for (auto& np : nodes_)
+      if (!np->fused) np->reg.eval(np->ctx);
     return;
   }
   using Clock = std::chrono::steady_clock;
   Clock::time_point prev = Clock::now();
   for (size_t k = 0; k < nodes_.size(); ++k) {
-    nodes_[k]->reg.eval(nodes_[k]->ctx);
+    if (!nodes_[k]->fused) nodes_[k]->reg.eval(nodes_[k]->ctx);
     const Clock::time_point now = Clock::now();
     row[k] += std::chrono::duration_cast<std::chrono::nanoseconds>(now - prev).count();
     prev = now;
@@ -616,7 +680,7 @@ InvokeProfile Interpreter::profile() const {
     const OpContext& ctx = nodes_[k]->ctx;
     OpProfile op;
     op.node = (int)k;
-    op.op = ctx.op_name;
+    op.op = nodes_[k]->fused ? ctx.op_name + " (fused)" : ctx.op_name;
     if (!ctx.outputs.empty()) {
       const size_t t = (size_t)(ctx.outputs[0] - tensors_.data());
       op.output_shape = micro_ && !full_dims_[t].empty() ? full_dims_[t] : ctx.outputs[0]->dims;

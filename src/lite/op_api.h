@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,12 @@ struct OpContext {
   void* user_data = nullptr;             // returned by init
   kernels::RequantMode requant = kernels::RequantMode::kTflite;
   ThreadPool* pool = nullptr;            // the interpreter's threads (size 1 when --threads 1)
+  // A float RELU / RELU6 fused into this node by the interpreter (its output then is the RELU's):
+  // FloatActivationRange narrows the op's own clamp to this range. Clamps compose exactly:
+  // clamp(clamp(v, a, b), c, d) = clamp(v, max(a, c), min(b, d)) when the ranges overlap, and every
+  // fused activation range contains 0.
+  float fused_act_min = -std::numeric_limits<float>::infinity();
+  float fused_act_max = std::numeric_limits<float>::infinity();
   // Set by prepare: bytes of scratch memory eval needs; the arena provides it in `scratch`.
   size_t scratch_bytes = 0;
   void* scratch = nullptr;

@@ -85,7 +85,10 @@ inline void QuantizedActivationRange(const OpContext& ctx, ref::Activation act, 
 inline ref::FloatRange FloatActivationRange(const OpContext& ctx, ref::Activation act) {
   if (act == ref::Activation::kTanh || act == ref::Activation::kSignBit)
     ctx.fail("fused activation {} is not supported", (int)act);
-  return ref::ActivationRangeFloat(act);
+  ref::FloatRange r = ref::ActivationRangeFloat(act);
+  r.min = std::max(r.min, ctx.fused_act_min);  // a RELU the interpreter fused into this node
+  r.max = std::min(r.max, ctx.fused_act_max);
+  return r;
 }
 
 inline void ResizeOutput(OpContext& ctx, int i, const std::vector<int32_t>& dims) {
