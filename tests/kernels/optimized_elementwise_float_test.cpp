@@ -22,25 +22,7 @@ namespace {
 
 using namespace testing;
 
-bool SameFloat(float a, float b) {
-  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
-  return std::memcmp(&a, &b, sizeof a) == 0;
-}
-
-std::vector<float> Values(std::mt19937& rng, size_t n) {
-  std::uniform_real_distribution<float> u(-3.f, 3.f);
-  std::vector<float> v(n);
-  for (float& x : v) {
-    const int r = Uniform(rng, 0, 99);
-    x = r == 0 ? std::numeric_limits<float>::quiet_NaN()
-               : r == 1 ? std::numeric_limits<float>::infinity()
-               : r == 2 ? -std::numeric_limits<float>::infinity()
-               : r == 3 ? -0.f
-               : r == 4 ? 0.f
-               : u(rng);
-  }
-  return v;
-}
+std::vector<float> Values(std::mt19937& rng, size_t n) { return SpecialFloats(rng, n, -3.f, 3.f); }
 
 TEST(OptimizedElementwiseFloat, MatchesReferenceOnEveryPath) {
   const uint32_t seed = 31415;

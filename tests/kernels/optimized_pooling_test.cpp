@@ -18,28 +18,35 @@ namespace {
 
 using namespace testing;
 
+// Random pooling windows: sizes, global pooling every tenth trial, strides, SAME / VALID; false when
+// the output is empty.
+bool RandomPool(std::mt19937& rng, int trial, int max_channels, reference::PoolParams* pp) {
+  reference::PoolParams& p = *pp;
+  p.batches = Uniform(rng, 1, 2);
+  p.input_h = Uniform(rng, 1, 12);
+  p.input_w = Uniform(rng, 1, 12);
+  p.channels = Uniform(rng, 1, max_channels);
+  p.filter_h = Uniform(rng, 1, 4);
+  p.filter_w = Uniform(rng, 1, 4);
+  if (trial % 10 == 0) {  // global pooling
+    p.filter_h = p.input_h;
+    p.filter_w = p.input_w;
+  }
+  p.stride_h = Uniform(rng, 1, 3);
+  p.stride_w = Uniform(rng, 1, 3);
+  const auto pad = Uniform(rng, 0, 1) ? reference::Padding::kSame : reference::Padding::kValid;
+  reference::ComputePadding(pad, p.input_h, p.filter_h, p.stride_h, 1, &p.output_h, &p.pad_top);
+  reference::ComputePadding(pad, p.input_w, p.filter_w, p.stride_w, 1, &p.output_w, &p.pad_left);
+  return p.output_h > 0 && p.output_w > 0;
+}
+
 template <class T>
 void RunTrials(bool is_uint8, uint32_t seed, int trials) {
   std::mt19937 rng(seed);
   ThreadPool pool(2);
   for (int trial = 0; trial < trials; ++trial) {
     reference::PoolParams p;
-    p.batches = Uniform(rng, 1, 2);
-    p.input_h = Uniform(rng, 1, 12);
-    p.input_w = Uniform(rng, 1, 12);
-    p.channels = Uniform(rng, 1, 80);
-    p.filter_h = Uniform(rng, 1, 4);
-    p.filter_w = Uniform(rng, 1, 4);
-    if (trial % 10 == 0) {  // global pooling
-      p.filter_h = p.input_h;
-      p.filter_w = p.input_w;
-    }
-    p.stride_h = Uniform(rng, 1, 3);
-    p.stride_w = Uniform(rng, 1, 3);
-    const auto pad = Uniform(rng, 0, 1) ? reference::Padding::kSame : reference::Padding::kValid;
-    reference::ComputePadding(pad, p.input_h, p.filter_h, p.stride_h, 1, &p.output_h, &p.pad_top);
-    reference::ComputePadding(pad, p.input_w, p.filter_w, p.stride_w, 1, &p.output_w, &p.pad_left);
-    if (p.output_h == 0 || p.output_w == 0) continue;
+    if (!RandomPool(rng, trial, 80, &p)) continue;
     RandomClamp(rng, is_uint8, &p.act_min, &p.act_max);
     auto input = RandomBytes<T>(rng, (size_t)p.batches * p.input_h * p.input_w * p.channels);
     const size_t out_n = (size_t)p.batches * p.output_h * p.output_w * p.channels;
@@ -72,50 +79,20 @@ void RunTrials(bool is_uint8, uint32_t seed, int trials) {
 // float32: random values with NaNs, infinities and signed zeros sprinkled in, random clamps
 // (none, ReLU, ReLU6, an odd range); compared bit for bit (NaN payloads aside: any NaN equals
 // any NaN here).
-bool SameFloat(float a, float b) {
-  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
-  return std::memcmp(&a, &b, sizeof a) == 0;
-}
-
 TEST(OptimizedPooling, FloatMatchesReferenceOnEveryPath) {
   const uint32_t seed = 4242;
   std::mt19937 rng(seed);
   ThreadPool pool(2);
-  std::uniform_real_distribution<float> u(-4.f, 4.f);
   for (int trial = 0; trial < 200; ++trial) {
     reference::PoolParams p;
-    p.batches = Uniform(rng, 1, 2);
-    p.input_h = Uniform(rng, 1, 12);
-    p.input_w = Uniform(rng, 1, 12);
-    p.channels = Uniform(rng, 1, 40);
-    p.filter_h = Uniform(rng, 1, 4);
-    p.filter_w = Uniform(rng, 1, 4);
-    if (trial % 10 == 0) {
-      p.filter_h = p.input_h;
-      p.filter_w = p.input_w;
-    }
-    p.stride_h = Uniform(rng, 1, 3);
-    p.stride_w = Uniform(rng, 1, 3);
-    const auto pad = Uniform(rng, 0, 1) ? reference::Padding::kSame : reference::Padding::kValid;
-    reference::ComputePadding(pad, p.input_h, p.filter_h, p.stride_h, 1, &p.output_h, &p.pad_top);
-    reference::ComputePadding(pad, p.input_w, p.filter_w, p.stride_w, 1, &p.output_w, &p.pad_left);
-    if (p.output_h == 0 || p.output_w == 0) continue;
+    if (!RandomPool(rng, trial, 40, &p)) continue;
     switch (Uniform(rng, 0, 3)) {
       case 0: p.float_act = reference::ActivationRangeFloat(reference::Activation::kRelu); break;
       case 1: p.float_act = reference::ActivationRangeFloat(reference::Activation::kRelu6); break;
       case 2: p.float_act = {-0.75f, 1.5f}; break;
       default: p.float_act = {}; break;
     }
-    std::vector<float> input((size_t)p.batches * p.input_h * p.input_w * p.channels);
-    for (float& x : input) {
-      const int r = Uniform(rng, 0, 99);
-      x = r == 0 ? std::numeric_limits<float>::quiet_NaN()
-                 : r == 1 ? std::numeric_limits<float>::infinity()
-                 : r == 2 ? -std::numeric_limits<float>::infinity()
-                 : r == 3 ? -0.f
-                 : r == 4 ? 0.f
-                 : u(rng);
-    }
+    const auto input = SpecialFloats(rng, (size_t)p.batches * p.input_h * p.input_w * p.channels, -4.f, 4.f);
     const size_t out_n = (size_t)p.batches * p.output_h * p.output_w * p.channels;
     for (bool average : {false, true}) {
       std::vector<float> want(out_n);

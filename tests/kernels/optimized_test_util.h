@@ -1,7 +1,10 @@
 // Shared helpers of the optimised-kernel tests: random layer parameters (seeded, reproducible)
 // and the list of code paths this CPU can run.
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -19,6 +22,28 @@ inline std::vector<KernelPath> PathsToTest() {
 }
 
 inline int Uniform(std::mt19937& rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
+
+// n floats uniform in [lo, hi) with NaN, +-infinity, -0 and +0 sprinkled in (1 % each).
+inline std::vector<float> SpecialFloats(std::mt19937& rng, size_t n, float lo, float hi) {
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) {
+    const int r = Uniform(rng, 0, 99);
+    x = r == 0 ? std::numeric_limits<float>::quiet_NaN()
+               : r == 1 ? std::numeric_limits<float>::infinity()
+               : r == 2 ? -std::numeric_limits<float>::infinity()
+               : r == 3 ? -0.f
+               : r == 4 ? 0.f
+               : u(rng);
+  }
+  return v;
+}
+
+// Equal bits, except that any NaN equals any NaN (payloads aside).
+inline bool SameFloat(float a, float b) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
 
 // A zero point, biased toward the extremes of the type.
 inline int32_t ZeroPoint(std::mt19937& rng, bool is_uint8) {

@@ -268,26 +268,6 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
   // 1x1, stride 1, no padding: output row m reads input row m.
   const bool contiguous = pc.direct && p.stride_h == 1 && p.stride_w == 1;
 
-  // Row pointers of a direct (1x1, unpadded) conv's tile.
-  auto DirectRows = [&](int64_t m0, int mr, const float** rows) {
-    if (contiguous) {
-      for (int r = 0; r < mr; ++r) rows[r] = input + (m0 + r) * p.input_c;
-      return;
-    }
-    int64_t b = m0 / ohw;
-    int oy = (int)((m0 % ohw) / p.output_w), ox = (int)((m0 % ohw) % p.output_w);
-    for (int r = 0; r < mr; ++r) {
-      if (r > 0 && ++ox == p.output_w) {
-        ox = 0;
-        if (++oy == p.output_h) {
-          oy = 0;
-          ++b;
-        }
-      }
-      rows[r] = input + ((b * p.input_h + (int64_t)oy * p.stride_h) * p.input_w + (int64_t)ox * p.stride_w) * p.input_c;
-    }
-  };
-
   ParallelTasks(pool, s.tasks, [&](int task) {
     int64_t t0 = 0, t1 = tiles;
     int p0 = 0, p1 = pc.panels;
@@ -307,7 +287,10 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
     auto tile_rows = [&](int64_t t, float* col_base, const float** rows) {
       const int64_t m0 = t * MR;
       const int mr = (int)std::min<int64_t>(MR, M - m0);
-      if (pc.direct) return DirectRows(m0, mr, rows);
+      if (contiguous) {  // 1x1, stride 1, no padding: output row m reads input row m
+        for (int r = 0; r < mr; ++r) rows[r] = input + (m0 + r) * p.input_c;
+        return;
+      }
       // (b, oy, ox) of the tile's first row by division, then stepped (no division per row).
       int64_t b = m0 / ohw;
       int oy = (int)((m0 % ohw) / p.output_w), ox = (int)((m0 % ohw) % p.output_w);
@@ -318,6 +301,11 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
             oy = 0;
             ++b;
           }
+        }
+        if (pc.direct) {  // 1x1 without padding, strided: the input pixel in place
+          rows[r] = input + ((b * p.input_h + (int64_t)oy * p.stride_h) * p.input_w + (int64_t)ox * p.stride_w) *
+                                p.input_c;
+          continue;
         }
         float* col = col_base + (size_t)r * row_floats;
         const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
