@@ -208,18 +208,18 @@ void Interpreter::Build() {
   }
 }
 
-// A float RELU or RELU6 whose input is the single output of a CONV_2D, DEPTHWISE_CONV_2D,
-// FULLY_CONNECTED, ADD, SUB or MUL, read by nothing else and not a graph input or output, is
-// folded into that op: the op writes the RELU's output tensor with its clamp narrowed to the
-// RELU's range (the same values: the clamps compose exactly, op_api.h), the RELU node is skipped
-// and the intermediate tensor is never written (as in TFLite with XNNPACK, intermediates are not
-// guaranteed). One pass over the memory instead of two (MediaPipe's ADD + RELU residual blocks).
 int Interpreter::fused_activations() const {
   int n = 0;
   for (const auto& np : nodes_) n += np->fused;
   return n;
 }
 
+// A float RELU or RELU6 whose input is the single output of a CONV_2D, DEPTHWISE_CONV_2D,
+// FULLY_CONNECTED, ADD, SUB or MUL, read by nothing else and not a graph input or output, is
+// folded into that op: the op writes the RELU's output tensor with its clamp narrowed to the
+// RELU's range (the same values: the clamps compose exactly, op_api.h), the RELU node is skipped
+// and the intermediate tensor is never written (as in TFLite with XNNPACK, intermediates are not
+// guaranteed). One pass over the memory instead of two (MediaPipe's ADD + RELU residual blocks).
 void Interpreter::FuseFloatActivations() {
   const size_t nt = tensors_.size();
   std::vector<int> producer(nt, -1), consumers(nt, 0);
