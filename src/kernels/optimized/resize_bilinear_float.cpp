@@ -13,16 +13,6 @@
 namespace qat::kernels::optimized {
 
 namespace {
-// The reference's coordinate rule (resize_bilinear.cpp), kept identical.
-inline float Scale(int in, int out, bool align_corners) {
-  return (align_corners && out > 1) ? (float)(in - 1) / (float)(out - 1) : (float)in / (float)out;
-}
-inline void Interp(int dst, float scale, bool half_pixel, int in_size, float* src, int* lo, int* hi) {
-  *src = half_pixel ? ((float)dst + 0.5f) * scale - 0.5f : (float)dst * scale;
-  *lo = std::max((int)std::floor(*src), 0);
-  *hi = std::min((int)std::ceil(*src), in_size - 1);
-}
-
 void RowPortable(const float* r0, const float* r1, int C, int ow, const int* x0, const int* x1, const float* wx,
                  float wy, float* out) {
   const float omy = 1 - wy;
@@ -38,14 +28,14 @@ void RowPortable(const float* r0, const float* r1, int C, int ow, const int* x0,
 
 void ResizeBilinearFloat(const reference::ResizeBilinearParams& p, const float* input, float* output,
                          ThreadPool* pool, KernelPath path) {
-  const float sy = Scale(p.input_h, p.output_h, p.align_corners);
-  const float sx = Scale(p.input_w, p.output_w, p.align_corners);
+  const float sy = reference::ResizeScale(p.input_h, p.output_h, p.align_corners);
+  const float sx = reference::ResizeScale(p.input_w, p.output_w, p.align_corners);
   const int C = p.channels;
   std::vector<int> x0(p.output_w), x1(p.output_w);
   std::vector<float> wx(p.output_w);
   for (int x = 0; x < p.output_w; ++x) {
     float ix;
-    Interp(x, sx, p.half_pixel_centers, p.input_w, &ix, &x0[x], &x1[x]);
+    reference::ResizeCoord(x, sx, p.half_pixel_centers, p.input_w, &ix, &x0[x], &x1[x]);
     wx[x] = ix - (float)x0[x];
   }
   const int64_t rows = (int64_t)p.batches * p.output_h;
@@ -55,7 +45,7 @@ void ResizeBilinearFloat(const reference::ResizeBilinearParams& p, const float* 
       const int b = (int)(r / p.output_h), y = (int)(r % p.output_h);
       float iy;
       int y0, y1;
-      Interp(y, sy, p.half_pixel_centers, p.input_h, &iy, &y0, &y1);
+      reference::ResizeCoord(y, sy, p.half_pixel_centers, p.input_h, &iy, &y0, &y1);
       const float wy = iy - (float)y0;
       const float* in0 = input + ((int64_t)b * p.input_h + y0) * p.input_w * C;
       const float* in1 = input + ((int64_t)b * p.input_h + y1) * p.input_w * C;

@@ -3,30 +3,22 @@
 namespace qat::kernels::reference {
 
 namespace {
-inline float Scale(int in, int out, bool align_corners) {
-  return (align_corners && out > 1) ? (float)(in - 1) / (float)(out - 1) : (float)in / (float)out;
-}
-inline void Interp(int dst, float scale, bool half_pixel, int in_size, float* src, int* lo, int* hi) {
-  *src = half_pixel ? ((float)dst + 0.5f) * scale - 0.5f : (float)dst * scale;
-  *lo = std::max((int)std::floor(*src), 0);
-  *hi = std::min((int)std::ceil(*src), in_size - 1);
-}
 
 template <class T, class Store>
 void Resize(const ResizeBilinearParams& p, const T* input, T* output, Store store) {
-  const float sy = Scale(p.input_h, p.output_h, p.align_corners);
-  const float sx = Scale(p.input_w, p.output_w, p.align_corners);
+  const float sy = ResizeScale(p.input_h, p.output_h, p.align_corners);
+  const float sx = ResizeScale(p.input_w, p.output_w, p.align_corners);
   const int C = p.channels;
   for (int b = 0; b < p.batches; ++b)
     for (int y = 0; y < p.output_h; ++y) {
       float iy;
       int y0, y1;
-      Interp(y, sy, p.half_pixel_centers, p.input_h, &iy, &y0, &y1);
+      ResizeCoord(y, sy, p.half_pixel_centers, p.input_h, &iy, &y0, &y1);
       const float wy = iy - (float)y0;
       for (int x = 0; x < p.output_w; ++x) {
         float ix;
         int x0, x1;
-        Interp(x, sx, p.half_pixel_centers, p.input_w, &ix, &x0, &x1);
+        ResizeCoord(x, sx, p.half_pixel_centers, p.input_w, &ix, &x0, &x1);
         const float wx = ix - (float)x0;
         const T* r0 = input + ((int64_t)b * p.input_h + y0) * p.input_w * C;
         const T* r1 = input + ((int64_t)b * p.input_h + y1) * p.input_w * C;
@@ -48,8 +40,8 @@ namespace {
 // XNNPACK's q11 ibilinear (see resize_bilinear.h).
 template <class T>
 void ResizeXnnpack(const ResizeBilinearParams& p, const T* input, T* output) {
-  const float sy = Scale(p.input_h, p.output_h, p.align_corners);
-  const float sx = Scale(p.input_w, p.output_w, p.align_corners);
+  const float sy = ResizeScale(p.input_h, p.output_h, p.align_corners);
+  const float sx = ResizeScale(p.input_w, p.output_w, p.align_corners);
   const bool legacy = p.align_corners || !p.half_pixel_centers;
   auto coord = [&](int dst, float scale, int in_size, int* lo, int* hi, int32_t* alpha) {
     float src;

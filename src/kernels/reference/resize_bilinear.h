@@ -3,6 +3,8 @@
 //   src = half_pixel ? (dst + 0.5) * scale - 0.5 : dst * scale;
 //   lo = max(floor(src), 0), hi = min(ceil(src), in - 1), weight = src - lo.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/reference/types.h"
@@ -16,6 +18,17 @@ struct ResizeBilinearParams {
   bool half_pixel_centers = false;
   RequantMode mode = RequantMode::kTflite;  // 8-bit paths only
 };
+
+// The coordinate rule above, shared with the optimised kernel (the same floats, so the same bits):
+// scale of one axis, and for output index dst its source coordinate, lower and upper input index.
+inline float ResizeScale(int in, int out, bool align_corners) {
+  return (align_corners && out > 1) ? (float)(in - 1) / (float)(out - 1) : (float)in / (float)out;
+}
+inline void ResizeCoord(int dst, float scale, bool half_pixel, int in_size, float* src, int* lo, int* hi) {
+  *src = half_pixel ? ((float)dst + 0.5f) * scale - 0.5f : (float)dst * scale;
+  *lo = std::max((int)std::floor(*src), 0);
+  *hi = std::min((int)std::ceil(*src), in_size - 1);
+}
 
 void ResizeBilinearFloat(const ResizeBilinearParams& p, const float* input, float* output);
 // 8-bit (same scale and zero point in and out):
