@@ -60,8 +60,9 @@ struct InterpreterOptions {
   // AllocateTensors refuses arenas larger than this (a corrupt shape must not exhaust memory).
   size_t max_arena_bytes = size_t(16) << 30;
   // Fold each float RELU / RELU6 into the CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB or
-  // MUL that alone feeds it (same outputs; the intermediate tensor is then not written). false, or
-  // the environment variable QAT_NO_FUSE=1, keeps every node.
+  // MUL that alone feeds it, and each float residual ADD (conv output + a tensor of the same shape)
+  // into that CONV_2D (same outputs; the intermediate tensor is then not written). false, or the
+  // environment variable QAT_NO_FUSE=1, keeps every node.
   bool fuse_activations = true;
   tfl::VerifyOptions verify;
 };
@@ -80,7 +81,7 @@ struct TensorDetails {
 
 // One op of an InvokeProfile. Times are wall milliseconds over the recorded Invoke runs.
 struct OpProfile {
-  int node = 0;                        // execution index
+  int node = 0;                        // the model's operator index (ops are listed in execution order)
   std::string op;                      // builtin name ("CONV_2D") or custom code
   std::vector<int32_t> output_shape;   // output 0 (empty if the op has none)
   double median_ms = 0, mean_ms = 0, min_ms = 0, max_ms = 0;
@@ -161,6 +162,11 @@ class Interpreter {
   // Float RELU / RELU6 nodes folded into their producer (InterpreterOptions::fuse_activations);
   // such a node is skipped and reports no inputs or outputs.
   int fused_activations() const;
+  // Float ADD nodes folded into the CONV_2D that feeds them (a residual add; same switch as
+  // fuse_activations), skipped like the fused activations. Where the ADD's other operand is
+  // written after the conv, the conv runs in the ADD's slot: node(i) and the profile still use the
+  // model's operator indices, the profile lists the ops in execution order.
+  int fused_adds() const;
   size_t arena_bytes() const { return arena_size_; }
   // Images per pass when a batch runs in micro-batches (0: the whole batch at once).
   int micro_batch() const { return micro_; }
@@ -175,6 +181,7 @@ class Interpreter {
   void Build();
   void PlanArena();
   void FuseFloatActivations();
+  void FuseFloatResidualAdds();
   template <class T> static T* CheckedData(LiteTensor& t) {
     if (t.type != dtype_of<T>::value)
       throw UsageError(fmt::format("tensor '{}' has type {}, not {}", t.name, dtype_name(t.type), dtype_name(dtype_of<T>::value)));

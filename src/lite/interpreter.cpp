@@ -201,7 +201,10 @@ void Interpreter::Build() {
     ctx.pool = pool_.get();
     nodes_.push_back(std::move(node));
   }
-  if (opt_.fuse_activations && !NoFuseFromEnv()) FuseFloatActivations();
+  if (opt_.fuse_activations && !NoFuseFromEnv()) {
+    FuseFloatActivations();
+    FuseFloatResidualAdds();  // after: an ADD's fused RELU comes along
+  }
   for (auto& n : nodes_) {
     if (n->reg.init) n->ctx.user_data = n->reg.init(n->ctx);
     n->inited = true;
@@ -210,7 +213,12 @@ void Interpreter::Build() {
 
 int Interpreter::fused_activations() const {
   int n = 0;
-  for (const auto& np : nodes_) n += np->fused;
+  for (const auto& np : nodes_) n += np->fused && np->ctx.op_name != "ADD";
+  return n;
+}
+int Interpreter::fused_adds() const {
+  int n = 0;
+  for (const auto& np : nodes_) n += np->fused && np->ctx.op_name == "ADD";
   return n;
 }
 
@@ -254,6 +262,72 @@ void Interpreter::FuseFloatActivations() {
     r.fused = true;
     r.ctx.inputs.clear();
     r.ctx.outputs.clear();
+  }
+}
+
+// A float ADD of two same-shaped tensors, one of them (t) the single output of a float CONV_2D
+// read by nothing else and not a graph input or output, the other (r) ready before that conv
+// runs (a constant, a graph input or variable, or written by an earlier node), is folded into the
+// conv: the conv writes the ADD's output, adding r to each block of outputs right after computing
+// it (kernels/optimized/conv_float.h, FloatResidual), with the ADD's clamp (its own activation and
+// any RELU fused into it above) and operand order, so the values are the unfused graph's bit for
+// bit. The conv's output is then never written to memory and read back (MediaPipe's residual
+// blocks: CONV_2D + ADD + RELU become one pass; ONNX Runtime fuses the same "Conv + Sum").
+void Interpreter::FuseFloatResidualAdds() {
+  const size_t nt = tensors_.size();
+  std::vector<int> producer(nt, -1), consumers(nt, 0);
+  std::vector<uint8_t> graph_io(nt, 0);
+  for (int t : inputs_) graph_io[t] = 1;
+  for (int t : outputs_) graph_io[t] = 1;
+  auto index = [&](const LiteTensor* t) { return (size_t)(t - tensors_.data()); };
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    for (const LiteTensor* t : nodes_[k]->ctx.inputs)
+      if (t) ++consumers[index(t)];
+    for (const LiteTensor* t : nodes_[k]->ctx.outputs) producer[index(t)] = (int)k;
+  }
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    Node& a = *nodes_[k];
+    if (a.fused || a.ctx.op_name != "ADD" || a.ctx.inputs.size() != 2 || a.ctx.outputs.size() != 1) continue;
+    if (!a.ctx.inputs[0] || !a.ctx.inputs[1] || a.ctx.inputs[0] == a.ctx.inputs[1]) continue;
+    const size_t o = index(a.ctx.outputs[0]);
+    const auto* opts = a.ctx.op ? a.ctx.op->builtin_options_as_AddOptions() : nullptr;
+    const auto act = opts ? (ref::Activation)(uint8_t)opts->fused_activation_function() : ref::Activation::kNone;
+    if (act == ref::Activation::kTanh || act == ref::Activation::kSignBit) continue;
+    for (int side = 0; side < 2; ++side) {
+      const size_t t = index(a.ctx.inputs[side]), r = index(a.ctx.inputs[1 - side]);
+      auto f32 = [&](size_t i) { return tensors_[i].type == DType::kFloat32; };
+      if (!f32(t) || !f32(r) || !f32(o)) break;
+      if (tensors_[t].is_const || tensors_[t].is_variable || graph_io[t] || consumers[t] != 1 || producer[t] < 0) continue;
+      Node& p = *nodes_[producer[t]];
+      if (p.fused || p.ctx.op_name != "CONV_2D" || p.ctx.outputs.size() != 1 || p.ctx.residual) continue;
+      if (p.ctx.inputs.size() < 2 || p.ctx.inputs.size() > 3) continue;
+      if (tensors_[r].is_variable || model_dims_[t] != model_dims_[r] || model_dims_[o] != model_dims_[t]) continue;
+      // r must be complete when the conv runs. When a node between the conv and the ADD writes it
+      // (face_detection_full_range: the PAD of the skip path), the conv runs in the ADD's slot
+      // instead: nothing else reads its output, and its inputs (no variables) are ready earlier.
+      const bool move = producer[r] > producer[t];
+      if (move && std::any_of(p.ctx.inputs.begin(), p.ctx.inputs.end(),
+                              [](const LiteTensor* x) { return x && x->is_variable; }))
+        continue;
+      const ref::FloatRange range = ref::ActivationRangeFloat(act);
+      p.ctx.residual = &tensors_[r];
+      p.ctx.residual_first = side == 1;  // r was the ADD's input 0
+      p.ctx.residual_min = std::max(range.min, a.ctx.fused_act_min);
+      p.ctx.residual_max = std::min(range.max, a.ctx.fused_act_max);
+      if (p.ctx.inputs.size() == 2) p.ctx.inputs.push_back(nullptr);  // the absent bias keeps its slot
+      p.ctx.inputs.push_back(&tensors_[r]);
+      p.ctx.outputs[0] = &tensors_[o];
+      producer[o] = producer[t];
+      if (move) {
+        std::swap(nodes_[producer[t]], nodes_[k]);  // the objects stay; a and p still name them
+        producer[o] = (int)k;
+      }
+      producer[t] = -1;
+      a.fused = true;
+      a.ctx.inputs.clear();
+      a.ctx.outputs.clear();
+      break;
+    }
   }
 }
 
@@ -679,7 +753,7 @@ InvokeProfile Interpreter::profile() const {
   for (size_t k = 0; k < n; ++k) {
     const OpContext& ctx = nodes_[k]->ctx;
     OpProfile op;
-    op.node = (int)k;
+    op.node = ctx.node_index;  // the model's index (a conv with a fused ADD runs in the ADD's slot)
     op.op = nodes_[k]->fused ? ctx.op_name + " (fused)" : ctx.op_name;
     if (!ctx.outputs.empty()) {
       const size_t t = (size_t)(ctx.outputs[0] - tensors_.data());
@@ -734,7 +808,10 @@ const LiteTensor& Interpreter::tensor(int index) const {
 
 const OpContext& Interpreter::node(int index) const {
   if (index < 0 || index >= nodes_size()) throw UsageError(fmt::format("node {} out of range", index));
-  return nodes_[index]->ctx;
+  if (nodes_[index]->ctx.node_index == index) return nodes_[index]->ctx;
+  for (const auto& np : nodes_)  // moved by FuseFloatResidualAdds
+    if (np->ctx.node_index == index) return np->ctx;
+  throw UsageError(fmt::format("node {} not found", index));
 }
 
 void Interpreter::SetInput(int i, const void* data, size_t bytes) {

@@ -182,9 +182,25 @@ size_t ConvFloatScratchBytes(const PackedConvFloat& pc, const ThreadPool* pool) 
   return (size_t)s.tasks * BlockTiles(pc) * MR * RowFloats(pc) * sizeof(float) + 64;
 }
 
+void ApplyFloatResidual(const FloatResidual& res, int64_t offset, float* out, int64_t n, KernelPath path) {
+  const float* r = res.data + offset;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (path != KernelPath::kPortable) {
+    // op 0: a + b in the ADD's operand order; in place (each vector is read before it is written).
+    if (res.first) return x86::BinaryFloatRowAvx2(0, r, 1, out, 1, out, n, res.lo, res.hi);
+    return x86::BinaryFloatRowAvx2(0, out, 1, r, 1, out, n, res.lo, res.hi);
+  }
+#endif
+  (void)path;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = res.first ? r[i] + out[i] : out[i] + r[i];
+    out[i] = std::min(std::max(v, res.lo), res.hi);
+  }
+}
+
 namespace {
 void NarrowConv(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
-                KernelPath path) {
+                KernelPath path, const FloatResidual* residual) {
   const reference::ConvParams& p = pc.p;
   const int C = p.input_c, W = p.input_w, OC = p.output_c;
   const int64_t wp = NarrowWidth(p);
@@ -238,16 +254,20 @@ void NarrowConv(const PackedConvFloat& pc, const float* input, float* output, vo
       NarrowRowPortable(rp, wp, C, p.filter_h, p.filter_w, pc.weights.data(), NR, pc.bias.data(), OC, p.output_w,
                         out, p.float_act.min, p.float_act.max);
     }
+    if (residual) {
+      const int64_t row = (int64_t)p.output_w * OC;
+      ApplyFloatResidual(*residual, r0 * row, output + r0 * row, (r1 - r0) * row, path);
+    }
   });
 }
 }  // namespace
 
 void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
-               KernelPath path) {
+               KernelPath path, const FloatResidual* residual) {
   const reference::ConvParams& p = pc.p;
   const int64_t M = OutputRows(p), K = pc.K;
   if (M == 0) return;
-  if (pc.narrow) return NarrowConv(pc, input, output, scratch, pool, path);
+  if (pc.narrow) return NarrowConv(pc, input, output, scratch, pool, path, residual);
   const int64_t tiles = (M + MR - 1) / MR;
   const Split s = ChooseSplit(pc, ParallelThreads(pool));
   std::vector<float> owned;
@@ -384,6 +404,16 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
             // The first tile to read a panel prefetches it (it comes from L3 or memory).
             gemm(mr, std::min(NR, OC - n0), K, block_rows.data() + (t - tb) * MR, offsets, w, pc.bias.data() + n0,
                  output + m0 * OC + n0, OC, lo, hi, t == t0);
+          }
+        }
+        if (residual && g1 == p1) {  // the block's outputs of the task's channels are final: the fused ADD
+          const int c0 = p0 * NR, c1 = std::min(OC, p1 * NR);
+          const int64_t m1 = std::min(M, te * MR);
+          if (c0 == 0 && c1 == OC) {
+            ApplyFloatResidual(*residual, tb * MR * OC, output + tb * MR * OC, (m1 - tb * MR) * OC, path);
+          } else {
+            for (int64_t m = tb * MR; m < m1; ++m)
+              ApplyFloatResidual(*residual, m * OC + c0, output + m * OC + c0, c1 - c0, path);
           }
         }
       }

@@ -64,6 +64,13 @@ void Prepare(OpContext& ctx) {
   d.requant = std::move(ws.requant);
   d.packed.reset();
   d.fpacked.reset();
+  if (ctx.residual) {  // a fused ADD (the interpreter checked the model's shapes; resizes may change them)
+    const LiteTensor& r = *ctx.residual;
+    if (r.type != DType::kFloat32 || out.type != DType::kFloat32 || r.dims != out.dims)
+      ctx.fail("fused ADD: residual '{}' ({} {}) does not match the output '{}' ({} {}); "
+               "build the interpreter with fuse_activations = false (QAT_NO_FUSE=1)",
+               r.name, TypeName(r.type), fmt::join(r.dims, "x"), out.name, TypeName(out.type), fmt::join(out.dims, "x"));
+  }
   if (d.kind == Kind::kFloat && ConstantWeights(filter, bias)) {
     d.fpacked = std::make_unique<kernels::optimized::PackedConvFloat>(
         kernels::optimized::PackConvFloat(p, filter.as<float>(), bias ? bias->as<float>() : nullptr));
@@ -92,20 +99,34 @@ void Eval(OpContext& ctx) {
   const LiteTensor& filter = ctx.in(1);
   const LiteTensor* bias = HasInput(ctx, 2) ? ctx.inputs[2] : nullptr;
   LiteTensor& out = ctx.out(0);
+  kernels::optimized::FloatResidual res;
+  if (ctx.residual) {
+    res.data = ctx.residual->as<float>();
+    res.first = ctx.residual_first;
+    res.lo = ctx.residual_min;
+    res.hi = ctx.residual_max;
+  }
+  // The reference kernels: the fused ADD over the whole output after them.
+  auto residual_after = [&] {
+    if (ctx.residual) kernels::optimized::ApplyFloatResidual(res, 0, out.as<float>(), out.num_elements());
+  };
   switch (d.kind) {
     case Kind::kFloat: {
       if (d.fpacked) {
-        kernels::optimized::ConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.scratch, ctx.pool);
+        kernels::optimized::ConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.scratch, ctx.pool,
+                                      kernels::ActiveKernelPath(), ctx.residual ? &res : nullptr);
         break;
       }
       auto* packed = static_cast<float*>(ctx.scratch);
       ref::PackConvFilterHWIO(d.params, filter.as<float>(), packed);
       ref::ConvFloatHWIO(d.params, in.as<float>(), packed, bias ? bias->as<float>() : nullptr, out.as<float>());
+      residual_after();
       break;
     }
     case Kind::kHybrid:
       ref::ConvHybridInt8(d.params, d.filter_scales.data(), (int)d.filter_scales.size(), in.as<float>(),
                           filter.as<int8_t>(), bias ? bias->as<float>() : nullptr, out.as<float>());
+      residual_after();
       break;
     case Kind::kInt8:
       if (d.packed) {

@@ -47,7 +47,7 @@ inline ref::Padding ToPadding(tflite::Padding p) {
 
 // Number of inputs/outputs.
 inline void CheckArity(const OpContext& ctx, int min_inputs, int max_inputs, int outputs = 1) {
-  const int n = (int)ctx.inputs.size();
+  const int n = (int)ctx.inputs.size() - (ctx.residual ? 1 : 0);  // a fused ADD's residual is extra
   if (n < min_inputs || n > max_inputs)
     ctx.fail("expects {} to {} inputs, got {}", min_inputs, max_inputs, n);
   if ((int)ctx.outputs.size() != outputs) ctx.fail("expects {} output(s), got {}", outputs, ctx.outputs.size());
