@@ -49,6 +49,15 @@ inline void GemmTile(int nr, int64_t K, const float* const* a, const int32_t* of
       acc1[r] = _mm256_add_ps(acc1[r], _mm256_mul_ps(b1, x));
     }
   }
+  // A clamp to (-inf, inf) (no activation) is the identity, NaN and -0 included: skipped.
+  if (nr == 16 && act_min == -__builtin_inff() && act_max == __builtin_inff()) {
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+      _mm256_storeu_ps(c + r * ldc, acc0[r]);
+      _mm256_storeu_ps(c + r * ldc + 8, acc1[r]);
+    }
+    return;
+  }
   const __m256 lo = _mm256_set1_ps(act_min), hi = _mm256_set1_ps(act_max);
 #pragma GCC unroll 6
   for (int r = 0; r < MR; ++r) {
