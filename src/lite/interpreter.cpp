@@ -265,11 +265,11 @@ void Interpreter::FuseFloatActivations() {
   }
 }
 
-// A float ADD of two same-shaped tensors, one of them (t) the single output of a float CONV_2D
-// read by nothing else and not a graph input or output, the other (r) ready before that conv
+// A float ADD of two same-shaped tensors, one of them (t) the single output of a float CONV_2D or
+// DEPTHWISE_CONV_2D read by nothing else and not a graph input or output, the other (r) ready before that conv
 // runs (a constant, a graph input or variable, or written by an earlier node), is folded into the
 // conv: the conv writes the ADD's output, adding r to each block of outputs right after computing
-// it (kernels/optimized/conv_float.h, FloatResidual), with the ADD's clamp (its own activation and
+// it (kernels/optimized/elementwise_float.h, FloatResidual), with the ADD's clamp (its own activation and
 // any RELU fused into it above) and operand order, so the values are the unfused graph's bit for
 // bit. The conv's output is then never written to memory and read back (MediaPipe's residual
 // blocks: CONV_2D + ADD + RELU become one pass; ONNX Runtime fuses the same "Conv + Sum").
@@ -299,7 +299,9 @@ void Interpreter::FuseFloatResidualAdds() {
       if (!f32(t) || !f32(r) || !f32(o)) break;
       if (tensors_[t].is_const || tensors_[t].is_variable || graph_io[t] || consumers[t] != 1 || producer[t] < 0) continue;
       Node& p = *nodes_[producer[t]];
-      if (p.fused || p.ctx.op_name != "CONV_2D" || p.ctx.outputs.size() != 1 || p.ctx.residual) continue;
+      if (p.fused || (p.ctx.op_name != "CONV_2D" && p.ctx.op_name != "DEPTHWISE_CONV_2D") ||
+          p.ctx.outputs.size() != 1 || p.ctx.residual)
+        continue;
       if (p.ctx.inputs.size() < 2 || p.ctx.inputs.size() > 3) continue;
       if (tensors_[r].is_variable || model_dims_[t] != model_dims_[r] || model_dims_[o] != model_dims_[t]) continue;
       // r must be complete when the conv runs. When a node between the conv and the ADD writes it

@@ -73,7 +73,8 @@ struct OpContext {
   // fused activation range contains 0.
   float fused_act_min = -std::numeric_limits<float>::infinity();
   float fused_act_max = std::numeric_limits<float>::infinity();
-  // A float ADD fused into this node by the interpreter (FuseFloatResidualAdds; CONV_2D only): the
+  // A float ADD fused into this node by the interpreter (FuseFloatResidualAdds; CONV_2D and
+  // DEPTHWISE_CONV_2D): the
   // node's output then is the ADD's, each value clamp(v + residual, residual_min, residual_max)
   // with v the op's own output (residual + v when residual_first: the ADD's operand order). The
   // residual is also the last entry of `inputs` (after a null bias slot if the op had none), so

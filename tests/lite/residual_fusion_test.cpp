@@ -1,7 +1,7 @@
-// Float residual ADDs fused into the CONV_2D that feeds them (InterpreterOptions::fuse_activations,
+// Float residual ADDs fused into the CONV_2D or DEPTHWISE_CONV_2D that feeds them (InterpreterOptions::fuse_activations,
 // Interpreter::FuseFloatResidualAdds): the outputs are bit for bit those of the unfused graph on
 // every conv path (im2col, gather, direct 1x1, narrow, a filter computed at run time, row and
-// channel-panel thread splits), with the ADD's operand order and clamp (its own activation and a
+// channel-panel thread splits; depthwise optimised and reference), with the ADD's operand order and clamp (its own activation and a
 // RELU fused into it); the ADDs that may not be fused stay nodes.
 #include <gtest/gtest.h>
 
@@ -19,7 +19,7 @@
 namespace qat::lite {
 namespace {
 
-constexpr int32_t kAdd = 0, kConv2D = 3, kMul = 18, kRelu = 19, kPad = 34;
+constexpr int32_t kAdd = 0, kConv2D = 3, kDepthwise = 4, kMul = 18, kRelu = 19, kPad = 34;
 constexpr int kH = 6, kW = 9, kC = 5;
 
 // x [1,6,9,5] (and, second graph input, the filter f [8,1,1,5]):
@@ -40,6 +40,8 @@ constexpr int kH = 6, kW = 9, kC = 5;
 // ADD(c8, c8) (read twice).
 //   c9  = CONV 3x3 (1x1 conv of x to 344 channels) 32 ch: two panel groups, nine blocks
 //   a9  = ADD(c9, s32)                                 fused into c9
+//   d1  = DEPTHWISE 3x3 SAME (a2r), RELU6; a10 = ADD(d1, s), RELU    fused (optimised kernel)
+//   d2  = DEPTHWISE 3x3, multiplier 2 (x); a11 = ADD(k10, d2)        fused (reference kernel)
 tfl::ModelDesc ResidualModel() {
   using namespace tfl;
   ModelDesc m;
@@ -131,6 +133,21 @@ tfl::ModelDesc ResidualModel() {
   const int32_t s32 = conv("s32", x, kC, 32, 1, 0, 0, false);
   const int32_t c9 = conv("c9", wide, 344, 32, 3, 0, 0, true);
   const int32_t a9 = add("a9", c9, s32, 0, 32);  // c9 first: the fusion tries input 0 first
+  // Depthwise: 3x3 SAME over a2r (8 channels; border columns one by one, the interior as a run)
+  // with a RELU6 of its own, + s, RELU; and depth multiplier 2 over x (5 -> 10 channels: the
+  // reference kernel) + a constant.
+  auto dw = [&](const std::string& name, int32_t in, int ic, int mult, int8_t relu) {
+    DepthwiseConv2DOptions o;
+    o.depth_multiplier = mult;
+    o.fused_activation_function = relu;
+    const int32_t out = act(name, {1, kH, kW, ic * mult});
+    op(kDepthwise, {in, constant(name + "/w", {1, 3, 3, ic * mult}), constant(name + "/b", {ic * mult})}, {out}, o);
+    return out;
+  };
+  const int32_t d1 = dw("d1", a2r, 8, 1, /*RELU6*/ 3);
+  const int32_t a10 = add("a10", d1, s, /*RELU*/ 1);
+  const int32_t d2 = dw("d2", x, kC, 2, 0);
+  const int32_t a11 = add("a11", constant("k10", {1, kH, kW, 2 * kC}), d2, 0, 2 * kC);
   // Not fusable.
   const int32_t c6 = conv("c6", x, kC, 8, 1, 0, 0, true);
   const int32_t a6 = add("a6", c6, constant("bias8", {8}), 0);
@@ -139,7 +156,7 @@ tfl::ModelDesc ResidualModel() {
   const int32_t c8 = conv("c8", x, kC, 8, 1, 0, 0, true);
   const int32_t a8 = add("a8", c8, c8, 0);
   g.inputs = {x, f};
-  g.outputs = {a3, a4, a5, a6, a7, c7, a8, a9};
+  g.outputs = {a3, a4, a5, a6, a7, c7, a8, a9, a10, a11};
   m.subgraphs.push_back(std::move(g));
   return m;
 }
@@ -194,7 +211,7 @@ TEST(ResidualFusion, SameBitsAsTheUnfusedGraph) {
     EXPECT_EQ(off.fused_adds, 0);
     for (int threads : {1, 2, 3}) {
       const Result on = RunModel(true, threads, input, filter);
-      EXPECT_EQ(on.fused_adds, 6) << "a1 .. a5, a9; not the broadcast, the graph-output or the x + x ADD";
+      EXPECT_EQ(on.fused_adds, 8) << "a1 .. a5, a9, a10, a11; not the broadcast, the graph-output or the x + x ADD";
       ASSERT_EQ(on.outputs.size(), off.outputs.size());
       for (size_t i = 0; i < on.outputs.size(); ++i) {
         ASSERT_EQ(on.outputs[i].size(), off.outputs[i].size());

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "kernels/dispatch.h"
+#include "kernels/optimized/elementwise_float.h"
 #include "kernels/optimized/packing.h"
 #include "kernels/reference/types.h"
 
@@ -73,28 +74,9 @@ PackedConvFloat PackFullyConnectedFloat(const reference::FullyConnectedParams& p
 // Scratch bytes one call with `pool` needs (im2col rows, one block per task); 0 for direct.
 size_t ConvFloatScratchBytes(const PackedConvFloat& pc, const ThreadPool* pool);
 
-// A float ADD fused after the convolution (lite's residual-add fusion): once an output v has the
-// conv's value (its own clamp included), it becomes clamp(v + r, lo, hi), or clamp(r + v, lo, hi)
-// when `first` (the residual was the ADD's first operand), r the residual's element at the same
-// index (same shape as the output, no broadcasting): the ADD's values bit for bit (the reference
-// AddFloat's operation and operand order, the clamp as std::min(std::max(x, lo), hi)). The add runs
-// per block of outputs right after the block is computed, while it is still in cache, so the
-// conv's output is not written to memory and read back as with a separate ADD.
-struct FloatResidual {
-  const float* data = nullptr;
-  bool first = false;
-  float lo = -std::numeric_limits<float>::infinity();
-  float hi = std::numeric_limits<float>::infinity();
-};
-
-// out[i] = clamp(out[i] + r[i]) (or r[i] + out[i] when res.first) for i < n, r = res.data + offset:
-// the residual step of FloatResidual on one run of outputs (also used after the reference kernels).
-void ApplyFloatResidual(const FloatResidual& res, int64_t offset, float* out, int64_t n,
-                        KernelPath path = ActiveKernelPath());
-
 // input NHWC float32, output NHWC float32 (FC: [batches][output_depth]).
 // scratch: ConvFloatScratchBytes(pc, pool) bytes, or null (the call then allocates).
-// residual: a fused ADD (FloatResidual), or null.
+// residual: a fused ADD (FloatResidual, elementwise_float.h), or null.
 void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
                KernelPath path = ActiveKernelPath(), const FloatResidual* residual = nullptr);
 

@@ -44,7 +44,7 @@ PackedDepthwiseFloat PackDepthwiseFloat(const reference::ConvParams& p, const fl
 }
 
 void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, float* output, ThreadPool* pool,
-                        KernelPath path) {
+                        KernelPath path, const FloatResidual* residual) {
   const reference::ConvParams& p = pd.p;
   const int C = p.output_c;
   const int64_t rows = (int64_t)p.batches * p.output_h;
@@ -115,6 +115,10 @@ void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, floa
           }
           for (int c = 0; c < C; ++c) out[c] = std::min(std::max(out[c], p.float_act.min), p.float_act.max);
         }
+        if (residual) {
+          const int64_t o = (r * p.output_w + x0) * C;
+          ApplyFloatResidual(*residual, o, output + o, (int64_t)(x1 - x0) * C, path);
+        }
         continue;
       }
       // Border columns one by one; the interior [xa, xb) as one run sharing its tap list.
@@ -130,6 +134,10 @@ void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, floa
         const int n = gather(ox);
         row_fn(C, n, in_ptr, 0, tap_index, pd.weights.data(), pd.c_pad, pd.bias.data(), out_row + (int64_t)ox * C, 1,
                p.float_act.min, p.float_act.max);
+      }
+      if (residual) {  // the fused ADD over the row, still in cache
+        const int64_t o = (r * p.output_w + x0) * C;
+        ApplyFloatResidual(*residual, o, output + o, (int64_t)(x1 - x0) * C, path);
       }
     }
   });

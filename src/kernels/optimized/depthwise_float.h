@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "kernels/dispatch.h"
+#include "kernels/optimized/elementwise_float.h"
 #include "kernels/optimized/packing.h"
 #include "kernels/reference/types.h"
 
@@ -29,7 +30,8 @@ struct PackedDepthwiseFloat {
 // filter: [1][fh][fw][C]; bias: C floats or null. Requires p.depth_multiplier == 1.
 PackedDepthwiseFloat PackDepthwiseFloat(const reference::ConvParams& p, const float* filter, const float* bias);
 
+// residual: a fused ADD (FloatResidual, elementwise_float.h), added row by row, or null.
 void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, float* output, ThreadPool* pool,
-                        KernelPath path = ActiveKernelPath());
+                        KernelPath path = ActiveKernelPath(), const FloatResidual* residual = nullptr);
 
 }  // namespace qat::kernels::optimized

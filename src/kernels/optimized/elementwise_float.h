@@ -6,6 +6,7 @@
 // long run, pieces of it) split over the pool.
 #pragma once
 #include <cstdint>
+#include <limits>
 
 #include "kernels/dispatch.h"
 #include "kernels/reference/arithmetic.h"
@@ -30,5 +31,24 @@ void HardSwishFloat(int64_t n, const float* in, float* out, ThreadPool* pool, Ke
 // RELU6, RELU_N1_TO_1, fused clamps); in may equal out.
 void ClampFloat(int64_t n, const float* in, float* out, float lo, float hi, ThreadPool* pool,
                 KernelPath path = ActiveKernelPath());
+
+// A float ADD fused after a convolution (lite's residual-add fusion; optimized/conv_float.h,
+// depthwise_float.h): once an output v has the conv's value (its own clamp included), it becomes clamp(v + r, lo, hi), or clamp(r + v, lo, hi)
+// when `first` (the residual was the ADD's first operand), r the residual's element at the same
+// index (same shape as the output, no broadcasting): the ADD's values bit for bit (the reference
+// AddFloat's operation and operand order, the clamp as std::min(std::max(x, lo), hi)). The add runs
+// per block of outputs right after the block is computed, while it is still in cache, so the
+// conv's output is not written to memory and read back as with a separate ADD.
+struct FloatResidual {
+  const float* data = nullptr;
+  bool first = false;
+  float lo = -std::numeric_limits<float>::infinity();
+  float hi = std::numeric_limits<float>::infinity();
+};
+
+// out[i] = clamp(out[i] + r[i]) (or r[i] + out[i] when res.first) for i < n, r = res.data + offset:
+// the residual step of FloatResidual on one run of outputs (also used after the reference kernels).
+void ApplyFloatResidual(const FloatResidual& res, int64_t offset, float* out, int64_t n,
+                        KernelPath path = ActiveKernelPath());
 
 }  // namespace qat::kernels::optimized

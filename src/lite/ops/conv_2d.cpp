@@ -64,13 +64,7 @@ void Prepare(OpContext& ctx) {
   d.requant = std::move(ws.requant);
   d.packed.reset();
   d.fpacked.reset();
-  if (ctx.residual) {  // a fused ADD (the interpreter checked the model's shapes; resizes may change them)
-    const LiteTensor& r = *ctx.residual;
-    if (r.type != DType::kFloat32 || out.type != DType::kFloat32 || r.dims != out.dims)
-      ctx.fail("fused ADD: residual '{}' ({} {}) does not match the output '{}' ({} {}); "
-               "build the interpreter with fuse_activations = false (QAT_NO_FUSE=1)",
-               r.name, TypeName(r.type), fmt::join(r.dims, "x"), out.name, TypeName(out.type), fmt::join(out.dims, "x"));
-  }
+  CheckFusedResidual(ctx, out);
   if (d.kind == Kind::kFloat && ConstantWeights(filter, bias)) {
     d.fpacked = std::make_unique<kernels::optimized::PackedConvFloat>(
         kernels::optimized::PackConvFloat(p, filter.as<float>(), bias ? bias->as<float>() : nullptr));
@@ -99,13 +93,7 @@ void Eval(OpContext& ctx) {
   const LiteTensor& filter = ctx.in(1);
   const LiteTensor* bias = HasInput(ctx, 2) ? ctx.inputs[2] : nullptr;
   LiteTensor& out = ctx.out(0);
-  kernels::optimized::FloatResidual res;
-  if (ctx.residual) {
-    res.data = ctx.residual->as<float>();
-    res.first = ctx.residual_first;
-    res.lo = ctx.residual_min;
-    res.hi = ctx.residual_max;
-  }
+  const kernels::optimized::FloatResidual res = FusedResidual(ctx);
   // The reference kernels: the fused ADD over the whole output after them.
   auto residual_after = [&] {
     if (ctx.residual) kernels::optimized::ApplyFloatResidual(res, 0, out.as<float>(), out.num_elements());

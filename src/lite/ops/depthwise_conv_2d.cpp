@@ -69,6 +69,7 @@ void Prepare(OpContext& ctx) {
   d.requant = std::move(ws.requant);
   d.packed.reset();
   d.fpacked.reset();
+  CheckFusedResidual(ctx, out);
   if (d.kind == Kind::kFloat && p.depth_multiplier == 1 && ConstantWeights(filter, bias))
     d.fpacked = std::make_unique<kernels::optimized::PackedDepthwiseFloat>(
         kernels::optimized::PackDepthwiseFloat(p, filter.as<float>(), bias ? bias->as<float>() : nullptr));
@@ -90,18 +91,26 @@ void Eval(OpContext& ctx) {
   const LiteTensor& filter = ctx.in(1);
   const LiteTensor* bias = HasInput(ctx, 2) ? ctx.inputs[2] : nullptr;
   LiteTensor& out = ctx.out(0);
+  const kernels::optimized::FloatResidual res = FusedResidual(ctx);
+  // The reference kernels: the fused ADD over the whole output after them.
+  auto residual_after = [&] {
+    if (ctx.residual) kernels::optimized::ApplyFloatResidual(res, 0, out.as<float>(), out.num_elements());
+  };
   switch (d.kind) {
     case Kind::kFloat:
       if (d.fpacked) {
-        kernels::optimized::DepthwiseConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.pool);
+        kernels::optimized::DepthwiseConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.pool,
+                                               kernels::ActiveKernelPath(), ctx.residual ? &res : nullptr);
         break;
       }
       ref::DepthwiseConvFloat(d.params, in.as<float>(), filter.as<float>(), bias ? bias->as<float>() : nullptr,
                               out.as<float>());
+      residual_after();
       break;
     case Kind::kHybrid:
       ref::DepthwiseConvHybridInt8(d.params, d.filter_scales.data(), (int)d.filter_scales.size(), in.as<float>(),
                                    filter.as<int8_t>(), bias ? bias->as<float>() : nullptr, out.as<float>());
+      residual_after();
       break;
     case Kind::kInt8:
       if (d.packed) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/optimized/elementwise_float.h"
 #include "kernels/quant_math.h"
 #include "kernels/reference/types.h"
 #include "lite/op_api.h"
@@ -89,6 +90,28 @@ inline ref::FloatRange FloatActivationRange(const OpContext& ctx, ref::Activatio
   r.min = std::max(r.min, ctx.fused_act_min);  // a RELU the interpreter fused into this node
   r.max = std::min(r.max, ctx.fused_act_max);
   return r;
+}
+
+// A fused float ADD (OpContext::residual): the residual must match the output exactly (the
+// interpreter checked the model's shapes; an input resize may break that).
+inline void CheckFusedResidual(const OpContext& ctx, const LiteTensor& out) {
+  if (!ctx.residual) return;
+  const LiteTensor& r = *ctx.residual;
+  if (r.type != DType::kFloat32 || out.type != DType::kFloat32 || r.dims != out.dims)
+    ctx.fail("fused ADD: residual '{}' ({} {}) does not match the output '{}' ({} {}); "
+             "build the interpreter with fuse_activations = false (QAT_NO_FUSE=1)",
+             r.name, TypeName(r.type), fmt::join(r.dims, "x"), out.name, TypeName(out.type), fmt::join(out.dims, "x"));
+}
+// The fused ADD of a float op as the optimised kernels take it (null: none).
+inline kernels::optimized::FloatResidual FusedResidual(const OpContext& ctx) {
+  kernels::optimized::FloatResidual res;
+  if (ctx.residual) {
+    res.data = ctx.residual->as<float>();
+    res.first = ctx.residual_first;
+    res.lo = ctx.residual_min;
+    res.hi = ctx.residual_max;
+  }
+  return res;
 }
 
 inline void ResizeOutput(OpContext& ctx, int i, const std::vector<int32_t>& dims) {
