@@ -39,6 +39,35 @@ double PeakMaddwdGmacs(int64_t iterations) {
   return (double)iterations * 12 * 16 / (Now() - t0) / 1e9;
 }
 
+#define QAT_MULADD(d) "vmulps %%ymm14, %%ymm15, %%ymm12\n vaddps %%ymm12, %%ymm" #d ", %%ymm" #d "\n"
+#define QAT_FMA(d) "vfmadd231ps %%ymm14, %%ymm15, %%ymm" #d "\n"
+
+double PeakFloatMulAddGmacs(int64_t iterations) {
+  __asm__ volatile("vxorps %%ymm14, %%ymm14, %%ymm14\n vxorps %%ymm15, %%ymm15, %%ymm15\n" ::: "xmm14", "xmm15");
+  const double t0 = Now();
+  for (int64_t i = 0; i < iterations; ++i) {
+    __asm__ volatile(QAT_MULADD(0) QAT_MULADD(1) QAT_MULADD(2) QAT_MULADD(3) QAT_MULADD(4) QAT_MULADD(5)
+                         QAT_MULADD(6) QAT_MULADD(7) QAT_MULADD(8) QAT_MULADD(9) QAT_MULADD(10) QAT_MULADD(11)::
+                             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                               "xmm10", "xmm11", "xmm12");
+  }
+  __asm__ volatile("vzeroupper" ::: "memory");
+  return (double)iterations * 12 * 8 / (Now() - t0) / 1e9;
+}
+
+double PeakFloatFmaGmacs(int64_t iterations) {
+  __asm__ volatile("vxorps %%ymm14, %%ymm14, %%ymm14\n vxorps %%ymm15, %%ymm15, %%ymm15\n" ::: "xmm14", "xmm15");
+  const double t0 = Now();
+  for (int64_t i = 0; i < iterations; ++i) {
+    __asm__ volatile(QAT_FMA(0) QAT_FMA(1) QAT_FMA(2) QAT_FMA(3) QAT_FMA(4) QAT_FMA(5) QAT_FMA(6) QAT_FMA(7)
+                         QAT_FMA(8) QAT_FMA(9) QAT_FMA(10) QAT_FMA(11)::
+                             : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                               "xmm10", "xmm11");
+  }
+  __asm__ volatile("vzeroupper" ::: "memory");
+  return (double)iterations * 12 * 8 / (Now() - t0) / 1e9;
+}
+
 double PeakU8S8Gmacs(int64_t iterations) {
   __asm__ volatile("vpxor %%ymm14, %%ymm14, %%ymm14\n vpxor %%ymm15, %%ymm15, %%ymm15\n vpxor %%ymm13, %%ymm13, %%ymm13\n" ::
                        : "xmm13", "xmm14", "xmm15");

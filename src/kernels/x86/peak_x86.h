@@ -12,6 +12,11 @@ double PeakU8S8Gmacs(int64_t iterations);
 // 2 vpmaddubsw + vpaddw + vpmaddwd(ones) + vpaddd: the step of qat's exact AVX2 split GEMM (64 MACs;
 // exact because of its bounds, x86/int8_x86.h). 11 independent chains.
 double PeakSplitGmacs(int64_t iterations);
+// Float: vmulps + vaddps (8 MACs, the pair qat's exact float kernels use: no FMA, x86/float_avx2.cpp)
+// and vfmadd231ps (8 MACs, fused: what XNNPACK / ONNX Runtime use on FMA3 CPUs), 12 independent
+// chains each, in GMAC/s of the calling thread's CPU time.
+double PeakFloatMulAddGmacs(int64_t iterations);
+double PeakFloatFmaGmacs(int64_t iterations);
 // vpdpbusd zmm (u8 x s8, 64 MACs, no saturation): the instruction of qat's AVX-512 VNNI GEMM
 // (peak_avx512vnni.cpp). Call only where isa_supported(Isa::kAvx512Vnni).
 double PeakVnniGmacs(int64_t iterations);
