@@ -169,10 +169,12 @@ void BM_DepthwiseFloat(benchmark::State& state) {
 }
 BENCHMARK(BM_DepthwiseFloat)
     ->ArgNames({"h", "w", "c", "k", "s", "threads"})
-    ->Args({112, 112, 24, 3, 1, 1})   // hand_landmark_lite (C < 32: four pixels per pass)
+    ->Args({112, 112, 24, 3, 1, 1})   // hand_landmark_lite
     ->Args({96, 96, 32, 3, 1, 1})     // face_detection_full_range
     ->Args({112, 112, 64, 3, 2, 1})   // strided
     ->Args({112, 112, 32, 3, 1, 1})   // MobileNet-v1
+    ->Args({56, 56, 128, 3, 1, 1})
+    ->Args({28, 28, 256, 3, 1, 1})
     ->Args({28, 28, 144, 5, 1, 1})    // 5x5 (hand_landmark)
     ->Args({14, 14, 384, 5, 1, 1})
     ->Args({14, 14, 512, 3, 1, 1})
