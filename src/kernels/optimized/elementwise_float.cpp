@@ -70,10 +70,11 @@ void BinaryFloat(BinaryFloatOp op, const reference::ArithmeticParams& p, const r
   };
   const int64_t rows = n / L;
   if (rows == 1) {  // one run: pieces of at least 16K elements
-    ParallelFor(pool, L, 16384, [&](int64_t b, int64_t e) { run(in1 + b * s1, in2 + b * s2, out + b, e - b); });
+    ParallelFor(pool, L, kElementwiseGrain,
+                [&](int64_t b, int64_t e) { run(in1 + b * s1, in2 + b * s2, out + b, e - b); });
     return;
   }
-  ParallelFor(pool, rows, std::max<int64_t>(1, 16384 / L), [&](int64_t r0, int64_t r1) {
+  ParallelFor(pool, rows, std::max<int64_t>(1, kElementwiseGrain / L), [&](int64_t r0, int64_t r1) {
     // Row r0's input offsets from its index on the outer axes, then stepped.
     int64_t idx[reference::kMaxBroadcastRank] = {};
     int64_t rem = r0, o1 = 0, o2 = 0;
@@ -100,7 +101,7 @@ void BinaryFloat(BinaryFloatOp op, const reference::ArithmeticParams& p, const r
 void HardSwishFloat(int64_t n, const float* in, float* out, ThreadPool* pool, KernelPath path) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (path != KernelPath::kPortable) {
-    ParallelFor(pool, n, 32768, [&](int64_t b, int64_t e) { x86::HardSwishRowAvx2(in + b, out + b, e - b); });
+    ParallelFor(pool, n, kElementwiseGrain, [&](int64_t b, int64_t e) { x86::HardSwishRowAvx2(in + b, out + b, e - b); });
     return;
   }
 #endif
@@ -111,7 +112,7 @@ void HardSwishFloat(int64_t n, const float* in, float* out, ThreadPool* pool, Ke
 void ClampFloat(int64_t n, const float* in, float* out, float lo, float hi, ThreadPool* pool, KernelPath path) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (path != KernelPath::kPortable) {
-    ParallelFor(pool, n, 32768, [&](int64_t b, int64_t e) { x86::ClampRowAvx2(in + b, out + b, e - b, lo, hi); });
+    ParallelFor(pool, n, kElementwiseGrain, [&](int64_t b, int64_t e) { x86::ClampRowAvx2(in + b, out + b, e - b, lo, hi); });
     return;
   }
 #endif

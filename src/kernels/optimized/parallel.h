@@ -35,6 +35,14 @@ void ParallelTasks(const ThreadPool* pool, int tasks, const std::function<void(i
 
 // Splits [0, n) into at most ParallelThreads(pool) contiguous ranges of at least `grain` items and
 // runs fn(begin, end) on each through ParallelTasks (one range: inline on the caller).
+// Elements per task of the element-wise ops (float ADD / SUB / MUL, HARD_SWISH, clamps, the
+// unary activations): small enough that a layer of 16K values (64 KB) uses both threads of a
+// 2-thread pool. Besides the compute, that keeps each half of a tensor on the core whose previous
+// op (split the same way, by rows) wrote it: run on one thread, an element-wise op after a
+// 2-thread conv read half its input from the other core's L2 and ran up to 3x slower than with
+// one thread in all (selfie_segmentation's HARD_SWISH / MUL on 16x16x128: 4.6 -> 14.7 us).
+inline constexpr int64_t kElementwiseGrain = 4096;
+
 void ParallelFor(const ThreadPool* pool, int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 }  // namespace qat::kernels::optimized

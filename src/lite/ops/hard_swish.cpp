@@ -7,7 +7,8 @@ namespace {
 
 void Prepare(OpContext& ctx) { PrepareUnary(ctx, ref::MakeHardSwishTable); }
 void Eval(OpContext& ctx) {
-  EvalUnary(ctx, [&](int64_t n, const float* x, float* y) { kernels::optimized::HardSwishFloat(n, x, y, ctx.pool); });
+  // EvalUnary splits over the pool.
+  EvalUnary(ctx, [](int64_t n, const float* x, float* y) { kernels::optimized::HardSwishFloat(n, x, y, nullptr); });
 }
 
 }  // namespace

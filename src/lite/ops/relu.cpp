@@ -12,7 +12,7 @@ void Prepare(OpContext& ctx) {
 }
 void Eval(OpContext& ctx) {
   EvalUnary(ctx, [&](int64_t n, const float* x, float* y) {
-    kernels::optimized::ClampFloat(n, x, y, 0.f, INFINITY, ctx.pool);
+    kernels::optimized::ClampFloat(n, x, y, 0.f, INFINITY, nullptr);  // EvalUnary splits over the pool
   });
 }
 
