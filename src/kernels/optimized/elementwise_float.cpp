@@ -69,6 +69,20 @@ void BinaryFloat(BinaryFloatOp op, const reference::ArithmeticParams& p, const r
     RowPortable(opi, a, (int)s1, b, (int)s2, o, len, lo, hi);
   };
   const int64_t rows = n / L;
+#if defined(__x86_64__) || defined(_M_X64)
+  // One operand a single row of L (a multiple of 8) values repeated for every row (a per-channel
+  // broadcast: MediaPipe's squeeze-and-excite MULs of [1,H,W,C] by [1,1,1,C]): all rows in one call
+  // (with 16 channels the per-row calls cost more than the arithmetic).
+  if (avx2 && rank == 2 && s1 == 1 && s2 == 1 && L % 8 == 0 && L <= 1024 &&
+      ((st1[0] == L && st2[0] == 0) || (st1[0] == 0 && st2[0] == L))) {
+    const bool a_repeats = st1[0] == 0;
+    ParallelFor(pool, rows, std::max<int64_t>(1, kElementwiseGrain / L), [&](int64_t r0, int64_t r1) {
+      x86::BinaryFloatRowsRepeatAvx2(opi, a_repeats ? in1 : in1 + r0 * L, a_repeats ? in2 + r0 * L : in2, a_repeats,
+                                     out + r0 * L, r1 - r0, (int)L, lo, hi);
+    });
+    return;
+  }
+#endif
   if (rows == 1) {  // one run: pieces of at least 16K elements
     ParallelFor(pool, L, kElementwiseGrain,
                 [&](int64_t b, int64_t e) { run(in1 + b * s1, in2 + b * s2, out + b, e - b); });

@@ -382,6 +382,37 @@ void BinaryFloatRowAvx2(int op, const float* a, int sa, const float* b, int sb, 
   }
 }
 
+namespace {
+template <int kOp, bool kARepeats>
+void RowsRepeat(const float* a, const float* b, float* out, int64_t rows, int L, float lo, float hi) {
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  auto op = [](__m256 x, __m256 y) {
+    if constexpr (kOp == 0) return _mm256_add_ps(x, y);
+    else if constexpr (kOp == 1) return _mm256_sub_ps(x, y);
+    else return _mm256_mul_ps(x, y);
+  };
+  const float* rep = kARepeats ? a : b;
+  const float* run = kARepeats ? b : a;
+  for (int64_t r = 0; r < rows; ++r, run += L, out += L)
+    for (int j = 0; j < L; j += 8) {
+      const __m256 x = _mm256_loadu_ps(run + j), y = _mm256_loadu_ps(rep + j);
+      _mm256_storeu_ps(out + j, ClampVec(kARepeats ? op(y, x) : op(x, y), vlo, vhi));
+    }
+}
+}  // namespace
+
+void BinaryFloatRowsRepeatAvx2(int op, const float* a, const float* b, bool a_repeats, float* out, int64_t rows,
+                               int L, float lo, float hi) {
+  switch (op * 2 + (a_repeats ? 1 : 0)) {
+    case 0: return RowsRepeat<0, false>(a, b, out, rows, L, lo, hi);
+    case 1: return RowsRepeat<0, true>(a, b, out, rows, L, lo, hi);
+    case 2: return RowsRepeat<1, false>(a, b, out, rows, L, lo, hi);
+    case 3: return RowsRepeat<1, true>(a, b, out, rows, L, lo, hi);
+    case 4: return RowsRepeat<2, false>(a, b, out, rows, L, lo, hi);
+    default: return RowsRepeat<2, true>(a, b, out, rows, L, lo, hi);
+  }
+}
+
 void ClampRowAvx2(const float* in, float* out, int64_t n, float lo, float hi) {
   const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   int64_t i = 0;

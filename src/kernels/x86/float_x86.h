@@ -28,6 +28,12 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
 void BinaryFloatRowAvx2(int op, const float* a, int sa, const float* b, int sb, float* out, int64_t n, float lo,
                         float hi);
 
+// rows x L outputs (L a multiple of 8) of BinaryFloatRowAvx2's op where one operand is a single row
+// of L values repeated for every row (a per-channel broadcast, e.g. MUL of [1,H,W,C] by [C]):
+// a_repeats ? a[j] op b[r * L + j] : a[r * L + j] op b[j], in that operand order.
+void BinaryFloatRowsRepeatAvx2(int op, const float* a, const float* b, bool a_repeats, float* out, int64_t rows,
+                               int L, float lo, float hi);
+
 // out[i] = std::min(std::max(in[i], lo), hi) for i < n (NaN kept): float RELU / RELU6 / RELU_N1_TO_1.
 void ClampRowAvx2(const float* in, float* out, int64_t n, float lo, float hi);
 
