@@ -266,13 +266,14 @@ void Interpreter::FuseFloatActivations() {
 }
 
 // A float ADD of two same-shaped tensors, one of them (t) the single output of a float CONV_2D or
-// DEPTHWISE_CONV_2D read by nothing else and not a graph input or output, the other (r) ready before that conv
-// runs (a constant, a graph input or variable, or written by an earlier node), is folded into the
-// conv: the conv writes the ADD's output, adding r to each block of outputs right after computing
-// it (kernels/optimized/elementwise_float.h, FloatResidual), with the ADD's clamp (its own activation and
-// any RELU fused into it above) and operand order, so the values are the unfused graph's bit for
-// bit. The conv's output is then never written to memory and read back (MediaPipe's residual
-// blocks: CONV_2D + ADD + RELU become one pass; ONNX Runtime fuses the same "Conv + Sum").
+// DEPTHWISE_CONV_2D read by nothing else and not a graph input or output, the other (r) an
+// activation (not a constant or variable) ready before that op runs (a graph input, or written by
+// an earlier node), is folded into the op: it writes the ADD's output, adding r to each block of
+// outputs right after computing it (kernels/optimized/elementwise_float.h, FloatResidual), with
+// the ADD's clamp (its own activation and any RELU fused into it above) and operand order, so the
+// values are the unfused graph's bit for bit. The op's output is then never written to memory and
+// read back (MediaPipe's residual blocks: CONV_2D + ADD + RELU become one pass; ONNX Runtime
+// fuses the same "Conv + Sum").
 void Interpreter::FuseFloatResidualAdds() {
   const size_t nt = tensors_.size();
   std::vector<int> producer(nt, -1), consumers(nt, 0);
@@ -303,7 +304,11 @@ void Interpreter::FuseFloatResidualAdds() {
           p.ctx.outputs.size() != 1 || p.ctx.residual)
         continue;
       if (p.ctx.inputs.size() < 2 || p.ctx.inputs.size() > 3) continue;
-      if (tensors_[r].is_variable || model_dims_[t] != model_dims_[r] || model_dims_[o] != model_dims_[t]) continue;
+      // Not a constant residual: its shape stays when the batch is resized (ResizeInputTensor) and
+      // the ADD then broadcasts, which the fused form does not do.
+      if (tensors_[r].is_variable || tensors_[r].is_const || model_dims_[t] != model_dims_[r] ||
+          model_dims_[o] != model_dims_[t])
+        continue;
       // r must be complete when the conv runs. When a node between the conv and the ADD writes it
       // (face_detection_full_range: the PAD of the skip path), the conv runs in the ADD's slot
       // instead: nothing else reads its output, and its inputs (no variables) are ready earlier.

@@ -31,7 +31,7 @@ constexpr int kH = 6, kW = 9, kC = 5;
 //   a2  = ADD(r, c2) -> RELU node                       fused into c2 (moved to the ADD's slot),
 //                                                       r first; the RELU is fused into the ADD
 //   c3  = CONV 1x1 (a2), 2 channels           [..,2]  narrow path
-//   a3  = ADD(c3, k) k constant [1,6,9,2]             fused
+//   a3  = ADD(c3, k), k = CONV 1x1 (a2r) 2 ch          fused (k written after c3: c3 moves)
 //   c4  = CONV 3x3 VALID+PAD (a2) 40 channels [..,40] im2col; 3 panels (channel split at 2 threads)
 //   a4  = ADD(c4, q), q = CONV 1x1 (a2) 40 ch         fused (q written before c4)
 //   c5  = CONV 1x1 with filter f (graph input)        reference kernel path
@@ -42,6 +42,7 @@ constexpr int kH = 6, kW = 9, kC = 5;
 //   a9  = ADD(c9, s32)                                 fused into c9
 //   d1  = DEPTHWISE 3x3 SAME (a2r), RELU6; a10 = ADD(d1, s), RELU    fused (optimised kernel)
 //   d2  = DEPTHWISE 3x3, multiplier 2 (x); a11 = ADD(k10, d2)        fused (reference kernel)
+//   a12 = ADD(c12, constant [1,6,9,8])                 not fused (a constant residual)
 tfl::ModelDesc ResidualModel() {
   using namespace tfl;
   ModelDesc m;
@@ -110,7 +111,7 @@ tfl::ModelDesc ResidualModel() {
   const int32_t a2r = act("a2_relu", {1, kH, kW, 8});
   op(kRelu, {a2}, {a2r});
   const int32_t c3 = conv("c3", a2r, 8, 2, 1, 0, 0, true);
-  const int32_t a3 = add("a3", c3, constant("k", {1, kH, kW, 2}), 0, 2);
+  const int32_t a3 = add("a3", c3, conv("k", a2r, 8, 2, 1, 0, 0, true), 0, 2);
   const int32_t q = conv("q", a2r, 8, 40, 1, 0, 0, false);
   const int32_t pads = [&] {
     const std::vector<int32_t> v = {0, 0, 1, 1, 1, 1, 0, 0};
@@ -147,7 +148,10 @@ tfl::ModelDesc ResidualModel() {
   const int32_t d1 = dw("d1", a2r, 8, 1, /*RELU6*/ 3);
   const int32_t a10 = add("a10", d1, s, /*RELU*/ 1);
   const int32_t d2 = dw("d2", x, kC, 2, 0);
-  const int32_t a11 = add("a11", constant("k10", {1, kH, kW, 2 * kC}), d2, 0, 2 * kC);
+  const int32_t a11 = add("a11", conv("k10", x, kC, 2 * kC, 1, 0, 0, false), d2, 0, 2 * kC);
+  // A constant residual is not fused: resizing the batch would make the ADD broadcast it.
+  const int32_t c12 = conv("c12", x, kC, 8, 1, 0, 0, true);
+  const int32_t a12 = add("a12", c12, constant("k12", {1, kH, kW, 8}), 0);
   // Not fusable.
   const int32_t c6 = conv("c6", x, kC, 8, 1, 0, 0, true);
   const int32_t a6 = add("a6", c6, constant("bias8", {8}), 0);
@@ -156,7 +160,7 @@ tfl::ModelDesc ResidualModel() {
   const int32_t c8 = conv("c8", x, kC, 8, 1, 0, 0, true);
   const int32_t a8 = add("a8", c8, c8, 0);
   g.inputs = {x, f};
-  g.outputs = {a3, a4, a5, a6, a7, c7, a8, a9, a10, a11};
+  g.outputs = {a3, a4, a5, a6, a7, c7, a8, a9, a10, a11, a12};
   m.subgraphs.push_back(std::move(g));
   return m;
 }
@@ -173,11 +177,13 @@ struct Result {
   int fused_adds = 0;
 };
 
-Result RunModel(bool fuse, int threads, const std::vector<float>& input, const std::vector<float>& filter) {
+Result RunModel(bool fuse, int threads, const std::vector<float>& input, const std::vector<float>& filter,
+                int batch = 1) {
   InterpreterOptions opt;
   opt.fuse_activations = fuse;
   opt.threads = threads;
   auto in = Interpreter::FromBuffer(tfl::WriteModel(ResidualModel()), BuiltinOpResolver(), opt);
+  if (batch != 1) in->ResizeInputTensor(0, {batch, kH, kW, kC});
   in->AllocateTensors();
   in->SetInput(0, input.data(), input.size() * sizeof(float));
   in->SetInput(1, filter.data(), filter.size() * sizeof(float));
@@ -211,7 +217,7 @@ TEST(ResidualFusion, SameBitsAsTheUnfusedGraph) {
     EXPECT_EQ(off.fused_adds, 0);
     for (int threads : {1, 2, 3}) {
       const Result on = RunModel(true, threads, input, filter);
-      EXPECT_EQ(on.fused_adds, 8) << "a1 .. a5, a9, a10, a11; not the broadcast, the graph-output or the x + x ADD";
+      EXPECT_EQ(on.fused_adds, 8) << "a1 .. a5, a9, a10, a11; not the broadcast, the graph-output, the x + x or the constant ADD";
       ASSERT_EQ(on.outputs.size(), off.outputs.size());
       for (size_t i = 0; i < on.outputs.size(); ++i) {
         ASSERT_EQ(on.outputs[i].size(), off.outputs[i].size());
@@ -227,6 +233,22 @@ TEST(ResidualFusion, SameBitsAsTheUnfusedGraph) {
         if (!special) EXPECT_EQ(nans, 0) << "output " << i;
       }
     }
+  }
+}
+
+// The batch resized after the fusion: the fused ops follow it (the residuals are activations).
+TEST(ResidualFusion, BatchResized) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-2.f, 2.f);
+  std::vector<float> input(3 * kH * kW * kC), filter(8 * kC);
+  for (float& v : input) v = u(rng);
+  for (float& v : filter) v = u(rng);
+  const Result off = RunModel(false, 1, input, filter, 3);
+  for (int threads : {1, 2}) {
+    const Result on = RunModel(true, threads, input, filter, 3);
+    EXPECT_EQ(on.fused_adds, 8);
+    ASSERT_EQ(on.outputs.size(), off.outputs.size());
+    for (size_t i = 0; i < on.outputs.size(); ++i) EXPECT_EQ(on.outputs[i], off.outputs[i]) << "output " << i;
   }
 }
 
