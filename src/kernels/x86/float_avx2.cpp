@@ -176,6 +176,39 @@ void FloatGemm8Avx2(int mr, int nr, int64_t K, const float* const* a, const int3
     Gemm8Mr<false>(mr, nr, K, a, nullptr, b, bias, c, ldc, act_min, act_max);
 }
 
+void FloatGemmRowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b, const float* bias,
+                       float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {
+  const float* ap[6];
+  int64_t m = 0;
+  if (prefetch_b && m + 6 <= rows) {
+    for (int r = 0; r < 6; ++r) ap[r] = a + r * lda;
+    GemmTile<6, true, false>(nr, K, ap, nullptr, b, bias, c, ldc, act_min, act_max);
+    m = 6;
+  }
+  for (; m + 6 <= rows; m += 6) {
+    for (int r = 0; r < 6; ++r) ap[r] = a + (m + r) * lda;
+    GemmTile<6, false, false>(nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
+  }
+  if (m < rows) {
+    for (int r = 0; r < rows - m; ++r) ap[r] = a + (m + r) * lda;
+    GemmMr<false, false>((int)(rows - m), nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
+  }
+}
+
+void FloatGemm8RowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
+                        const float* bias, float* c, int64_t ldc, float act_min, float act_max) {
+  const float* ap[12];
+  int64_t m = 0;
+  for (; m + 12 <= rows; m += 12) {
+    for (int r = 0; r < 12; ++r) ap[r] = a + (m + r) * lda;
+    GemmTile8<12, false>(nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
+  }
+  if (m < rows) {
+    for (int r = 0; r < rows - m; ++r) ap[r] = a + (m + r) * lda;
+    Gemm8Mr<false>((int)(rows - m), nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
+  }
+}
+
 void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
                    const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {
   if (offsets) {

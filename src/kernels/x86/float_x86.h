@@ -14,6 +14,15 @@ namespace qat::kernels::x86 {
 void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
                    const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
 
+// FloatGemmAvx2 over `rows` consecutive rows (any count) whose inputs are rows of one matrix, row
+// r at a + r * lda (1x1 convolutions without padding at stride 1, FULLY_CONNECTED): the 6-row tiles
+// in one call, with the tile body inlined (no call, row table or tile-size switch per tile).
+void FloatGemmRowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b, const float* bias,
+                       float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
+// The same with FloatGemm8Avx2's 12 x 8 tiles (panels with at most 8 live channels, nr <= 8).
+void FloatGemm8RowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
+                        const float* bias, float* c, int64_t ldc, float act_min, float act_max);
+
 // npix output pixels of a depthwise conv with depth multiplier 1, C channels, that share their
 // tap list: pixel i (i < npix) is
 //   out[i * C + c] = clamp(bias[c] + sum_t w[t][c] * in[t][i * pixel_stride + c]) over t < taps
