@@ -135,19 +135,15 @@ void ClampFloat(int64_t n, const float* in, float* out, float lo, float hi, Thre
 }
 
 void ApplyFloatResidual(const FloatResidual& res, int64_t offset, float* out, int64_t n, KernelPath path) {
-  const float* r = res.data + offset;
+  // The ADD's row kernel (op 0) in its operand order, in place (each value is read before it is
+  // written).
+  const float* a = res.first ? res.data + offset : out;
+  const float* b = res.first ? out : res.data + offset;
 #if defined(__x86_64__) || defined(_M_X64)
-  if (path != KernelPath::kPortable) {
-    // op 0: a + b in the ADD's operand order; in place (each vector is read before it is written).
-    if (res.first) return x86::BinaryFloatRowAvx2(0, r, 1, out, 1, out, n, res.lo, res.hi);
-    return x86::BinaryFloatRowAvx2(0, out, 1, r, 1, out, n, res.lo, res.hi);
-  }
+  if (path != KernelPath::kPortable) return x86::BinaryFloatRowAvx2(0, a, 1, b, 1, out, n, res.lo, res.hi);
 #endif
   (void)path;
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = res.first ? r[i] + out[i] : out[i] + r[i];
-    out[i] = std::min(std::max(v, res.lo), res.hi);
-  }
+  RowPortable(0, a, 1, b, 1, out, n, res.lo, res.hi);
 }
 
 }  // namespace qat::kernels::optimized
