@@ -14,13 +14,12 @@
 // (manual time), as in int8_kernels_bench: the machine this was written on is shared.
 #include <benchmark/benchmark.h>
 
-#include <time.h>
-
 #include <algorithm>
 #include <memory>
 #include <random>
 #include <vector>
 
+#include "bench_util.h"
 #include "kernels/dispatch.h"
 #include "kernels/optimized/conv_float.h"
 #include "kernels/optimized/depthwise_float.h"
@@ -32,23 +31,8 @@
 namespace {
 
 using namespace qat::kernels;
+using qat::bench::TimedLoop;
 using qat::ThreadPool;
-
-double ProcessCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-template <class F>
-void TimedLoop(benchmark::State& state, int threads, F&& fn) {
-  for (auto _ : state) {
-    const double t0 = ProcessCpuSeconds();
-    fn();
-    benchmark::ClobberMemory();
-    state.SetIterationTime((ProcessCpuSeconds() - t0) / threads);
-  }
-}
 
 // GFLOP/s of the mul + add pair on one core, best of five.
 double PeakGflops() {

@@ -17,8 +17,6 @@
 // would be (minus lost parallelism, which shows up as extra CPU time in the pool's hand-offs).
 #include <benchmark/benchmark.h>
 
-#include <time.h>
-
 #include <algorithm>
 
 #include <cmath>
@@ -30,6 +28,7 @@
 #include <random>
 #include <vector>
 
+#include "bench_util.h"
 #include "kernels/dispatch.h"
 #include "kernels/optimized/conv.h"
 #include "kernels/optimized/depthwise_conv.h"
@@ -44,27 +43,11 @@
 namespace {
 
 using namespace qat::kernels;
+using qat::bench::TimedLoop;
 using qat::ThreadPool;
 
 double PeakGops();
 double PeakVnniGops();
-
-double ProcessCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-// Runs fn once per iteration and reports CPU seconds / threads as the iteration's time.
-template <class F>
-void TimedLoop(benchmark::State& state, int threads, F&& fn) {
-  for (auto _ : state) {
-    const double t0 = ProcessCpuSeconds();
-    fn();
-    benchmark::ClobberMemory();
-    state.SetIterationTime((ProcessCpuSeconds() - t0) / threads);
-  }
-}
 
 double PeakSplitGops();
 

@@ -180,6 +180,11 @@ class Interpreter {
   Interpreter() = default;
   void Build();
   void PlanArena();
+  struct TensorUse {
+    std::vector<int> producer, consumers;
+    std::vector<uint8_t> graph_io;
+  };
+  TensorUse Uses() const;
   void FuseFloatActivations();
   void FuseFloatResidualAdds();
   template <class T> static T* CheckedData(LiteTensor& t) {

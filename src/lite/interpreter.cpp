@@ -222,6 +222,21 @@ int Interpreter::fused_adds() const {
   return n;
 }
 
+// Per tensor: the node that writes it (-1: none), how many node inputs read it, and whether it is
+// a graph input or output (the fusion passes' view of the graph as it stands).
+Interpreter::TensorUse Interpreter::Uses() const {
+  const size_t nt = tensors_.size();
+  TensorUse u{std::vector<int>(nt, -1), std::vector<int>(nt, 0), std::vector<uint8_t>(nt, 0)};
+  for (int t : inputs_) u.graph_io[t] = 1;
+  for (int t : outputs_) u.graph_io[t] = 1;
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    for (const LiteTensor* t : nodes_[k]->ctx.inputs)
+      if (t) ++u.consumers[(size_t)(t - tensors_.data())];
+    for (const LiteTensor* t : nodes_[k]->ctx.outputs) u.producer[(size_t)(t - tensors_.data())] = (int)k;
+  }
+  return u;
+}
+
 // A float RELU or RELU6 whose input is the single output of a CONV_2D, DEPTHWISE_CONV_2D,
 // FULLY_CONNECTED, ADD, SUB or MUL, read by nothing else and not a graph input or output, is
 // folded into that op: the op writes the RELU's output tensor with its clamp narrowed to the
@@ -229,17 +244,11 @@ int Interpreter::fused_adds() const {
 // and the intermediate tensor is never written (as in TFLite with XNNPACK, intermediates are not
 // guaranteed). One pass over the memory instead of two (MediaPipe's ADD + RELU residual blocks).
 void Interpreter::FuseFloatActivations() {
-  const size_t nt = tensors_.size();
-  std::vector<int> producer(nt, -1), consumers(nt, 0);
-  std::vector<uint8_t> graph_io(nt, 0);
-  for (int t : inputs_) graph_io[t] = 1;
-  for (int t : outputs_) graph_io[t] = 1;
+  TensorUse use = Uses();
+  std::vector<int>& producer = use.producer;
+  const std::vector<int>& consumers = use.consumers;
+  const std::vector<uint8_t>& graph_io = use.graph_io;
   auto index = [&](const LiteTensor* t) { return (size_t)(t - tensors_.data()); };
-  for (size_t k = 0; k < nodes_.size(); ++k) {
-    for (const LiteTensor* t : nodes_[k]->ctx.inputs)
-      if (t) ++consumers[index(t)];
-    for (const LiteTensor* t : nodes_[k]->ctx.outputs) producer[index(t)] = (int)k;
-  }
   auto fusable_producer = [](const std::string& name) {
     return name == "CONV_2D" || name == "DEPTHWISE_CONV_2D" || name == "FULLY_CONNECTED" || name == "ADD" ||
            name == "SUB" || name == "MUL";
@@ -275,17 +284,11 @@ void Interpreter::FuseFloatActivations() {
 // read back (MediaPipe's residual blocks: CONV_2D + ADD + RELU become one pass; ONNX Runtime
 // fuses the same "Conv + Sum").
 void Interpreter::FuseFloatResidualAdds() {
-  const size_t nt = tensors_.size();
-  std::vector<int> producer(nt, -1), consumers(nt, 0);
-  std::vector<uint8_t> graph_io(nt, 0);
-  for (int t : inputs_) graph_io[t] = 1;
-  for (int t : outputs_) graph_io[t] = 1;
+  TensorUse use = Uses();
+  std::vector<int>& producer = use.producer;
+  const std::vector<int>& consumers = use.consumers;
+  const std::vector<uint8_t>& graph_io = use.graph_io;
   auto index = [&](const LiteTensor* t) { return (size_t)(t - tensors_.data()); };
-  for (size_t k = 0; k < nodes_.size(); ++k) {
-    for (const LiteTensor* t : nodes_[k]->ctx.inputs)
-      if (t) ++consumers[index(t)];
-    for (const LiteTensor* t : nodes_[k]->ctx.outputs) producer[index(t)] = (int)k;
-  }
   for (size_t k = 0; k < nodes_.size(); ++k) {
     Node& a = *nodes_[k];
     if (a.fused || a.ctx.op_name != "ADD" || a.ctx.inputs.size() != 2 || a.ctx.outputs.size() != 1) continue;
