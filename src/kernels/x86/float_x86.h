@@ -43,6 +43,10 @@ void BinaryFloatRowAvx2(int op, const float* a, int sa, const float* b, int sb, 
 void BinaryFloatRowsRepeatAvx2(int op, const float* a, const float* b, bool a_repeats, float* out, int64_t rows,
                                int L, float lo, float hi);
 
+// t[c * ld + x] = in[x * C + c] for x < W, c < C: one NHWC row to channel rows (8 x 8 blocks in
+// registers when C is a multiple of 8, element by element otherwise and for the last W % 8 pixels).
+void TransposeRowAvx2(const float* in, int W, int C, float* t, int64_t ld);
+
 // out[i] = std::min(std::max(in[i], lo), hi) for i < n (NaN kept): float RELU / RELU6 / RELU_N1_TO_1.
 void ClampRowAvx2(const float* in, float* out, int64_t n, float lo, float hi);
 
