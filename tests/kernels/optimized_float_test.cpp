@@ -75,7 +75,8 @@ void CheckConv(const reference::ConvParams& p, std::mt19937& rng, const std::str
     for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3})
       for (bool give_scratch : {false, true}) {
         std::vector<float> got(out_n, std::numeric_limits<float>::quiet_NaN());
-        std::vector<uint8_t> scratch(optimized::ConvFloatScratchBytes(pc, tp), 0xa5);
+        // 0xff bytes: NaN as floats, so a kernel that reads scratch it did not write shows.
+        std::vector<uint8_t> scratch(optimized::ConvFloatScratchBytes(pc, tp), 0xff);
         optimized::ConvFloat(pc, input.data(), got.data(), give_scratch ? scratch.data() : nullptr, tp, path);
         ASSERT_EQ(Mismatches(got, want), 0u)
             << what << " path " << KernelPathName(path) << " threads " << (tp ? tp->size() : 1) << " b" << p.batches
@@ -180,7 +181,7 @@ TEST(OptimizedFloat, FullyConnectedMatchesReference) {
     for (KernelPath path : PathsToTest())
       for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
         std::vector<float> got(want.size(), std::numeric_limits<float>::quiet_NaN());
-        std::vector<uint8_t> scratch(optimized::ConvFloatScratchBytes(pc, tp), 0xa5);
+        std::vector<uint8_t> scratch(optimized::ConvFloatScratchBytes(pc, tp), 0xff);  // NaN garbage
         optimized::ConvFloat(pc, input.data(), got.data(), scratch.data(), tp, path);
         ASSERT_EQ(Mismatches(got, want), 0u) << "seed " << seed << " trial " << trial << " path "
                                              << KernelPathName(path) << " b " << p.batches << " k " << p.input_depth

@@ -201,15 +201,28 @@ void NarrowConv(const PackedConvFloat& pc, const float* input, float* output, vo
   float* zero_row = planes + in_rows * plane_row;
   std::fill(zero_row, zero_row + plane_row, 0.f);
   // Input row r -> planes: column ix at pad_left + ix, zeros around.
+  const int pl = p.pad_left;
+  const bool in_place = pl >= 0 && pl + (int64_t)W <= wp;  // every column lands inside its plane
   ParallelFor(pool, in_rows, 8, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* src = input + r * W * C;
       float* dst = planes + r * plane_row;
+#if defined(__x86_64__) || defined(_M_X64)
+      if (in_place && path != KernelPath::kPortable) {  // 8 x 8 register transposes (pose: 2.5 % scalar)
+        for (int ic = 0; ic < C; ++ic) {
+          float* d = dst + ic * wp;
+          std::fill(d, d + pl, 0.f);
+          std::fill(d + pl + W, d + wp, 0.f);
+        }
+        x86::TransposeRowAvx2(src, W, C, dst + pl, wp);
+        continue;
+      }
+#endif
       for (int ic = 0; ic < C; ++ic) {
         float* d = dst + ic * wp;
         std::fill(d, d + wp, 0.f);
         for (int ix = 0; ix < W; ++ix) {
-          const int64_t j = (int64_t)ix + p.pad_left;
+          const int64_t j = (int64_t)ix + pl;
           if (j >= 0 && j < wp) d[j] = src[(int64_t)ix * C + ic];
         }
       }
