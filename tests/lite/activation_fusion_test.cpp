@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "float_graph_builder.h"
 #include "lite/op_resolver.h"
 #include "qat/interpreter.h"
 #include "qat/tflite.h"
@@ -24,33 +25,13 @@ constexpr int32_t kAdd = 0, kConv2D = 3, kMul = 18, kRelu = 19, kRelu6 = 21, kMa
 // x * x read by a RELU and a RELU6 (not fused: two readers).
 tfl::ModelDesc FusionModel() {
   using namespace tfl;
-  ModelDesc m;
-  SubGraphDesc g;
-  g.name = "main";
-  auto act = [&](const std::string& name, std::vector<int32_t> shape) {
-    TensorDesc t;
-    t.name = name;
-    t.type = TensorType::kFloat32;
-    t.shape = std::move(shape);
-    g.tensors.push_back(t);
-    return (int32_t)g.tensors.size() - 1;
-  };
+  test_util::FloatGraphBuilder gb;
+  auto act = [&](const std::string& name, std::vector<int32_t> shape) { return gb.Act(name, std::move(shape)); };
   auto constant = [&](const std::string& name, std::vector<int32_t> shape, std::vector<float> v) {
-    TensorDesc t;
-    t.name = name;
-    t.type = TensorType::kFloat32;
-    t.shape = std::move(shape);
-    t.buffer = m.AddBuffer(std::span<const float>(v));
-    g.tensors.push_back(t);
-    return (int32_t)g.tensors.size() - 1;
+    return gb.Const(name, std::move(shape), v);
   };
   auto op = [&](int32_t code, std::vector<int32_t> in, std::vector<int32_t> out, BuiltinOptions o = {}) {
-    OpDesc d;
-    d.builtin_code = code;
-    d.inputs = std::move(in);
-    d.outputs = std::move(out);
-    d.options = o;
-    g.ops.push_back(d);
+    gb.Op(code, std::move(in), std::move(out), std::move(o));
   };
   const int32_t x = act("input", {1, 5, 7, 3});
   const int32_t bias = constant("bias", {3}, {0.25f, -0.5f, 0.f});
@@ -80,10 +61,7 @@ tfl::ModelDesc FusionModel() {
   op(kMul, {x, x}, {xx}, MulOptions{});
   op(kRelu, {xx}, {out3});
   op(kRelu6, {xx}, {out4});
-  g.inputs = {x};
-  g.outputs = {out0, out1, out2, m2, out3, out4};
-  m.subgraphs.push_back(std::move(g));
-  return m;
+  return gb.Finish({x}, {out0, out1, out2, m2, out3, out4});
 }
 
 std::vector<std::vector<uint8_t>> RunModel(bool fuse, const std::vector<float>& input, int* fused) {

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "float_graph_builder.h"
 #include "kernels/reference/activations.h"
 #include "lite/op_resolver.h"
 #include "qat/interpreter.h"
@@ -23,48 +24,20 @@ constexpr int kH = 40, kW = 41, kC = 17;  // 27880 values: seven pieces of 4096
 // x -> LOGISTIC -> out0; x -> TANH -> out1; x -> HARD_SWISH -> out2; x -> RELU -> out3 (a graph
 // output: not fused); MUL(x, m[17]) -> out4.
 tfl::ModelDesc Model() {
-  using namespace tfl;
-  ModelDesc m;
-  SubGraphDesc g;
-  g.name = "main";
-  auto act = [&](const std::string& name, std::vector<int32_t> shape) {
-    TensorDesc t;
-    t.name = name;
-    t.type = TensorType::kFloat32;
-    t.shape = std::move(shape);
-    g.tensors.push_back(t);
-    return (int32_t)g.tensors.size() - 1;
-  };
-  auto op = [&](int32_t code, std::vector<int32_t> in, std::vector<int32_t> out, BuiltinOptions o = {}) {
-    OpDesc d;
-    d.builtin_code = code;
-    d.inputs = std::move(in);
-    d.outputs = std::move(out);
-    d.options = o;
-    g.ops.push_back(d);
-  };
+  test_util::FloatGraphBuilder gb;
   const std::vector<int32_t> s = {1, kH, kW, kC};
-  const int32_t x = act("x", s);
+  const int32_t x = gb.Act("x", s);
   std::vector<float> mv(kC);
   for (int c = 0; c < kC; ++c) mv[c] = 0.25f * (float)(c - 8);
-  TensorDesc mt;
-  mt.name = "m";
-  mt.type = TensorType::kFloat32;
-  mt.shape = {kC};
-  mt.buffer = m.AddBuffer(std::span<const float>(mv));
-  g.tensors.push_back(mt);
-  const int32_t mc = (int32_t)g.tensors.size() - 1;
+  const int32_t mc = gb.Const("m", {kC}, mv);
   std::vector<int32_t> outs;
   for (int32_t code : {kLogistic, kTanh, kHardSwish, kRelu}) {
-    outs.push_back(act("out" + std::to_string(outs.size()), s));
-    op(code, {x}, {outs.back()});
+    outs.push_back(gb.Act("out" + std::to_string(outs.size()), s));
+    gb.Op(code, {x}, {outs.back()});
   }
-  outs.push_back(act("out4", s));
-  op(kMul, {x, mc}, {outs.back()}, MulOptions{});
-  g.inputs = {x};
-  g.outputs = outs;
-  m.subgraphs.push_back(std::move(g));
-  return m;
+  outs.push_back(gb.Act("out4", s));
+  gb.Op(kMul, {x, mc}, {outs.back()}, tfl::MulOptions{});
+  return gb.Finish({x}, outs);
 }
 
 std::vector<std::vector<float>> RunModel(int threads, const std::vector<float>& input) {

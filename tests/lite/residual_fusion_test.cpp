@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "float_graph_builder.h"
 #include "lite/op_resolver.h"
 #include "qat/interpreter.h"
 #include "qat/tflite.h"
@@ -45,39 +46,19 @@ constexpr int kH = 6, kW = 9, kC = 5;
 //   a12 = ADD(c12, constant [1,6,9,8])                 not fused (a constant residual)
 tfl::ModelDesc ResidualModel() {
   using namespace tfl;
-  ModelDesc m;
-  SubGraphDesc g;
-  g.name = "main";
+  test_util::FloatGraphBuilder gb;
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-0.6f, 0.6f);
-  auto act = [&](const std::string& name, std::vector<int32_t> shape) {
-    TensorDesc t;
-    t.name = name;
-    t.type = TensorType::kFloat32;
-    t.shape = std::move(shape);
-    g.tensors.push_back(t);
-    return (int32_t)g.tensors.size() - 1;
-  };
+  auto act = [&](const std::string& name, std::vector<int32_t> shape) { return gb.Act(name, std::move(shape)); };
   auto constant = [&](const std::string& name, std::vector<int32_t> shape) {
     int64_t n = 1;
     for (int32_t d : shape) n *= d;
     std::vector<float> v((size_t)n);
     for (float& x : v) x = u(rng);
-    TensorDesc t;
-    t.name = name;
-    t.type = TensorType::kFloat32;
-    t.shape = std::move(shape);
-    t.buffer = m.AddBuffer(std::span<const float>(v));
-    g.tensors.push_back(t);
-    return (int32_t)g.tensors.size() - 1;
+    return gb.Const(name, std::move(shape), v);
   };
   auto op = [&](int32_t code, std::vector<int32_t> in, std::vector<int32_t> out, BuiltinOptions o = {}) {
-    OpDesc d;
-    d.builtin_code = code;
-    d.inputs = std::move(in);
-    d.outputs = std::move(out);
-    d.options = o;
-    g.ops.push_back(d);
+    gb.Op(code, std::move(in), std::move(out), std::move(o));
   };
   auto conv = [&](const std::string& name, int32_t in, int ic, int oc, int k, int8_t padding, int8_t relu,
                   bool bias, int32_t filter = -1) {
@@ -113,16 +94,7 @@ tfl::ModelDesc ResidualModel() {
   const int32_t c3 = conv("c3", a2r, 8, 2, 1, 0, 0, true);
   const int32_t a3 = add("a3", c3, conv("k", a2r, 8, 2, 1, 0, 0, true), 0, 2);
   const int32_t q = conv("q", a2r, 8, 40, 1, 0, 0, false);
-  const int32_t pads = [&] {
-    const std::vector<int32_t> v = {0, 0, 1, 1, 1, 1, 0, 0};
-    TensorDesc t;
-    t.name = "pads";
-    t.type = TensorType::kInt32;
-    t.shape = {4, 2};
-    t.buffer = m.AddBuffer(std::span<const int32_t>(v));
-    g.tensors.push_back(t);
-    return (int32_t)g.tensors.size() - 1;
-  }();
+  const int32_t pads = gb.ConstInt32("pads", {4, 2}, {0, 0, 1, 1, 1, 1, 0, 0});
   const int32_t padded = act("padded", {1, kH + 2, kW + 2, 8});
   op(kPad, {a2r, pads}, {padded}, PadOptions{});
   const int32_t c4 = conv("c4", padded, 8, 40, 3, /*VALID*/ 1, 0, true);
@@ -159,10 +131,7 @@ tfl::ModelDesc ResidualModel() {
   const int32_t a7 = add("a7", c7, s, 0);
   const int32_t c8 = conv("c8", x, kC, 8, 1, 0, 0, true);
   const int32_t a8 = add("a8", c8, c8, 0);
-  g.inputs = {x, f};
-  g.outputs = {a3, a4, a5, a6, a7, c7, a8, a9, a10, a11, a12};
-  m.subgraphs.push_back(std::move(g));
-  return m;
+  return gb.Finish({x, f}, {a3, a4, a5, a6, a7, c7, a8, a9, a10, a11, a12});
 }
 
 // Bit for bit, except that any NaN equals any NaN: a NaN's sign and payload are not part of the
