@@ -537,6 +537,107 @@ TEST(OptimizedConv, SplitTuningStaysExact) {
   }
 }
 
+// Cold input channels (SplitCold): a direct 1x1 layer whose first call leaves input channels at
+// u = 0 (the zero point of a ReLU-style input) skips whole 16-channel groups of them from the retune
+// on. Every call stays bit-exact: the recorded input again, values arriving in skipped channels (a
+// few: residuals; every one at 255: the int16 GEMM), uniform inputs, on 1-3 threads. It fails when
+// skipped channels' values are dropped or put at another position, or kept values misplaced.
+template <class T>
+void ColdChannelTrial(int trial, std::mt19937& rng) {
+  constexpr bool kU8 = std::is_same_v<T, uint8_t>;
+  const int ics[] = {64, 96, 128, 256, 512, 160};
+  const int ocs[] = {40, 64, 33, 70, 32, 48};
+  reference::ConvParams p;
+  p.batches = trial == 5 ? 2 : 1;
+  p.input_h = p.output_h = 6 + trial % 3;
+  p.input_w = p.output_w = 8;
+  p.input_c = ics[trial];
+  p.output_c = ocs[trial];
+  p.filter_h = p.filter_w = 1;
+  p.stride_h = p.stride_w = 1;
+  p.dilation_h = p.dilation_w = 1;
+  p.input_offset = kU8 ? 0 : 128;  // Z_in: u = 0 is the zero point
+  p.filter_offset = kU8 ? -128 : 0;
+  p.output_offset = Uniform(rng, -10, 10) + (kU8 ? 128 : 0);
+  p.act_min = trial % 2 ? p.output_offset : (kU8 ? 0 : -128);  // a fused ReLU on odd trials
+  p.act_max = kU8 ? 255 : 127;
+  p.requant = trial % 4 < 2 ? RequantMode::kTflite : RequantMode::kXnnpack;
+  std::vector<T> filter((size_t)p.output_c * p.input_c);
+  for (auto& w : filter) w = (T)(kU8 ? Uniform(rng, 38, 218) : Uniform(rng, -90, 90));
+  auto bias = RandomBias(rng, p.output_c);
+  std::vector<Requant> rq(p.output_c);
+  for (auto& r : rq) r = MakeRequant(std::exp2(-Uniform(rng, 13, 16)));
+  if (kU8) std::fill(rq.begin(), rq.end(), rq[0]);
+  // Cold: about a quarter of the channels, scattered (every channel c with (5c + trial) % 4 == 0).
+  std::vector<uint8_t> is_cold(p.input_c);
+  int live = 0;
+  for (int c = 0; c < p.input_c; ++c) live += !(is_cold[c] = (5 * c + trial) % 4 == 0);
+  const int want_skipped = p.input_c - (live + 15) / 16 * 16;
+  const size_t n_in = (size_t)p.batches * p.input_h * p.input_w * p.input_c;
+  auto to_t = [&](int u) { return (T)(kU8 ? u : u - 128); };
+  auto relu_like = [&](uint32_t seed) {
+    std::mt19937 g(seed);
+    std::vector<T> x(n_in);
+    for (size_t i = 0; i < n_in; ++i) {
+      const int c = (int)(i % p.input_c);
+      x[i] = to_t(is_cold[c] || Uniform(g, 0, 1) ? 0 : (Uniform(g, 0, 49) ? Uniform(g, 1, 40) : Uniform(g, 1, 255)));
+    }
+    return x;
+  };
+  auto pc = [&] {
+    std::vector<T> unused(n_in), want((size_t)p.batches * p.output_h * p.output_w * p.output_c);
+    return PackWithReference<T>(p, rq, unused, filter, bias.data(), want);
+  }();
+  ThreadPool pool2(2), pool3(3);
+  int call = 0;
+  auto check = [&](const std::vector<T>& x, const char* what) {
+    std::vector<T> want((size_t)p.batches * p.output_h * p.output_w * p.output_c);
+    PackWithReference<T>(p, rq, x, filter, bias.data(), want);
+    ThreadPool* tp = call % 3 == 0 ? nullptr : (call % 3 == 1 ? &pool2 : &pool3);
+    ++call;
+    const int64_t before = optimized::SplitGemmCallsForTests();
+    EXPECT_EQ(Mismatches(pc, x, want, KernelPath::kAvx2, tp), 0u)
+        << (kU8 ? "uint8" : "int8") << " trial " << trial << ": " << what << ", threads " << (tp ? tp->size() : 1);
+    return optimized::SplitGemmCallsForTests() > before;
+  };
+  const auto a = relu_like(100 + trial);
+  check(a, "first call (records)");
+  EXPECT_EQ(optimized::SplitColdSkippedForTests(pc), 0) << "trial " << trial << ": skipped before the retune";
+  EXPECT_TRUE(check(a, "second call (retuned, channels skipped)"))
+      << (kU8 ? "uint8" : "int8") << " trial " << trial << ": the split kernel did not run";
+  ASSERT_GT(want_skipped, 0);
+  EXPECT_EQ(optimized::SplitColdSkippedForTests(pc), want_skipped) << (kU8 ? "uint8" : "int8") << " trial " << trial;
+  check(relu_like(200 + trial), "another input with the same cold channels");
+  // A few values in skipped (and kept cold) channels, 255 among them: residuals.
+  auto b = relu_like(300 + trial);
+  int placed = 0;
+  for (size_t i = 0; i < n_in && placed < 6; i += 37 + trial)
+    if (is_cold[i % p.input_c]) b[i] = to_t(placed++ % 2 ? 255 : Uniform(rng, 1, 254));
+  EXPECT_TRUE(check(b, "values in cold channels")) << "trial " << trial << ": the split kernel did not run";
+  EXPECT_GT(optimized::SplitLastResidualsForTests(), 0);
+  // Every cold channel at 255: more residuals than the budget (the int16 GEMM), exact all the same.
+  auto h = relu_like(400 + trial);
+  for (size_t i = 0; i < n_in; ++i)
+    if (is_cold[i % p.input_c]) h[i] = to_t(255);
+  check(h, "every cold channel at 255");
+  std::vector<T> u(n_in);
+  for (auto& v : u) v = (T)(kU8 ? Uniform(rng, 0, 255) : Uniform(rng, -128, 127));
+  check(u, "uniform input");
+  check(a, "the recorded input again");
+}
+
+TEST(OptimizedConv, ColdChannelsAreSkippedExactly) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2: the split GEMM is an AVX2 kernel";
+  std::mt19937 rng(515);
+  optimized::SetSplitGemmForTests(true);
+  optimized::SetSplitTuningForTests(true);
+  optimized::SetSplitColdForTests(true);
+  for (int trial = 0; trial < 6; ++trial) {
+    ColdChannelTrial<int8_t>(trial, rng);
+    if (trial < 3) ColdChannelTrial<uint8_t>(trial, rng);
+  }
+}
+
 // FULLY_CONNECTED through the split GEMM (batch rows as pixels), with the test hook off: the int16 GEMM.
 TEST(OptimizedConv, SplitGemmOffRunsTheInt16Gemm) {
   if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";

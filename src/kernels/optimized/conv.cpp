@@ -73,6 +73,23 @@ bool SplitTuningOn() {
   }
   return v == 1;
 }
+// Cold input channels skipped from the retune on (SplitCold): QAT_NO_COLD_SKIP=1 keeps every
+// channel in the tile (A/B runs; tests use SetSplitColdForTests).
+std::atomic<int> g_split_cold{-1};
+bool SplitColdOn() {
+  int v = g_split_cold.load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* e = std::getenv("QAT_NO_COLD_SKIP");
+    v = e && *e && *e != '0' ? 0 : 1;
+    g_split_cold.store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
+}
+// Layers with fewer pixels per call keep every channel: with one or a few tiles per block pair
+// (FULLY_CONNECTED at batch 1) the layer streams its weights once, and the gaps the skipped quads
+// leave at the end of each pair's panel cost the hardware prefetcher more than the skipped bytes
+// save (mbv1_100's FC 1024 -> 1000, 176 channels skipped: 0.046 -> 0.055 ms).
+constexpr int64_t kColdMinPixels = 32;
 std::atomic<int64_t> g_split_last_residuals{0};
 // 0: off, 1: on from SplitMinDepth (default), 2: on at every depth (tests).
 int SplitMode() {
@@ -174,6 +191,64 @@ void InitKShort(PackedConv& pc) {
   pc.fma_groups = std::move(groups);
 }
 
+// The 2 x 32 tile's panels (PackedConv::weights_split32) from the VNNI ones wv
+// ([oc_block][tap][icq][16][4]): [block pair][tap][quad][4 groups of 8 channels][8][4], quad q of a
+// tap at q * 128 bytes.
+AlignedVector<int8_t> Split32Panels(const int8_t* wv, int taps, int icq, int oc_blocks, int output_c) {
+  const int64_t panel4 = (int64_t)taps * icq * 4 * kGemmNR;
+  const int64_t panel32 = (int64_t)taps * icq * 128;
+  AlignedVector<int8_t> w32(panel32 * ((oc_blocks + 1) / 2), 0);
+  for (int oc = 0; oc < output_c; ++oc)
+    for (int t = 0; t < taps; ++t)
+      for (int q = 0; q < icq; ++q)
+        for (int e = 0; e < 4; ++e)
+          w32[(oc / 32) * panel32 + ((int64_t)t * icq + q) * 128 + (oc % 32) * 4 + e] =
+              wv[(oc / kGemmNR) * panel4 + ((int64_t)t * icq + q) * kGemmNR * 4 + (oc % kGemmNR) * 4 + e];
+  return w32;
+}
+
+// The weight-only split bounds (PackedConv::split_tk) of the VNNI panels wv, sq quads per lane group:
+// ic_pad4 rounded up to 32 entries, 255 past the depth.
+// The split tiles (x86/gemm_avx2.cpp) add the vpmaddubsw lanes of sq consecutive quads of a tap in
+// int16 before widening them (2 on the 4 x 16 tile, 4 on the 2 x 32 one), so each int16 lane sums
+// 2 * sq products: bytes 2i, 2i + 1 of a channel's quads j .. j + sq - 1 (j a multiple of sq; a
+// tap's last quads fewer). T is the largest u for which the largest positive and negative weight
+// sums of the lane stay in int16. Each lane group (tap, quads, lane: 4 or 8 input channels) has its
+// own bound, and an input channel takes the smallest over the taps it meets: most groups allow a
+// bound well above the layer's worst one, so fewer activations go to the residual lists.
+AlignedVector<uint8_t> SplitBounds(const int8_t* wv, int taps, int ic_pad4, int oc_blocks, int sq) {
+  const int icq = ic_pad4 / 4;
+  const int64_t panel4 = (int64_t)taps * ic_pad4 * kGemmNR;
+  AlignedVector<uint8_t> tk((size_t)((ic_pad4 + 31) & ~31), 255);
+  for (int t = 0; t < taps; ++t)
+    for (int j = 0; j < icq; j += sq) {
+      const int quads = std::min(sq, icq - j);
+      for (int l = 0; l < 2; ++l) {  // int16 lane l: bytes 2l, 2l + 1 of each channel's quads
+        int pos = 1, neg = 1;
+        for (int b = 0; b < oc_blocks; ++b) {
+          const int8_t* q = wv + b * panel4 + ((int64_t)t * icq + j) * kGemmNR * 4 + 2 * l;
+          for (int c = 0; c < kGemmNR; ++c) {
+            int ps = 0, ns = 0;
+            for (int h = 0; h < quads; ++h)
+              for (int e = 0; e < 2; ++e) {
+                const int v = q[h * kGemmNR * 4 + c * 4 + e];
+                (v > 0 ? ps : ns) += v > 0 ? v : -v;
+              }
+            pos = std::max(pos, ps);
+            neg = std::max(neg, ns);
+          }
+        }
+        const int bound = std::min({255, 32767 / pos, 32768 / neg});
+        for (int h = 0; h < quads; ++h)
+          for (int e = 0; e < 2; ++e) {
+            uint8_t& v = tk[(j + h) * 4 + 2 * l + e];
+            v = (uint8_t)std::min<int>(v, bound);
+          }
+      }
+    }
+  return tk;
+}
+
 template <class W>
 PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_count, const W* filter,
                     const int32_t* bias, bool is_uint8) {
@@ -253,57 +328,13 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
       // sum(w * (x + shift)) = sum(w * x) + shift * sum(w): fold -shift * sum(w), modulo 2^32.
       pc.bias_vnni[oc] = (int32_t)((uint32_t)pc.bias[oc] - (uint32_t)shift * (uint32_t)sums[oc]);
     }
-    // The split bound: the split tiles (x86/gemm_avx2.cpp) add the vpmaddubsw lanes of split_quads
-    // consecutive quads of a tap in int16 before widening them (2 on the 4 x 16 tile, 4 on the
-    // 2 x 32 one), so each int16 lane sums 2 * split_quads products: bytes 2i, 2i + 1 of a
-    // channel's quads j .. j + split_quads - 1 (j a multiple of split_quads; a tap's last quads
-    // fewer). T is the largest u for which the largest positive and negative weight sums of the
-    // lane stay in int16. Each lane group (tap, quads, lane: 4 or 8 input channels) has its own
-    // bound, and an input channel takes the smallest over the taps it meets (PackedConv::split_tk):
-    // most groups allow a bound well above the layer's worst one, so fewer activations go to the
-    // residual lists.
+    // The split bounds (SplitBounds) and, up to Split32MaxDepth, the 2 x 32 tile's panels.
     const int icq = pc.ic_pad4 / 4;
     // The 2 x 32 tile (PackedConv::weights_split32) up to Split32MaxDepth.
     pc.split_quads = isa_supported(Isa::kAvx2) && (int64_t)taps * pc.ic_pad4 <= Split32MaxDepth() ? 4 : 2;
     const int sq = pc.split_quads;
-    if (sq == 4) {
-      // [block pair][tap][quad][4 groups of 8 channels][8][4]: quad q of a tap at q * 128 bytes.
-      const int64_t panel32 = (int64_t)taps * icq * 128;
-      pc.weights_split32.assign(panel32 * ((pc.oc_blocks + 1) / 2), 0);
-      for (int oc = 0; oc < p.output_c; ++oc)
-        for (int t = 0; t < taps; ++t)
-          for (int q = 0; q < icq; ++q)
-            for (int e = 0; e < 4; ++e)
-              pc.weights_split32[(oc / 32) * panel32 + ((int64_t)t * icq + q) * 128 + (oc % 32) * 4 + e] =
-                  pc.weights_vnni[(oc / kGemmNR) * panel4 + ((int64_t)t * icq + q) * kGemmNR * 4 + (oc % kGemmNR) * 4 + e];
-    }
-    pc.split_tk.assign((size_t)((pc.ic_pad4 + 31) & ~31), 255);
-    for (int t = 0; t < taps; ++t)
-      for (int j = 0; j < icq; j += sq) {
-        const int quads = std::min(sq, icq - j);
-        for (int l = 0; l < 2; ++l) {  // int16 lane l: bytes 2l, 2l + 1 of each channel's quads
-          int pos = 1, neg = 1;
-          for (int b = 0; b < pc.oc_blocks; ++b) {
-            const int8_t* q = pc.weights_vnni.data() + b * panel4 + ((int64_t)t * icq + j) * kGemmNR * 4 + 2 * l;
-            for (int c = 0; c < kGemmNR; ++c) {
-              int ps = 0, ns = 0;
-              for (int h = 0; h < quads; ++h)
-                for (int e = 0; e < 2; ++e) {
-                  const int v = q[h * kGemmNR * 4 + c * 4 + e];
-                  (v > 0 ? ps : ns) += v > 0 ? v : -v;
-                }
-              pos = std::max(pos, ps);
-              neg = std::max(neg, ns);
-            }
-          }
-          const int bound = std::min({255, 32767 / pos, 32768 / neg});
-          for (int h = 0; h < quads; ++h)
-            for (int e = 0; e < 2; ++e) {
-              uint8_t& tk = pc.split_tk[(j + h) * 4 + 2 * l + e];
-              tk = (uint8_t)std::min<int>(tk, bound);
-            }
-        }
-      }
+    if (sq == 4) pc.weights_split32 = Split32Panels(pc.weights_vnni.data(), taps, icq, pc.oc_blocks, p.output_c);
+    pc.split_tk = SplitBounds(pc.weights_vnni.data(), taps, pc.ic_pad4, pc.oc_blocks, sq);
     pc.split_t = *std::min_element(pc.split_tk.begin(), pc.split_tk.end());
     if (taps == 1 && isa_supported(Isa::kAvx2)) pc.split_tuning = std::make_shared<SplitTuning>();
   }
@@ -320,23 +351,25 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
 // histogram, the bounds stay exact.
 constexpr int kSplitTuneFloor = 31;  // the histogram counts values above it; no bound goes lower
 
-void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
-  const int ic = pc.p.input_c, icq = pc.ic_pad4 / 4;
-  const int64_t panel4 = (int64_t)pc.ic_pad4 * kGemmNR;
+// wv: a one-tap layer's VNNI panels ([oc_block][ic_pad4/4][16][4]), tk0 its bounds, hist the
+// histogram of its ic channels in the same order; returns the retuned bounds.
+AlignedVector<uint8_t> RetuneBounds(const int8_t* wv, int ic, int ic_pad4, int oc_blocks, int sq,
+                                    const AlignedVector<uint8_t>& tk0, const std::vector<int32_t>& hist) {
+  const int icq = ic_pad4 / 4;
+  const int64_t panel4 = (int64_t)ic_pad4 * kGemmNR;
   // above[c * 256 + t]: values of channel c above t, from bins of 8 values (exact at t = 8b + 7;
   // elsewhere t's whole bin counts, an overestimate).
   std::vector<int32_t> above((size_t)ic * 256);
   for (int c = 0; c < ic; ++c) {
     int32_t n = 0;  // values in the bins above t's
     for (int b = 31; b >= 0; --b) {
-      const int32_t in_bin = st.hist[(size_t)c * 32 + b];
+      const int32_t in_bin = hist[(size_t)c * 32 + b];
       for (int t = 8 * b + 7; t >= 8 * b; --t) above[(size_t)c * 256 + t] = n + (t % 8 == 7 ? 0 : in_bin);
       n += in_bin;
     }
   }
-  AlignedVector<uint8_t> tk(pc.split_tk.begin(), pc.split_tk.end());
+  AlignedVector<uint8_t> tk(tk0.begin(), tk0.end());
   std::vector<int32_t> wa, wb;  // binding weight rows: positive / negative parts, m per row
-  const int sq = pc.split_quads;
   for (int j = 0; j < icq; j += sq)
     for (int l = 0; l < 2; ++l) {
       int members[8], m = 0;
@@ -358,12 +391,12 @@ void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
       // members above the int16 range on either side.
       wa.clear();
       wb.clear();
-      for (int blk = 0; blk < pc.oc_blocks; ++blk)
+      for (int blk = 0; blk < oc_blocks; ++blk)
         for (int c = 0; c < kGemmNR; ++c) {
           int ra[8], rb[8], sa = 0, sb = 0;
           for (int i = 0; i < m; ++i) {
             const int k = members[i];
-            const int v = pc.weights_vnni[blk * panel4 + (k / 4) * kGemmNR * 4 + c * 4 + k % 4];
+            const int v = wv[blk * panel4 + (k / 4) * kGemmNR * 4 + c * 4 + k % 4];
             ra[i] = v > 0 ? v : 0;
             rb[i] = v < 0 ? -v : 0;
             sa += ra[i];
@@ -435,8 +468,75 @@ void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
       if (cost(t) < cost0 && feasible(t))
         for (int i = 0; i < m; ++i) tk[members[i]] = (uint8_t)t[i];
     }
-  st.tuned_tk = std::move(tk);
+  return tk;
+}
+
+void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
+  st.tuned_tk = RetuneBounds(pc.weights_vnni.data(), pc.p.input_c, pc.ic_pad4, pc.oc_blocks, pc.split_quads,
+                             pc.split_tk, st.hist);
   st.bounds.store(st.tuned_tk.data(), std::memory_order_release);
+}
+
+// The cold-channel plan (conv.h, SplitCold) of a one-tap layer on the 2 x 32 tile from its first
+// call's channel maxima: null when fewer than 16 channels stayed at u = 0 (nothing to skip), when
+// input_c is not a multiple of 16, or when no histogram was recorded.
+std::unique_ptr<SplitCold> PlanColdChannels(const PackedConv& pc, const SplitTuning& st) {
+  const int ic = pc.p.input_c, ic_pad4 = pc.ic_pad4;
+  if (pc.split_quads != 4 || pc.taps != 1 || ic % 16 != 0 || (int)st.chan_max.size() != ic || st.hist.empty())
+    return nullptr;
+  int live = 0;
+  for (int c = 0; c < ic; ++c) live += st.chan_max[c] > 0;
+  const int ic_live = (live + 15) & ~15;
+  if (ic_live + 16 > ic) return nullptr;
+  auto plan = std::make_unique<SplitCold>();
+  plan->ic_live = ic_live;
+  // Kept: every channel that had a value and the first cold ones up to ic_live; both in channel
+  // order, then the skipped ones.
+  std::vector<uint8_t> kept(ic, 0);
+  int extra = ic_live - live;
+  for (int c = 0; c < ic; ++c) {
+    kept[c] = st.chan_max[c] > 0;
+    if (!kept[c] && extra > 0) kept[c] = 1, --extra;
+  }
+  plan->pos.assign(ic, 0);
+  int next_kept = 0, next_skip = ic_live;
+  for (int c = 0; c < ic; ++c) plan->pos[c] = (int16_t)(kept[c] ? next_kept++ : next_skip++);
+  // The VNNI panels, histogram and bounds in the permuted order (padding channels stay at the end).
+  const int64_t panel4 = (int64_t)ic_pad4 * kGemmNR;
+  AlignedVector<int8_t> wv(pc.weights_vnni.size(), 0);
+  for (int b = 0; b < pc.oc_blocks; ++b)
+    for (int c = 0; c < ic; ++c) {
+      const int k = plan->pos[c];
+      for (int o = 0; o < kGemmNR; ++o)
+        wv[b * panel4 + (k / 4) * kGemmNR * 4 + o * 4 + k % 4] =
+            pc.weights_vnni[b * panel4 + (c / 4) * kGemmNR * 4 + o * 4 + c % 4];
+    }
+  std::vector<int32_t> hist(st.hist.size());
+  for (int c = 0; c < ic; ++c)
+    std::copy_n(st.hist.begin() + (size_t)c * 32, 32, hist.begin() + (size_t)plan->pos[c] * 32);
+  plan->tk = RetuneBounds(wv.data(), ic, ic_pad4, pc.oc_blocks, 4, SplitBounds(wv.data(), 1, ic_pad4, pc.oc_blocks, 4),
+                          hist);
+  for (size_t k = ic_live; k < plan->tk.size(); ++k) plan->tk[k] = 0;
+  plan->weights_split32 = Split32Panels(wv.data(), 1, ic_pad4 / 4, pc.oc_blocks, pc.p.output_c);
+  // The copy's tables: per 16-channel source chunk the vpshufb control that moves its kept values to
+  // the front (in order; 0x80 zeroes the rest), their first position, and the skipped channels.
+  const int chunks = ic / 16;
+  plan->ctl.assign((size_t)chunks * 16, 0x80);
+  plan->off.assign(chunks, 0);
+  plan->skip_mask.assign(chunks, 0);
+  int at = 0;
+  for (int k = 0; k < chunks; ++k) {
+    plan->off[k] = at;
+    int n = 0;
+    for (int b = 0; b < 16; ++b) {
+      if (kept[16 * k + b])
+        plan->ctl[(size_t)k * 16 + n++] = (uint8_t)b;
+      else
+        plan->skip_mask[k] |= (uint16_t)(1u << b);
+    }
+    at += n;
+  }
+  return plan;
 }
 
 ConvParams FcAsConv(const FullyConnectedParams& f) {
@@ -748,8 +848,14 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     split_counts = reinterpret_cast<int32_t*>(align(zero_row + ic_pad));
     split_entries = reinterpret_cast<int32_t*>(align(split_counts + in_pixels + 1));
   }
+  // A 1x1 stride-1 convolution without padding reads input row m for output pixel m ("direct");
+  // with one channel group, each work unit widens its own rows, saving one hand-off to the threads.
+  const bool direct = pc.im2col || (pc.taps == 1 && !pc.row_taps && p.stride_h == 1 && p.stride_w == 1 &&
+                                    p.pad_top == 0 && p.pad_left == 0 && p.output_h == p.input_h &&
+                                    p.output_w == p.input_w);
   // Split bounds: tuned to the activations from the second call on (SplitTuning); the first call
-  // records each input channel's histogram (once per layer, a few ms).
+  // records each input channel's histogram (once per layer, a few ms) and largest value. Direct
+  // layers whose first call left input channels at zero skip them from then on (SplitCold).
   SplitTuning* const tuning = split && SplitTuningOn() ? pc.split_tuning.get() : nullptr;
   bool record = false;
   if (tuning) {
@@ -757,16 +863,24 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     if (tuning->calls == 0) {
       record = true;
       tuning->hist.assign((size_t)p.input_c * 32, 0);
+      tuning->chan_max.assign((size_t)p.input_c, 0);
     } else if (!tuning->tuned) {
       const auto t0 = std::chrono::steady_clock::now();
-      RetuneSplitBounds(pc, *tuning);
+      if (direct && SplitColdOn() && in_pixels >= kColdMinPixels) tuning->cold_plan = PlanColdChannels(pc, *tuning);
+      if (!tuning->cold_plan) RetuneSplitBounds(pc, *tuning);
       if (g_split_debug)
-        std::fprintf(stderr, "split bounds of %dx%dx%d -> %d retuned in %.2f ms\n", p.input_h, p.input_w, p.input_c,
-                     p.output_c, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        std::fprintf(stderr, "split bounds of %dx%dx%d -> %d retuned in %.2f ms, %d cold input channels skipped\n",
+                     p.input_h, p.input_w, p.input_c, p.output_c,
+                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+                     tuning->cold_plan ? p.input_c - tuning->cold_plan->ic_live : 0);
+      tuning->cold.store(tuning->cold_plan.get(), std::memory_order_release);
       tuning->hist = {};
+      tuning->chan_max = {};
       tuning->tuned = true;
     }
   }
+  // The cold-channel plan, read once per call (only direct layers have one: no zero row is read).
+  const SplitCold* const cold = tuning ? tuning->cold.load(std::memory_order_acquire) : nullptr;
   // The 2 x 32 split tile (PackedConv::split_quads 4): 32-channel panels, pairs of 16-channel
   // blocks, so every unit's block range starts and ends on a pair.
   const bool split32 = split && pc.split_quads == 4;
@@ -837,14 +951,26 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     const uint8_t* src = static_cast<const uint8_t*>(input) + m0 * p.input_c;
     if constexpr (kVnni) {
       if (split) {
-        const int64_t n = x86::CopyRowsSplitAvx2(src, pc.is_uint8, rows, p.input_c, ic_pad, (uint8_t*)buf + m0 * ic_pad,
-                                                 split_counts + m0, split_entries + m0 * 2 * split_cap, split_cap,
-                                                 split_tk, quad_bytes);
+        int64_t n;
+        if (cold) {
+          const x86::SplitColdCopy cc{cold->ic_live, cold->ctl.data(), cold->off.data(), cold->skip_mask.data(),
+                                      cold->pos.data()};
+          n = x86::CopyRowsSplitColdAvx2(src, pc.is_uint8, rows, p.input_c, ic_pad, (uint8_t*)buf + m0 * ic_pad,
+                                         split_counts + m0, split_entries + m0 * 2 * split_cap, split_cap,
+                                         cold->tk.data(), quad_bytes, cc);
+        } else {
+          n = x86::CopyRowsSplitAvx2(src, pc.is_uint8, rows, p.input_c, ic_pad, (uint8_t*)buf + m0 * ic_pad,
+                                     split_counts + m0, split_entries + m0 * 2 * split_cap, split_cap, split_tk,
+                                     quad_bytes);
+        }
         split_total.fetch_add(n < 0 ? (int64_t(1) << 40) : n, std::memory_order_relaxed);
         if (record) {
+          std::vector<uint8_t> mx((size_t)p.input_c, 0);
+          x86::ChannelMaxAvx2(src, pc.is_uint8, rows, p.input_c, mx.data());
           // A sample of at least ~512 pixels: every stride-th pixel of the input.
           const int64_t stride = std::max<int64_t>(1, in_pixels / 512);
           std::lock_guard<std::mutex> lk(tuning->mu);
+          for (int c = 0; c < p.input_c; ++c) tuning->chan_max[c] = std::max(tuning->chan_max[c], mx[c]);
           for (int64_t m = (m0 + stride - 1) / stride * stride; m < m0 + rows; m += stride)
             x86::SplitHistogramAvx2(src + (m - m0) * p.input_c, pc.is_uint8, 1, p.input_c, kSplitTuneFloor,
                                     tuning->hist.data());
@@ -862,11 +988,6 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     return 0;
   };
 
-  // A 1x1 stride-1 convolution without padding reads input row m for output pixel m ("direct");
-  // with one channel group, each work unit widens its own rows, saving one hand-off to the threads.
-  const bool direct = pc.im2col || (pc.taps == 1 && !pc.row_taps && p.stride_h == 1 && p.stride_w == 1 &&
-                                    p.pad_top == 0 && p.pad_left == 0 && p.output_h == p.input_h &&
-                                    p.output_w == p.input_w);
   // The split GEMM copies in the unit too (its residual lists are per pixel, so units own theirs); a
   // unit whose residuals exceed the budget runs the int16 tile on an int16 copy of its own rows.
   const bool widen_in_unit = direct && !pc.im2col && groups == 1;
@@ -996,13 +1117,18 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
           if (blk & 1) continue;  // run with its pair's even block
           x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
           const int64_t pair_bytes = (int64_t)pc.taps * icq * 128;
-          const int8_t* w32 = pc.weights_split32.data() + (int64_t)(blk / 2) * pair_bytes;
+          // With skipped channels (one tap): the permuted panels, the tile's loop over the kept quads
+          // only (the skipped ones are read by residual entries alone).
+          const int8_t* w32 = (cold ? cold->weights_split32.data() : pc.weights_split32.data()) +
+                              (int64_t)(blk / 2) * pair_bytes;
+          const int icq_run = cold ? cold->ic_live / 4 : icq;
           // The next pair's weights when they may not be in cache (8 KiB and more: K >= 256).
           if (blk + 2 < blk1 && pair_bytes >= (8 << 10) && tile1 - tile0 >= kPrefetchMinTiles && !g_no_prefetch) {
             run.prefetch = w32 + pair_bytes;
-            run.prefetch_bytes = pair_bytes;
+            run.prefetch_bytes = cold ? (int64_t)icq_run * 128 : pair_bytes;
           }
-          x86::GemmTilesSplit32Avx2(run, taps, icq, table, w32, os, std::min(2 * kGemmNR, p.output_c - oc0), lists);
+          x86::GemmTilesSplit32Avx2(run, taps, icq_run, table, w32, os, std::min(2 * kGemmNR, p.output_c - oc0),
+                                    lists);
           continue;
         }
         if (split) {
@@ -1159,6 +1285,13 @@ const uint8_t* SplitBoundsForTests(const PackedConv& pc) {
 int64_t SplitLastResidualsForTests() { return g_split_last_residuals.load(); }
 
 void SetSplitTuningForTests(bool on) { g_split_tuning.store(on ? 1 : 0, std::memory_order_relaxed); }
+
+void SetSplitColdForTests(bool on) { g_split_cold.store(on ? 1 : 0, std::memory_order_relaxed); }
+
+int SplitColdSkippedForTests(const PackedConv& pc) {
+  const SplitCold* c = pc.split_tuning ? pc.split_tuning->cold.load(std::memory_order_acquire) : nullptr;
+  return c ? pc.p.input_c - c->ic_live : 0;
+}
 
 void SetSplitGemmForTests(bool on) { g_split.store(on ? 2 : 0, std::memory_order_relaxed); }
 

@@ -56,6 +56,25 @@ inline constexpr int kGemmNR = 16;  // output channels per packed panel
 // its cold channels to its hot ones within the same weight constraints (checked again before use),
 // and later calls use those bounds. Shared by copies of the PackedConv; calls may come from several
 // threads (the mutex guards hist and the retune; `bounds` is read once per call).
+// Cold input channels (conv.cpp, PlanColdChannels). ReLU-style activations leave some input
+// channels of a layer at u = 0 for whole inputs (a channel whose values all quantize to the zero
+// point). A one-tap layer on the 2 x 32 split tile whose first call saw such channels permutes its
+// input channels at the retune: the kept ones (every channel that had a value, plus the fewest cold
+// ones that round them up to a multiple of 16) first, in channel order, the skipped ones after. The
+// tile then runs only the kept depth; a skipped channel has the bound 0, so any value it gets later
+// is a residual (exact, as every residual; many of them send the call to the int16 GEMM). The copy
+// compacts each pixel's kept values with one vpshufb per 16 channels (order-preserving, so each
+// source chunk's kept values are one contiguous run of the permuted row).
+struct SplitCold {
+  int ic_live = 0;                        // kept channels (a multiple of 16, below input_c)
+  AlignedVector<int8_t> weights_split32;  // PackedConv::weights_split32 with the channels permuted
+  AlignedVector<uint8_t> tk;              // bounds in the permuted order; 0 from ic_live on
+  AlignedVector<uint8_t> ctl;             // [input_c / 16][16]: vpshufb control of each source chunk
+  std::vector<int32_t> off;               // [input_c / 16]: position of the chunk's first kept value
+  std::vector<uint16_t> skip_mask;        // [input_c / 16]: bit b set: channel 16 k + b is skipped
+  std::vector<int16_t> pos;               // [input_c]: each input channel's permuted position
+};
+
 struct SplitTuning {
   std::mutex mu;
   int calls = 0;                           // calls whose histogram was recorded
@@ -63,6 +82,9 @@ struct SplitTuning {
   std::vector<int32_t> hist;               // [input_c][32]: values of channel c with u / 8 = b (u > 31)
   AlignedVector<uint8_t> tuned_tk;         // the retuned bounds (same layout as split_tk)
   std::atomic<const uint8_t*> bounds{nullptr};  // null: PackedConv::split_tk
+  std::vector<uint8_t> chan_max;           // [input_c]: each channel's largest u in the first call
+  std::unique_ptr<const SplitCold> cold_plan;   // set at the retune (null: no channel skipped)
+  std::atomic<const SplitCold*> cold{nullptr};  // cold_plan once it is complete
 };
 
 struct PackedConv {
@@ -146,6 +168,10 @@ const uint8_t* SplitBoundsForTests(const PackedConv& pc);
 int64_t SplitLastResidualsForTests();
 // Off: keep the weight-only bounds (A/B runs; QAT_NO_SPLIT_TUNING=1 does the same).
 void SetSplitTuningForTests(bool on);
+// Off: no cold-channel plan at the retune (SplitCold; QAT_NO_COLD_SKIP=1 does the same).
+void SetSplitColdForTests(bool on);
+// Input channels the split tile skips since the retune (SplitCold; 0: none).
+int SplitColdSkippedForTests(const PackedConv& pc);
 
 // int8 activations, symmetric int8 weights (OHWI), per-channel requant (requant_count == 1:
 // per-tensor). bias may be null.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/x86/int8_common_avx2.h"
 #include "kernels/x86/int8_x86.h"
@@ -791,6 +792,83 @@ int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic
     total += count;
   }
   return total;
+}
+
+int64_t CopyRowsSplitColdAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int row_bytes, uint8_t* out,
+                              int32_t* counts, int32_t* entries, int cap, const uint8_t* tk, int quad_bytes,
+                              const SplitColdCopy& cc) {
+  const uint8_t* in = static_cast<const uint8_t*>(input);
+  const uint8_t flip = is_uint8 ? 0 : 0x80;
+  const __m256i flip32 = _mm256_set1_epi8((char)0x80);
+  const __m128i vflip16 = _mm_set1_epi8((char)flip);
+  const int chunks = ic / 16, live = cc.ic_live;
+  // The compacted row: each chunk's store writes 16 bytes at its offset, the next chunk's overwrites
+  // what lies past its kept values, so the row needs 16 bytes of slack.
+  thread_local std::vector<uint8_t> row;
+  row.resize((size_t)live + 32);
+  uint8_t* t = row.data();
+  int64_t total = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* s = in + r * ic;
+    uint8_t* d = out + r * row_bytes;
+    int32_t* e = entries + r * 2 * cap;
+    int count = 0;
+    auto add = [&](int k, int u) {  // k: permuted position
+      if (count < cap) {
+        e[2 * count] = k / 4 * quad_bytes;
+        e[2 * count + 1] = (int32_t)((uint32_t)(u - tk[k]) << (8 * (k & 3)));
+      }
+      ++count;
+    };
+    for (int k = 0; k < chunks; ++k) {
+      const __m128i v = _mm_loadu_si128((const __m128i*)(s + 16 * k));
+      _mm_storeu_si128((__m128i*)(t + cc.off[k]),
+                       _mm_shuffle_epi8(v, _mm_load_si128((const __m128i*)(cc.ctl + 16 * k))));
+      if (cc.skip_mask[k]) {
+        // u != 0 in a skipped channel: the value is all residual (bound 0).
+        const __m128i u = _mm_xor_si128(v, vflip16);
+        uint32_t m = ~(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(u, _mm_setzero_si128())) & cc.skip_mask[k];
+        while (m) {
+          const int b = __builtin_ctz(m);
+          m &= m - 1;
+          add(cc.pos[16 * k + b], (uint8_t)(s[16 * k + b] ^ flip));
+        }
+      }
+    }
+    // The kept values: min(u, T) and the excess, as CopyRowsSplitAvx2 (t holds the raw bytes).
+    for (int c = 0; c < live; c += 16) {
+      const __m128i v = _mm_loadu_si128((const __m128i*)(t + c));
+      const __m128i vt = _mm_loadu_si128((const __m128i*)(tk + c));
+      const __m128i sv = _mm_xor_si128(v, _mm_set1_epi8((char)(flip ^ 0x80)));  // u - 128, signed
+      const __m128i u = _mm_xor_si128(v, vflip16);
+      _mm_storeu_si128((__m128i*)(d + c), _mm_min_epu8(u, vt));
+      uint32_t mask = (uint32_t)_mm_movemask_epi8(_mm_cmpgt_epi8(sv, _mm_xor_si128(vt, _mm256_castsi256_si128(flip32))));
+      while (mask) {
+        const int b = __builtin_ctz(mask);
+        mask &= mask - 1;
+        add(c + b, (uint8_t)(t[c + b] ^ flip));
+      }
+    }
+    counts[r] = count;
+    if (count > cap) return -1;
+    total += count;
+  }
+  return total;
+}
+
+void ChannelMaxAvx2(const void* input, bool is_uint8, int64_t rows, int ic, uint8_t* max) {
+  const uint8_t* in = static_cast<const uint8_t*>(input);
+  const uint8_t flip = is_uint8 ? 0 : 0x80;
+  const __m256i vflip = _mm256_set1_epi8((char)flip);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* s = in + r * ic;
+    int c = 0;
+    for (; c + 32 <= ic; c += 32) {
+      const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(s + c)), vflip);
+      _mm256_storeu_si256((__m256i*)(max + c), _mm256_max_epu8(u, _mm256_loadu_si256((const __m256i*)(max + c))));
+    }
+    for (; c < ic; ++c) max[c] = std::max<uint8_t>(max[c], (uint8_t)(s[c] ^ flip));
+  }
 }
 
 void SplitHistogramAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int floor, int32_t* hist) {
