@@ -537,11 +537,12 @@ TEST(OptimizedConv, SplitTuningStaysExact) {
   }
 }
 
-// Cold input channels (SplitCold): a direct 1x1 layer whose first call leaves input channels at
-// u = 0 (the zero point of a ReLU-style input) skips whole 16-channel groups of them from the retune
-// on. Every call stays bit-exact: the recorded input again, values arriving in skipped channels (a
-// few: residuals; every one at 255: the int16 GEMM), uniform inputs, on 1-3 threads. It fails when
-// skipped channels' values are dropped or put at another position, or kept values misplaced.
+// Cold input channels (SplitCold): a direct 1x1 layer whose first call leaves input channels at one
+// value (u = 0, the zero point of a ReLU-style input, or another constant) skips whole 16-channel
+// groups of them from the retune on. Every call stays bit-exact: the recorded input again, values
+// arriving in skipped channels above and below their constant (a few: residuals; every one at 255:
+// the int16 GEMM), uniform inputs, on 1-3 threads. It fails when skipped channels' values are
+// dropped or put at another position, a constant is left out of the bias, or kept values misplaced.
 template <class T>
 void ColdChannelTrial(int trial, std::mt19937& rng) {
   constexpr bool kU8 = std::is_same_v<T, uint8_t>;
@@ -568,10 +569,15 @@ void ColdChannelTrial(int trial, std::mt19937& rng) {
   std::vector<Requant> rq(p.output_c);
   for (auto& r : rq) r = MakeRequant(std::exp2(-Uniform(rng, 13, 16)));
   if (kU8) std::fill(rq.begin(), rq.end(), rq[0]);
-  // Cold: about a quarter of the channels, scattered (every channel c with (5c + trial) % 4 == 0).
-  std::vector<uint8_t> is_cold(p.input_c);
+  // Cold: about a quarter of the channels at zero, scattered (every channel c with (5c + trial) % 4
+  // == 0), and a tenth at a constant above zero (their own).
+  std::vector<uint8_t> is_cold(p.input_c), constant(p.input_c, 0);
   int live = 0;
-  for (int c = 0; c < p.input_c; ++c) live += !(is_cold[c] = (5 * c + trial) % 4 == 0);
+  for (int c = 0; c < p.input_c; ++c) {
+    is_cold[c] = (5 * c + trial) % 4 == 0 || (3 * c + trial) % 10 == 1;
+    if (is_cold[c] && (5 * c + trial) % 4 != 0) constant[c] = (uint8_t)(1 + (13 * c) % 30);
+    live += !is_cold[c];
+  }
   const int want_skipped = p.input_c - (live + 15) / 16 * 16;
   const size_t n_in = (size_t)p.batches * p.input_h * p.input_w * p.input_c;
   auto to_t = [&](int u) { return (T)(kU8 ? u : u - 128); };
@@ -580,7 +586,10 @@ void ColdChannelTrial(int trial, std::mt19937& rng) {
     std::vector<T> x(n_in);
     for (size_t i = 0; i < n_in; ++i) {
       const int c = (int)(i % p.input_c);
-      x[i] = to_t(is_cold[c] || Uniform(g, 0, 1) ? 0 : (Uniform(g, 0, 49) ? Uniform(g, 1, 40) : Uniform(g, 1, 255)));
+      x[i] = to_t(is_cold[c]         ? constant[c]
+                  : Uniform(g, 0, 1)   ? 0
+                  : Uniform(g, 0, 49) ? Uniform(g, 1, 40)
+                                      : Uniform(g, 1, 255));
     }
     return x;
   };
@@ -608,11 +617,12 @@ void ColdChannelTrial(int trial, std::mt19937& rng) {
   ASSERT_GT(want_skipped, 0);
   EXPECT_EQ(optimized::SplitColdSkippedForTests(pc), want_skipped) << (kU8 ? "uint8" : "int8") << " trial " << trial;
   check(relu_like(200 + trial), "another input with the same cold channels");
-  // A few values in skipped (and kept cold) channels, 255 among them: residuals.
+  // A few values in skipped (and kept cold) channels, 0 and 255 among them, above and below the
+  // constants: residuals.
   auto b = relu_like(300 + trial);
   int placed = 0;
-  for (size_t i = 0; i < n_in && placed < 6; i += 37 + trial)
-    if (is_cold[i % p.input_c]) b[i] = to_t(placed++ % 2 ? 255 : Uniform(rng, 1, 254));
+  for (size_t i = 0; i < n_in && placed < 8; i += 37 + trial)
+    if (is_cold[i % p.input_c]) b[i] = to_t(placed++ % 3 == 0 ? 255 : (placed % 3 == 1 ? 0 : Uniform(rng, 1, 254)));
   EXPECT_TRUE(check(b, "values in cold channels")) << "trial " << trial << ": the split kernel did not run";
   EXPECT_GT(optimized::SplitLastResidualsForTests(), 0);
   // Every cold channel at 255: more residuals than the budget (the int16 GEMM), exact all the same.

@@ -478,46 +478,78 @@ void RetuneSplitBounds(const PackedConv& pc, SplitTuning& st) {
 }
 
 // The cold-channel plan (conv.h, SplitCold) of a one-tap layer on the 2 x 32 tile from its first
-// call's channel maxima: null when fewer than 16 channels stayed at u = 0 (nothing to skip), when
-// input_c is not a multiple of 16, or when no histogram was recorded.
+// call's channel ranges: null when fewer than 16 channels stayed at one value (nothing to skip),
+// when input_c is not a multiple of 16, or when no histogram was recorded.
 std::unique_ptr<SplitCold> PlanColdChannels(const PackedConv& pc, const SplitTuning& st) {
   const int ic = pc.p.input_c, ic_pad4 = pc.ic_pad4;
-  if (pc.split_quads != 4 || pc.taps != 1 || ic % 16 != 0 || (int)st.chan_max.size() != ic || st.hist.empty())
+  if (pc.split_quads != 4 || pc.taps != 1 || ic % 16 != 0 || ic != ic_pad4 || (int)st.chan_max.size() != ic ||
+      (int)st.chan_min.size() != ic || st.hist.empty())
     return nullptr;
-  int live = 0;
-  for (int c = 0; c < ic; ++c) live += st.chan_max[c] > 0;
-  const int ic_live = (live + 15) & ~15;
+  const int64_t panel4 = (int64_t)ic_pad4 * kGemmNR;
+  auto weight = [&](int b, int o, int c) { return pc.weights_vnni[b * panel4 + (c / 4) * kGemmNR * 4 + o * 4 + c % 4]; };
+  // Candidates: one value in the whole first call, and (a constant above 0) no weight at -128,
+  // whose negation int8 cannot hold.
+  std::vector<uint8_t> cand(ic, 0);
+  int n_cand = 0;
+  for (int c = 0; c < ic; ++c) {
+    bool ok = st.chan_min[c] == st.chan_max[c];
+    if (ok && st.chan_max[c] > 0)
+      for (int b = 0; b < pc.oc_blocks && ok; ++b)
+        for (int o = 0; o < kGemmNR; ++o) ok = ok && weight(b, o, c) != -128;
+    cand[c] = ok;
+    n_cand += ok;
+  }
+  const int ic_live = (ic - n_cand + 15) & ~15;
   if (ic_live + 16 > ic) return nullptr;
+  // Kept: every other channel and the fewest candidates up to ic_live (constant ones first: they
+  // would need a negated copy), in channel order; then the skipped ones, then the negated copies.
+  std::vector<uint8_t> kept(ic, 0);
+  int extra = ic_live - (ic - n_cand);
+  for (int pass = 0; pass < 2; ++pass)
+    for (int c = 0; c < ic; ++c) {
+      if (!cand[c]) kept[c] = 1;
+      else if (!kept[c] && extra > 0 && (pass == 1 || st.chan_max[c] > 0)) kept[c] = 1, --extra;
+    }
   auto plan = std::make_unique<SplitCold>();
   plan->ic_live = ic_live;
-  // Kept: every channel that had a value and the first cold ones up to ic_live; both in channel
-  // order, then the skipped ones.
-  std::vector<uint8_t> kept(ic, 0);
-  int extra = ic_live - live;
-  for (int c = 0; c < ic; ++c) {
-    kept[c] = st.chan_max[c] > 0;
-    if (!kept[c] && extra > 0) kept[c] = 1, --extra;
-  }
   plan->pos.assign(ic, 0);
-  int next_kept = 0, next_skip = ic_live;
-  for (int c = 0; c < ic; ++c) plan->pos[c] = (int16_t)(kept[c] ? next_kept++ : next_skip++);
-  // The VNNI panels, histogram and bounds in the permuted order (padding channels stay at the end).
-  const int64_t panel4 = (int64_t)ic_pad4 * kGemmNR;
-  AlignedVector<int8_t> wv(pc.weights_vnni.size(), 0);
-  for (int b = 0; b < pc.oc_blocks; ++b)
-    for (int c = 0; c < ic; ++c) {
-      const int k = plan->pos[c];
-      for (int o = 0; o < kGemmNR; ++o)
-        wv[b * panel4 + (k / 4) * kGemmNR * 4 + o * 4 + k % 4] =
-            pc.weights_vnni[b * panel4 + (c / 4) * kGemmNR * 4 + o * 4 + c % 4];
+  plan->neg.assign(ic, -1);
+  plan->expect.assign(ic, 0);
+  int next_kept = 0, next_skip = ic_live, next_neg = ic;
+  for (int c = 0; c < ic; ++c) {
+    plan->pos[c] = (int16_t)(kept[c] ? next_kept++ : next_skip++);
+    if (!kept[c] && st.chan_max[c] > 0) {
+      plan->expect[c] = st.chan_max[c];
+      plan->neg[c] = (int16_t)next_neg++;
     }
+  }
+  const int ic_total = (next_neg + 15) & ~15;  // whole 16-channel groups, as the bounds' lane groups
+  plan->icq_total = ic_total / 4;
+  // The VNNI panels (negated copies after input_c), histogram, bounds and bias in the permuted order.
+  const int64_t panel_total = (int64_t)ic_total * kGemmNR;
+  AlignedVector<int8_t> wv((size_t)(panel_total * pc.oc_blocks), 0);
+  plan->bias.assign(pc.bias_vnni.begin(), pc.bias_vnni.end());
+  for (int b = 0; b < pc.oc_blocks; ++b)
+    for (int c = 0; c < ic; ++c)
+      for (int o = 0; o < kGemmNR; ++o) {
+        const int w = weight(b, o, c);
+        const int k = plan->pos[c];
+        wv[b * panel_total + (k / 4) * kGemmNR * 4 + o * 4 + k % 4] = (int8_t)w;
+        if (plan->neg[c] >= 0) {
+          const int kn = plan->neg[c];
+          wv[b * panel_total + (kn / 4) * kGemmNR * 4 + o * 4 + kn % 4] = (int8_t)-w;
+          // w * c into the bias, modulo 2^32 as every accumulator.
+          const int oc = b * kGemmNR + o;
+          plan->bias[oc] = (int32_t)((uint32_t)plan->bias[oc] + (uint32_t)(w * plan->expect[c]));
+        }
+      }
   std::vector<int32_t> hist(st.hist.size());
   for (int c = 0; c < ic; ++c)
     std::copy_n(st.hist.begin() + (size_t)c * 32, 32, hist.begin() + (size_t)plan->pos[c] * 32);
-  plan->tk = RetuneBounds(wv.data(), ic, ic_pad4, pc.oc_blocks, 4, SplitBounds(wv.data(), 1, ic_pad4, pc.oc_blocks, 4),
+  plan->tk = RetuneBounds(wv.data(), ic, ic_total, pc.oc_blocks, 4, SplitBounds(wv.data(), 1, ic_total, pc.oc_blocks, 4),
                           hist);
   for (size_t k = ic_live; k < plan->tk.size(); ++k) plan->tk[k] = 0;
-  plan->weights_split32 = Split32Panels(wv.data(), 1, ic_pad4 / 4, pc.oc_blocks, pc.p.output_c);
+  plan->weights_split32 = Split32Panels(wv.data(), 1, plan->icq_total, pc.oc_blocks, pc.p.output_c);
   // The copy's tables: per 16-channel source chunk the vpshufb control that moves its kept values to
   // the front (in order; 0x80 zeroes the rest), their first position, and the skipped channels.
   const int chunks = ic / 16;
@@ -863,6 +895,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     if (tuning->calls == 0) {
       record = true;
       tuning->hist.assign((size_t)p.input_c * 32, 0);
+      tuning->chan_min.assign((size_t)p.input_c, 255);
       tuning->chan_max.assign((size_t)p.input_c, 0);
     } else if (!tuning->tuned) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -875,6 +908,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
                      tuning->cold_plan ? p.input_c - tuning->cold_plan->ic_live : 0);
       tuning->cold.store(tuning->cold_plan.get(), std::memory_order_release);
       tuning->hist = {};
+      tuning->chan_min = {};
       tuning->chan_max = {};
       tuning->tuned = true;
     }
@@ -953,8 +987,8 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       if (split) {
         int64_t n;
         if (cold) {
-          const x86::SplitColdCopy cc{cold->ic_live, cold->ctl.data(), cold->off.data(), cold->skip_mask.data(),
-                                      cold->pos.data()};
+          const x86::SplitColdCopy cc{cold->ic_live,       cold->ctl.data(), cold->off.data(), cold->skip_mask.data(),
+                                      cold->expect.data(), cold->pos.data(), cold->neg.data()};
           n = x86::CopyRowsSplitColdAvx2(src, pc.is_uint8, rows, p.input_c, ic_pad, (uint8_t*)buf + m0 * ic_pad,
                                          split_counts + m0, split_entries + m0 * 2 * split_cap, split_cap,
                                          cold->tk.data(), quad_bytes, cc);
@@ -965,12 +999,15 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         }
         split_total.fetch_add(n < 0 ? (int64_t(1) << 40) : n, std::memory_order_relaxed);
         if (record) {
-          std::vector<uint8_t> mx((size_t)p.input_c, 0);
-          x86::ChannelMaxAvx2(src, pc.is_uint8, rows, p.input_c, mx.data());
+          std::vector<uint8_t> mn((size_t)p.input_c, 255), mx((size_t)p.input_c, 0);
+          x86::ChannelRangeAvx2(src, pc.is_uint8, rows, p.input_c, mn.data(), mx.data());
           // A sample of at least ~512 pixels: every stride-th pixel of the input.
           const int64_t stride = std::max<int64_t>(1, in_pixels / 512);
           std::lock_guard<std::mutex> lk(tuning->mu);
-          for (int c = 0; c < p.input_c; ++c) tuning->chan_max[c] = std::max(tuning->chan_max[c], mx[c]);
+          for (int c = 0; c < p.input_c; ++c) {
+            tuning->chan_min[c] = std::min(tuning->chan_min[c], mn[c]);
+            tuning->chan_max[c] = std::max(tuning->chan_max[c], mx[c]);
+          }
           for (int64_t m = (m0 + stride - 1) / stride * stride; m < m0 + rows; m += stride)
             x86::SplitHistogramAvx2(src + (m - m0) * p.input_c, pc.is_uint8, 1, p.input_c, kSplitTuneFloor,
                                     tuning->hist.data());
@@ -1116,11 +1153,12 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         if (split32) {
           if (blk & 1) continue;  // run with its pair's even block
           x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
-          const int64_t pair_bytes = (int64_t)pc.taps * icq * 128;
-          // With skipped channels (one tap): the permuted panels, the tile's loop over the kept quads
-          // only (the skipped ones are read by residual entries alone).
+          // With skipped channels (one tap): the permuted panels and their bias, the tile's loop over
+          // the kept quads only (the others are read by residual entries alone).
+          const int64_t pair_bytes = (int64_t)pc.taps * (cold ? cold->icq_total : icq) * 128;
           const int8_t* w32 = (cold ? cold->weights_split32.data() : pc.weights_split32.data()) +
                               (int64_t)(blk / 2) * pair_bytes;
+          if (cold) os.bias = cold->bias.data() + oc0;
           const int icq_run = cold ? cold->ic_live / 4 : icq;
           // The next pair's weights when they may not be in cache (8 KiB and more: K >= 256).
           if (blk + 2 < blk1 && pair_bytes >= (8 << 10) && tile1 - tile0 >= kPrefetchMinTiles && !g_no_prefetch) {

@@ -57,22 +57,28 @@ inline constexpr int kGemmNR = 16;  // output channels per packed panel
 // and later calls use those bounds. Shared by copies of the PackedConv; calls may come from several
 // threads (the mutex guards hist and the retune; `bounds` is read once per call).
 // Cold input channels (conv.cpp, PlanColdChannels). ReLU-style activations leave some input
-// channels of a layer at u = 0 for whole inputs (a channel whose values all quantize to the zero
-// point). A one-tap layer on the 2 x 32 split tile whose first call saw such channels permutes its
-// input channels at the retune: the kept ones (every channel that had a value, plus the fewest cold
-// ones that round them up to a multiple of 16) first, in channel order, the skipped ones after. The
-// tile then runs only the kept depth; a skipped channel has the bound 0, so any value it gets later
-// is a residual (exact, as every residual; many of them send the call to the int16 GEMM). The copy
-// compacts each pixel's kept values with one vpshufb per 16 channels (order-preserving, so each
-// source chunk's kept values are one contiguous run of the permuted row).
+// channels of a layer at one value for whole inputs: u = 0 (every value quantizes to the zero
+// point), or another constant. A one-tap layer on the 2 x 32 split tile whose first call saw such
+// channels permutes its input channels at the retune: the kept ones (every other channel, plus the
+// fewest constant ones that round them up to a multiple of 16) first, in channel order, the skipped
+// ones after. The tile then runs only the kept depth. A skipped channel's constant c goes into the
+// bias (w * c), its bound is 0, and any other value u it gets later is a residual: u - c against
+// its weights, or c - u against a negated copy of them placed after input_c (exact, as every
+// residual; many of them send the call to the int16 GEMM). The copy compacts each pixel's kept
+// values with one vpshufb per 16 channels (order-preserving, so each source chunk's kept values are
+// one contiguous run of the permuted row).
 struct SplitCold {
   int ic_live = 0;                        // kept channels (a multiple of 16, below input_c)
-  AlignedVector<int8_t> weights_split32;  // PackedConv::weights_split32 with the channels permuted
+  int icq_total = 0;                      // quads of a pair's panel: input_c and the negated copies
+  AlignedVector<int8_t> weights_split32;  // PackedConv::weights_split32 permuted, icq_total quads
+  AlignedVector<int32_t> bias;            // PackedConv::bias_vnni + w * c of the skipped channels
   AlignedVector<uint8_t> tk;              // bounds in the permuted order; 0 from ic_live on
   AlignedVector<uint8_t> ctl;             // [input_c / 16][16]: vpshufb control of each source chunk
   std::vector<int32_t> off;               // [input_c / 16]: position of the chunk's first kept value
   std::vector<uint16_t> skip_mask;        // [input_c / 16]: bit b set: channel 16 k + b is skipped
+  AlignedVector<uint8_t> expect;          // [input_c]: a skipped channel's constant c (0 if kept)
   std::vector<int16_t> pos;               // [input_c]: each input channel's permuted position
+  std::vector<int16_t> neg;               // [input_c]: position of the negated copy (c > 0), else -1
 };
 
 struct SplitTuning {
@@ -82,7 +88,7 @@ struct SplitTuning {
   std::vector<int32_t> hist;               // [input_c][32]: values of channel c with u / 8 = b (u > 31)
   AlignedVector<uint8_t> tuned_tk;         // the retuned bounds (same layout as split_tk)
   std::atomic<const uint8_t*> bounds{nullptr};  // null: PackedConv::split_tk
-  std::vector<uint8_t> chan_max;           // [input_c]: each channel's largest u in the first call
+  std::vector<uint8_t> chan_min, chan_max;  // [input_c]: each channel's u range in the first call
   std::unique_ptr<const SplitCold> cold_plan;   // set at the retune (null: no channel skipped)
   std::atomic<const SplitCold*> cold{nullptr};  // cold_plan once it is complete
 };

@@ -813,10 +813,10 @@ int64_t CopyRowsSplitColdAvx2(const void* input, bool is_uint8, int64_t rows, in
     uint8_t* d = out + r * row_bytes;
     int32_t* e = entries + r * 2 * cap;
     int count = 0;
-    auto add = [&](int k, int u) {  // k: permuted position
+    auto add = [&](int k, int r) {  // k: permuted position, r: the excess there
       if (count < cap) {
         e[2 * count] = k / 4 * quad_bytes;
-        e[2 * count + 1] = (int32_t)((uint32_t)(u - tk[k]) << (8 * (k & 3)));
+        e[2 * count + 1] = (int32_t)((uint32_t)r << (8 * (k & 3)));
       }
       ++count;
     };
@@ -825,13 +825,18 @@ int64_t CopyRowsSplitColdAvx2(const void* input, bool is_uint8, int64_t rows, in
       _mm_storeu_si128((__m128i*)(t + cc.off[k]),
                        _mm_shuffle_epi8(v, _mm_load_si128((const __m128i*)(cc.ctl + 16 * k))));
       if (cc.skip_mask[k]) {
-        // u != 0 in a skipped channel: the value is all residual (bound 0).
+        // A skipped channel off its constant: the difference is a residual (bound 0).
         const __m128i u = _mm_xor_si128(v, vflip16);
-        uint32_t m = ~(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(u, _mm_setzero_si128())) & cc.skip_mask[k];
+        const __m128i want = _mm_loadu_si128((const __m128i*)(cc.expect + 16 * k));
+        uint32_t m = ~(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(u, want)) & cc.skip_mask[k];
         while (m) {
-          const int b = __builtin_ctz(m);
+          const int c = 16 * k + __builtin_ctz(m);
           m &= m - 1;
-          add(cc.pos[16 * k + b], (uint8_t)(s[16 * k + b] ^ flip));
+          const int d = (int)(uint8_t)(s[c] ^ flip) - (int)cc.expect[c];
+          if (d > 0)
+            add(cc.pos[c], d);
+          else
+            add(cc.neg[c], -d);
         }
       }
     }
@@ -846,7 +851,7 @@ int64_t CopyRowsSplitColdAvx2(const void* input, bool is_uint8, int64_t rows, in
       while (mask) {
         const int b = __builtin_ctz(mask);
         mask &= mask - 1;
-        add(c + b, (uint8_t)(t[c + b] ^ flip));
+        add(c + b, (uint8_t)(t[c + b] ^ flip) - tk[c + b]);
       }
     }
     counts[r] = count;
@@ -856,7 +861,7 @@ int64_t CopyRowsSplitColdAvx2(const void* input, bool is_uint8, int64_t rows, in
   return total;
 }
 
-void ChannelMaxAvx2(const void* input, bool is_uint8, int64_t rows, int ic, uint8_t* max) {
+void ChannelRangeAvx2(const void* input, bool is_uint8, int64_t rows, int ic, uint8_t* min, uint8_t* max) {
   const uint8_t* in = static_cast<const uint8_t*>(input);
   const uint8_t flip = is_uint8 ? 0 : 0x80;
   const __m256i vflip = _mm256_set1_epi8((char)flip);
@@ -865,9 +870,13 @@ void ChannelMaxAvx2(const void* input, bool is_uint8, int64_t rows, int ic, uint
     int c = 0;
     for (; c + 32 <= ic; c += 32) {
       const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(s + c)), vflip);
+      _mm256_storeu_si256((__m256i*)(min + c), _mm256_min_epu8(u, _mm256_loadu_si256((const __m256i*)(min + c))));
       _mm256_storeu_si256((__m256i*)(max + c), _mm256_max_epu8(u, _mm256_loadu_si256((const __m256i*)(max + c))));
     }
-    for (; c < ic; ++c) max[c] = std::max<uint8_t>(max[c], (uint8_t)(s[c] ^ flip));
+    for (; c < ic; ++c) {
+      min[c] = std::min<uint8_t>(min[c], (uint8_t)(s[c] ^ flip));
+      max[c] = std::max<uint8_t>(max[c], (uint8_t)(s[c] ^ flip));
+    }
   }
 }
 

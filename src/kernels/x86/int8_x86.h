@@ -134,20 +134,24 @@ int64_t CopyRowsSplitAvx2(const void* input, bool is_uint8, int64_t rows, int ic
 
 // CopyRowsSplitAvx2 for a layer with skipped input channels (optimized/conv.h, SplitCold): each
 // pixel's kept values are compacted (vpshufb per 16 channels, ctl / off) into positions
-// 0 .. ic_live - 1 of its run and clamped to tk there; a skipped channel's value u > 0 becomes a
-// residual at its permuted position pos[c] (bound 0). ic a multiple of 16, ic_live of 16.
+// 0 .. ic_live - 1 of its run and clamped to tk there; a skipped channel's value u other than its
+// constant expect[c] becomes a residual: u - expect[c] at its permuted position pos[c], or
+// expect[c] - u at neg[c] (the negated weights). ic a multiple of 16, ic_live of 16.
 struct SplitColdCopy {
   int ic_live;
   const uint8_t* ctl;
   const int32_t* off;
   const uint16_t* skip_mask;
+  const uint8_t* expect;
   const int16_t* pos;
+  const int16_t* neg;
 };
 int64_t CopyRowsSplitColdAvx2(const void* input, bool is_uint8, int64_t rows, int ic, int row_bytes, uint8_t* out,
                               int32_t* counts, int32_t* entries, int cap, const uint8_t* tk, int quad_bytes,
                               const SplitColdCopy& cc);
-// max[c] = max(max[c], u) over `rows` pixels of ic values (u: int8 x + 128, uint8 q).
-void ChannelMaxAvx2(const void* input, bool is_uint8, int64_t rows, int ic, uint8_t* max);
+// min[c] = min(min[c], u), max[c] = max(max[c], u) over `rows` pixels of ic values (u: int8
+// x + 128, uint8 q).
+void ChannelRangeAvx2(const void* input, bool is_uint8, int64_t rows, int ic, uint8_t* min, uint8_t* max);
 
 // The split GEMM's activation histogram (optimized/conv.h, SplitTuning): for `rows` pixels of ic
 // values, ++hist[c * 32 + u / 8] for every value whose u (int8: x + 128; uint8: q) is above `floor`.
