@@ -58,12 +58,11 @@ inline void RequantHalf(__m256i* acc, const int32_t* f) {
   if constexpr (kStage == DwStage::kTfliteShortReluFma) {
     // A block with the exact FMA form of the short ReLU stage (optimized/fma_stage.h): the level
     // minus the pair's centre from vcvtps2dq(fma(float(x), scale, offset)), then + Z_out + centre.
+    // The zero (Z_out + centre) is added after the int16 pack (Pixels, kZ16).
     const __m256 scale = _mm256_castsi256_ps(Ld(f + kDwFmaScale * 8));
     const __m256 offset = _mm256_castsi256_ps(Ld(f + kDwFmaOffset * 8));
-    const __m256i zero = Ld(f + kDwFmaZero * 8);
 #pragma GCC unroll 4
-    for (int p = 0; p < P; ++p)
-      acc[p] = _mm256_add_epi32(avx2::FmaRound(acc[p], scale, offset), zero);
+    for (int p = 0; p < P; ++p) acc[p] = avx2::FmaRound(acc[p], scale, offset);
   } else if constexpr (kStage == DwStage::kTfliteShortRelu) {
     // Negative x: the exact result and this one are both <= 0, so both clamp to act_min.
     const __m256i m = Ld(f + kDwMult * 8), mo = Ld(f + kDwMultOdd * 8), sh = Ld(f + kDwSShift * 8);
@@ -183,8 +182,13 @@ __attribute__((always_inline)) inline void Pixels(const DepthwiseRowArgs& a, int
   }
   RequantHalf<P, kStage>(lo, prm);
   RequantHalf<P, kStage>(hi, prm + kDwFields * 8);
-  constexpr bool kZ16 = kStage == DwStage::kXnnpackInRange;
-  const __m256i z16 = kZ16 ? _mm256_set1_epi16((short)prm[kDwOffset * 8]) : _mm256_setzero_si256();
+  // kZ16: the zero point in int16 after the first pack (vpackssdw order: channels 0-3 8-11 4-7 12-15);
+  // the FMA form's Z_out + centre per channel (|z| <= 447: the saturation argument of PackStore holds).
+  constexpr bool kZ16 = kStage == DwStage::kXnnpackInRange || kStage == DwStage::kTfliteShortReluFma;
+  const __m256i z16 = kStage == DwStage::kTfliteShortReluFma
+                          ? _mm256_packs_epi32(Ld(prm + kDwFmaZero * 8), Ld(prm + (kDwFields + kDwFmaZero) * 8))
+                      : kZ16 ? _mm256_set1_epi16((short)prm[kDwOffset * 8])
+                             : _mm256_setzero_si256();
   const int64_t os = a.out_pixel_stride;
   if (P % 2 == 0 && n == 16) {
 #pragma GCC unroll 4

@@ -486,13 +486,19 @@ struct Clamp {
 };
 // The block pair's bias and kFma / kFp32 stage constants, copied once per tile run to the stack:
 // read through os, every tile reloaded the pointers after its stores (a byte store may alias os).
+// kFma / kFp32 add their zero points (Z_out, + the FMA pair's centre) after the first pack, in int16
+// with saturation (zero16: the 32 channels in the order of PackGroups' vpackssdw, channels 0-3 8-11
+// 4-7 12-15, then 16-19 24-27 20-23 28-31): one vpaddsw per 16 outputs instead of two vpaddd. Exact:
+// |zero| <= 447 and [act_min, act_max] lies inside int8 / uint8, so a value that saturates in int16
+// (|v| >= 32767) clamps to the same bound as v + zero (|v + zero| >= 32320) would.
 struct RunConsts {
   alignas(32) int32_t bias[32];
   alignas(32) float scale[32];
   alignas(32) float offset[32];
-  alignas(32) int32_t zero[32];
+  alignas(32) int16_t zero16[32];
   RunConsts(const GemmOutput& os, Stage stage) {
     std::memcpy(bias, os.bias, sizeof(bias));
+    alignas(32) int32_t zero[32];
     if (stage == Stage::kFma) {
       std::memcpy(scale, os.fma_scale, sizeof(scale));
       std::memcpy(offset, os.fma_offset, sizeof(offset));
@@ -500,16 +506,22 @@ struct RunConsts {
     } else if (stage == Stage::kFp32) {
       std::memcpy(scale, os.scale, sizeof(scale));
       for (int c = 0; c < 32; ++c) zero[c] = os.output_offset;
+    } else {
+      std::memset(zero, 0, sizeof(zero));
     }
+    for (int h = 0; h < 2; ++h)
+      _mm256_store_si256((__m256i*)(zero16 + 16 * h),
+                         _mm256_packs_epi32(_mm256_load_si256((const __m256i*)(zero + 16 * h)),
+                                            _mm256_load_si256((const __m256i*)(zero + 16 * h + 8))));
   }
 };
+constexpr bool kZero16(Stage s) { return s == Stage::kFma || s == Stage::kFp32; }
 template <Stage kStage>
 inline __m256i RunStageVec(__m256i x, const GemmOutput& os, const RunConsts& rc, int c) {
   if constexpr (kStage == Stage::kFma) {
-    return _mm256_add_epi32(FmaRound(x, _mm256_load_ps(rc.scale + c), _mm256_load_ps(rc.offset + c)),
-                            _mm256_load_si256((const __m256i*)(rc.zero + c)));
+    return FmaRound(x, _mm256_load_ps(rc.scale + c), _mm256_load_ps(rc.offset + c));
   } else if constexpr (kStage == Stage::kFp32) {
-    return _mm256_add_epi32(FpRound(x, _mm256_load_ps(rc.scale + c)), _mm256_load_si256((const __m256i*)(rc.zero + c)));
+    return FpRound(x, _mm256_load_ps(rc.scale + c));
   } else {
     return StageVec<kStage>(x, os, c);
   }
@@ -523,8 +535,13 @@ inline void RunStage2(__m256i& a, __m256i& b, const GemmOutput& os, const RunCon
   b = RunStageVec<kStage>(b, os, rc, c);
 }
 
-inline __m256i PackGroups(__m256i g0, __m256i g1, __m256i g2, __m256i g3, const Clamp& cl) {
-  const __m256i a = _mm256_packs_epi32(g0, g1), b = _mm256_packs_epi32(g2, g3);
+template <Stage kStage>
+inline __m256i PackGroups(__m256i g0, __m256i g1, __m256i g2, __m256i g3, const Clamp& cl, const RunConsts& rc) {
+  __m256i a = _mm256_packs_epi32(g0, g1), b = _mm256_packs_epi32(g2, g3);
+  if constexpr (kZero16(kStage)) {
+    a = _mm256_adds_epi16(a, _mm256_load_si256((const __m256i*)rc.zero16));
+    b = _mm256_adds_epi16(b, _mm256_load_si256((const __m256i*)(rc.zero16 + 16)));
+  }
   __m256i v = cl.u8 ? _mm256_packus_epi16(a, b) : _mm256_packs_epi16(a, b);
   v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
   return cl.u8 ? _mm256_min_epu8(_mm256_max_epu8(v, cl.lo), cl.hi) : _mm256_min_epi8(_mm256_max_epi8(v, cl.lo), cl.hi);
@@ -642,12 +659,13 @@ __attribute__((always_inline)) inline void SplitTile2x32(int pixels, int taps, i
     RunStage2<kStage>(a1, b1, os, rc, 8);
     RunStage2<kStage>(a2, b2, os, rc, 16);
     RunStage2<kStage>(a3, b3, os, rc, 24);
-    Store32(out[0], PackGroups(a0, a1, a2, a3, cl), n);
-    Store32(out[1], PackGroups(b0, b1, b2, b3, cl), n);
+    Store32(out[0], PackGroups<kStage>(a0, a1, a2, a3, cl, rc), n);
+    Store32(out[1], PackGroups<kStage>(b0, b1, b2, b3, cl, rc), n);
     return;
   }
-  Store32(out[0], PackGroups(RunStageVec<kStage>(a0, os, rc, 0), RunStageVec<kStage>(a1, os, rc, 8),
-                             RunStageVec<kStage>(a2, os, rc, 16), RunStageVec<kStage>(a3, os, rc, 24), cl), n);
+  Store32(out[0], PackGroups<kStage>(RunStageVec<kStage>(a0, os, rc, 0), RunStageVec<kStage>(a1, os, rc, 8),
+                                     RunStageVec<kStage>(a2, os, rc, 16), RunStageVec<kStage>(a3, os, rc, 24), cl, rc),
+          n);
 }
 
 template <Stage kStage>
