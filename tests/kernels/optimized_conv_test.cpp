@@ -625,15 +625,20 @@ void ColdChannelTrial(int trial, std::mt19937& rng) {
     if (is_cold[i % p.input_c]) b[i] = to_t(placed++ % 3 == 0 ? 255 : (placed % 3 == 1 ? 0 : Uniform(rng, 1, 254)));
   EXPECT_TRUE(check(b, "values in cold channels")) << "trial " << trial << ": the split kernel did not run";
   EXPECT_GT(optimized::SplitLastResidualsForTests(), 0);
-  // Every cold channel at 255: more residuals than the budget (the int16 GEMM), exact all the same.
-  auto h = relu_like(400 + trial);
-  for (size_t i = 0; i < n_in; ++i)
-    if (is_cold[i % p.input_c]) h[i] = to_t(255);
-  check(h, "every cold channel at 255");
   std::vector<T> u(n_in);
   for (auto& v : u) v = (T)(kU8 ? Uniform(rng, 0, 255) : Uniform(rng, -128, 127));
   check(u, "uniform input");
   check(a, "the recorded input again");
+  EXPECT_EQ(optimized::SplitColdSkippedForTests(pc), want_skipped) << "trial " << trial << ": plan dropped early";
+  // Every cold channel at 255: more residuals than the budget (the int16 GEMM), exact all the same;
+  // three such calls in a row drop the plan, and the layer stays exact without it.
+  auto h = relu_like(400 + trial);
+  for (size_t i = 0; i < n_in; ++i)
+    if (is_cold[i % p.input_c]) h[i] = to_t(255);
+  for (int k = 0; k < 3; ++k) check(h, "every cold channel at 255");
+  EXPECT_EQ(optimized::SplitColdSkippedForTests(pc), 0) << "trial " << trial << ": the plan survived its misses";
+  check(a, "the recorded input, plan dropped");
+  check(b, "values in cold channels, plan dropped");
 }
 
 TEST(OptimizedConv, ColdChannelsAreSkippedExactly) {

@@ -851,6 +851,24 @@ void BuildTable(const PackedConv& pc, const E* buf, const E* zero_row, bool dire
   }
 }
 
+// A call of a layer with a cold-channel plan that (fell_back) ran the int16 GEMM for too many
+// residuals, or did not: kColdMaxMisses such calls in a row unpublish the plan (the channels it
+// skips have woken up), and later calls use the retuned bounds of every channel. The plan itself
+// stays allocated: calls that loaded it may still be running.
+constexpr int kColdMaxMisses = 3;
+void ColdMiss(SplitTuning* tuning, const SplitCold* cold, bool fell_back) {
+  if (!tuning || !cold) return;
+  if (!fell_back) {
+    tuning->cold_misses.store(0, std::memory_order_relaxed);
+    return;
+  }
+  if (tuning->cold_misses.fetch_add(1, std::memory_order_relaxed) + 1 >= kColdMaxMisses) {
+    const SplitCold* expected = cold;
+    tuning->cold.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
+    if (g_split_debug) std::fprintf(stderr, "split: cold-channel plan dropped after %d int16 fallbacks\n", kColdMaxMisses);
+  }
+}
+
 // E = int16_t: the int16 copy and the AVX2 / portable 4x16 tiles (avx2 chooses). E = uint8_t: the
 // AVX-512 VNNI u8 copy and 8x16 tiles (vnni_hw: the vpdpbusd kernel, else its scalar twin).
 // split (E = uint8_t, AVX2): the split GEMM (min(u, 128) panels + residual lists); returns false
@@ -900,7 +918,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     } else if (!tuning->tuned) {
       const auto t0 = std::chrono::steady_clock::now();
       if (direct && SplitColdOn() && in_pixels >= kColdMinPixels) tuning->cold_plan = PlanColdChannels(pc, *tuning);
-      if (!tuning->cold_plan) RetuneSplitBounds(pc, *tuning);
+      RetuneSplitBounds(pc, *tuning);  // also the bounds the layer returns to if it drops the plan
       if (g_split_debug)
         std::fprintf(stderr, "split bounds of %dx%dx%d -> %d retuned in %.2f ms, %d cold input channels skipped\n",
                      p.input_h, p.input_w, p.input_c, p.output_c,
@@ -980,6 +998,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
 
   // Copies `rows` input pixels starting at pixel m0 into the copy (the plain-tap layout).
   std::atomic<int64_t> split_total{0};
+  std::atomic<bool> any_unit_int16{false};  // a unit ran the int16 tile (too many residuals)
   // Split: returns the rows' residual count (-1: a pixel over its list capacity).
   auto copy_rows = [&](int64_t m0, int64_t rows) -> int64_t {
     const uint8_t* src = static_cast<const uint8_t*>(input) + m0 * p.input_c;
@@ -1074,7 +1093,10 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
                    p.input_w, p.input_c, p.output_c, pc.taps, (long long)split_total.load(),
                    100.0 * split_total.load() / (double)std::max<int64_t>(1, in_pixels * p.input_c),
                    split_total.load() > SplitBudget(pc) ? ": int16 GEMM instead" : "");
-    if (split_total.load() > SplitBudget(pc)) return false;
+    if (split_total.load() > SplitBudget(pc)) {
+      ColdMiss(tuning, cold, true);
+      return false;
+    }
   }
   if (split) g_split_calls.fetch_add(1, std::memory_order_relaxed);
   const x86::SplitLists lists{reinterpret_cast<const uint8_t*>(buf), ic_pad, split_counts, split_entries, split_cap,
@@ -1096,6 +1118,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         const int64_t n = copy_rows(m0, m1 - m0);
         if (split) {
           unit_int16 = n < 0 || n > (m1 - m0) * p.input_c / 25;
+          if (unit_int16) any_unit_int16.store(true, std::memory_order_relaxed);
           if (unit_int16) {
             thread_local AlignedVector<int16_t> rows16;
             rows16.resize((size_t)((m1 - m0) * pc.ic_pad));
@@ -1246,6 +1269,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     });
   }
   if (split) g_split_last_residuals.store(split_total.load(), std::memory_order_relaxed);
+  ColdMiss(tuning, cold, widen_in_unit && any_unit_int16.load());
   if (split && widen_in_unit && g_split_debug)
     std::fprintf(stderr, "split GEMM %dx%dx%d -> %d (copied per unit): %lld residuals (%.2f %% of the input)\n",
                  p.input_h, p.input_w, p.input_c, p.output_c, (long long)split_total.load(),

@@ -90,7 +90,9 @@ struct SplitTuning {
   std::atomic<const uint8_t*> bounds{nullptr};  // null: PackedConv::split_tk
   std::vector<uint8_t> chan_min, chan_max;  // [input_c]: each channel's u range in the first call
   std::unique_ptr<const SplitCold> cold_plan;   // set at the retune (null: no channel skipped)
-  std::atomic<const SplitCold*> cold{nullptr};  // cold_plan once it is complete
+  std::atomic<const SplitCold*> cold{nullptr};  // cold_plan once it is complete; null again after
+                                                // kColdMaxMisses calls in a row fell back to int16
+  std::atomic<int> cold_misses{0};
 };
 
 struct PackedConv {
