@@ -269,8 +269,9 @@ void ConvArgs(benchmark::internal::Benchmark* b) {
   b->Args({112, 112, 32, 64, 1, 1, 1, 1, 1, 1});
   b->Args({28, 28, 256, 256, 1, 1, 1, 1, 2, 1});
   b->Args({112, 112, 32, 64, 1, 1, 1, 1, 2, 1});
-  // MobileNet-like (mode 2): the pointwise layers of mbv1_100 as the model runs them.
-  for (auto l : std::vector<std::vector<int64_t>>{{112, 112, 32, 64, 1, 1, 1},
+  // MobileNet-like (mode 2): the first and pointwise layers of mbv1_100 as the model runs them.
+  for (auto l : std::vector<std::vector<int64_t>>{{224, 224, 3, 32, 3, 2, 1},
+                                                  {112, 112, 32, 64, 1, 1, 1},
                                                   {56, 56, 64, 128, 1, 1, 1},
                                                   {56, 56, 128, 128, 1, 1, 1},
                                                   {28, 28, 256, 256, 1, 1, 1},
