@@ -64,27 +64,22 @@ const bool g_split_debug = [] {
 // Split bounds tuned to the activations (SplitTuning): QAT_NO_SPLIT_TUNING=1 keeps the weight-only
 // ones (A/B runs; tests use SetSplitTuningForTests).
 std::atomic<int> g_split_tuning{-1};
-bool SplitTuningOn() {
-  int v = g_split_tuning.load(std::memory_order_relaxed);
+// A switch's value: set by a test hook, else 0 when the environment variable `off` is set (and not
+// "0"), else 1; read from the environment once.
+int SwitchValue(std::atomic<int>& sw, const char* off) {
+  int v = sw.load(std::memory_order_relaxed);
   if (v < 0) {
-    const char* e = std::getenv("QAT_NO_SPLIT_TUNING");
+    const char* e = std::getenv(off);
     v = e && *e && *e != '0' ? 0 : 1;
-    g_split_tuning.store(v, std::memory_order_relaxed);
+    sw.store(v, std::memory_order_relaxed);
   }
-  return v == 1;
+  return v;
 }
+bool SplitTuningOn() { return SwitchValue(g_split_tuning, "QAT_NO_SPLIT_TUNING") == 1; }
 // Cold input channels skipped from the retune on (SplitCold): QAT_NO_COLD_SKIP=1 keeps every
 // channel in the tile (A/B runs; tests use SetSplitColdForTests).
 std::atomic<int> g_split_cold{-1};
-bool SplitColdOn() {
-  int v = g_split_cold.load(std::memory_order_relaxed);
-  if (v < 0) {
-    const char* e = std::getenv("QAT_NO_COLD_SKIP");
-    v = e && *e && *e != '0' ? 0 : 1;
-    g_split_cold.store(v, std::memory_order_relaxed);
-  }
-  return v == 1;
-}
+bool SplitColdOn() { return SwitchValue(g_split_cold, "QAT_NO_COLD_SKIP") == 1; }
 // Layers with fewer pixels per call keep every channel: with one or a few tiles per block pair
 // (FULLY_CONNECTED at batch 1) the layer streams its weights once, and the gaps the skipped quads
 // leave at the end of each pair's panel cost the hardware prefetcher more than the skipped bytes
@@ -92,15 +87,7 @@ bool SplitColdOn() {
 constexpr int64_t kColdMinPixels = 32;
 std::atomic<int64_t> g_split_last_residuals{0};
 // 0: off, 1: on from SplitMinDepth (default), 2: on at every depth (tests).
-int SplitMode() {
-  int v = g_split.load(std::memory_order_relaxed);
-  if (v < 0) {
-    const char* e = std::getenv("QAT_NO_SPLIT");
-    v = e && *e && *e != '0' ? 0 : 1;
-    g_split.store(v, std::memory_order_relaxed);
-  }
-  return v;
-}
+int SplitMode() { return SwitchValue(g_split, "QAT_NO_SPLIT"); }
 
 // Per-channel arrays (bias_vnni, rq, k64, kshort) cover whole pairs of 16-channel blocks: the split
 // GEMM's 32-channel tile reads a pair (PackedConv::weights_split32).
