@@ -9,8 +9,10 @@
 # median over rounds of each time and the ratio of those medians.
 #
 #   bench/int8_vs_float.sh [--qat build/qat] [--peers DIR] [--runs N] [--rounds R] [--nets "mbv1_100 mbv1_050"]
-#                          [--batches "1 64"] [--threads "1 2"] [--quick]
+#                          [--batches "1 64"] [--threads "1 2"] [--inputs N] [--quick]
 #
+# --inputs N: every `qat bench` cycles through N different random inputs (default 1: one input
+# repeated, as TFLite's benchmark_model does; the int8 kernels adapt to the first inputs they see).
 # Defaults: mbv1_100, batch 1, 1 thread, 50 runs, 6 rounds. --peers defaults to $QAT_PEERS_DIR,
 # then ~/.cache/qat-peers. Idle machine please; the CPU and the load are printed with the table.
 set -euo pipefail
@@ -22,6 +24,7 @@ ROUNDS=6
 NETS="mbv1_100"
 BATCHES="1"
 THREADS="1"
+INPUTS=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --qat) QAT="$2"; shift 2 ;;
@@ -31,8 +34,9 @@ while [[ $# -gt 0 ]]; do
     --nets) NETS="$2"; shift 2 ;;
     --batches) BATCHES="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
+    --inputs) INPUTS="$2"; shift 2 ;;
     --quick) RUNS=10; ROUNDS=2; shift ;;
-    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -51,7 +55,7 @@ qat_median() {
   local model="$1" batch="$2" threads="$3"; shift 3
   local runs="$RUNS" extra=("$@")
   [[ "$batch" != 1 ]] && { extra+=(--batch "$batch"); runs=$(( RUNS / 10 > 3 ? RUNS / 10 : 3 )); }
-  "$QAT" bench "$model" --threads "$threads" --runs "$runs" --warmup 3 --json "${extra[@]}" 2>/dev/null |
+  "$QAT" bench "$model" --threads "$threads" --runs "$runs" --warmup 3 --inputs "$INPUTS" --json "${extra[@]}" 2>/dev/null |
     python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -66,7 +70,7 @@ ratio() { python3 -c "import sys; f,q=sys.argv[1:]; print('nan' if 'nan' in (f,q
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) logical CPUs;" \
      "qat ISA: ${QAT_ISA:-auto}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "qat: $QAT bench; float: the float twin; runs/median=$RUNS (batch > 1: RUNS/10, at least 3) rounds=$ROUNDS"
+echo "qat: $QAT bench; float: the float twin; runs/median=$RUNS (batch > 1: RUNS/10, at least 3) rounds=$ROUNDS inputs=$INPUTS"
 summary=()
 for net in $NETS; do
   model="$MODELS/${net}_b1.tflite"

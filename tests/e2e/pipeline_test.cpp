@@ -85,6 +85,13 @@ TEST(Pipeline, FloatQatFreezeConvertInterpreterReport) {
   EXPECT_GT(acc, 0.5) << "chance is 0.1";
   EXPECT_EQ(read_predictions(run + "/int8.pred").size(), 1000u);
 
+  // qat bench on it: a batch of 4 images, cycling through 3 different random inputs.
+  auto bj = nlohmann::json::parse(run_qat("bench " + run + "/int8.tflite --runs 3 --warmup 1 --batch 4 --inputs 3 --json",
+                                          dir / "bench.log"));
+  EXPECT_EQ(bj["batch"].get<int>(), 4);
+  EXPECT_EQ(bj["inputs"].get<int>(), 3);
+  EXPECT_GT(bj["median_ms"].get<double>(), 0.0);
+
   // 5. report: compares the int8 interpreter with the fake-quant eval graph per image.
   const std::string rep = run_qat("report --run " + run + " --test-limit 1000 --threads 2", dir / "report.log");
   ASSERT_TRUE(fs::exists(run + "/report.md"));
