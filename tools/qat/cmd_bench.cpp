@@ -1,20 +1,20 @@
-// `qat bench MODEL.tflite [--threads T] [--runs N] [--warmup W] [--requant M] [--batch B] [--json]
+// `qat bench MODEL.tflite [--threads T] [--runs N] [--warmup W] [--requant M] [--batch B] [--inputs K] [--json]
 //  [--profile]`: Invoke latency on deterministic random inputs: median, min, max (and mean) over N
 // timed runs after W warm-up runs. --batch resizes dimension 0 of every input first
 // (ResizeInputTensor). --profile then runs N more Invokes with the interpreter's per-op profiling
 // on (like TFLite's benchmark_model --enable_op_profiling) and prints each op's median time and
 // share and a per-op-type summary; the latency figures above come from unprofiled runs.
 // --json prints one JSON line instead of text (with a "profile" object under --profile).
-// --inputs N cycles through N different random inputs (seeds 1..N; each run copies the next set into
-// the input tensors before its clock starts), as a stream of different images would: the int8
+// --inputs N cycles through N different random inputs (seeds 1..N, all held in memory; each run
+// copies the next set into the input tensors before its clock starts), as a stream of images: the int8
 // kernels tune themselves to the first inputs they see (split bounds, cold channels), so repeating
 // one input (N = 1, the default, as TFLite's benchmark_model does) can time them more favourably
 // than a stream of real data would.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <numeric>
 #include <cstring>
+#include <numeric>
 #include <string>
 
 #include <nlohmann/json.hpp>
