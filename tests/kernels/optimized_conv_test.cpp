@@ -329,6 +329,64 @@ void SplitTrials(bool is_uint8, uint32_t seed, int trials) {
   EXPECT_GT(optimized::SplitGemmCallsForTests(), calls0);
 }
 
+// The 2 x 32 split tile's short ReLU stage on block pairs where only some 8-channel groups have the
+// exact FMA form (the others run the 64-bit short form; each group its own zero point), on inputs
+// sparse enough that the split GEMM runs rather than its int16 fallback: per-channel right shifts
+// from 1 to kShortMaxRight, so that some groups of many pairs lack the FMA form.
+TEST(OptimizedConv, SplitTileShortStageOnMixedPairsMatchesReference) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2: the split GEMM is an AVX2 kernel";
+  std::mt19937 rng(20261126);
+  ThreadPool pool(2);
+  optimized::SetSplitGemmForTests(true);
+  int mixed_pairs = 0, ran = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    reference::ConvParams p;
+    p.batches = 1;
+    p.input_h = Uniform(rng, 2, 9);
+    p.input_w = Uniform(rng, 2, 9);
+    p.input_c = Uniform(rng, 32, 160);
+    p.output_c = Uniform(rng, 33, 100);
+    p.filter_h = p.filter_w = 1;
+    p.output_h = p.input_h;
+    p.output_w = p.input_w;
+    p.input_offset = 128;  // Z_in = -128: ReLU-like inputs sit at the bottom of the range
+    p.output_offset = Uniform(rng, -128, 20);
+    p.act_min = trial % 2 ? p.output_offset : Uniform(rng, p.output_offset, 40);
+    p.act_max = Uniform(rng, std::max(p.act_min, (int32_t)60), 127);
+    p.requant = RequantMode::kTflite;
+    std::vector<int8_t> input((size_t)p.input_h * p.input_w * p.input_c);
+    for (auto& x : input)
+      x = (int8_t)(Uniform(rng, 0, 99) < 3 ? Uniform(rng, -128, 127) : -128 + Uniform(rng, 0, 30));
+    auto filter = RandomBytes<int8_t>(rng, (size_t)p.output_c * p.input_c, true);
+    auto bias = RandomBias(rng, p.output_c);
+    std::vector<Requant> rq(p.output_c);
+    // Mostly MobileNet's range (the FMA form nearly always exists), a few right shifts of 15 and more
+    // (it often does not): about half the 8-channel groups have it on every channel.
+    for (auto& r : rq) {
+      const bool deep = Uniform(rng, 0, 99) < 15;
+      r = MakeRequant(std::exp2(-std::uniform_real_distribution<double>(deep ? 15.0 : 1.0, deep ? x86::kShortMaxRight : 8.0)(rng)));
+    }
+    std::vector<int8_t> want((size_t)p.output_h * p.output_w * p.output_c);
+    const optimized::PackedConv pc = PackWithReference(p, rq, input, filter, bias.data(), want);
+    ASSERT_EQ(pc.split_quads, 4);
+    ASSERT_FALSE(pc.kshort.empty()) << "trial " << trial;
+    for (int q = 0; 32 * q < p.output_c && !pc.fma_groups.empty(); ++q) {
+      int fma = 0, groups = 0;
+      for (int g = 4 * q; g < 4 * q + 4 && 8 * g < p.output_c; ++g, ++groups) fma += pc.fma_groups[g];
+      mixed_pairs += fma > 0 && fma < groups;
+    }
+    for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool}) {
+      const int64_t before = optimized::SplitGemmCallsForTests();
+      ASSERT_EQ(Mismatches(pc, input, want, KernelPath::kAvx2, tp), 0u)
+          << "trial " << trial << " " << p.input_h << "x" << p.input_w << "x" << p.input_c << " -> " << p.output_c
+          << " Z_out " << p.output_offset << " act " << p.act_min << ".." << p.act_max << " threads " << (tp ? 2 : 1);
+      ran += optimized::SplitGemmCallsForTests() > before;
+    }
+  }
+  EXPECT_GT(mixed_pairs, 20) << "too few block pairs mix the FMA and the short form";
+  EXPECT_GT(ran, 60) << "the split kernel ran on too few calls: " << ran;
+}
+
 TEST(OptimizedConv, SplitGemmInt8MatchesReference) { SplitTrials<int8_t>(false, 31337, 120); }
 TEST(OptimizedConv, SplitGemmUint8MatchesReference) { SplitTrials<uint8_t>(true, 4711, 120); }
 
