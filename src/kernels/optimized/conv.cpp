@@ -1262,9 +1262,10 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
   if (split) g_split_last_residuals.store(split_total.load(), std::memory_order_relaxed);
   ColdMiss(tuning, cold, widen_in_unit && any_unit_int16.load());
   if (split && widen_in_unit && g_split_debug)
-    std::fprintf(stderr, "split GEMM %dx%dx%d -> %d (copied per unit): %lld residuals (%.2f %% of the input)\n",
-                 p.input_h, p.input_w, p.input_c, p.output_c, (long long)split_total.load(),
-                 100.0 * split_total.load() / (double)std::max<int64_t>(1, in_pixels * p.input_c));
+    std::fprintf(stderr, "split GEMM %dx%dx%d -> %d (copied per unit): %lld residuals (%.2f %% of the input)%s\n",
+                 p.input_h, p.input_w, p.input_c, p.output_c, (long long)split_total.load() % (int64_t(1) << 40),
+                 100.0 * (split_total.load() % (int64_t(1) << 40)) / (double)std::max<int64_t>(1, in_pixels * p.input_c),
+                 any_unit_int16.load() ? (split_total.load() >> 40 ? ", a unit ran int16 (list full)" : ", a unit ran int16") : "");
   return true;
 }
 
