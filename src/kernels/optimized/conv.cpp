@@ -1261,11 +1261,15 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
   }
   if (split) g_split_last_residuals.store(split_total.load(), std::memory_order_relaxed);
   ColdMiss(tuning, cold, widen_in_unit && any_unit_int16.load());
-  if (split && widen_in_unit && g_split_debug)
+  if (split && widen_in_unit && g_split_debug) {
+    // split_total: the units' residuals, plus 2^40 for each unit whose list of some pixel was full.
+    const int64_t residuals = split_total.load() & ((int64_t(1) << 40) - 1);
+    const bool list_full = (split_total.load() >> 40) != 0;
     std::fprintf(stderr, "split GEMM %dx%dx%d -> %d (copied per unit): %lld residuals (%.2f %% of the input)%s\n",
-                 p.input_h, p.input_w, p.input_c, p.output_c, (long long)split_total.load() % (int64_t(1) << 40),
-                 100.0 * (split_total.load() % (int64_t(1) << 40)) / (double)std::max<int64_t>(1, in_pixels * p.input_c),
-                 any_unit_int16.load() ? (split_total.load() >> 40 ? ", a unit ran int16 (list full)" : ", a unit ran int16") : "");
+                 p.input_h, p.input_w, p.input_c, p.output_c, (long long)residuals,
+                 100.0 * residuals / (double)std::max<int64_t>(1, in_pixels * p.input_c),
+                 !any_unit_int16.load() ? "" : list_full ? ", a unit ran int16 (a list was full)" : ", a unit ran int16");
+  }
   return true;
 }
 
