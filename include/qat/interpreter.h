@@ -57,6 +57,11 @@ struct InterpreterOptions {
   // pass on all threads (N must divide the batch). micro_batch() reports what AllocateTensors
   // chose; lanes() how many image lanes run (0 or 1: none).
   int micro_batch = -1;
+  // With micro-batches of one image on one thread, the graph's last nodes (its small, weight-heavy
+  // tail: the last 1x1 layers and FC of a CNN) run on groups of tail_batch images (same bytes).
+  // -1: automatic (QAT_TAIL_BATCH=N overrides it), 0: off, N: groups of N (N must divide the batch).
+  // tail_batch() / tail_start() report what AllocateTensors chose.
+  int tail_batch = -1;
   // AllocateTensors refuses arenas larger than this (a corrupt shape must not exhaust memory).
   size_t max_arena_bytes = size_t(16) << 30;
   // Fold each float RELU / RELU6 into the CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB or
@@ -170,6 +175,10 @@ class Interpreter {
   size_t arena_bytes() const { return arena_size_; }
   // Images per pass when a batch runs in micro-batches (0: the whole batch at once).
   int micro_batch() const { return micro_; }
+  // With micro-batches of one image on one thread, the graph's last nodes may run in groups of
+  // tail_batch() images from node tail_start() on (AllocateTensors; 0 / -1: no such tail).
+  int tail_batch() const { return tail_batch_; }
+  int tail_start() const { return tail_start_; }
   int lanes() const { return lanes_.empty() ? 0 : (int)lanes_.size() + 1; }
   // Sum of all arena allocations (activations + scratch) as if nothing were shared.
   size_t unshared_bytes() const { return unshared_bytes_; }
@@ -211,22 +220,32 @@ class Interpreter {
   bool profiling_ = false;
   std::vector<int64_t> prof_ns_;  // runs x nodes, nanoseconds, row-major by run
   int prof_runs_ = 0;
-  void PrepareNodes(int batch);
-  void RunNodes(int64_t* profile_row);
+  void PrepareNodes(int batch, int tail_start = -1, int tail_batch = 0);
+  void RunNodes(int64_t* profile_row, int begin = 0, int end = -1);
   // Micro-batching (interpreter.cpp, ChooseMicroBatch): micro_ images per pass (0: off).
   struct Io {
     int tensor;
     std::vector<int32_t> chunk_dims;
     size_t chunk_bytes, offset;
+    bool tail = false;  // produced by the tail: its chunks are groups of tail_batch_ images
   };
   int ChooseMicroBatch();
-  void SetIoChunk(int chunk);
+  bool ChooseTail(int batch);
+  void SetIoChunk(int chunk, bool tail = false);
+  void SetTailBounds(int image);
   void SetNodePool(ThreadPool* pool);
   void RunLanes();
   std::unique_ptr<ThreadPool> pool1_;                  // lane 0's one thread (threads > 1)
   std::vector<std::unique_ptr<Interpreter>> lanes_;    // image lanes 1.. (batch 1, one thread)
   std::vector<int> in_io_, out_io_;                    // io_ index of each graph input / output
   int micro_ = 0, full_batch_ = 0;
+  // Tail (ChooseTail): nodes from tail_start_ on run once per group of tail_batch_ images; the
+  // tensors they read from earlier nodes (tail_bounds_) hold the group, image by image.
+  int tail_start_ = -1, tail_batch_ = 0;
+  std::vector<int> tail_bounds_;
+  std::vector<std::vector<int32_t>> tail_bound_dims_;  // their group shapes
+  std::vector<uint8_t*> tail_bound_data_;              // and places in the arena
+  std::vector<size_t> tail_bound_bytes_;               // and sizes
   std::vector<std::vector<int32_t>> full_dims_;  // per tensor: its batch-B shape (activations)
   std::vector<Io> io_;                           // graph inputs and outputs
   std::unique_ptr<uint8_t, ArenaFree> io_buf_;

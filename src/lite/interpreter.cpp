@@ -363,7 +363,7 @@ void Interpreter::set_requant_mode(RequantMode m) {
   allocated_ = false;  // prepare computes mode-specific multipliers
 }
 
-void Interpreter::PrepareNodes(int batch) {
+void Interpreter::PrepareNodes(int batch, int tail_start, int tail_batch) {
   // Start from the model's shapes (inputs: as resized, or with `batch` images when > 0) so repeated
   // allocations are deterministic; each op's prepare then propagates shapes forward through
   // resize_output.
@@ -375,7 +375,11 @@ void Interpreter::PrepareNodes(int batch) {
     }
   if (batch > 0)
     for (int i : inputs_) tensors_[i].dims[0] = batch;
-  for (auto& np : nodes_) {
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    auto& np = nodes_[k];
+    // The tail (ChooseTail) sees its inputs from earlier nodes as groups of tail_batch images.
+    if ((int)k == tail_start)
+      for (int t : tail_bounds_) tensors_[t].dims[0] = tail_batch;
     OpContext& ctx = np->ctx;
     ctx.scratch_bytes = 0;
     ctx.scratch = nullptr;
@@ -401,6 +405,9 @@ void Interpreter::PrepareNodes(int batch) {
 void Interpreter::AllocateTensors() {
   allocated_ = false;
   micro_ = 0;
+  tail_start_ = -1;
+  tail_batch_ = 0;
+  tail_bounds_.clear();
   io_.clear();
   io_buf_.reset();
   lanes_.clear();
@@ -417,7 +424,17 @@ void Interpreter::AllocateTensors() {
       io.chunk_dims = t.dims;
       io.chunk_bytes = t.bytes;
       io.offset = total;
-      total += AlignUp(io.chunk_bytes * (size_t)(full_batch_ / micro));
+      // With a tail, the graph outputs come from it (ChooseTail), in groups of tail_batch_ images.
+      io.tail = tail_start_ >= 0 && std::find(outputs_.begin(), outputs_.end(), io.tensor) != outputs_.end();
+      total += AlignUp(io.chunk_bytes * (size_t)(full_batch_ / (io.tail ? tail_batch_ : micro)));
+    }
+    tail_bound_dims_.clear();
+    tail_bound_data_.clear();
+    tail_bound_bytes_.clear();
+    for (int b : tail_bounds_) {
+      tail_bound_dims_.push_back(tensors_[b].dims);
+      tail_bound_data_.push_back(static_cast<uint8_t*>(tensors_[b].data));
+      tail_bound_bytes_.push_back(tensors_[b].bytes);
     }
     io_buf_.reset(static_cast<uint8_t*>(::operator new[](std::max<size_t>(total, kAlign), std::align_val_t(kAlign))));
     std::memset(io_buf_.get(), 0, total);
@@ -512,6 +529,7 @@ int Interpreter::ChooseMicroBatch() {
     PrepareNodes(0);
     return 0;
   }
+  if (micro == 1 && !lanes && ChooseTail(batch)) PrepareNodes(1, tail_start_, tail_batch_);
   if (lanes) {
     // Lane 0 is this interpreter on one thread; lanes 1.. are batch-1 interpreters of the same
     // model, one thread each.
@@ -554,6 +572,98 @@ int Interpreter::ChooseMicroBatch() {
   return micro;
 }
 
+// The tail of a graph run in micro-batches of one image (one thread): its last nodes, from the
+// first after which every activation is small (<= 64 KB per image), run once per group of G
+// images instead of once per image when they hold at least 256 KB of weights (constants). Per
+// image those weights are read again for every image (mbv1_100's last 1x1 layers and FC: 2.5 MB,
+// the FC's 1 MB from memory at batch 64); per group once. Activations stay in cache either way.
+// G: the largest divisor of the batch up to 16 with G times the tail's largest tensor within
+// 512 KB. The tail must not read a graph input, and every graph output must come from it.
+// InterpreterOptions::tail_batch (or QAT_TAIL_BATCH) 0 turns it off; G forces groups of G (any
+// weights, G must divide the batch; a graph small throughout gets its last node as the tail).
+bool Interpreter::ChooseTail(int batch) {
+  static const int env_value = [] {
+    const char* e = std::getenv("QAT_TAIL_BATCH");
+    return e && *e ? std::atoi(e) : -1;
+  }();
+  const int env = opt_.tail_batch >= 0 ? opt_.tail_batch : env_value;
+  if (env == 0) return false;
+  constexpr size_t kSmall = size_t(64) << 10, kMinWeights = size_t(256) << 10, kGroupBytes = size_t(512) << 10;
+  const int n = (int)nodes_.size();
+  auto image_bytes = [&](const LiteTensor* t) {
+    return t && !t->is_const ? TensorBytes(*t, opt_.max_arena_bytes, (int)(t - tensors_.data())) : 0;
+  };
+  auto small = [&](const Node& np) {
+    for (const LiteTensor* t : np.ctx.inputs)
+      if (image_bytes(t) > kSmall) return false;
+    for (const LiteTensor* t : np.ctx.outputs)
+      if (image_bytes(t) > kSmall) return false;
+    return true;
+  };
+  int k = n;
+  while (k > 0 && (nodes_[k - 1]->fused || small(*nodes_[k - 1]))) --k;
+  if (k == 0 && env > 0) k = n - 1;
+  if (k <= 0 || k >= n) return false;
+  std::vector<int> producer(tensors_.size(), -1);
+  for (int j = 0; j < n; ++j)
+    for (const LiteTensor* t : nodes_[j]->ctx.outputs) producer[t - tensors_.data()] = j;
+  for (int o : outputs_)
+    if (producer[o] < k) return false;  // a graph output before the tail (or a graph input)
+  size_t weights = 0, biggest = 0;
+  std::vector<int> bounds;
+  for (int j = k; j < n; ++j) {
+    if (nodes_[j]->fused) {
+      // Folded into its producer, which writes this node's output: that must be in the tail too.
+      for (const LiteTensor* t : nodes_[j]->ctx.inputs)
+        if (t && !t->is_const && producer[t - tensors_.data()] < k) return false;
+      continue;
+    }
+    for (const LiteTensor* t : nodes_[j]->ctx.inputs) {
+      if (!t) continue;
+      const int i = (int)(t - tensors_.data());
+      if (t->is_const) {
+        weights += t->bytes;
+        continue;
+      }
+      if (std::find(inputs_.begin(), inputs_.end(), i) != inputs_.end()) return false;
+      if (producer[i] < k && std::find(bounds.begin(), bounds.end(), i) == bounds.end()) bounds.push_back(i);
+      biggest = std::max(biggest, image_bytes(t));
+    }
+    for (const LiteTensor* t : nodes_[j]->ctx.outputs) biggest = std::max(biggest, image_bytes(t));
+  }
+  if (bounds.empty()) return false;
+  int g = 0;
+  if (env > 0) {
+    if (env < 2 || batch % env != 0) return false;
+    g = env;
+  } else {
+    if (weights < kMinWeights) return false;
+    for (int s = std::min(batch, 16); s >= 2 && !g; --s)
+      if (batch % s == 0 && (size_t)s * biggest <= kGroupBytes) g = s;
+  }
+  if (g < 2) return false;
+  tail_start_ = k;
+  tail_batch_ = g;
+  tail_bounds_ = std::move(bounds);
+  return true;
+}
+
+// The tail's inputs from earlier nodes: image `image` of the group (its slice, batch-1 shape) while
+// the nodes before the tail write it, the whole group (image < 0) while the tail reads it.
+void Interpreter::SetTailBounds(int image) {
+  for (size_t b = 0; b < tail_bounds_.size(); ++b) {
+    LiteTensor& t = tensors_[tail_bounds_[b]];
+    t.dims = tail_bound_dims_[b];
+    t.bytes = tail_bound_bytes_[b];
+    t.data = tail_bound_data_[b];
+    if (image >= 0) {
+      t.dims[0] = 1;
+      t.bytes /= (size_t)tail_batch_;
+      t.data = tail_bound_data_[b] + (size_t)image * t.bytes;
+    }
+  }
+}
+
 void Interpreter::SetNodePool(ThreadPool* pool) {
   for (auto& np : nodes_) np->ctx.pool = pool;
 }
@@ -588,15 +698,15 @@ void Interpreter::RunLanes() {
 
 // Points the graph inputs and outputs at micro-batch `chunk` (chunk dims), or at the whole batch
 // (chunk < 0: the batch-B dims users see between runs).
-void Interpreter::SetIoChunk(int chunk) {
+void Interpreter::SetIoChunk(int chunk, bool tail) {
   for (const Io& io : io_) {
     LiteTensor& t = tensors_[io.tensor];
     uint8_t* base = io_buf_.get() + io.offset;
     if (chunk < 0) {
       t.dims = full_dims_[io.tensor];
-      t.bytes = io.chunk_bytes * (size_t)(full_batch_ / micro_);
+      t.bytes = io.chunk_bytes * (size_t)(full_batch_ / (io.tail ? tail_batch_ : micro_));
       t.data = base;
-    } else {
+    } else if (io.tail == tail) {
       t.dims = io.chunk_dims;
       t.bytes = io.chunk_bytes;
       t.data = base + (size_t)chunk * io.chunk_bytes;
@@ -628,7 +738,9 @@ void Interpreter::PlanArena() {
   for (size_t i = 0; i < tensors_.size(); ++i) {
     LiteTensor& t = tensors_[i];
     if (t.is_const) continue;
-    const bool persistent = persistent_[i];
+    // A tail's inputs from earlier nodes hold a group of images written over several passes.
+    const bool persistent =
+        persistent_[i] || std::find(tail_bounds_.begin(), tail_bounds_.end(), (int)i) != tail_bounds_.end();
     if (!persistent && first[i] == INT32_MAX) continue;  // not used by the graph
     t.bytes = TensorBytes(t, opt_.max_arena_bytes, (int)i);
     allocs.push_back({t.bytes, persistent ? -1 : first[i], persistent ? n : last[i], (int)i});
@@ -703,6 +815,19 @@ void Interpreter::Invoke() {
     } else if (!lanes_.empty() && !row) {
       RunLanes();
       SetIoChunk(-1);
+    } else if (tail_start_ >= 0) {
+      // Each group: its images one by one up to the tail, then the tail on the whole group.
+      for (int g = 0; g < full_batch_ / tail_batch_; ++g) {
+        for (int i = 0; i < tail_batch_; ++i) {
+          SetIoChunk(g * tail_batch_ + i);
+          SetTailBounds(i);
+          RunNodes(row, 0, tail_start_);
+        }
+        SetTailBounds(-1);
+        SetIoChunk(g, true);
+        RunNodes(row, tail_start_);
+      }
+      SetIoChunk(-1);
     } else {
       for (int c = 0; c < full_batch_ / micro_; ++c) {
         SetIoChunk(c);
@@ -712,6 +837,7 @@ void Interpreter::Invoke() {
     }
   } catch (...) {
     if (micro_) SetIoChunk(-1);
+    if (tail_start_ >= 0) SetTailBounds(-1);
     if (row) prof_ns_.resize(prof_ns_.size() - nodes_.size());  // a failed run is not recorded
     throw;
   }
@@ -722,15 +848,16 @@ void Interpreter::Invoke() {
 // after each op, op k's time added to row[k] (the difference of consecutive readings), so a run's
 // op times add up to its total exactly and the bookkeeping (one store per op) is charged to the
 // following op, as in TFLite's per-op profiler. Without profiling no clock is read.
-void Interpreter::RunNodes(int64_t* row) {
+void Interpreter::RunNodes(int64_t* row, int begin, int end) {
+  if (end < 0) end = (int)nodes_.size();
   if (!row) {
-    for (auto& np : nodes_)
-      if (!np->fused) np->reg.eval(np->ctx);
+    for (int k = begin; k < end; ++k)
+      if (!nodes_[k]->fused) nodes_[k]->reg.eval(nodes_[k]->ctx);
     return;
   }
   using Clock = std::chrono::steady_clock;
   Clock::time_point prev = Clock::now();
-  for (size_t k = 0; k < nodes_.size(); ++k) {
+  for (int k = begin; k < end; ++k) {
     if (!nodes_[k]->fused) nodes_[k]->reg.eval(nodes_[k]->ctx);
     const Clock::time_point now = Clock::now();
     row[k] += std::chrono::duration_cast<std::chrono::nanoseconds>(now - prev).count();

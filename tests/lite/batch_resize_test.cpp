@@ -134,6 +134,52 @@ TEST(MicroBatch, SameBytesAsTheWholeBatch) {
   }
 }
 
+// Micro-batches of one image with a tail on groups of images (InterpreterOptions::tail_batch):
+// the whole batch's bytes, with and without profiling, twice; a group size that does not divide
+// the batch, or 0, runs without a tail.
+TEST(MicroBatch, TailGroupsGiveTheWholeBatchBytes) {
+  const auto bytes = tfl::WriteModel(qat::testing::SmallInt8Model());
+  auto make = [&](int micro, int tail) {
+    InterpreterOptions opt;
+    opt.micro_batch = micro;
+    opt.tail_batch = tail;
+    auto in = Interpreter::FromBuffer(bytes, opt);
+    auto dims = in->input(0).dims;
+    dims[0] = 6;
+    in->ResizeInputTensor(0, dims);
+    in->AllocateTensors();
+    return in;
+  };
+  auto whole = make(0, 0);
+  std::mt19937 rng(5);
+  std::vector<uint8_t> x(whole->input(0).bytes);
+  for (auto& v : x) v = (uint8_t)rng();
+  whole->SetInput(0, x.data(), x.size());
+  whole->Invoke();
+  const std::vector<uint8_t> want((const uint8_t*)whole->output(0).data,
+                                  (const uint8_t*)whole->output(0).data + whole->output(0).bytes);
+  for (int tail : {2, 3, 6, 4, 0}) {
+    auto m = make(1, tail);
+    const bool grouped = tail > 0 && 6 % tail == 0;
+    EXPECT_EQ(m->micro_batch(), 1);
+    EXPECT_EQ(m->tail_batch(), grouped ? tail : 0) << tail;
+    if (grouped) {
+      EXPECT_GT(m->tail_start(), 0);
+    }
+    EXPECT_EQ(m->output(0).dims, whole->output(0).dims);
+    for (bool profile : {false, true, false}) {
+      m->set_profiling(profile);
+      std::vector<uint8_t> junk(want.size(), 0x5a);
+      std::memcpy(m->output(0).data, junk.data(), junk.size());
+      m->SetInput(0, x.data(), x.size());
+      m->Invoke();
+      EXPECT_EQ(m->output(0).dims, whole->output(0).dims) << tail;
+      ASSERT_EQ(m->output(0).bytes, want.size());
+      EXPECT_EQ(std::memcmp(m->output(0).data, want.data(), want.size()), 0) << "tail groups of " << tail;
+    }
+  }
+}
+
 // Two threads, automatic mode: image lanes (each thread whole images on its own copy of the
 // graph) from two images per thread; the same bytes with and without profiling (which runs the
 // images on one lane), and after a second AllocateTensors.
@@ -243,12 +289,15 @@ TEST(BatchResize, MobileNetV1Batch1ModelResized) {
     opt.requant = mode;
     opt.threads = 2;
     ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 3, 2);
-    // One thread, 16 images: automatic micro-batches of one image (16 x 2.5 MB > 32 MB).
+    // One thread, 16 images: automatic micro-batches of one image (16 x 2.5 MB > 32 MB), the last
+    // 1x1 layers, pool and FC (from the 7x7x512 input on) on groups of 8 images.
     opt.threads = 1;
     auto m = Interpreter::FromFile(path, opt);
     m->ResizeInputTensor(0, {16, 224, 224, 3});
     m->AllocateTensors();
     EXPECT_EQ(m->micro_batch(), 1);
+    EXPECT_EQ(m->tail_batch(), 8);
+    EXPECT_EQ(m->tail_start(), 24);
     ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 16, 3);
     // Two threads, 6 images: two image lanes.
     opt.threads = 2;

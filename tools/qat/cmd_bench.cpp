@@ -156,6 +156,8 @@ void register_bench(CLI::App& app) {
                   interp->arena_bytes() / 1048576.0, a->threads, a->requant.c_str());
       if (interp->lanes()) std::printf(", %d image lanes", interp->lanes());
       else if (interp->micro_batch()) std::printf(", micro-batches of %d", interp->micro_batch());
+      if (interp->tail_batch())
+        std::printf(" (from node %d on, groups of %d)", interp->tail_start(), interp->tail_batch());
       std::printf("\n");
       if (a->inputs > 1) std::printf("%d different inputs, cycled\n", a->inputs);
       std::printf("%d runs after %d warm-up: median %.3f ms, min %.3f ms, max %.3f ms, mean %.3f ms\n", a->runs,
