@@ -230,7 +230,7 @@ class Interpreter {
     bool tail = false;  // produced by the tail: its chunks are groups of tail_batch_ images
   };
   int ChooseMicroBatch();
-  bool ChooseTail(int batch);
+  bool ChooseTail(int batch, int min_groups);
   void SetIoChunk(int chunk, bool tail = false);
   void SetTailBounds(int image);
   void SetNodePool(ThreadPool* pool);

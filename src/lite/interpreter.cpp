@@ -529,30 +529,39 @@ int Interpreter::ChooseMicroBatch() {
     PrepareNodes(0);
     return 0;
   }
-  if (micro == 1 && !lanes && ChooseTail(batch)) PrepareNodes(1, tail_start_, tail_batch_);
+  // Lanes take whole groups: at least 8 per lane, so that a lane slowed down by another process
+  // still leaves the others enough to take.
+  if (micro == 1 && ChooseTail(batch, lanes ? 8 * opt_.threads : 1)) PrepareNodes(1, tail_start_, tail_batch_);
   if (lanes) {
     // Lane 0 is this interpreter on one thread; lanes 1.. are batch-1 interpreters of the same
-    // model, one thread each.
+    // model, one thread each (with a tail: interpreters of one group, micro-batches of one image
+    // and the same tail; lanes then take whole groups).
     SetNodePool(pool1_.get());
-    PrepareNodes(1);
+    PrepareNodes(1, tail_start_, tail_batch_);
+    const bool tail = tail_start_ >= 0;
     InterpreterOptions lo = opt_;
     lo.threads = 1;
-    lo.micro_batch = 0;
+    lo.micro_batch = tail ? 1 : 0;
+    lo.tail_batch = tail ? tail_batch_ : 0;
     for (int k = 1; k < opt_.threads; ++k) {
       auto lane = FromModel(model_, *resolver_, lo);
       for (size_t i = 0; i < inputs_.size(); ++i) {
         std::vector<int32_t> d = full[inputs_[i]];
-        d[0] = 1;
+        d[0] = tail ? tail_batch_ : 1;
         lane->ResizeInputTensor((int)i, d);
       }
       lane->AllocateTensors();
-      for (size_t i = 0; i < outputs_.size(); ++i)
-        if (lane->output((int)i).dims != tensors_[outputs_[i]].dims) {
-          lanes_.clear();
-          SetNodePool(pool_.get());
-          PrepareNodes(0);
-          return 0;
-        }
+      bool same = !tail || (lane->tail_start() == tail_start_ && lane->tail_batch() == tail_batch_);
+      for (size_t i = 0; i < outputs_.size(); ++i) same = same && lane->output((int)i).dims == tensors_[outputs_[i]].dims;
+      if (!same) {
+        lanes_.clear();
+        tail_start_ = -1;
+        tail_batch_ = 0;
+        tail_bounds_.clear();
+        SetNodePool(pool_.get());
+        PrepareNodes(0);
+        return 0;
+      }
       lanes_.push_back(std::move(lane));
     }
   } else if (micro != 1) {
@@ -572,16 +581,16 @@ int Interpreter::ChooseMicroBatch() {
   return micro;
 }
 
-// The tail of a graph run in micro-batches of one image (one thread): its last nodes, from the
+// The tail of a graph run in micro-batches of one image (one thread or image lanes): its last nodes, from the
 // first after which every activation is small (<= 64 KB per image), run once per group of G
 // images instead of once per image when they hold at least 256 KB of weights (constants). Per
 // image those weights are read again for every image (mbv1_100's last 1x1 layers and FC: 2.5 MB,
 // the FC's 1 MB from memory at batch 64); per group once. Activations stay in cache either way.
 // G: the largest divisor of the batch up to 16 with G times the tail's largest tensor within
-// 512 KB. The tail must not read a graph input, and every graph output must come from it.
+// 512 KB (and at least min_groups groups). The tail must not read a graph input, and every graph output must come from it.
 // InterpreterOptions::tail_batch (or QAT_TAIL_BATCH) 0 turns it off; G forces groups of G (any
 // weights, G must divide the batch; a graph small throughout gets its last node as the tail).
-bool Interpreter::ChooseTail(int batch) {
+bool Interpreter::ChooseTail(int batch, int min_groups) {
   static const int env_value = [] {
     const char* e = std::getenv("QAT_TAIL_BATCH");
     return e && *e ? std::atoi(e) : -1;
@@ -639,7 +648,7 @@ bool Interpreter::ChooseTail(int batch) {
   } else {
     if (weights < kMinWeights) return false;
     for (int s = std::min(batch, 16); s >= 2 && !g; --s)
-      if (batch % s == 0 && (size_t)s * biggest <= kGroupBytes) g = s;
+      if (batch % s == 0 && batch / s >= min_groups && (size_t)s * biggest <= kGroupBytes) g = s;
   }
   if (g < 2) return false;
   tail_start_ = k;
@@ -674,23 +683,38 @@ void Interpreter::SetNodePool(ThreadPool* pool) {
 // runs it and copies the outputs back.
 void Interpreter::RunLanes() {
   const int n = (int)lanes_.size() + 1;
+  // Units: images, or with a tail groups of tail_batch_ images (the tail's outputs in group chunks).
+  const int per_unit = tail_start_ >= 0 ? tail_batch_ : 1, units = full_batch_ / per_unit;
   std::atomic<int> next{n};
   pool_->run_tasks(n, [&](int lane) {
-    for (int i = lane; i < full_batch_; i = next.fetch_add(1)) {
+    for (int u = lane; u < units; u = next.fetch_add(1)) {
       if (lane == 0) {
-        SetIoChunk(i);
-        RunNodes(nullptr);
+        if (tail_start_ < 0) {
+          SetIoChunk(u);
+          RunNodes(nullptr);
+          continue;
+        }
+        for (int i = 0; i < per_unit; ++i) {
+          SetIoChunk(u * per_unit + i);
+          SetTailBounds(i);
+          RunNodes(nullptr, 0, tail_start_);
+        }
+        SetTailBounds(-1);
+        SetIoChunk(u, true);
+        RunNodes(nullptr, tail_start_);
         continue;
       }
       Interpreter& l = *lanes_[lane - 1];
       for (size_t k = 0; k < inputs_.size(); ++k) {
         const Io& io = io_[in_io_[k]];
-        std::memcpy(l.tensors_[l.inputs_[k]].data, io_buf_.get() + io.offset + (size_t)i * io.chunk_bytes, io.chunk_bytes);
+        const size_t bytes = io.chunk_bytes * (size_t)per_unit;
+        std::memcpy(l.tensors_[l.inputs_[k]].data, io_buf_.get() + io.offset + (size_t)u * bytes, bytes);
       }
       l.Invoke();
       for (size_t k = 0; k < outputs_.size(); ++k) {
-        const Io& io = io_[out_io_[k]];
-        std::memcpy(io_buf_.get() + io.offset + (size_t)i * io.chunk_bytes, l.tensors_[l.outputs_[k]].data, io.chunk_bytes);
+        const Io& io = io_[out_io_[k]];  // a tail's output: chunk_bytes is the group's
+        const size_t bytes = io.chunk_bytes * (size_t)(io.tail ? 1 : per_unit);
+        std::memcpy(io_buf_.get() + io.offset + (size_t)u * bytes, l.tensors_[l.outputs_[k]].data, bytes);
       }
     }
   });

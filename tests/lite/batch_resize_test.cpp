@@ -5,6 +5,7 @@
 // MobileNet-v1 1.0 (the int8_vs_ort.sh batch-64 row), whole and in micro-batches.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -134,15 +135,16 @@ TEST(MicroBatch, SameBytesAsTheWholeBatch) {
   }
 }
 
-// Micro-batches of one image with a tail on groups of images (InterpreterOptions::tail_batch):
-// the whole batch's bytes, with and without profiling, twice; a group size that does not divide
-// the batch, or 0, runs without a tail.
+// Micro-batches of one image with a tail on groups of images (InterpreterOptions::tail_batch), on
+// one thread and on two image lanes: the whole batch's bytes, with and without profiling, twice; a
+// group size that does not divide the batch, or 0, runs without a tail.
 TEST(MicroBatch, TailGroupsGiveTheWholeBatchBytes) {
   const auto bytes = tfl::WriteModel(qat::testing::SmallInt8Model());
-  auto make = [&](int micro, int tail) {
+  auto make = [&](int micro, int tail, int threads = 1) {
     InterpreterOptions opt;
     opt.micro_batch = micro;
     opt.tail_batch = tail;
+    opt.threads = threads;
     auto in = Interpreter::FromBuffer(bytes, opt);
     auto dims = in->input(0).dims;
     dims[0] = 6;
@@ -158,10 +160,14 @@ TEST(MicroBatch, TailGroupsGiveTheWholeBatchBytes) {
   whole->Invoke();
   const std::vector<uint8_t> want((const uint8_t*)whole->output(0).data,
                                   (const uint8_t*)whole->output(0).data + whole->output(0).bytes);
-  for (int tail : {2, 3, 6, 4, 0}) {
-    auto m = make(1, tail);
+  // One thread (micro-batches of one image), then two image lanes that take whole groups.
+  for (int tail : {2, 3, 6, 4, 0, -2, -3}) {
+    const int threads = tail < 0 ? 2 : 1;
+    tail = std::abs(tail);
+    auto m = make(threads == 1 ? 1 : -1, tail, threads);
     const bool grouped = tail > 0 && 6 % tail == 0;
     EXPECT_EQ(m->micro_batch(), 1);
+    EXPECT_EQ(m->lanes(), threads == 1 ? 0 : 2);
     EXPECT_EQ(m->tail_batch(), grouped ? tail : 0) << tail;
     if (grouped) {
       EXPECT_GT(m->tail_start(), 0);
@@ -299,13 +305,24 @@ TEST(BatchResize, MobileNetV1Batch1ModelResized) {
     EXPECT_EQ(m->tail_batch(), 8);
     EXPECT_EQ(m->tail_start(), 24);
     ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 16, 3);
-    // Two threads, 6 images: two image lanes.
+    // Two threads, 6 images: two image lanes (too few images for tail groups, 8 per lane) ...
     opt.threads = 2;
     auto l = Interpreter::FromFile(path, opt);
     l->ResizeInputTensor(0, {6, 224, 224, 3});
     l->AllocateTensors();
     EXPECT_EQ(l->lanes(), 2);
+    EXPECT_EQ(l->tail_batch(), 0);
     ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 6, 4);
+    // ... and with groups of 3 asked for: the lanes take groups, the tail from node 24.
+    opt.tail_batch = 3;
+    auto g = Interpreter::FromFile(path, opt);
+    g->ResizeInputTensor(0, {6, 224, 224, 3});
+    g->AllocateTensors();
+    EXPECT_EQ(g->lanes(), 2);
+    EXPECT_EQ(g->tail_batch(), 3);
+    EXPECT_EQ(g->tail_start(), 24);
+    ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 6, 5);
+    opt.tail_batch = -1;
   }
 }
 
