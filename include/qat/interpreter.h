@@ -233,6 +233,7 @@ class Interpreter {
   bool ChooseTail(int batch, int min_groups);
   void SetIoChunk(int chunk, bool tail = false);
   void SetTailBounds(int image);
+  void RunTailGroup(int g, int64_t* profile_row);
   void SetNodePool(ThreadPool* pool);
   void RunLanes();
   std::unique_ptr<ThreadPool> pool1_;                  // lane 0's one thread (threads > 1)

@@ -657,6 +657,18 @@ bool Interpreter::ChooseTail(int batch, int min_groups) {
   return true;
 }
 
+// Group g with a tail: its images one by one up to the tail, then the tail on the whole group.
+void Interpreter::RunTailGroup(int g, int64_t* profile_row) {
+  for (int i = 0; i < tail_batch_; ++i) {
+    SetIoChunk(g * tail_batch_ + i);
+    SetTailBounds(i);
+    RunNodes(profile_row, 0, tail_start_);
+  }
+  SetTailBounds(-1);
+  SetIoChunk(g, true);
+  RunNodes(profile_row, tail_start_);
+}
+
 // The tail's inputs from earlier nodes: image `image` of the group (its slice, batch-1 shape) while
 // the nodes before the tail write it, the whole group (image < 0) while the tail reads it.
 void Interpreter::SetTailBounds(int image) {
@@ -694,14 +706,7 @@ void Interpreter::RunLanes() {
           RunNodes(nullptr);
           continue;
         }
-        for (int i = 0; i < per_unit; ++i) {
-          SetIoChunk(u * per_unit + i);
-          SetTailBounds(i);
-          RunNodes(nullptr, 0, tail_start_);
-        }
-        SetTailBounds(-1);
-        SetIoChunk(u, true);
-        RunNodes(nullptr, tail_start_);
+        RunTailGroup(u, nullptr);
         continue;
       }
       Interpreter& l = *lanes_[lane - 1];
@@ -840,17 +845,7 @@ void Interpreter::Invoke() {
       RunLanes();
       SetIoChunk(-1);
     } else if (tail_start_ >= 0) {
-      // Each group: its images one by one up to the tail, then the tail on the whole group.
-      for (int g = 0; g < full_batch_ / tail_batch_; ++g) {
-        for (int i = 0; i < tail_batch_; ++i) {
-          SetIoChunk(g * tail_batch_ + i);
-          SetTailBounds(i);
-          RunNodes(row, 0, tail_start_);
-        }
-        SetTailBounds(-1);
-        SetIoChunk(g, true);
-        RunNodes(row, tail_start_);
-      }
+      for (int g = 0; g < full_batch_ / tail_batch_; ++g) RunTailGroup(g, row);
       SetIoChunk(-1);
     } else {
       for (int c = 0; c < full_batch_ / micro_; ++c) {

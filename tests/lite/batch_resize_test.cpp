@@ -305,23 +305,19 @@ TEST(BatchResize, MobileNetV1Batch1ModelResized) {
     EXPECT_EQ(m->tail_batch(), 8);
     EXPECT_EQ(m->tail_start(), 24);
     ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 16, 3);
-    // Two threads, 6 images: two image lanes (too few images for tail groups, 8 per lane) ...
+    // Two threads, 6 images: two image lanes (too few images for tail groups, 8 per lane), and with
+    // groups of 3 asked for: the lanes take groups, the tail from node 24.
     opt.threads = 2;
-    auto l = Interpreter::FromFile(path, opt);
-    l->ResizeInputTensor(0, {6, 224, 224, 3});
-    l->AllocateTensors();
-    EXPECT_EQ(l->lanes(), 2);
-    EXPECT_EQ(l->tail_batch(), 0);
-    ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 6, 4);
-    // ... and with groups of 3 asked for: the lanes take groups, the tail from node 24.
-    opt.tail_batch = 3;
-    auto g = Interpreter::FromFile(path, opt);
-    g->ResizeInputTensor(0, {6, 224, 224, 3});
-    g->AllocateTensors();
-    EXPECT_EQ(g->lanes(), 2);
-    EXPECT_EQ(g->tail_batch(), 3);
-    EXPECT_EQ(g->tail_start(), 24);
-    ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 6, 5);
+    for (int tail : {-1, 3}) {
+      opt.tail_batch = tail;
+      auto l = Interpreter::FromFile(path, opt);
+      l->ResizeInputTensor(0, {6, 224, 224, 3});
+      l->AllocateTensors();
+      EXPECT_EQ(l->lanes(), 2);
+      EXPECT_EQ(l->tail_batch(), tail < 0 ? 0 : tail);
+      EXPECT_EQ(l->tail_start(), tail < 0 ? -1 : 24);
+      ExpectRowsMatchBatch1([&] { return Interpreter::FromFile(path, opt); }, 6, tail < 0 ? 4 : 5);
+    }
     opt.tail_batch = -1;
   }
 }
