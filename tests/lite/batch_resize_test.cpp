@@ -89,6 +89,27 @@ TEST(BatchResize, ShapesThatFitOrCannotFollowAreNotRewritten) {
   EXPECT_EQ(c->output(0).dims, (std::vector<int32_t>{3, 4}));
 }
 
+// The model resized to `batch` images and allocated.
+std::unique_ptr<Interpreter> AtBatch(const std::vector<uint8_t>& bytes, const InterpreterOptions& opt, int batch) {
+  auto in = Interpreter::FromBuffer(bytes, opt);
+  auto dims = in->input(0).dims;
+  dims[0] = batch;
+  in->ResizeInputTensor(0, dims);
+  in->AllocateTensors();
+  return in;
+}
+
+// Fills x with random bytes (seed) for `in`'s input, runs it, returns its output bytes.
+std::vector<uint8_t> RunOnRandomInput(Interpreter& in, uint32_t seed, std::vector<uint8_t>& x) {
+  std::mt19937 rng(seed);
+  x.resize(in.input(0).bytes);
+  for (auto& v : x) v = (uint8_t)rng();
+  in.SetInput(0, x.data(), x.size());
+  in.Invoke();
+  const auto* out = (const uint8_t*)in.output(0).data;
+  return {out, out + in.output(0).bytes};
+}
+
 // Micro-batching (InterpreterOptions::micro_batch): the same bytes as the whole batch, batch-sized
 // input and output tensors between runs, the profile's shapes at the whole batch; a count that does
 // not divide the batch, or a graph whose shapes do not follow the batch, runs the batch whole.
@@ -97,22 +118,12 @@ TEST(MicroBatch, SameBytesAsTheWholeBatch) {
   auto make = [&](int micro) {
     InterpreterOptions opt;
     opt.micro_batch = micro;
-    auto in = Interpreter::FromBuffer(bytes, opt);
-    auto dims = in->input(0).dims;
-    dims[0] = 6;
-    in->ResizeInputTensor(0, dims);
-    in->AllocateTensors();
-    return in;
+    return AtBatch(bytes, opt, 6);
   };
   auto whole = make(0);
   EXPECT_EQ(whole->micro_batch(), 0);
-  std::mt19937 rng(3);
-  std::vector<uint8_t> x(whole->input(0).bytes);
-  for (auto& v : x) v = (uint8_t)rng();
-  whole->SetInput(0, x.data(), x.size());
-  whole->Invoke();
-  const std::vector<uint8_t> want((const uint8_t*)whole->output(0).data,
-                                  (const uint8_t*)whole->output(0).data + whole->output(0).bytes);
+  std::vector<uint8_t> x;
+  const std::vector<uint8_t> want = RunOnRandomInput(*whole, 3, x);
   for (int micro : {1, 2, 3, 4}) {
     auto m = make(micro);
     EXPECT_EQ(m->micro_batch(), micro == 4 ? 0 : micro) << micro;
@@ -145,21 +156,11 @@ TEST(MicroBatch, TailGroupsGiveTheWholeBatchBytes) {
     opt.micro_batch = micro;
     opt.tail_batch = tail;
     opt.threads = threads;
-    auto in = Interpreter::FromBuffer(bytes, opt);
-    auto dims = in->input(0).dims;
-    dims[0] = 6;
-    in->ResizeInputTensor(0, dims);
-    in->AllocateTensors();
-    return in;
+    return AtBatch(bytes, opt, 6);
   };
   auto whole = make(0, 0);
-  std::mt19937 rng(5);
-  std::vector<uint8_t> x(whole->input(0).bytes);
-  for (auto& v : x) v = (uint8_t)rng();
-  whole->SetInput(0, x.data(), x.size());
-  whole->Invoke();
-  const std::vector<uint8_t> want((const uint8_t*)whole->output(0).data,
-                                  (const uint8_t*)whole->output(0).data + whole->output(0).bytes);
+  std::vector<uint8_t> x;
+  const std::vector<uint8_t> want = RunOnRandomInput(*whole, 5, x);
   // One thread (micro-batches of one image), then two image lanes that take whole groups.
   for (int tail : {2, 3, 6, 4, 0, -2, -3}) {
     const int threads = tail < 0 ? 2 : 1;
@@ -195,12 +196,7 @@ TEST(MicroBatch, ImageLanesGiveTheWholeBatchBytes) {
     InterpreterOptions opt;
     opt.threads = 2;
     opt.micro_batch = micro;
-    auto in = Interpreter::FromBuffer(bytes, opt);
-    auto dims = in->input(0).dims;
-    dims[0] = batch;
-    in->ResizeInputTensor(0, dims);
-    in->AllocateTensors();
-    return in;
+    return AtBatch(bytes, opt, batch);
   };
   for (int batch : {3, 4, 7}) {
     auto whole = make(batch, 0);
