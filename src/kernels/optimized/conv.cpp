@@ -48,6 +48,18 @@ const bool g_no_prefetch = [] {
   const char* e = std::getenv("QAT_NO_PREFETCH");
   return e && *e && *e != '0';
 }();
+// QAT_VNNI_CHUNK_KB: the VNNI GEMM's pixel chunk, in KiB of u8 rows per panel pass (default 256,
+// the int16 GEMM's L2-sized chunk). On a Sapphire Rapids VM core (BM_Conv path 2; docs/kernels.md
+// "Measured: thirteenth session") 16 KiB (rows kept in L1) looked faster in one run and slower in
+// the next, row-by-row alternating one (28x28x256 -> 256: 219 us at 256 KiB, 285 at 16); the VM's
+// +-50 % drift left it undecided, so the default stays and the knob is kept for a quieter machine.
+int64_t VnniChunkBytes() {
+  static const int64_t v = [] {
+    const char* e = std::getenv("QAT_VNNI_CHUNK_KB");
+    return (int64_t)(e && *e ? std::max(1, std::atoi(e)) : 256) << 10;
+  }();
+  return v;
+}
 // QAT_SPLIT_MIN_DEPTH: the smallest taps * input_c that uses the split GEMM (default 32).
 int SplitMinDepth() {
   static const int v = [] {
@@ -962,13 +974,14 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
 
   // The GEMM's work split. A work unit is (a chunk of pixel tiles, a group of 16-channel panels);
   // inside a unit the panels are the outer loop, so one panel stays in L1 while the chunk's rows
-  // (sized to stay in L2) stream past it. Channel groups are split only when there are too few
+  // (sized to stay in L2; VNNI: VnniChunkBytes) stream past it. Channel groups are split only when there are too few
   // pixel chunks to keep every thread busy (batch 1, 7x7 layers). VNNI: chunks of an even number
   // of tiles (the 8-pixel tile takes two).
   const int icp = pc.ic_pad / 2, icq = pc.ic_pad4 / 4;
   const int64_t tiles = (M + kGemmMR - 1) / kGemmMR;
   const int64_t row_bytes = (int64_t)pc.taps * ic_pad * (int64_t)sizeof(E) * kGemmMR;
-  int64_t chunk_tiles = std::clamp<int64_t>((256 << 10) / std::max<int64_t>(row_bytes, 1), 1, 64);
+  const int64_t chunk_bytes = kVnni && !split ? VnniChunkBytes() : (256 << 10);
+  int64_t chunk_tiles = std::clamp<int64_t>(chunk_bytes / std::max<int64_t>(row_bytes, 1), 1, 64);
   if (kVnni) chunk_tiles = std::max<int64_t>(2, chunk_tiles & ~int64_t(1));
   const int64_t chunks = (tiles + chunk_tiles - 1) / chunk_tiles;
   // Several threads and at least 8 tiles per thread: pixels only (each thread one contiguous run,
