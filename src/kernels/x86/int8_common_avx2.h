@@ -9,6 +9,10 @@
 #include "kernels/x86/int8_x86.h"
 
 namespace qat::kernels::x86::avx2 {
+// Internal linkage: translation units with different ISA flags include this header (the AVX-512
+// VNNI one too), and an out-of-line copy of an inline function with external linkage may be
+// merged by the linker with another TU's, whose instructions this CPU may not have.
+namespace {
 
 // TFLite's MultiplyByQuantizedMultiplier on 8 lanes, bit-exact with quant_math.h:
 //  - x << left wraps like the scalar (uint32_t)x << left (vpsllvd);
@@ -111,4 +115,5 @@ inline void StoreBytes(uint8_t* dst, __m128i v, int n) {
   }
 }
 
+}  // namespace
 }  // namespace qat::kernels::x86::avx2
