@@ -171,6 +171,74 @@ TEST(OptimizedConvVnni, VnniLayoutFullyConnectedMatchesReference) {
     }
 }
 
+void NetworkShapes(KernelPath path);
+
+// The VNNI tile's zmm output stage over the whole int32 accumulator range: FC layers of depth 1-3,
+// so the bias sets the accumulator. kTflite: every right shift 0-31 and a few left shifts,
+// multipliers over [0, 2^31); kXnnpack: scales from 2^-20 to 4, so that float(acc) * scale passes
+// +-2^31 (vcvtps2dq's 0x80000000, which the stage turns into INT32_MAX for positive products).
+void OutputStageOverTheInt32Range(KernelPath path) {
+  std::mt19937 rng(4243);
+  for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack})
+    for (int trial = 0; trial < 12; ++trial) {
+      reference::FullyConnectedParams p;
+      p.requant = mode;
+      p.batches = Uniform(rng, 1, 9);
+      p.input_depth = Uniform(rng, 1, 3);
+      p.output_depth = 48;
+      p.input_offset = -ZeroPoint(rng, false);
+      // Z_out = 0 every third trial: only there does INT32_MAX (the saturated product) differ from
+      // vcvtps2dq's INT32_MIN after the wrapping + Z_out and the clamp.
+      p.output_offset = trial % 3 == 0 ? 0 : ZeroPoint(rng, false);
+      RandomClamp(rng, false, &p.act_min, &p.act_max);
+      auto x = RandomBytes<int8_t>(rng, (size_t)p.batches * p.input_depth);
+      auto w = RandomBytes<int8_t>(rng, (size_t)p.output_depth * p.input_depth, true);
+      std::vector<int32_t> bias(p.output_depth);
+      std::vector<Requant> rq(p.output_depth);
+      for (int c = 0; c < p.output_depth; ++c) {
+        if (mode == RequantMode::kTflite) {
+          rq[c].multiplier = c % 7 == 0 ? (int32_t)(rng() >> 1) : (int32_t)((1u << 30) + (rng() >> 2));
+          rq[c].shift = c < 32 ? -c : Uniform(rng, -31, 3);
+        } else {
+          rq[c] = MakeRequant(std::exp2(std::uniform_real_distribution<double>(-20.0, 2.0)(rng)));
+        }
+        const int k = Uniform(rng, 0, 3);
+        bias[c] = k == 0 ? INT32_MAX - Uniform(rng, 0, 1000) : k == 1 ? INT32_MIN + Uniform(rng, 0, 1000) : (int32_t)rng();
+      }
+      std::vector<int8_t> want((size_t)p.batches * p.output_depth), got(want.size(), 0x5a);
+      reference::FullyConnectedInt8(p, rq.data(), p.output_depth, x.data(), w.data(), bias.data(), want.data());
+      auto pc = optimized::PackFullyConnectedInt8(p, rq.data(), p.output_depth, w.data(), bias.data());
+      ASSERT_TRUE(pc.vnni);
+      optimized::ConvInt8(pc, x.data(), got.data(), nullptr, nullptr, path);
+      ASSERT_EQ(got, want) << "trial " << trial << " mode " << (int)mode;
+    }
+}
+
+struct EmulateVnni {
+  EmulateVnni() { optimized::SetVnniEmulationForTests(true); }
+  ~EmulateVnni() { optimized::SetVnniEmulationForTests(false); }
+};
+
+// The vpdpbusd kernel's own source with emulated AVX-512 intrinsics (x86/avx512_emulation.h) on a
+// CPU without VNNI: the same random layers as VnniLayout*, and the network shapes of
+// HardwareKernelMatchesReference below. Where the CPU has VNNI the hardware kernel runs instead
+// (the hook only replaces the scalar twin).
+TEST(OptimizedConvVnni, EmulatedKernelMatchesReference) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "the emulated kernel is compiled for AVX2";
+  PackAlways always;
+  EmulateVnni emulate;
+  RandomTrials<int8_t>(611, 60, KernelPath::kAvx512Vnni);
+  RandomTrials<uint8_t>(612, 60, KernelPath::kAvx512Vnni);
+  std::mt19937 rng(613);
+  for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack})
+    for (int b : {1, 3, 8, 13}) {
+      CheckFc<int8_t>(rng, b, Uniform(rng, 1, 300), Uniform(rng, 1, 70), KernelPath::kAvx512Vnni, mode);
+      CheckFc<uint8_t>(rng, b, Uniform(rng, 1, 300), Uniform(rng, 1, 70), KernelPath::kAvx512Vnni, mode);
+    }
+  NetworkShapes(KernelPath::kAvx512Vnni);
+  OutputStageOverTheInt32Range(KernelPath::kAvx512Vnni);
+}
+
 // Without the test hook the u8 panels exist only where the CPU has VNNI or AVX2 (the split GEMM).
 TEST(OptimizedConvVnni, PanelsFollowTheCpu) {
   reference::ConvParams p;
@@ -204,6 +272,13 @@ TEST(OptimizedConvVnni, HardwareKernelMatchesReference) {
                     "in VnniLayout*)";
   force_isa(Isa::kAvx512Vnni);
   ASSERT_EQ(ActiveGemmPath(), KernelPath::kAvx512Vnni);
+  NetworkShapes(ActiveGemmPath());
+  OutputStageOverTheInt32Range(ActiveGemmPath());
+  clear_forced_isa();
+}
+
+// Network-sized layers (many 8-pixel tiles, pixel and channel tails) and FC 1024 -> 1000 on `path`.
+void NetworkShapes(KernelPath path) {
   std::mt19937 rng(609);
   struct Shape {
     int h, w, ic, oc, k, s;
@@ -227,16 +302,14 @@ TEST(OptimizedConvVnni, HardwareKernelMatchesReference) {
         p.output_offset = ZeroPoint(rng, is_uint8);
         RandomClamp(rng, is_uint8, &p.act_min, &p.act_max);
         p.requant = mode;
-        const bool vnni = is_uint8 ? CheckConv<uint8_t>(rng, p, ActiveGemmPath())
-                                   : CheckConv<int8_t>(rng, p, ActiveGemmPath());
+        const bool vnni = is_uint8 ? CheckConv<uint8_t>(rng, p, path) : CheckConv<int8_t>(rng, p, path);
         EXPECT_TRUE(vnni) << Describe(p);
       }
   for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
-    CheckFc<int8_t>(rng, 1, 1024, 1000, ActiveGemmPath(), mode);
-    CheckFc<int8_t>(rng, 13, 1024, 1000, ActiveGemmPath(), mode);
-    CheckFc<uint8_t>(rng, 5, 999, 77, ActiveGemmPath(), mode);
+    CheckFc<int8_t>(rng, 1, 1024, 1000, path, mode);
+    CheckFc<int8_t>(rng, 13, 1024, 1000, path, mode);
+    CheckFc<uint8_t>(rng, 5, 999, 77, path, mode);
   }
-  clear_forced_isa();
 }
 
 }  // namespace

@@ -25,6 +25,9 @@ namespace qat::kernels::optimized {
 namespace {
 
 std::atomic<bool> g_vnni_pack_always{false};
+// SetVnniEmulationForTests: without VNNI hardware the VNNI layout runs the VNNI kernel's own source
+// with emulated AVX-512 intrinsics (x86::emulated) instead of its scalar twin.
+std::atomic<bool> g_vnni_emulate{false};
 // QAT_NO_SPLIT=1 turns the AVX2 split GEMM off (A/B benchmarks; tests use SetSplitGemmForTests).
 std::atomic<int> g_split{-1};
 std::atomic<int64_t> g_split_calls{0};
@@ -886,6 +889,8 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     scratch = owned.get();
   }
   const int ic_pad = kVnni ? pc.ic_pad4 : pc.ic_pad;
+  const bool vnni_emu = kVnni && !split && !vnni_hw && g_vnni_emulate.load(std::memory_order_relaxed) &&
+                        isa_supported(Isa::kAvx2);
   E* buf = reinterpret_cast<E*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
   E* zero_row = buf + (kVnni ? in_pixels * ic_pad : CopyElements(pc));
   // Split lists after the u8 copy and its zero row.
@@ -1034,6 +1039,8 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         return n;
       } else if (vnni_hw)
         x86::CopyRowsVnni(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
+      else if (vnni_emu)
+        x86::emulated::CopyRowsVnni(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
       else
         CopyRowsVnniPortable(src, pc.is_uint8, rows, p.input_c, ic_pad, buf + m0 * ic_pad);
     } else if (avx2) {
@@ -1211,6 +1218,8 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
           const uint8_t* const* rows_b = two ? rows_a + taps * kGemmMR : rows_a;
           if (vnni_hw) {
             x86::GemmTileVnni(pixels, taps, icq, rows_a, rows_b, w, panel, panels, os, n, out);
+          } else if (vnni_emu) {
+            x86::emulated::GemmTileVnni(pixels, taps, icq, rows_a, rows_b, w, panel, panels, os, n, out);
           } else {
             for (int q = 0; q < panels; ++q) {
               uint8_t* out_q[2 * kGemmMR];
@@ -1367,6 +1376,7 @@ int SplitColdSkippedForTests(const PackedConv& pc) {
 void SetSplitGemmForTests(bool on) { g_split.store(on ? 2 : 0, std::memory_order_relaxed); }
 
 void SetVnniPackingForTests(bool always) { g_vnni_pack_always.store(always, std::memory_order_relaxed); }
+void SetVnniEmulationForTests(bool on) { g_vnni_emulate.store(on, std::memory_order_relaxed); }
 
 void ConvInt8(const PackedConv& pc, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
               KernelPath path) {

@@ -165,6 +165,10 @@ struct PackedConv {
 // runs the same layout with a scalar twin of the VNNI tile, so packing, copy and bias folding are
 // tested everywhere; the vpdpbusd tile itself only where the CPU has it.
 void SetVnniPackingForTests(bool always);
+// With VNNI panels on a CPU without VNNI (SetVnniPackingForTests), run the VNNI kernel's own source
+// compiled with emulated AVX-512 intrinsics (x86/gemm_vnni_emulated_avx2.cpp; needs AVX2) instead
+// of its scalar twin.
+void SetVnniEmulationForTests(bool on);
 // Tests: the AVX2 split GEMM on at every depth (by default only from QAT_SPLIT_MIN_DEPTH = 32 values
 // per output, and off with QAT_NO_SPLIT=1), or off.
 void SetSplitGemmForTests(bool on);

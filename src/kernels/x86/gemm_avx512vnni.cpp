@@ -21,7 +21,15 @@
 #include "kernels/x86/int8_common_avx2.h"
 #include "kernels/x86/int8_x86.h"
 
+// x86/gemm_vnni_emulated_avx2.cpp compiles this file a second time with QAT_VNNI_EMULATED, into
+// namespace x86::emulated, on AVX2 flags and the intrinsics of x86/avx512_emulation.h (tests on
+// CPUs without AVX-512).
+#ifdef QAT_VNNI_EMULATED
+#include "kernels/x86/avx512_emulation.h"
+namespace qat::kernels::x86::emulated {
+#else
 namespace qat::kernels::x86 {
+#endif
 
 using namespace avx2;
 
@@ -182,4 +190,4 @@ void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic
   }
 }
 
-}  // namespace qat::kernels::x86
+}  // namespace qat::kernels::x86 (::emulated)

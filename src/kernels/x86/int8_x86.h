@@ -88,6 +88,15 @@ void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, c
 // uint8 as is, int8 + 128 (xor 0x80).
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
 
+// The same two functions compiled from the same source with emulated AVX-512 intrinsics
+// (x86/gemm_vnni_emulated_avx2.cpp; needs AVX2): tests only.
+namespace emulated {
+void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uint8_t* const* rows_b,
+                  const int8_t* w, int64_t panel_stride, int panels, const GemmOutput& os, int n,
+                  uint8_t* const* out);
+void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
+}  // namespace emulated
+
 // The AVX2 "split" u8 x s8 GEMM (x86/gemm_avx2.cpp; conv.h, PackedConv::vnni panels on an AVX2 CPU).
 // vpmaddubsw adds two u8 x s8 products into int16 with saturation, and the split tile adds the lanes
 // of two consecutive quads in int16 before one vpmaddwd widens them (3 multiplies per 64 MACs), so
