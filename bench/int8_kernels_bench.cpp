@@ -269,17 +269,19 @@ void ConvArgs(benchmark::internal::Benchmark* b) {
   b->Args({112, 112, 32, 64, 1, 1, 1, 1, 1, 1});
   b->Args({28, 28, 256, 256, 1, 1, 1, 1, 2, 1});
   b->Args({112, 112, 32, 64, 1, 1, 1, 1, 2, 1});
-  // MobileNet-like (mode 2): the first and pointwise layers of mbv1_100 as the model runs them.
-  for (auto l : std::vector<std::vector<int64_t>>{{224, 224, 3, 32, 3, 2, 1},
-                                                  {112, 112, 32, 64, 1, 1, 1},
-                                                  {56, 56, 64, 128, 1, 1, 1},
-                                                  {56, 56, 128, 128, 1, 1, 1},
-                                                  {28, 28, 256, 256, 1, 1, 1},
-                                                  {14, 14, 512, 512, 1, 1, 1},
-                                                  {7, 7, 1024, 1024, 1, 1, 1}}) {
-    l.insert(l.end(), {1, 1, 2});
-    b->Args(l);
-  }
+  // MobileNet-like (mode 2): the first and pointwise layers of mbv1_100 as the model runs them, on
+  // the AVX2 path and the VNNI one (its short / FMA zmm output stages; the first layer runs AVX2).
+  for (int path : {1, 2})
+    for (auto l : std::vector<std::vector<int64_t>>{{224, 224, 3, 32, 3, 2, 1},
+                                                    {112, 112, 32, 64, 1, 1, 1},
+                                                    {56, 56, 64, 128, 1, 1, 1},
+                                                    {56, 56, 128, 128, 1, 1, 1},
+                                                    {28, 28, 256, 256, 1, 1, 1},
+                                                    {14, 14, 512, 512, 1, 1, 1},
+                                                    {7, 7, 1024, 1024, 1, 1, 1}}) {
+      l.insert(l.end(), {1, path, 2});
+      b->Args(l);
+    }
 }
 BENCHMARK(BM_Conv)->Apply(ConvArgs)->Unit(benchmark::kMicrosecond)->UseManualTime();
 

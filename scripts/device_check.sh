@@ -19,7 +19,8 @@
 #           layers and BM_FullyConnected, row by row, variants alternating, 3 rounds
 #   profile2  qat bench --profile on mbv1_100 b1, 1 thread and 2 (PAIR)
 #   kpeak   BM_Conv's VNNI rows 5 times each: median and best fraction of the vpdpbusd peak
-# (pairs, chunk, profile2 and kpeak are not in the default list.)
+#   stage   the VNNI tile's short / FMA output stages vs the 64-bit one (QAT_NO_KSHORT=1), A/B
+# (pairs, chunk, profile2, kpeak and stage are not in the default list.)
 # The benches run on two CPUs of different physical cores (taskset), the kernel bench on one.
 set -uo pipefail
 PACK="$1"; OUTD="$2"; shift 2
@@ -155,6 +156,20 @@ for n, v in fr.items():
     print(f"{n:72s} {statistics.median(x[0] for x in v):7.2f} {max(x[0] for x in v):6.2f} {max(x[1] for x in v):10.0f}")
 PY
       ;;
+    stage)
+      # The VNNI tile's output stages: default (short ReLU / exact FMA forms where they apply) vs
+      # QAT_NO_KSHORT=1 (the 64-bit form everywhere), alternating, 3 rounds: BM_Conv's MobileNet-like
+      # rows (mode 2) on the VNNI path, then mbv1_100 b1 end to end (1 thread, TFLite mode).
+      F='BM_Conv/h:[0-9]+/w:[0-9]+/ic:(32|64|128|256|512|1024)/oc:[0-9]+/k:1/s:1/b:1/threads:1/path:2/mode:2'
+      M="$P/peers/data/models/mbv1_100_b1.tflite"
+      for r in 1 2 3; do
+        for v in "" "QAT_NO_KSHORT=1"; do
+          env $v timeout 40 taskset -c "$ONE" "$W/int8_kernels_bench" --benchmark_filter="$F" --benchmark_min_time=0.1 \
+            2>/dev/null | grep -E '^BM_' | sed -E 's/ +/ /g' | awk -v v="${v:-default}" -v r=$r '{print v, r, $1, $2, $3}'
+          ms=$(env $v taskset -c "$ONE" "$W/qat" bench "$M" --threads 1 --runs 60 --warmup 5 2>&1 | grep -o 'median [0-9.]*')
+          echo "${v:-default} $r mbv1_100_b1 $ms"
+        done
+      done | tee "$OUTD/stage.log" ;;
     profile2)
       M="$P/peers/data/models/mbv1_100_b1.tflite"
       for t in 1 2; do

@@ -18,11 +18,26 @@ namespace {
 using namespace testing;
 
 // Every compiled conv path this CPU runs: PathsToTest() plus the AVX-512 VNNI GEMM where present.
+// Set while a test runs the VNNI kernel's source with emulated AVX-512 intrinsics on a CPU without
+// VNNI (optimized::SetVnniEmulationForTests): ConvPaths then includes kAvx512Vnni there too.
+bool g_emulated_vnni = false;
+
 std::vector<KernelPath> ConvPaths() {
   auto paths = PathsToTest();
-  if (isa_supported(Isa::kAvx512Vnni)) paths.push_back(KernelPath::kAvx512Vnni);
+  if (isa_supported(Isa::kAvx512Vnni) || g_emulated_vnni) paths.push_back(KernelPath::kAvx512Vnni);
   return paths;
 }
+
+struct EmulatedVnni {
+  EmulatedVnni() {
+    optimized::SetVnniEmulationForTests(true);
+    g_emulated_vnni = true;
+  }
+  ~EmulatedVnni() {
+    optimized::SetVnniEmulationForTests(false);
+    g_emulated_vnni = false;
+  }
+};
 
 // Runs the packed layer on `path` (scratch from ConvScratchBytes) and counts the outputs that differ
 // from `want`.
@@ -171,6 +186,14 @@ void ShortStageTrials(bool is_uint8, uint32_t seed, int trials) {
 
 TEST(OptimizedConv, TfliteShortReluStageInt8MatchesReference) { ShortStageTrials<int8_t>(false, 909, 120); }
 TEST(OptimizedConv, TfliteShortReluStageUint8MatchesReference) { ShortStageTrials<uint8_t>(true, 1911, 120); }
+// The same stages in the VNNI tile's zmm form (x86/gemm_avx512vnni.cpp, OutputZ: short, FMA, and
+// zmm registers whose two 8-channel groups differ), on the emulated kernel where the CPU lacks VNNI.
+TEST(OptimizedConv, TfliteShortReluStageOnTheVnniKernel) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "the emulated VNNI kernel is compiled for AVX2";
+  EmulatedVnni emulated;
+  ShortStageTrials<int8_t>(false, 919, 120);
+  ShortStageTrials<uint8_t>(true, 1921, 120);
+}
 
 TEST(OptimizedConv, Int8MatchesReferenceOnEveryPath) { RunTrials<int8_t>(false, 20261125, 150); }
 TEST(OptimizedConv, Uint8MatchesReferenceOnEveryPath) { RunTrials<uint8_t>(true, 777, 150); }

@@ -47,23 +47,49 @@ inline __m512i Join(const void* lo, const void* hi) {
 }
 
 // The 16-channel output stage in zmm registers for channels c..c+15 of os, the same arithmetic
-// as the AVX2 one lane by lane (gemm_avx2.cpp's Requant4K64, whose derivation this
-// follows, and RequantFp32 in int8_common_avx2.h):
-//   kTflite with k64: (x * m + K) >> (31 + r) per even / odd lane, K chosen by the product's sign;
-//   kXnnpack: float(x) * scale, vcvtps2dq (round to nearest even), >= 2^31 -> INT32_MAX.
-// Then + Z_out (kXnnpack) and the clamp. The constants are loaded once per panel (constructor).
+// as the AVX2 one lane by lane (gemm_avx2.cpp's StoreTileInt / WithStage, whose derivations these
+// follow, and RequantFp32 in int8_common_avx2.h), chosen as the AVX2 tiles choose theirs:
+//   kXnnpack: float(x) * scale, vcvtps2dq (round to nearest even), >= 2^31 -> INT32_MAX (no
+//     fix-up where every scale is below 1, GemmOutput::fp32_in_range), + Z_out;
+//   kTflite, short ReLU form (GemmOutput::kshort): the high halves of x * m + K (Z_out inside K),
+//     >> (right - 1);
+//   its exact fp32 FMA form on the 8-channel groups that have one (GemmOutput::fma_groups):
+//     vcvtps2dq(fma(float(x), scale, offset)) + fma_zero; a zmm whose two groups differ computes
+//     both forms and takes each group's own;
+//   kTflite with k64: (x * m + K) >> (31 + r) per even / odd lane, K chosen by the product's sign.
+// Then the clamp. The constants are loaded once per panel (constructor).
 struct OutputZ {
-  __m512i m, mo, kpe, kne, kpo, kno, she, sho, zp, left, amin, amax, zout;
-  __m512 scale;
-  bool k64, any_left, xnn;
+  enum Form { kK64, kShort, kFma, kMixed, kXnn, kXnnInRange };
+  __m512i m, mo, kpe, kne, kpo, kno, she, sho, zp, left, amin, amax, zout, fzero;
+  __m512 scale, fscale, foffset;
+  __mmask16 fma_lanes = 0;  // kMixed: the lanes of the group with the FMA form
+  Form form;
+  bool any_left;
   OutputZ(const GemmOutput& os, int c) {
-    k64 = os.mode == RequantMode::kTflite && os.k64;
-    xnn = os.mode != RequantMode::kTflite;
+    const bool tflite = os.mode == RequantMode::kTflite;
+    const bool fma_lo = os.fma_groups && os.fma_groups[c / 8], fma_hi = os.fma_groups && os.fma_groups[c / 8 + 1];
+    form = !tflite ? (os.fp32_in_range ? kXnnInRange : kXnn)
+           : os.kshort ? (fma_lo && fma_hi ? kFma : fma_lo || fma_hi ? kMixed : kShort)
+                       : kK64;
     any_left = os.any_left;
     amin = _mm512_set1_epi32(os.act_min);
     amax = _mm512_set1_epi32(os.act_max);
     zout = _mm512_set1_epi32(os.output_offset);
-    if (k64) {
+    if (form == kShort || form == kMixed) {
+      const int64_t* k = os.kshort + (c / 8) * 12;  // per 8 channels: K even, K odd, right - 1
+      m = _mm512_loadu_si512(os.multiplier + c);
+      mo = _mm512_loadu_si512(os.multiplier_odd + c);
+      kpe = Join(k, k + 12);
+      kpo = Join(k + 4, k + 16);
+      she = Join(k + 8, k + 20);
+    }
+    if (form == kFma || form == kMixed) {
+      fscale = _mm512_loadu_ps(os.fma_scale + c);
+      foffset = _mm512_loadu_ps(os.fma_offset + c);
+      fzero = _mm512_loadu_si512(os.fma_zero + c);
+      fma_lanes = fma_lo ? 0x00FF : 0xFF00;
+    }
+    if (form == kK64) {
       const int64_t* k = os.k64 + (c / 8) * 24;
       m = _mm512_loadu_si512(os.multiplier + c);
       mo = _mm512_loadu_si512(os.multiplier_odd + c);
@@ -76,23 +102,47 @@ struct OutputZ {
       zp = _mm512_loadu_si512(os.zp64 + c);
       left = any_left ? _mm512_loadu_si512(os.left + c) : _mm512_setzero_si512();
     }
-    if (xnn) scale = _mm512_loadu_ps(os.scale + c);
+    if (form == kXnn || form == kXnnInRange) scale = _mm512_loadu_ps(os.scale + c);
+  }
+  __m512i Short(__m512i x) const {
+    const __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, m), kpe);
+    const __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo), kpo);
+    return _mm512_srav_epi32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po), she);
+  }
+  __m512i Fma(__m512i x) const {
+    return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(x), fscale, foffset)), fzero);
   }
   __m512i operator()(__m512i x) const {
-    if (k64) {
-      if (any_left) x = _mm512_sllv_epi32(x, left);
-      __m512i pe = _mm512_mul_epi32(x, m);
-      __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo);
-      pe = _mm512_add_epi64(pe, _mm512_mask_blend_epi64(_mm512_movepi64_mask(pe), kpe, kne));
-      po = _mm512_add_epi64(po, _mm512_mask_blend_epi64(_mm512_movepi64_mask(po), kpo, kno));
-      pe = _mm512_srlv_epi64(pe, she);
-      po = _mm512_srlv_epi64(po, sho);
-      x = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32)), zp);
-    } else {
-      const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale);
-      const __mmask16 big = _mm512_cmp_ps_mask(f, _mm512_set1_ps(2147483648.f), _CMP_GE_OQ);
-      x = _mm512_mask_mov_epi32(_mm512_cvtps_epi32(f), big, _mm512_set1_epi32(INT32_MAX));
-      x = _mm512_add_epi32(x, zout);
+    switch (form) {
+      case kFma:
+        x = Fma(x);
+        break;
+      case kShort:
+        x = Short(x);
+        break;
+      case kMixed:
+        x = _mm512_mask_blend_epi32(fma_lanes, Short(x), Fma(x));
+        break;
+      case kK64: {
+        if (any_left) x = _mm512_sllv_epi32(x, left);
+        __m512i pe = _mm512_mul_epi32(x, m);
+        __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo);
+        pe = _mm512_add_epi64(pe, _mm512_mask_blend_epi64(_mm512_movepi64_mask(pe), kpe, kne));
+        po = _mm512_add_epi64(po, _mm512_mask_blend_epi64(_mm512_movepi64_mask(po), kpo, kno));
+        pe = _mm512_srlv_epi64(pe, she);
+        po = _mm512_srlv_epi64(po, sho);
+        x = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32)), zp);
+        break;
+      }
+      case kXnn: {
+        const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale);
+        const __mmask16 big = _mm512_cmp_ps_mask(f, _mm512_set1_ps(2147483648.f), _CMP_GE_OQ);
+        x = _mm512_add_epi32(_mm512_mask_mov_epi32(_mm512_cvtps_epi32(f), big, _mm512_set1_epi32(INT32_MAX)), zout);
+        break;
+      }
+      case kXnnInRange:
+        x = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(x), scale)), zout);
+        break;
     }
     return _mm512_min_epi32(_mm512_max_epi32(x, amin), amax);
   }
