@@ -214,7 +214,7 @@ std::vector<int8_t> HotChannels(size_t n, int channels, int seed) {
 // args: h, w, ic, oc, k, stride, batches, threads, path (0 portable, 1 avx2, 2 avx512vnni),
 // mode (0 tflite, 1 xnnpack, 2 MobileNet-like: tflite with a fused ReLU (act_min = Z_out: the short
 // / exact FMA output stage) on HotChannels activations). path 2 on a layer without VNNI panels
-// (first layers) runs AVX2.
+// (uint8 weights that do not fit int8) runs AVX2; first layers run the VNNI im2col GEMM.
 void BM_Conv(benchmark::State& state) {
   const Layer l{(int)state.range(6), (int)state.range(0), (int)state.range(1), (int)state.range(2),
                 (int)state.range(3), (int)state.range(4), (int)state.range(5)};
@@ -237,7 +237,7 @@ void BM_Conv(benchmark::State& state) {
   std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
   TimedLoop(state, threads, [&] { optimized::ConvInt8(pc, input.data(), out.data(), scratch.data(), pool.get(), path); });
-  const bool vnni = path == KernelPath::kAvx512Vnni && pc.vnni;
+  const bool vnni = path == KernelPath::kAvx512Vnni && (pc.vnni || pc.vnni_im2col);
   SetCounters(state, (double)l.batches * p.output_h * p.output_w * l.oc * l.k * l.k * l.ic, threads,
               vnni ? PeakVnniGops() : 0);
 }
@@ -270,7 +270,7 @@ void ConvArgs(benchmark::internal::Benchmark* b) {
   b->Args({28, 28, 256, 256, 1, 1, 1, 1, 2, 1});
   b->Args({112, 112, 32, 64, 1, 1, 1, 1, 2, 1});
   // MobileNet-like (mode 2): the first and pointwise layers of mbv1_100 as the model runs them, on
-  // the AVX2 path and the VNNI one (its short / FMA zmm output stages; the first layer runs AVX2).
+  // the AVX2 path and the VNNI one (its short / FMA zmm output stages; the first layer on im2col panels).
   for (int path : {1, 2})
     for (auto l : std::vector<std::vector<int64_t>>{{224, 224, 3, 32, 3, 2, 1},
                                                     {112, 112, 32, 64, 1, 1, 1},

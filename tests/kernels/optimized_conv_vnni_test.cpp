@@ -60,9 +60,13 @@ reference::ConvParams RandomConv(std::mt19937& rng, bool is_uint8, bool fitting_
   return p;
 }
 
-// Runs one layer on `path` with 1, 2 and 3 threads against the reference; returns pc.vnni.
+// Which VNNI panels a layer got: none (the AVX2 GEMM runs it), plain taps (PackedConv::vnni) or,
+// for a first layer with few input channels, the im2col order (PackedConv::vnni_im2col).
+enum class Panels { kNone, kPlain, kIm2col };
+
+// Runs one layer on `path` with 1, 2 and 3 threads against the reference; returns its panels.
 template <class T>
-bool CheckConv(std::mt19937& rng, const reference::ConvParams& p, KernelPath path) {
+Panels CheckConv(std::mt19937& rng, const reference::ConvParams& p, KernelPath path) {
   const bool is_uint8 = std::is_same_v<T, uint8_t>;
   const size_t in_n = (size_t)p.batches * p.input_h * p.input_w * p.input_c;
   const size_t out_n = (size_t)p.batches * p.output_h * p.output_w * p.output_c;
@@ -93,7 +97,7 @@ bool CheckConv(std::mt19937& rng, const reference::ConvParams& p, KernelPath pat
     EXPECT_EQ(bad, 0u) << Describe(p) << " vnni " << pc.vnni << " threads " << (tp ? tp->size() : 1) << " path "
                        << KernelPathName(path);
   }
-  return pc.vnni;
+  return pc.vnni ? Panels::kPlain : pc.vnni_im2col ? Panels::kIm2col : Panels::kNone;
 }
 
 template <class T>
@@ -128,8 +132,9 @@ void CheckFc(std::mt19937& rng, int batches, int depth, int out_depth, KernelPat
   EXPECT_EQ(got, want) << "FC b" << batches << " " << depth << " -> " << out_depth << " mode " << (int)mode;
 }
 
-// Random layers: the int8 ones with plain taps always get VNNI panels; row-tap / im2col first
-// layers and uint8 layers whose weights do not fit int8 fall back to the AVX2 GEMM (still exact).
+// Random layers: the int8 ones with plain taps always get VNNI panels, the first layers (few input
+// channels: row taps / im2col on the int16 GEMM) VNNI panels in the im2col order; uint8 layers
+// whose weights do not fit int8 fall back to the AVX2 GEMM (still exact).
 template <class T>
 void RandomTrials(uint32_t seed, int trials, KernelPath path) {
   const bool is_uint8 = std::is_same_v<T, uint8_t>;
@@ -141,11 +146,11 @@ void RandomTrials(uint32_t seed, int trials, KernelPath path) {
       p.requant = mode;
       if (p.output_h == 0 || p.output_w == 0) continue;
       const bool plain = !(p.filter_h * p.filter_w > 1 && p.input_c < 8);
-      const bool vnni = CheckConv<T>(rng, p, path);
+      const Panels panels = CheckConv<T>(rng, p, path);
       if (!is_uint8 || p.filter_offset == -128) {
-        EXPECT_EQ(vnni, plain) << Describe(p);
+        EXPECT_EQ(panels, plain ? Panels::kPlain : Panels::kIm2col) << Describe(p);
       }
-      vnni_layers += vnni;
+      vnni_layers += panels != Panels::kNone;
       if (::testing::Test::HasFailure()) return;
     }
   EXPECT_GT(vnni_layers, trials / 2);
@@ -283,8 +288,11 @@ void NetworkShapes(KernelPath path) {
   struct Shape {
     int h, w, ic, oc, k, s;
   };
+  // The last three are first layers (im2col panels): MobileNet's at half resolution, SmallCNN's,
+  // and a 5x5 window with 3 channels (75 values, a 76-byte row).
   const Shape shapes[] = {{28, 28, 128, 128, 1, 1}, {14, 14, 256, 250, 3, 1}, {15, 13, 67, 75, 3, 2},
-                          {7, 7, 512, 33, 1, 1},    {9, 11, 36, 40, 5, 1},   {17, 17, 8, 16, 3, 1}};
+                          {7, 7, 512, 33, 1, 1},    {9, 11, 36, 40, 5, 1},   {17, 17, 8, 16, 3, 1},
+                          {112, 112, 3, 32, 3, 2},  {28, 28, 1, 32, 3, 1},   {23, 31, 3, 24, 5, 1}};
   for (const Shape& sh : shapes)
     for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack})
       for (bool is_uint8 : {false, true}) {
@@ -302,8 +310,8 @@ void NetworkShapes(KernelPath path) {
         p.output_offset = ZeroPoint(rng, is_uint8);
         RandomClamp(rng, is_uint8, &p.act_min, &p.act_max);
         p.requant = mode;
-        const bool vnni = is_uint8 ? CheckConv<uint8_t>(rng, p, path) : CheckConv<int8_t>(rng, p, path);
-        EXPECT_TRUE(vnni) << Describe(p);
+        const Panels panels = is_uint8 ? CheckConv<uint8_t>(rng, p, path) : CheckConv<int8_t>(rng, p, path);
+        EXPECT_EQ(panels, sh.ic < 8 ? Panels::kIm2col : Panels::kPlain) << Describe(p);
       }
   for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack}) {
     CheckFc<int8_t>(rng, 1, 1024, 1000, path, mode);

@@ -340,6 +340,26 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
     pc.split_t = *std::min_element(pc.split_tk.begin(), pc.split_tk.end());
     if (taps == 1 && isa_supported(Isa::kAvx2)) pc.split_tuning = std::make_shared<SplitTuning>();
   }
+  // First layers (few input channels: row taps / im2col on the int16 GEMM) on a VNNI CPU: VNNI
+  // panels in the im2col order (k = tap * input_c + ic; the whole window is one tap of
+  // taps * input_c values, padded to a quad), fed by a u8 im2col copy (ConvRunVnniIm2col).
+  if ((pc.row_taps || pc.im2col) && fits_int8 && zero_u8 >= 0 && zero_u8 <= 255 &&
+      (g_vnni_pack_always.load(std::memory_order_relaxed) || isa_supported(Isa::kAvx512Vnni))) {
+    pc.vnni_im2col = true;
+    pc.ic_pad4 = (taps * p.input_c + 3) & ~3;
+    pc.zero_in_u8 = (uint8_t)zero_u8;
+    const int64_t panel4 = (int64_t)pc.ic_pad4 * kGemmNR;
+    pc.weights_vnni.assign(panel4 * pc.oc_blocks, 0);
+    pc.bias_vnni.assign(OcPad(pc), 0);
+    for (int oc = 0; oc < p.output_c; ++oc) {
+      int8_t* dst = pc.weights_vnni.data() + (oc / kGemmNR) * panel4 + (oc % kGemmNR) * 4;
+      for (int k = 0; k < taps * p.input_c; ++k) {
+        const int32_t w = (int32_t)filter[oc * oc_stride + k] + filter_offset;
+        dst[(int64_t)(k / 4) * kGemmNR * 4 + (k & 3)] = (int8_t)w;
+      }
+      pc.bias_vnni[oc] = (int32_t)((uint32_t)pc.bias[oc] - (uint32_t)shift * (uint32_t)sums[oc]);
+    }
+  }
   return pc;
 }
 
@@ -872,6 +892,167 @@ void ColdMiss(SplitTuning* tuning, const SplitCold* cold, bool fell_back) {
 }
 
 // E = int16_t: the int16 copy and the AVX2 / portable 4x16 tiles (avx2 chooses). E = uint8_t: the
+// The output stage of the panel(s) from channel oc0 on (vnni: the VNNI bias).
+x86::GemmOutput MakeGemmOutput(const PackedConv& pc, int oc0, bool vnni) {
+  const ConvParams& p = pc.p;
+  const int32_t* bias = (vnni ? pc.bias_vnni.data() : pc.bias.data()) + oc0;
+  x86::GemmOutput os{bias, pc.rq.multiplier.data() + oc0, pc.rq.left.data() + oc0,
+                     pc.rq.right.data() + oc0, pc.rq.mask.data() + oc0, pc.rq.half.data() + oc0,
+                     pc.rq.scale.data() + oc0, p.output_offset, p.act_min, p.act_max, p.requant,
+                     pc.is_uint8, pc.rq.multiplier_odd.data() + oc0, pc.rq.any_left,
+                     pc.k64.empty() ? nullptr : pc.k64.data() + oc0 / 8 * 24,
+                     pc.zp64.empty() ? nullptr : pc.zp64.data() + oc0};
+  os.fp32_in_range = pc.fp32_in_range;
+  if (!pc.kshort.empty() && !g_no_kshort) {
+    os.kshort = pc.kshort.data() + oc0 / 8 * 12;
+    if (!pc.fma_groups.empty()) {
+      os.fma_scale = pc.fma_scale.data() + oc0;
+      os.fma_offset = pc.fma_offset.data() + oc0;
+      os.fma_zero = pc.fma_zero.data() + oc0;
+      os.fma_groups = pc.fma_groups.data() + oc0 / 8;
+    }
+  }
+  return os;
+}
+
+// The u8 im2col rows of output pixels [m0, m1) for the VNNI GEMM of a first layer
+// (PackedConv::vnni_im2col): pixel m's filter window at buf + m * ic_pad4, k = tap * input_c + ic,
+// input + 128 for int8 (as is for uint8), padding taps at Z_in (zero_in_u8), the depth padded to a
+// quad (zero weights there). Whole filter rows inside the image are copied 16 bytes at a time into
+// a staging row (its slack takes the overshoot), which is then flipped 8 bytes at a time.
+void Im2colRowsVnni(const PackedConv& pc, const uint8_t* input, int64_t m0, int64_t m1, uint8_t* buf) {
+  const ConvParams& p = pc.p;
+  const int C = p.input_c, K = pc.ic_pad4, kh = p.filter_h, kw = p.filter_w, run = kw * C;
+  const int64_t in_bytes = (int64_t)p.batches * p.input_h * p.input_w * C;
+  const uint64_t flip = pc.is_uint8 ? 0 : 0x8080808080808080ULL;
+  const uint8_t zero = (uint8_t)(pc.zero_in_u8 ^ (uint8_t)flip);  // flipped back with the rest
+  thread_local std::vector<uint8_t> stage;
+  stage.resize((size_t)kh * run + 32);
+  uint8_t* tmp = stage.data();
+  int ox = (int)(m0 % p.output_w);
+  int oy = (int)((m0 / p.output_w) % p.output_h);
+  int64_t b = m0 / ((int64_t)p.output_w * p.output_h);
+  for (int64_t m = m0; m < m1; ++m) {
+    const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
+    const bool x_inside = p.dilation_w == 1 && ix0 >= 0 && ix0 + kw <= p.input_w;
+    int k = 0;
+    for (int fy = 0; fy < kh; ++fy, k += run) {
+      const int iy = iy0 + fy * p.dilation_h;
+      if (iy < 0 || iy >= p.input_h) {
+        for (int j = 0; j < run; ++j) tmp[k + j] = zero;
+        continue;
+      }
+      const int64_t row = (b * p.input_h + iy) * p.input_w;
+      if (x_inside) {
+        const int64_t off = (row + ix0) * C;
+        if (off + ((run + 15) & ~15) <= in_bytes) {
+          for (int j = 0; j < run; j += 16) __builtin_memcpy(tmp + k + j, input + off + j, 16);
+        } else {
+          for (int j = 0; j < run; ++j) tmp[k + j] = input[off + j];
+        }
+        continue;
+      }
+      for (int fx = 0; fx < kw; ++fx) {
+        const int ix = ix0 + fx * p.dilation_w;
+        const bool inside = ix >= 0 && ix < p.input_w;
+        for (int c = 0; c < C; ++c) tmp[k + fx * C + c] = inside ? input[(row + ix) * C + c] : zero;
+      }
+    }
+    uint8_t* dst = buf + m * K;
+    int j = 0;
+    for (; j + 8 <= k; j += 8) {
+      uint64_t v;
+      __builtin_memcpy(&v, tmp + j, 8);
+      v ^= flip;
+      __builtin_memcpy(dst + j, &v, 8);
+    }
+    for (; j < k; ++j) dst[j] = tmp[j] ^ (uint8_t)flip;
+    for (; j < K; ++j) dst[j] = 0;  // the quad's padding (zero weights)
+    if (++ox == p.output_w) {
+      ox = 0;
+      if (++oy == p.output_h) {
+        oy = 0;
+        ++b;
+      }
+    }
+  }
+}
+
+// A first layer (few input channels) on the VNNI GEMM: the u8 im2col copy, then the 8 x 32 tile
+// over one-tap rows of ic_pad4 bytes. Threads take contiguous runs of pixel tiles (even
+// boundaries), as the other layers do; inside a run, chunks of 64 tiles meet every panel pair.
+void ConvRunVnniIm2col(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool) {
+  const ConvParams& p = pc.p;
+  const int64_t M = (int64_t)p.batches * p.output_h * p.output_w;
+  if (M == 0 || p.output_c == 0) return;
+  std::unique_ptr<uint8_t[]> owned;
+  if (!scratch) {
+    owned.reset(new uint8_t[ConvScratchBytes(pc)]);
+    scratch = owned.get();
+  }
+  const bool vnni_hw = isa_supported(Isa::kAvx512Vnni);
+  const bool vnni_emu = !vnni_hw && g_vnni_emulate.load(std::memory_order_relaxed) && isa_supported(Isa::kAvx2);
+  uint8_t* buf = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
+  const int K = pc.ic_pad4, icq = K / 4;
+  const int threads = ParallelThreads(pool);
+  const uint8_t* in = static_cast<const uint8_t*>(input);
+  {
+    const int tasks = (int)std::clamp<int64_t>(M * K / 8192, 1, threads);
+    const int64_t per = (M + tasks - 1) / tasks;
+    RunTasks(pool, tasks, [&](int t) {
+      const int64_t a = t * per, e = std::min(M, a + per);
+      if (a < e) Im2colRowsVnni(pc, in, a, e, buf);
+    });
+  }
+  const int64_t tiles = (M + kGemmMR - 1) / kGemmMR;
+  const int64_t panel = (int64_t)K * kGemmNR;
+  constexpr int64_t kChunkTiles = 64;
+  auto run_tiles = [&](int64_t t0, int64_t t1) {
+    for (int64_t c0 = t0; c0 < t1; c0 += kChunkTiles) {
+      const int64_t c1 = std::min(t1, c0 + kChunkTiles);
+      for (int blk = 0; blk < pc.oc_blocks; blk += 2) {
+        const int oc0 = blk * kGemmNR;
+        const int panels = std::min(2, pc.oc_blocks - blk);
+        const int n = std::min(panels * kGemmNR, p.output_c - oc0);
+        const x86::GemmOutput os = MakeGemmOutput(pc, oc0, true);
+        const int8_t* w = pc.weights_vnni.data() + blk * panel;
+        for (int64_t tile = c0; tile < c1; tile += 2) {
+          const bool two = tile + 1 < c1;
+          const int pixels = (int)std::min<int64_t>(two ? 2 * kGemmMR : kGemmMR, M - tile * kGemmMR);
+          uint8_t* out[2 * kGemmMR];
+          const uint8_t* rows[2 * kGemmMR];
+          for (int r = 0; r < 2 * kGemmMR; ++r) {
+            // Rows past the last pixel repeat the first pixel of their 4-pixel tile (read, never stored).
+            const int64_t m = tile * kGemmMR + (r < pixels ? r : r / kGemmMR * kGemmMR);
+            out[r] = output + (tile * kGemmMR + std::min(r, pixels - 1)) * p.output_c + oc0;
+            rows[r] = buf + std::min(m, M - 1) * K;
+          }
+          const uint8_t* const* rows_b = two ? rows + kGemmMR : rows;
+          if (vnni_hw) {
+            x86::GemmTileVnni(pixels, 1, icq, rows, rows_b, w, panel, panels, os, n, out);
+          } else if (vnni_emu) {
+            x86::emulated::GemmTileVnni(pixels, 1, icq, rows, rows_b, w, panel, panels, os, n, out);
+          } else {
+            for (int q = 0; q < panels; ++q) {
+              uint8_t* out_q[2 * kGemmMR];
+              for (int r = 0; r < 2 * kGemmMR; ++r) out_q[r] = out[r] + q * kGemmNR;
+              GemmTileVnniPortable(pixels, 1, icq, rows, rows_b, w + q * panel, pc, oc0 + q * kGemmNR,
+                                   std::min(kGemmNR, n - q * kGemmNR), out_q);
+            }
+          }
+        }
+      }
+    }
+  };
+  const int tasks = threads > 1 && tiles >= 8 * (int64_t)threads ? threads : 1;
+  RunTasks(pool, tasks, [&](int t) {
+    int64_t t0 = tiles * t / tasks, t1 = tiles * (t + 1) / tasks;
+    t0 = t == 0 ? 0 : t0 & ~int64_t(1);
+    t1 = t + 1 == tasks ? tiles : t1 & ~int64_t(1);
+    run_tiles(t0, t1);
+  });
+}
+
 // AVX-512 VNNI u8 copy and 8x16 tiles (vnni_hw: the vpdpbusd kernel, else its scalar twin).
 // split (E = uint8_t, AVX2): the split GEMM (min(u, 128) panels + residual lists); returns false
 // without writing the output when the residuals are too many (the caller runs the int16 GEMM).
@@ -1143,23 +1324,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
       const int oc0 = blk * kGemmNR;
       const int panels = std::min(step, blk1 - blk);
       const int n = std::min(panels * kGemmNR, p.output_c - oc0);
-      const int32_t* bias = (kVnni ? pc.bias_vnni.data() : pc.bias.data()) + oc0;
-      x86::GemmOutput os{bias, pc.rq.multiplier.data() + oc0, pc.rq.left.data() + oc0,
-                         pc.rq.right.data() + oc0, pc.rq.mask.data() + oc0, pc.rq.half.data() + oc0,
-                         pc.rq.scale.data() + oc0, p.output_offset, p.act_min, p.act_max, p.requant,
-                         pc.is_uint8, pc.rq.multiplier_odd.data() + oc0, pc.rq.any_left,
-                         pc.k64.empty() ? nullptr : pc.k64.data() + oc0 / 8 * 24,
-                         pc.zp64.empty() ? nullptr : pc.zp64.data() + oc0};
-      os.fp32_in_range = pc.fp32_in_range;
-      if (!pc.kshort.empty() && !g_no_kshort) {
-        os.kshort = pc.kshort.data() + oc0 / 8 * 12;
-        if (!pc.fma_groups.empty()) {
-          os.fma_scale = pc.fma_scale.data() + oc0;
-          os.fma_offset = pc.fma_offset.data() + oc0;
-          os.fma_zero = pc.fma_zero.data() + oc0;
-          os.fma_groups = pc.fma_groups.data() + oc0 / 8;
-        }
-      }
+      x86::GemmOutput os = MakeGemmOutput(pc, oc0, kVnni);
       if constexpr (kVnni) {
         const int8_t* w = pc.weights_vnni.data() + blk * panel;
         if (split && unit_int16) {
@@ -1310,6 +1475,10 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
       ConvRunImpl<uint8_t>(pc, input, output, scratch, pool, false, isa_supported(Isa::kAvx512Vnni));
       return;
     }
+    if (pc.vnni_im2col) {
+      ConvRunVnniIm2col(pc, input, output, scratch, pool);
+      return;
+    }
     path = isa_supported(Isa::kAvx2) ? KernelPath::kAvx2 : KernelPath::kPortable;
   }
   // Depths below 32 per output stay on the int16 GEMM. Measured on MobileNet-v1 at batch 1: with
@@ -1350,7 +1519,9 @@ size_t ConvScratchBytes(const PackedConv& pc) {
   const int64_t int16_bytes = (CopyElements(pc) + pc.ic_pad) * 2;
   const ConvParams& p = pc.p;
   const int64_t u8_bytes =
-      pc.vnni ? std::max<int64_t>(((int64_t)p.batches * p.input_h * p.input_w + 1) * pc.ic_pad4, SplitBytes(pc)) : 0;
+      pc.vnni          ? std::max<int64_t>(((int64_t)p.batches * p.input_h * p.input_w + 1) * pc.ic_pad4, SplitBytes(pc))
+      : pc.vnni_im2col ? (int64_t)p.batches * p.output_h * p.output_w * pc.ic_pad4
+                       : 0;
   const int64_t wino_bytes = pc.wino ? (int64_t)WinogradScratchBytes(*pc.wino) : 0;
   return (size_t)(std::max({int16_bytes, u8_bytes, wino_bytes}) + 64);
 }

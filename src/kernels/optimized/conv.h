@@ -135,6 +135,11 @@ struct PackedConv {
   // [-128, 127]), and only when the CPU has VNNI (or SetVnniPackingForTests(true)); without it
   // (vnni false) the kAvx512Vnni path runs the AVX2 GEMM.
   bool vnni = false;
+  // A first layer (row_taps / im2col) on a VNNI CPU (or SetVnniPackingForTests): weights_vnni,
+  // bias_vnni and zero_in_u8 as above, in the im2col order (one tap of filter_h * filter_w *
+  // input_c values, ic_pad4 = that rounded up to a quad); the kAvx512Vnni path runs them on a u8
+  // im2col copy. vnni stays false (the int16 GEMM keeps its own panels).
+  bool vnni_im2col = false;
   int ic_pad4 = 0;
   AlignedVector<int8_t> weights_vnni;
   AlignedVector<int32_t> bias_vnni;
