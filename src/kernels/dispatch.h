@@ -9,6 +9,8 @@
 //     an AVX-512 VNNI machine runs their AVX2 path.
 //   GemmPathFor(): the conv / FC GEMM; kAvx512Vnni where the ISA allows it.
 #pragma once
+#include <atomic>
+
 #include "qat/cpu_features.h"
 
 namespace qat::kernels {
@@ -20,7 +22,15 @@ inline KernelPath ActiveKernelPath() { return KernelPathFor(active_isa()); }
 inline KernelPath GemmPathFor(Isa isa) {
   return isa == Isa::kAvx512Vnni ? KernelPath::kAvx512Vnni : KernelPathFor(isa);
 }
-inline KernelPath ActiveGemmPath() { return GemmPathFor(active_isa()); }
+// Tests: the conv / FC GEMM path regardless of the ISA (-1: none). With
+// optimized::SetVnniPackingForTests and SetVnniEmulationForTests, kAvx512Vnni runs the VNNI
+// kernel's source on emulated AVX-512 intrinsics through the interpreter on any AVX2 CPU.
+inline std::atomic<int> g_gemm_path_for_tests{-1};
+inline void SetGemmPathForTests(int path) { g_gemm_path_for_tests.store(path, std::memory_order_relaxed); }
+inline KernelPath ActiveGemmPath() {
+  const int forced = g_gemm_path_for_tests.load(std::memory_order_relaxed);
+  return forced >= 0 ? (KernelPath)forced : GemmPathFor(active_isa());
+}
 inline const char* KernelPathName(KernelPath p) {
   return p == KernelPath::kPortable ? "portable" : (p == KernelPath::kAvx2 ? "avx2" : "avx512vnni");
 }
