@@ -189,5 +189,18 @@ TEST(OptimizedDepthwiseConv, OutputStageOverTheInt32Range) {
 TEST(OptimizedDepthwiseConv, Int8MatchesReferenceOnEveryPath) { RunTrials<int8_t>(false, 4242, 200); }
 TEST(OptimizedDepthwiseConv, Uint8MatchesReferenceOnEveryPath) { RunTrials<uint8_t>(true, 99, 200); }
 
+// The row kernel's vpdpwssd build (AVX-512 VNNI CPUs run it) with vpdpwssd emulated lane by lane
+// where the CPU lacks it: the same random layers on the AVX2 path. On a VNNI CPU the AVX2 path
+// runs the hardware build in every test above already.
+TEST(OptimizedDepthwiseConv, DpwssdBuildMatchesReference) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "the emulated build is compiled for AVX2";
+  struct Emulate {
+    Emulate() { optimized::SetDepthwiseDpwssdEmulationForTests(true); }
+    ~Emulate() { optimized::SetDepthwiseDpwssdEmulationForTests(false); }
+  } emulate;
+  RunTrials<int8_t>(false, 4343, 100);
+  RunTrials<uint8_t>(true, 98, 100);
+}
+
 }  // namespace
 }  // namespace qat::kernels

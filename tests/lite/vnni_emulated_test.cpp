@@ -1,7 +1,8 @@
-// The AVX-512 VNNI GEMM through the interpreter on a CPU without it: the peers' int8 models with
+// The AVX-512 VNNI kernels through the interpreter on a CPU without them: the peers' int8 models with
 // every CONV_2D / FULLY_CONNECTED on the kAvx512Vnni path (VNNI panels packed, the vpdpbusd
 // kernel's own source on emulated AVX-512 intrinsics: kernels/x86/avx512_emulation.h; first layers
-// on im2col panels) give the bytes of the default path, which the peer tests hold to LiteRT's and
+// on im2col panels) and the depthwise row kernel's vpdpwssd build (emulated vpdpwssd) give the
+// bytes of the default path, which the peer tests hold to LiteRT's and
 // TFLite 2.2's outputs. Both requantization modes, one and two threads. On a VNNI CPU the same test
 // runs the hardware kernel (the hooks only replace what the CPU lacks).
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include "../tflite/test_models.h"
 #include "kernels/dispatch.h"
 #include "kernels/optimized/conv.h"
+#include "kernels/optimized/depthwise_conv.h"
 #include "qat/cpu_features.h"
 #include "qat/interpreter.h"
 
@@ -41,10 +43,12 @@ struct VnniEverywhere {
   VnniEverywhere() {
     kernels::optimized::SetVnniPackingForTests(true);
     kernels::optimized::SetVnniEmulationForTests(true);
+    kernels::optimized::SetDepthwiseDpwssdEmulationForTests(true);
     kernels::SetGemmPathForTests((int)kernels::KernelPath::kAvx512Vnni);
   }
   ~VnniEverywhere() {
     kernels::SetGemmPathForTests(-1);
+    kernels::optimized::SetDepthwiseDpwssdEmulationForTests(false);
     kernels::optimized::SetVnniEmulationForTests(false);
     kernels::optimized::SetVnniPackingForTests(false);
   }

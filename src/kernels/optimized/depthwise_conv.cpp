@@ -3,6 +3,7 @@
 #include "kernels/optimized/depthwise_conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <vector>
@@ -237,9 +238,22 @@ Plan MakePlan(const PackedDepthwise& pd, int threads) {
 
 int FloorDiv2(int v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
 
+// SetDepthwiseDpwssdEmulationForTests: the row kernel's vpdpwssd build on emulated vpdpwssd.
+std::atomic<bool> g_dw_dpwssd_emulate{false};
+
+// The row kernel: its vpdpwssd build where active_isa() is AVX-512 VNNI (QAT_ISA=avx2 keeps the
+// vpmaddwd one), the emulated build under the test hook, else the AVX2 one.
+using RowKernel = void (*)(const x86::DepthwiseRowArgs&);
+RowKernel RowKernelFor() {
+  if (active_isa() == Isa::kAvx512Vnni) return &x86::dpwssd::DepthwiseRowAvx2;
+  if (g_dw_dpwssd_emulate.load(std::memory_order_relaxed)) return &x86::dpwssd_emulated::DepthwiseRowAvx2;
+  return &x86::DepthwiseRowAvx2;
+}
+
 template <class T>
 void RunAvx2(const PackedDepthwise& pd, const T* input, T* output, void* scratch, ThreadPool* pool) {
   const reference::ConvParams& p = pd.p;
+  const RowKernel row_kernel = RowKernelFor();
   const Plan pl = MakePlan(pd, Threads(pool));
   std::vector<uint8_t> owned;
   if (!scratch) {
@@ -342,7 +356,7 @@ void RunAvx2(const PackedDepthwise& pd, const T* input, T* output, void* scratch
         a.taps_n = pd.pair_taps[e];
         a.weights = pd.dw_weights.data() + (e ? pd.dw_weights_odd : 0) + (size_t)b0 * a.taps_n * 32;
         a.output = reinterpret_cast<uint8_t*>(output + (((int64_t)b * p.output_h + oy) * p.output_w) * C + c0);
-        x86::DepthwiseRowAvx2(a);
+        row_kernel(a);
       }
     }
   });
@@ -379,6 +393,8 @@ size_t DepthwiseScratchBytes(const PackedDepthwise& pd, const ThreadPool* pool) 
   const Plan pl = MakePlan(pd, Threads(pool));
   return pl.task_bytes * pl.tasks() + 64;
 }
+
+void SetDepthwiseDpwssdEmulationForTests(bool on) { g_dw_dpwssd_emulate.store(on, std::memory_order_relaxed); }
 
 void DepthwiseConvInt8(const PackedDepthwise& pd, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
                        KernelPath path) {

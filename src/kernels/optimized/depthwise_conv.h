@@ -60,6 +60,10 @@ PackedDepthwise PackDepthwiseUint8(const reference::ConvParams& p, const Requant
 // Scratch bytes one call with `pool` needs (the tasks' rings of widened input rows).
 size_t DepthwiseScratchBytes(const PackedDepthwise& pd, const ThreadPool* pool);
 
+// Tests: on a CPU without AVX-512 VNNI, the AVX2 path runs the row kernel's vpdpwssd build
+// (x86/depthwise_avx512vnni.cpp) with vpdpwssd emulated lane by lane.
+void SetDepthwiseDpwssdEmulationForTests(bool on);
+
 // scratch: DepthwiseScratchBytes(pd, pool) bytes, or null (the call then allocates).
 void DepthwiseConvInt8(const PackedDepthwise& pd, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
                        KernelPath path = ActiveKernelPath());

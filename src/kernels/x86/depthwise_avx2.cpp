@@ -40,9 +40,40 @@
 
 #include "kernels/x86/int8_common_avx2.h"
 
+// x86/depthwise_avx512vnni.cpp compiles this file a second time with QAT_DW_DPWSSD (namespace
+// x86::dpwssd, AVX-512 VNNI + VL flags): each vpmaddwd + vpaddd of the row kernel becomes one
+// vpdpwssd, whose int32 lane is src + a0 * b0 + a1 * b1 with wrapping adds (Intel's pseudocode),
+// i.e. the same sum modulo 2^32 (products of |x|, |w| <= 255 never reach vpmaddwd's one wrapping
+// case anyway). x86/depthwise_dpwssd_emulated_avx2.cpp compiles it with QAT_DW_DPWSSD_EMULATED
+// (x86::dpwssd_emulated, that pseudocode lane by lane) for tests on CPUs without it.
+#if defined(QAT_DW_DPWSSD_EMULATED)
+namespace qat::kernels::x86::dpwssd_emulated {
+#undef _mm256_dpwssd_epi32
+inline __m256i _mm256_dpwssd_epi32(__m256i src, __m256i a, __m256i b) {
+  alignas(32) int32_t s[8], r[8];
+  alignas(32) int16_t x[16], y[16];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(s), src);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(x), a);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(y), b);
+  for (int i = 0; i < 8; ++i)
+    r[i] = (int32_t)((uint32_t)s[i] + (uint32_t)(x[2 * i] * y[2 * i]) + (uint32_t)(x[2 * i + 1] * y[2 * i + 1]));
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(r));
+}
+#elif defined(QAT_DW_DPWSSD)
+namespace qat::kernels::x86::dpwssd {
+#else
 namespace qat::kernels::x86 {
+#endif
 
 namespace {
+// acc + the two int16 products of each int32 lane (one vpdpwssd in the QAT_DW_DPWSSD builds).
+inline __m256i MaddAcc(__m256i acc, __m256i x, __m256i w) {
+#if defined(QAT_DW_DPWSSD) || defined(QAT_DW_DPWSSD_EMULATED)
+  return _mm256_dpwssd_epi32(acc, x, w);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
+#endif
+}
 
 inline __m256i Ld(const int32_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
 inline __m256i Ld16a(const int16_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
@@ -174,8 +205,8 @@ __attribute__((always_inline)) inline void Pixels(const DepthwiseRowArgs& a, int
     const int16_t* x = taps[t] + x0;
 #pragma GCC unroll 4
     for (int p = 0; p < P; ++p) {
-      lo[p] = _mm256_add_epi32(lo[p], _mm256_madd_epi16(Ld16a(x + p * step), wl));
-      hi[p] = _mm256_add_epi32(hi[p], _mm256_madd_epi16(Ld16a(x + p * step + 16), wh));
+      lo[p] = MaddAcc(lo[p], Ld16a(x + p * step), wl);
+      hi[p] = MaddAcc(hi[p], Ld16a(x + p * step + 16), wh);
       Pin(lo[p]);
       Pin(hi[p]);
     }
@@ -317,4 +348,4 @@ void DepthwisePairRowAvx2(const void* a, const void* b, int16_t z, bool is_uint8
     PairRow<false>(a, b, z, pixels, src_stride, channels, blocks, block_step, dst);
 }
 
-}  // namespace qat::kernels::x86
+}  // namespace qat::kernels::x86 (::dpwssd, ::dpwssd_emulated)

@@ -94,4 +94,13 @@ void DepthwiseRowAvx2(const DepthwiseRowArgs& a);
 void DepthwisePairRowAvx2(const void* a, const void* b, int16_t z, bool is_uint8, int pixels, int64_t src_stride,
                           int channels, int blocks, int64_t block_step, int16_t* dst);
 
+// The row kernel with vpdpwssd for each vpmaddwd + vpaddd (x86/depthwise_avx512vnni.cpp: AVX-512
+// VNNI CPUs), and that build with vpdpwssd emulated on AVX2 (tests).
+namespace dpwssd {
+void DepthwiseRowAvx2(const DepthwiseRowArgs& a);
+}
+namespace dpwssd_emulated {
+void DepthwiseRowAvx2(const DepthwiseRowArgs& a);
+}
+
 }  // namespace qat::kernels::x86
