@@ -20,7 +20,9 @@
 #   profile2  qat bench --profile on mbv1_100 b1, 1 thread and 2 (PAIR)
 #   kpeak   BM_Conv's VNNI rows 5 times each: median and best fraction of the vpdpbusd peak
 #   stage   the VNNI tile's short / FMA output stages vs the 64-bit one (QAT_NO_KSHORT=1), A/B
-# (pairs, chunk, profile2, kpeak and stage are not in the default list.)
+#   ab      each thirteenth-session VNNI change against its switch (QAT_NO_KSHORT, QAT_NO_VNNI_IM2COL,
+#           QAT_NO_DPWSSD, QAT_ISA=avx2) on mbv1_100 b1, both modes, and the kernel rows they touch
+# (pairs, chunk, profile2, kpeak, stage and ab are not in the default list.)
 # The benches run on two CPUs of different physical cores (taskset), the kernel bench on one.
 set -uo pipefail
 PACK="$1"; OUTD="$2"; shift 2
@@ -45,7 +47,7 @@ if [[ ! -e "$SRC" ]]; then mkdir -p "$(dirname "$SRC")"; ln -s "$ROOT" "$SRC"; f
 mkdir -p "$SRC/build/peer_refs"; cp "$P"/peer_refs/* "$SRC/build/peer_refs/" 2>/dev/null
 # Two logical CPUs on different physical cores (not CPU 0), and one for the single-core runs.
 mapfile -t CPUS < <(lscpu -p=CPU,CORE 2>/dev/null | grep -v '^#' | awk -F, '$1 != 0 && !seen[$2]++ {print $1}')
-PAIR="${CPUS[0]:-1},${CPUS[1]:-2}"; ONE="${CPUS[2]:-3}"
+PAIR="${CPUS[0]:-0},${CPUS[1]:-0}"; ONE="${CPUS[2]:-${CPUS[0]:-0}}"  # a small machine: what there is
 export QAT_PEERS_DIR="$P/peers"
 
 run() {  # run NAME LIMIT CMD...: time-limited, output to OUTDIR/NAME.log and the terminal
@@ -156,6 +158,29 @@ for n, v in fr.items():
     print(f"{n:72s} {statistics.median(x[0] for x in v):7.2f} {max(x[0] for x in v):6.2f} {max(x[1] for x in v):10.0f}")
 PY
       ;;
+    ab)
+      # The thirteenth session's VNNI changes, each against its switch-off, alternating, 3 rounds:
+      # mbv1_100 b1 on one core in both modes (qat bench medians), and the kernel rows they touch.
+      M="$P/peers/data/models/mbv1_100_b1.tflite"
+      for r in 1 2 3; do
+        for v in "" "QAT_NO_KSHORT=1" "QAT_NO_VNNI_IM2COL=1" "QAT_NO_DPWSSD=1" "QAT_ISA=avx2"; do
+          for mode in tflite xnnpack; do
+            ms=$(env $v taskset -c "$ONE" "$W/qat" bench "$M" --threads 1 --runs 60 --warmup 5 --requant $mode 2>&1 |
+              grep -o 'median [0-9.]*')
+            echo "round $r ${v:-default} $mode: $ms"
+          done
+        done
+      done | tee "$OUTD/ab.log"
+      for v in "" "QAT_NO_VNNI_IM2COL=1"; do
+        env $v timeout 30 taskset -c "$ONE" "$W/int8_kernels_bench" --benchmark_min_time=0.2 \
+          '--benchmark_filter=BM_Conv/h:224/w:224/ic:3/oc:32/.*threads:1/path:2/mode:2' 2>/dev/null | grep '^BM_' |
+          sed -E 's/ +/ /g' | awk -v v="${v:-default}" '{print v, $1, $2, $3}'
+      done
+      for v in "" "QAT_NO_DPWSSD=1"; do
+        env $v timeout 60 taskset -c "$ONE" "$W/int8_kernels_bench" --benchmark_min_time=0.2 \
+          '--benchmark_filter=BM_Depthwise/.*threads:1/mode:0' 2>/dev/null | grep '^BM_' |
+          sed -E 's/ +/ /g' | awk -v v="${v:-default}" '{print v, $1, $2, $3}'
+      done ;;
     stage)
       # The VNNI tile's output stages: default (short ReLU / exact FMA forms where they apply) vs
       # QAT_NO_KSHORT=1 (the 64-bit form everywhere), alternating, 3 rounds: BM_Conv's MobileNet-like

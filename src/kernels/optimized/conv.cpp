@@ -51,6 +51,11 @@ const bool g_no_prefetch = [] {
   const char* e = std::getenv("QAT_NO_PREFETCH");
   return e && *e && *e != '0';
 }();
+// QAT_NO_VNNI_IM2COL=1: first layers keep the int16 row-tap GEMM on VNNI CPUs (A/B).
+const bool g_no_vnni_im2col = [] {
+  const char* e = std::getenv("QAT_NO_VNNI_IM2COL");
+  return e && *e && *e != '0';
+}();
 // QAT_VNNI_CHUNK_KB: the VNNI GEMM's pixel chunk, in KiB of u8 rows per panel pass (default 256,
 // the int16 GEMM's L2-sized chunk). On a Sapphire Rapids VM core (BM_Conv path 2; docs/kernels.md
 // "Measured: thirteenth session") 16 KiB (rows kept in L1) looked faster in one run and slower in
@@ -343,7 +348,7 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
   // First layers (few input channels: row taps / im2col on the int16 GEMM) on a VNNI CPU: VNNI
   // panels in the im2col order (k = tap * input_c + ic; the whole window is one tap of
   // taps * input_c values, padded to a quad), fed by a u8 im2col copy (ConvRunVnniIm2col).
-  if ((pc.row_taps || pc.im2col) && fits_int8 && zero_u8 >= 0 && zero_u8 <= 255 &&
+  if ((pc.row_taps || pc.im2col) && fits_int8 && zero_u8 >= 0 && zero_u8 <= 255 && !g_no_vnni_im2col &&
       (g_vnni_pack_always.load(std::memory_order_relaxed) || isa_supported(Isa::kAvx512Vnni))) {
     pc.vnni_im2col = true;
     pc.ic_pad4 = (taps * p.input_c + 3) & ~3;

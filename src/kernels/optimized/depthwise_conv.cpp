@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <vector>
@@ -244,8 +245,13 @@ std::atomic<bool> g_dw_dpwssd_emulate{false};
 // The row kernel: its vpdpwssd build where active_isa() is AVX-512 VNNI (QAT_ISA=avx2 keeps the
 // vpmaddwd one), the emulated build under the test hook, else the AVX2 one.
 using RowKernel = void (*)(const x86::DepthwiseRowArgs&);
+// QAT_NO_DPWSSD=1 keeps the vpmaddwd build on VNNI CPUs too (A/B).
+const bool g_no_dpwssd = [] {
+  const char* e = std::getenv("QAT_NO_DPWSSD");
+  return e && *e && *e != '0';
+}();
 RowKernel RowKernelFor() {
-  if (active_isa() == Isa::kAvx512Vnni) return &x86::dpwssd::DepthwiseRowAvx2;
+  if (active_isa() == Isa::kAvx512Vnni && !g_no_dpwssd) return &x86::dpwssd::DepthwiseRowAvx2;
   if (g_dw_dpwssd_emulate.load(std::memory_order_relaxed)) return &x86::dpwssd_emulated::DepthwiseRowAvx2;
   return &x86::DepthwiseRowAvx2;
 }
