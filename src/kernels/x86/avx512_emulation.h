@@ -25,6 +25,7 @@
 #undef _mm512_cmp_ps_mask
 #undef _mm512_inserti64x4
 #undef _mm512_extracti64x4_epi64
+#undef _mm512_dpwssd_epi32
 
 namespace qat::kernels::x86::emulated {
 
@@ -175,6 +176,17 @@ inline EmuM512i _mm512_dpbusd_epi32(EmuM512i src, EmuM512i a, EmuM512i b) {
   return src;
 }
 
+// vpdpwssd: each int32 lane plus the two products of its signed int16 pairs, wrapping (the
+// saturating form is vpdpwssds).
+inline EmuM512i _mm512_dpwssd_epi32(EmuM512i src, EmuM512i a, EmuM512i b) {
+  for (int i = 0; i < 16; ++i) {
+    int16_t x[2], y[2];
+    std::memcpy(x, a.u8 + 4 * i, 4);
+    std::memcpy(y, b.u8 + 4 * i, 4);
+    src.u32[i] += (uint32_t)((int32_t)x[0] * y[0]) + (uint32_t)((int32_t)x[1] * y[1]);
+  }
+  return src;
+}
 inline EmuM512 _mm512_cvtepi32_ps(EmuM512i a) {
   EmuM512 r;
   for (int i = 0; i < 16; ++i) r.f[i] = (float)a.i32[i];  // round to nearest even, as vcvtdq2ps

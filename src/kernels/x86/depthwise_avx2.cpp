@@ -41,40 +41,31 @@
 #include "kernels/x86/int8_common_avx2.h"
 
 // x86/depthwise_avx512vnni.cpp compiles this file a second time with QAT_DW_DPWSSD (namespace
-// x86::dpwssd, AVX-512 VNNI + VL flags): each vpmaddwd + vpaddd of the row kernel becomes one
-// vpdpwssd, whose int32 lane is src + a0 * b0 + a1 * b1 with wrapping adds (Intel's pseudocode),
-// i.e. the same sum modulo 2^32 (products of |x|, |w| <= 255 never reach vpmaddwd's one wrapping
-// case anyway). x86/depthwise_dpwssd_emulated_avx2.cpp compiles it with QAT_DW_DPWSSD_EMULATED
-// (x86::dpwssd_emulated, that pseudocode lane by lane) for tests on CPUs without it.
+// x86::dpwssd, AVX-512 VNNI flags): the multiply-adds of a pixel run on one zmm register per pixel
+// (a pair-row pixel's 32 int16 and a pair tap's 32 weights are one 64-byte vector each, the
+// accumulator lo | hi), one vpdpwssd each instead of two vpmaddwd + two vpaddd; the output stage
+// stays the ymm one. vpdpwssd's int32 lane is src + a0 * b0 + a1 * b1 with wrapping adds (Intel's
+// pseudocode), the same sum modulo 2^32 (products of |x|, |w| <= 255 never reach vpmaddwd's one
+// wrapping case anyway). x86/depthwise_dpwssd_emulated_avx2.cpp compiles it with
+// QAT_DW_DPWSSD_EMULATED (x86::dpwssd_emulated, on the emulated AVX-512 intrinsics of
+// avx512_emulation.h) for tests on CPUs without it.
 #if defined(QAT_DW_DPWSSD_EMULATED)
+#include "kernels/x86/avx512_emulation.h"
 namespace qat::kernels::x86::dpwssd_emulated {
-#undef _mm256_dpwssd_epi32
-inline __m256i _mm256_dpwssd_epi32(__m256i src, __m256i a, __m256i b) {
-  alignas(32) int32_t s[8], r[8];
-  alignas(32) int16_t x[16], y[16];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(s), src);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(x), a);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(y), b);
-  for (int i = 0; i < 8; ++i)
-    r[i] = (int32_t)((uint32_t)s[i] + (uint32_t)(x[2 * i] * y[2 * i]) + (uint32_t)(x[2 * i + 1] * y[2 * i + 1]));
-  return _mm256_load_si256(reinterpret_cast<const __m256i*>(r));
-}
+using namespace ::qat::kernels::x86::emulated;
+#define QAT_DW_ZMM 1
 #elif defined(QAT_DW_DPWSSD)
+// GCC 12's avx512fintrin.h initialises pass-through operands from themselves (see
+// gemm_avx512vnni.cpp), which -W(maybe-)uninitialized reports.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 namespace qat::kernels::x86::dpwssd {
+#define QAT_DW_ZMM 1
 #else
 namespace qat::kernels::x86 {
 #endif
 
 namespace {
-// acc + the two int16 products of each int32 lane (one vpdpwssd in the QAT_DW_DPWSSD builds).
-inline __m256i MaddAcc(__m256i acc, __m256i x, __m256i w) {
-#if defined(QAT_DW_DPWSSD) || defined(QAT_DW_DPWSSD_EMULATED)
-  return _mm256_dpwssd_epi32(acc, x, w);
-#else
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
-#endif
-}
-
 inline __m256i Ld(const int32_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
 inline __m256i Ld16a(const int16_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
 
@@ -198,6 +189,29 @@ __attribute__((always_inline)) inline void Pixels(const DepthwiseRowArgs& a, int
     hi[p] = b_hi;
   }
   const int64_t step = a.pixel_step;
+#if defined(QAT_DW_ZMM)
+  __m512i acc[P];
+  const __m512i bias = _mm512_inserti64x4(_mm512_castsi256_si512(b_lo), b_hi, 1);
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) acc[p] = bias;
+#pragma GCC unroll 16
+  for (int t = 0; t < nt; ++t, w += 32) {
+    const __m512i wz = _mm512_loadu_si512(w);
+    const int16_t* x = taps[t] + x0;
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) {
+      acc[p] = _mm512_dpwssd_epi32(acc[p], _mm512_loadu_si512(x + p * step), wz);
+#if !defined(QAT_DW_DPWSSD_EMULATED)
+      asm("" : "+v"(acc[p]));  // as Pin: no reassociated sums
+#endif
+    }
+  }
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) {
+    lo[p] = _mm512_castsi512_si256(acc[p]);
+    hi[p] = _mm512_extracti64x4_epi64(acc[p], 1);
+  }
+#else
 #pragma GCC unroll 16
   for (int t = 0; t < nt; ++t, w += 32) {
     const __m256i wl = _mm256_load_si256(reinterpret_cast<const __m256i*>(w));
@@ -205,12 +219,13 @@ __attribute__((always_inline)) inline void Pixels(const DepthwiseRowArgs& a, int
     const int16_t* x = taps[t] + x0;
 #pragma GCC unroll 4
     for (int p = 0; p < P; ++p) {
-      lo[p] = MaddAcc(lo[p], Ld16a(x + p * step), wl);
-      hi[p] = MaddAcc(hi[p], Ld16a(x + p * step + 16), wh);
+      lo[p] = _mm256_add_epi32(lo[p], _mm256_madd_epi16(Ld16a(x + p * step), wl));
+      hi[p] = _mm256_add_epi32(hi[p], _mm256_madd_epi16(Ld16a(x + p * step + 16), wh));
       Pin(lo[p]);
       Pin(hi[p]);
     }
   }
+#endif
   RequantHalf<P, kStage>(lo, prm);
   RequantHalf<P, kStage>(hi, prm + kDwFields * 8);
   // kZ16: the zero point in int16 after the first pack (vpackssdw order: channels 0-3 8-11 4-7 12-15);
