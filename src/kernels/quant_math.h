@@ -70,6 +70,11 @@ inline int32_t RequantizeFp32(int32_t acc, float scale) {
   return (int32_t)std::nearbyint(r);
 }
 
+// a + b modulo 2^32: the reference kernels' bias and output zero point additions. TFLite's reference
+// adds in int32 (undefined on overflow in C++, wrapping as compiled); the optimised kernels wrap
+// (vpaddd), and whole-int32-range tests reach both ends.
+inline int32_t WrapAdd(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+
 // A requantization multiplier prepared for one (output) channel, valid in both modes.
 struct Requant {
   int32_t multiplier = 0;  // Q31 (kTflite)

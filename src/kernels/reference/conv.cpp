@@ -85,8 +85,8 @@ void ConvPerChannelInt8(const ConvParams& p, const Requant* per_channel, const i
             const int8_t* w = filter + oc * filter_oc_stride + ((int64_t)fy * p.filter_w + fx) * p.input_c;
             for (int ic = 0; ic < p.input_c; ++ic) acc += (int32_t)w[ic] * ((int32_t)in[ic] + p.input_offset);
           });
-          if (bias) acc += bias[oc];
-          acc = Apply(p.requant, per_channel[oc], acc) + p.output_offset;
+          if (bias) acc = WrapAdd(acc, bias[oc]);
+          acc = WrapAdd(Apply(p.requant, per_channel[oc], acc), p.output_offset);
           out[oc] = (int8_t)Clamp(acc, p.act_min, p.act_max);
         }
       }
@@ -107,8 +107,8 @@ void ConvUint8(const ConvParams& p, const Requant& requant, const uint8_t* input
             for (int ic = 0; ic < p.input_c; ++ic)
               acc += ((int32_t)w[ic] + p.filter_offset) * ((int32_t)in[ic] + p.input_offset);
           });
-          if (bias) acc += bias[oc];
-          acc = Apply(p.requant, requant, acc) + p.output_offset;
+          if (bias) acc = WrapAdd(acc, bias[oc]);
+          acc = WrapAdd(Apply(p.requant, requant, acc), p.output_offset);
           out[oc] = (uint8_t)Clamp(acc, p.act_min, p.act_max);
         }
       }

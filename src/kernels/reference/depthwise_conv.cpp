@@ -63,8 +63,8 @@ void DepthwiseConvPerChannelInt8(const ConvParams& p, const Requant* per_channel
           ForEachTap(p, b, oy, ox, [&](int64_t w_off, int64_t in_off) {
             acc += (int32_t)filter[w_off + oc] * ((int32_t)input[in_off + oc / M] + p.input_offset);
           });
-          if (bias) acc += bias[oc];
-          acc = Apply(p.requant, per_channel[oc], acc) + p.output_offset;
+          if (bias) acc = WrapAdd(acc, bias[oc]);
+          acc = WrapAdd(Apply(p.requant, per_channel[oc], acc), p.output_offset);
           out[oc] = (int8_t)Clamp(acc, p.act_min, p.act_max);
         }
       }
@@ -82,8 +82,8 @@ void DepthwiseConvUint8(const ConvParams& p, const Requant& requant, const uint8
           ForEachTap(p, b, oy, ox, [&](int64_t w_off, int64_t in_off) {
             acc += ((int32_t)filter[w_off + oc] + p.filter_offset) * ((int32_t)input[in_off + oc / M] + p.input_offset);
           });
-          if (bias) acc += bias[oc];
-          acc = Apply(p.requant, requant, acc) + p.output_offset;
+          if (bias) acc = WrapAdd(acc, bias[oc]);
+          acc = WrapAdd(Apply(p.requant, requant, acc), p.output_offset);
           out[oc] = (uint8_t)Clamp(acc, p.act_min, p.act_max);
         }
       }

@@ -27,8 +27,8 @@ void FullyConnectedInt8(const FullyConnectedParams& p, const Requant* requant, i
       const int8_t* w = weights + (int64_t)o * K;
       int32_t acc = 0;
       for (int k = 0; k < K; ++k) acc += (int32_t)w[k] * ((int32_t)x[k] + p.input_offset);
-      if (bias) acc += bias[o];
-      acc = Apply(p.requant, requant[requant_count == 1 ? 0 : o], acc) + p.output_offset;
+      if (bias) acc = WrapAdd(acc, bias[o]);
+      acc = WrapAdd(Apply(p.requant, requant[requant_count == 1 ? 0 : o], acc), p.output_offset);
       output[(int64_t)b * N + o] = (int8_t)Clamp(acc, p.act_min, p.act_max);
     }
 }
@@ -42,8 +42,8 @@ void FullyConnectedUint8(const FullyConnectedParams& p, const Requant& requant, 
       const uint8_t* w = weights + (int64_t)o * K;
       int32_t acc = 0;
       for (int k = 0; k < K; ++k) acc += ((int32_t)w[k] + p.filter_offset) * ((int32_t)x[k] + p.input_offset);
-      if (bias) acc += bias[o];
-      acc = Apply(p.requant, requant, acc) + p.output_offset;
+      if (bias) acc = WrapAdd(acc, bias[o]);
+      acc = WrapAdd(Apply(p.requant, requant, acc), p.output_offset);
       output[(int64_t)b * N + o] = (uint8_t)Clamp(acc, p.act_min, p.act_max);
     }
 }
