@@ -13,6 +13,7 @@
 
 #include "kernels/optimized/conv.h"
 #include "kernels/reference/conv.h"
+#include "kernels/x86/int8_x86.h"
 #include "kernels/reference/fully_connected.h"
 #include "optimized_test_util.h"
 #include "qat/thread_pool.h"
@@ -242,6 +243,15 @@ TEST(OptimizedConvVnni, EmulatedKernelMatchesReference) {
     }
   NetworkShapes(KernelPath::kAvx512Vnni);
   OutputStageOverTheInt32Range(KernelPath::kAvx512Vnni);
+}
+
+// The emulation those tests stand on: each emulated AVX-512 operation against this CPU's AVX2 twin
+// on both halves (random and edge values: NaN, infinities, +-2^31, shift counts past the lane),
+// vpdpbusd and vpmovdb against scalar formulations.
+TEST(OptimizedConvVnni, EmulationMatchesTheCpusOwnInstructions) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "the check compares with AVX2 instructions";
+  std::string first;
+  EXPECT_EQ(x86::CheckAvx512EmulationForTests(2026, 3000, &first), 0) << "first mismatch: " << first;
 }
 
 // Without the test hook the u8 panels exist only where the CPU has VNNI or AVX2 (the split GEMM).

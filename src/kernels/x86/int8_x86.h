@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "kernels/quant_math.h"
 
@@ -96,6 +97,10 @@ void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, c
                   uint8_t* const* out);
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
 }  // namespace emulated
+// Tests: the emulated AVX-512 operations against this CPU's AVX2 twins and scalar formulations
+// (x86/avx512_emulation_check_avx2.cpp; needs AVX2). Returns the mismatches; the first one's
+// operation goes to *first_failure.
+int CheckAvx512EmulationForTests(uint32_t seed, int trials, std::string* first_failure);
 
 // The AVX2 "split" u8 x s8 GEMM (x86/gemm_avx2.cpp; conv.h, PackedConv::vnni panels on an AVX2 CPU).
 // vpmaddubsw adds two u8 x s8 products into int16 with saturation, and the split tile adds the lanes
