@@ -897,6 +897,25 @@ void ColdMiss(SplitTuning* tuning, const SplitCold* cold, bool fell_back) {
 }
 
 // E = int16_t: the int16 copy and the AVX2 / portable 4x16 tiles (avx2 chooses). E = uint8_t: the
+// One VNNI tile call: the vpdpbusd kernel (hw), its source on emulated intrinsics (emu, tests), or
+// its scalar twin panel by panel.
+void RunVnniTile(bool hw, bool emu, int pixels, int taps, int icq, const uint8_t* const* rows_a,
+                 const uint8_t* const* rows_b, const int8_t* w, int64_t panel, int panels, const x86::GemmOutput& os,
+                 int n, uint8_t* const* out, const PackedConv& pc, int oc0) {
+  if (hw) {
+    x86::GemmTileVnni(pixels, taps, icq, rows_a, rows_b, w, panel, panels, os, n, out);
+  } else if (emu) {
+    x86::emulated::GemmTileVnni(pixels, taps, icq, rows_a, rows_b, w, panel, panels, os, n, out);
+  } else {
+    for (int q = 0; q < panels; ++q) {
+      uint8_t* out_q[2 * kGemmMR];
+      for (int r = 0; r < 2 * kGemmMR; ++r) out_q[r] = out[r] + q * kGemmNR;
+      GemmTileVnniPortable(pixels, taps, icq, rows_a, rows_b, w + q * panel, pc, oc0 + q * kGemmNR,
+                           std::min(kGemmNR, n - q * kGemmNR), out_q);
+    }
+  }
+}
+
 // The output stage of the panel(s) from channel oc0 on (vnni: the VNNI bias).
 x86::GemmOutput MakeGemmOutput(const PackedConv& pc, int oc0, bool vnni) {
   const ConvParams& p = pc.p;
@@ -1033,18 +1052,7 @@ void ConvRunVnniIm2col(const PackedConv& pc, const void* input, uint8_t* output,
             rows[r] = buf + std::min(m, M - 1) * K;
           }
           const uint8_t* const* rows_b = two ? rows + kGemmMR : rows;
-          if (vnni_hw) {
-            x86::GemmTileVnni(pixels, 1, icq, rows, rows_b, w, panel, panels, os, n, out);
-          } else if (vnni_emu) {
-            x86::emulated::GemmTileVnni(pixels, 1, icq, rows, rows_b, w, panel, panels, os, n, out);
-          } else {
-            for (int q = 0; q < panels; ++q) {
-              uint8_t* out_q[2 * kGemmMR];
-              for (int r = 0; r < 2 * kGemmMR; ++r) out_q[r] = out[r] + q * kGemmNR;
-              GemmTileVnniPortable(pixels, 1, icq, rows, rows_b, w + q * panel, pc, oc0 + q * kGemmNR,
-                                   std::min(kGemmNR, n - q * kGemmNR), out_q);
-            }
-          }
+          RunVnniTile(vnni_hw, vnni_emu, pixels, 1, icq, rows, rows_b, w, panel, panels, os, n, out, pc, oc0);
         }
       }
     }
@@ -1386,18 +1394,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
             out[r] = output + (tile * kGemmMR + std::min(r, pixels - 1)) * p.output_c + oc0;
           const uint8_t* const* rows_a = table + (tile - tile0) * taps * kGemmMR;
           const uint8_t* const* rows_b = two ? rows_a + taps * kGemmMR : rows_a;
-          if (vnni_hw) {
-            x86::GemmTileVnni(pixels, taps, icq, rows_a, rows_b, w, panel, panels, os, n, out);
-          } else if (vnni_emu) {
-            x86::emulated::GemmTileVnni(pixels, taps, icq, rows_a, rows_b, w, panel, panels, os, n, out);
-          } else {
-            for (int q = 0; q < panels; ++q) {
-              uint8_t* out_q[2 * kGemmMR];
-              for (int r = 0; r < 2 * kGemmMR; ++r) out_q[r] = out[r] + q * kGemmNR;
-              GemmTileVnniPortable(pixels, taps, icq, rows_a, rows_b, w + q * panel, pc, oc0 + q * kGemmNR,
-                                   std::min(kGemmNR, n - q * kGemmNR), out_q);
-            }
-          }
+          RunVnniTile(vnni_hw, vnni_emu, pixels, taps, icq, rows_a, rows_b, w, panel, panels, os, n, out, pc, oc0);
         }
       } else {
         const int16_t* w = pc.weights.data() + blk * panel;
