@@ -897,6 +897,12 @@ void ColdMiss(SplitTuning* tuning, const SplitCold* cold, bool fell_back) {
 }
 
 // E = int16_t: the int16 copy and the AVX2 / portable 4x16 tiles (avx2 chooses). E = uint8_t: the
+// QAT_NO_VNNI_RUN=1: one GemmTileVnni call per tile pair instead of x86::GemmTilesVnni's run (A/B).
+const bool g_no_vnni_run = [] {
+  const char* e = std::getenv("QAT_NO_VNNI_RUN");
+  return e && *e && *e != '0';
+}();
+
 // One VNNI tile call: the vpdpbusd kernel (hw), its source on emulated intrinsics (emu, tests), or
 // its scalar twin panel by panel.
 void RunVnniTile(bool hw, bool emu, int pixels, int taps, int icq, const uint8_t* const* rows_a,
@@ -1384,6 +1390,14 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         if (split) {
           const x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
           x86::GemmTilesSplitAvx2(run, taps, icq, table, w, os, n, lists);
+          continue;
+        }
+        if ((vnni_hw || vnni_emu) && !g_no_vnni_run) {
+          const x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
+          if (vnni_hw)
+            x86::GemmTilesVnni(run, taps, icq, table, w, panel, panels, os, n);
+          else
+            x86::emulated::GemmTilesVnni(run, taps, icq, table, w, panel, panels, os, n);
           continue;
         }
         for (int64_t tile = tile0; tile < tile1; tile += 2) {

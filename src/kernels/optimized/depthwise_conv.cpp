@@ -250,8 +250,14 @@ const bool g_no_dpwssd = [] {
   const char* e = std::getenv("QAT_NO_DPWSSD");
   return e && *e && *e != '0';
 }();
+// QAT_NO_DW_ZMM_STAGE=1: that build with the output stage on ymm halves (A/B).
+const bool g_no_dw_zmm_stage = [] {
+  const char* e = std::getenv("QAT_NO_DW_ZMM_STAGE");
+  return e && *e && *e != '0';
+}();
 RowKernel RowKernelFor() {
-  if (active_isa() == Isa::kAvx512Vnni && !g_no_dpwssd) return &x86::dpwssd::DepthwiseRowAvx2;
+  if (active_isa() == Isa::kAvx512Vnni && !g_no_dpwssd)
+    return g_no_dw_zmm_stage ? &x86::dpwssd_ymm_stage::DepthwiseRowAvx2 : &x86::dpwssd::DepthwiseRowAvx2;
   if (g_dw_dpwssd_emulate.load(std::memory_order_relaxed)) return &x86::dpwssd_emulated::DepthwiseRowAvx2;
   return &x86::DepthwiseRowAvx2;
 }

@@ -94,6 +94,12 @@ inline EmuM512i _mm512_inserti64x4(EmuM512i a, __m256i b, int imm) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.u8 + 32 * (imm & 1)), b);
   return a;
 }
+// Bit casts between the integer and float vectors.
+inline EmuM512 _mm512_castsi512_ps(EmuM512i a) {
+  EmuM512 r;
+  std::memcpy(r.f, a.u8, 64);
+  return r;
+}
 inline __m256i _mm512_extracti64x4_epi64(EmuM512i a, int imm) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.u8 + 32 * (imm & 1)));
 }

@@ -44,7 +44,10 @@
 // x86::dpwssd, AVX-512 VNNI flags): the multiply-adds of a pixel run on one zmm register per pixel
 // (a pair-row pixel's 32 int16 and a pair tap's 32 weights are one 64-byte vector each, the
 // accumulator lo | hi), one vpdpwssd each instead of two vpmaddwd + two vpaddd; the output stage
-// stays the ymm one. vpdpwssd's int32 lane is src + a0 * b0 + a1 * b1 with wrapping adds (Intel's
+// runs on the same zmm registers (RequantZ: each stage's arithmetic on 16 lanes, with the halves'
+// parameters joined; half the instructions of the two ymm halves), then the ymm packs. With
+// QAT_DW_YMM_STAGE (x86/depthwise_ymmstage_avx512vnni.cpp, x86::dpwssd_ymm_stage) the stage stays
+// the ymm one (QAT_NO_DW_ZMM_STAGE=1, A/B). vpdpwssd's int32 lane is src + a0 * b0 + a1 * b1 with wrapping adds (Intel's
 // pseudocode), the same sum modulo 2^32 (products of |x|, |w| <= 255 never reach vpmaddwd's one
 // wrapping case anyway). x86/depthwise_dpwssd_emulated_avx2.cpp compiles it with
 // QAT_DW_DPWSSD_EMULATED (x86::dpwssd_emulated, on the emulated AVX-512 intrinsics of
@@ -59,7 +62,11 @@ using namespace ::qat::kernels::x86::emulated;
 // gemm_avx512vnni.cpp), which -W(maybe-)uninitialized reports.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if defined(QAT_DW_YMM_STAGE)
+namespace qat::kernels::x86::dpwssd_ymm_stage {
+#else
 namespace qat::kernels::x86::dpwssd {
+#endif
 #define QAT_DW_ZMM 1
 #else
 namespace qat::kernels::x86 {
@@ -136,6 +143,81 @@ inline void RequantHalf(__m256i* acc, const int32_t* f) {
   }
 }
 
+#if defined(QAT_DW_ZMM) && !defined(QAT_DW_YMM_STAGE)
+#define QAT_DW_ZMM_STAGE 1
+// Field `field` of both halves as one zmm (half 0 in the low 256 bits, as the accumulator).
+inline __m512i Join(const int32_t* f, int field) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(Ld(f + field * 8)), Ld(f + (kDwFields + field) * 8), 1);
+}
+
+// RequantHalf on whole accumulators (both halves at once): the same arithmetic lane by lane, with
+// the sign-chosen constants picked by vpmovq2m + a masked blend instead of vblendvpd.
+template <int P, DwStage kStage>
+inline void RequantZ(__m512i* acc, const int32_t* f) {
+  if constexpr (kStage == DwStage::kTfliteShortReluFma) {
+    const __m512 scale = _mm512_castsi512_ps(Join(f, kDwFmaScale));
+    const __m512 offset = _mm512_castsi512_ps(Join(f, kDwFmaOffset));
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) acc[p] = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[p]), scale, offset));
+  } else if constexpr (kStage == DwStage::kTfliteShortRelu) {
+    const __m512i m = Join(f, kDwMult), mo = Join(f, kDwMultOdd), sh = Join(f, kDwSShift);
+    const __m512i kpe = Join(f, kDwSKPosEven), kpo = Join(f, kDwSKPosOdd);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) {
+      const __m512i x = acc[p];
+      const __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(x, m), kpe);
+      const __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo), kpo);
+      acc[p] = _mm512_srav_epi32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po), sh);
+    }
+  } else if constexpr (kStage == DwStage::kTfliteShort) {
+    const __m512i m = Join(f, kDwMult), mo = Join(f, kDwMultOdd), sh = Join(f, kDwSShift);
+    const __m512i kpe = Join(f, kDwSKPosEven), kne = Join(f, kDwSKNegEven);
+    const __m512i kpo = Join(f, kDwSKPosOdd), kno = Join(f, kDwSKNegOdd);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) {
+      const __m512i x = acc[p];
+      __m512i pe = _mm512_mul_epi32(x, m);
+      __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo);
+      pe = _mm512_add_epi64(pe, _mm512_mask_blend_epi64(_mm512_movepi64_mask(pe), kpe, kne));
+      po = _mm512_add_epi64(po, _mm512_mask_blend_epi64(_mm512_movepi64_mask(po), kpo, kno));
+      acc[p] = _mm512_srav_epi32(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po), sh);
+    }
+  } else if constexpr (kStage == DwStage::kXnnpack) {
+    const __m512i off = Join(f, kDwOffset);
+    const __m512 scale = _mm512_castsi512_ps(Join(f, kDwScale));
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) {
+      const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[p]), scale);
+      const __mmask16 big = _mm512_cmp_ps_mask(v, _mm512_set1_ps(2147483648.f), _CMP_GE_OQ);
+      acc[p] = _mm512_add_epi32(_mm512_mask_mov_epi32(_mm512_cvtps_epi32(v), big, _mm512_set1_epi32(INT32_MAX)), off);
+    }
+  } else if constexpr (kStage == DwStage::kXnnpackInRange) {
+    const __m512 scale = _mm512_castsi512_ps(Join(f, kDwScale));
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) acc[p] = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[p]), scale));
+  } else {
+    constexpr bool kLeft = kStage == DwStage::kTfliteLeft;
+    const __m512i off = Join(f, kDwOffset);
+    const __m512i m = Join(f, kDwMult), mo = Join(f, kDwMultOdd);
+    const __m512i kpe = Join(f, kDwKPosEven), kne = Join(f, kDwKNegEven);
+    const __m512i kpo = Join(f, kDwKPosOdd), kno = Join(f, kDwKNegOdd);
+    const __m512i she = Join(f, kDwShiftEven), sho = Join(f, kDwShiftOdd);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) {
+      __m512i x = acc[p];
+      if (kLeft) x = _mm512_sllv_epi32(x, Join(f, kDwLeft));
+      __m512i pe = _mm512_mul_epi32(x, m);
+      __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo);
+      pe = _mm512_add_epi64(pe, _mm512_mask_blend_epi64(_mm512_movepi64_mask(pe), kpe, kne));
+      po = _mm512_add_epi64(po, _mm512_mask_blend_epi64(_mm512_movepi64_mask(po), kpo, kno));
+      pe = _mm512_srlv_epi64(pe, she);
+      po = _mm512_srlv_epi64(po, sho);
+      acc[p] = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32)), off);
+    }
+  }
+}
+#endif
+
 // kZ16: the stage left the zero point out; z16 (16 x int16) is added with int16 saturation after
 // the first pack. Saturating early cannot change a result: [act_min, act_max] lies inside the output
 // type and |Z_out| <= 255, so a value that saturates in int16 (|v| >= 32767) clamps to the same
@@ -206,6 +288,9 @@ __attribute__((always_inline)) inline void Pixels(const DepthwiseRowArgs& a, int
 #endif
     }
   }
+#if defined(QAT_DW_ZMM_STAGE)
+  RequantZ<P, kStage>(acc, prm);
+#endif
 #pragma GCC unroll 4
   for (int p = 0; p < P; ++p) {
     lo[p] = _mm512_castsi512_si256(acc[p]);
@@ -226,8 +311,10 @@ __attribute__((always_inline)) inline void Pixels(const DepthwiseRowArgs& a, int
     }
   }
 #endif
+#if !defined(QAT_DW_ZMM_STAGE)
   RequantHalf<P, kStage>(lo, prm);
   RequantHalf<P, kStage>(hi, prm + kDwFields * 8);
+#endif
   // kZ16: the zero point in int16 after the first pack (vpackssdw order: channels 0-3 8-11 4-7 12-15);
   // the FMA form's Z_out + centre per channel (|z| <= 447: the saturation argument of PackStore holds).
   constexpr bool kZ16 = kStage == DwStage::kXnnpackInRange || kStage == DwStage::kTfliteShortReluFma;
@@ -363,4 +450,4 @@ void DepthwisePairRowAvx2(const void* a, const void* b, int16_t z, bool is_uint8
     PairRow<false>(a, b, z, pixels, src_stride, channels, blocks, block_step, dst);
 }
 
-}  // namespace qat::kernels::x86 (::dpwssd, ::dpwssd_emulated)
+}  // namespace qat::kernels::x86 (::dpwssd, ::dpwssd_ymm_stage, ::dpwssd_emulated)

@@ -99,6 +99,9 @@ void DepthwisePairRowAvx2(const void* a, const void* b, int16_t z, bool is_uint8
 namespace dpwssd {
 void DepthwiseRowAvx2(const DepthwiseRowArgs& a);
 }
+namespace dpwssd_ymm_stage {  // the same with the ymm output stage (A/B only)
+void DepthwiseRowAvx2(const DepthwiseRowArgs& a);
+}
 namespace dpwssd_emulated {
 void DepthwiseRowAvx2(const DepthwiseRowArgs& a);
 }

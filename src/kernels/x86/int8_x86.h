@@ -84,6 +84,12 @@ void GemmTiles4x16Avx2(const TileRun& run, int taps, int icp, const int16_t* con
 void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uint8_t* const* rows_b,
                   const int8_t* w, int64_t panel_stride, int panels, const GemmOutput& os, int n,
                   uint8_t* const* out);
+// The tiles of a run (run.tiles 4-pixel tiles from pixel run.m0, in pairs; pixel m's n output bytes
+// at run.out + m * run.out_stride), tile t's rows at table + t * taps * 4: as GemmTileVnni on each
+// pair, with full pairs of two full panels in one loop (stage constants set up once, no call per
+// tile; on VNNI hardware the accumulation is one asm loop nest).
+void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+                   int64_t panel_stride, int panels, const GemmOutput& os, int n);
 
 // The VNNI GEMM's u8 copy of `rows` pixel runs of ic values into runs of ic_pad4 bytes (pad 0):
 // uint8 as is, int8 + 128 (xor 0x80).
@@ -95,6 +101,8 @@ namespace emulated {
 void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uint8_t* const* rows_b,
                   const int8_t* w, int64_t panel_stride, int panels, const GemmOutput& os, int n,
                   uint8_t* const* out);
+void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+                   int64_t panel_stride, int panels, const GemmOutput& os, int n);
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
 }  // namespace emulated
 // Tests: the emulated AVX-512 operations against this CPU's AVX2 twins and scalar formulations
