@@ -3,6 +3,8 @@
 // same arithmetic as the AVX2 one in plain C++.
 #include "kernels/optimized/conv.h"
 
+#include <emmintrin.h>  // SSE2 (x86-64 baseline): the first layers' im2col copy
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -962,9 +964,37 @@ void Im2colRowsVnni(const PackedConv& pc, const uint8_t* input, int64_t m0, int6
   int ox = (int)(m0 % p.output_w);
   int oy = (int)((m0 / p.output_w) % p.output_h);
   int64_t b = m0 / ((int64_t)p.output_w * p.output_h);
+  // Fast path: a window inside the image with filter rows of at most 16 bytes. Each row is one
+  // 16-byte load, flip and store at dst + fy * run; the stores run past the window by up to 16 - run
+  // bytes, into the quad padding (zero weights: whatever byte lands there adds 0) and the next
+  // pixel's row, which is written after it. So the range's last pixel takes the exact path (a
+  // neighbouring thread's first pixel follows it), and the buffer has 16 bytes of slack.
+  const bool rows16 = run <= 16 && p.dilation_w == 1 && p.dilation_h == 1;
+  const __m128i flip16 = _mm_set1_epi8((char)(flip & 0xFF));
   for (int64_t m = m0; m < m1; ++m) {
     const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
     const bool x_inside = p.dilation_w == 1 && ix0 >= 0 && ix0 + kw <= p.input_w;
+    if (rows16 && x_inside && iy0 >= 0 && iy0 + kh <= p.input_h && m + 1 < m1) {
+      const uint8_t* src = input + ((b * p.input_h + iy0) * p.input_w + ix0) * C;
+      const int64_t row_bytes = (int64_t)p.input_w * C;
+      // The 16-byte load stays inside the input: the row's run plus what follows it in the image,
+      // or the exact path for the image's last bytes.
+      if ((src - input) + (kh - 1) * row_bytes + 16 <= in_bytes) {
+        uint8_t* dst = buf + m * K;
+        for (int fy = 0; fy < kh; ++fy) {
+          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + fy * row_bytes));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + fy * run), _mm_xor_si128(v, flip16));
+        }
+        if (++ox == p.output_w) {
+          ox = 0;
+          if (++oy == p.output_h) {
+            oy = 0;
+            ++b;
+          }
+        }
+        continue;
+      }
+    }
     int k = 0;
     for (int fy = 0; fy < kh; ++fy, k += run) {
       const int iy = iy0 + fy * p.dilation_h;
@@ -1040,6 +1070,25 @@ void ConvRunVnniIm2col(const PackedConv& pc, const void* input, uint8_t* output,
   auto run_tiles = [&](int64_t t0, int64_t t1) {
     for (int64_t c0 = t0; c0 < t1; c0 += kChunkTiles) {
       const int64_t c1 = std::min(t1, c0 + kChunkTiles);
+      if ((vnni_hw || vnni_emu) && !g_no_vnni_run) {
+        // The chunk's row table (one tap per pixel; rows past the last pixel repeat the last one:
+        // read, never stored), then one run per panel pair.
+        const uint8_t* table[kChunkTiles * kGemmMR];
+        for (int64_t m = c0 * kGemmMR; m < c1 * kGemmMR; ++m) table[m - c0 * kGemmMR] = buf + std::min(m, M - 1) * K;
+        for (int blk = 0; blk < pc.oc_blocks; blk += 2) {
+          const int oc0 = blk * kGemmNR;
+          const int panels = std::min(2, pc.oc_blocks - blk);
+          const int n = std::min(panels * kGemmNR, p.output_c - oc0);
+          const x86::GemmOutput os = MakeGemmOutput(pc, oc0, true);
+          const int8_t* w = pc.weights_vnni.data() + blk * panel;
+          const x86::TileRun run{c0 * kGemmMR, M, c1 - c0, output + oc0, p.output_c};
+          if (vnni_hw)
+            x86::GemmTilesVnni(run, 1, icq, table, w, panel, panels, os, n);
+          else
+            x86::emulated::GemmTilesVnni(run, 1, icq, table, w, panel, panels, os, n);
+        }
+        continue;
+      }
       for (int blk = 0; blk < pc.oc_blocks; blk += 2) {
         const int oc0 = blk * kGemmNR;
         const int panels = std::min(2, pc.oc_blocks - blk);
@@ -1536,7 +1585,7 @@ size_t ConvScratchBytes(const PackedConv& pc) {
   const ConvParams& p = pc.p;
   const int64_t u8_bytes =
       pc.vnni          ? std::max<int64_t>(((int64_t)p.batches * p.input_h * p.input_w + 1) * pc.ic_pad4, SplitBytes(pc))
-      : pc.vnni_im2col ? (int64_t)p.batches * p.output_h * p.output_w * pc.ic_pad4
+      : pc.vnni_im2col ? (int64_t)p.batches * p.output_h * p.output_w * pc.ic_pad4 + 16  // Im2colRowsVnni's slack
                        : 0;
   const int64_t wino_bytes = pc.wino ? (int64_t)WinogradScratchBytes(*pc.wino) : 0;
   return (size_t)(std::max({int16_bytes, u8_bytes, wino_bytes}) + 64);
