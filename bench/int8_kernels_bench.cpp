@@ -263,6 +263,17 @@ void ConvArgs(benchmark::internal::Benchmark* b) {
         b->Args(a);
       }
   }
+  // Acceptance 2's large 1x1 and 3x3 layers on the VNNI path with the XNNPACK requantization too
+  // (fp32 rounding, ORT's arithmetic; mode 0 is TFLite's without a ReLU, the 64-bit stage).
+  for (auto l : std::vector<std::vector<int64_t>>{{56, 56, 128, 128, 1, 1, 1},
+                                                  {14, 14, 512, 512, 1, 1, 1},
+                                                  {7, 7, 1024, 1024, 1, 1, 1},
+                                                  {56, 56, 64, 64, 3, 1, 1},
+                                                  {28, 28, 128, 128, 3, 1, 1},
+                                                  {28, 28, 256, 256, 3, 2, 1}}) {
+    l.insert(l.end(), {1, 2, 1});
+    b->Args(l);
+  }
   // Portable path and the XNNPACK requantization on one layer each.
   b->Args({28, 28, 256, 256, 1, 1, 1, 1, 0, 0});
   b->Args({28, 28, 256, 256, 1, 1, 1, 1, 1, 1});

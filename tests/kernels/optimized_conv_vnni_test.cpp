@@ -87,16 +87,24 @@ Panels CheckConv(std::mt19937& rng, const reference::ConvParams& p, KernelPath p
   }
   static ThreadPool pool2(2), pool3(3);
   for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
-    std::vector<T> got(out_n, 0x5a);
-    std::vector<uint8_t> scratch(optimized::ConvScratchBytes(pc));
+    // 64 guard bytes after the output and after the scratch the layer asked for: a tile that
+    // stores past the last pixel (or a copy past its buffer) shows even without a sanitizer.
+    constexpr size_t kGuard = 64;
+    std::vector<T> got(out_n + kGuard, 0x5a);
+    const size_t scratch_n = optimized::ConvScratchBytes(pc);
+    std::vector<uint8_t> scratch(scratch_n + kGuard, 0xa5);
     if constexpr (is_uint8)
       optimized::ConvUint8(pc, input.data(), got.data(), scratch.data(), tp, path);
     else
       optimized::ConvInt8(pc, input.data(), got.data(), scratch.data(), tp, path);
-    size_t bad = 0;
+    size_t bad = 0, guard = 0;
     for (size_t i = 0; i < out_n; ++i) bad += got[i] != want[i];
+    for (size_t i = out_n; i < out_n + kGuard; ++i) guard += got[i] != (T)0x5a;
+    for (size_t i = scratch_n; i < scratch_n + kGuard; ++i) guard += scratch[i] != 0xa5;
     EXPECT_EQ(bad, 0u) << Describe(p) << " vnni " << pc.vnni << " threads " << (tp ? tp->size() : 1) << " path "
                        << KernelPathName(path);
+    EXPECT_EQ(guard, 0u) << "bytes written past the output or the scratch: " << Describe(p) << " threads "
+                         << (tp ? tp->size() : 1) << " path " << KernelPathName(path);
   }
   return pc.vnni ? Panels::kPlain : pc.vnni_im2col ? Panels::kIm2col : Panels::kNone;
 }
