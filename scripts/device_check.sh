@@ -20,8 +20,9 @@
 #   profile2  qat bench --profile on mbv1_100 b1, 1 thread and 2 (PAIR)
 #   kpeak   BM_Conv's VNNI rows 5 times each: median and best fraction of the vpdpbusd peak
 #   stage   the VNNI tile's short / FMA output stages vs the 64-bit one (QAT_NO_KSHORT=1), A/B
-#   ab      each thirteenth-session VNNI change against its switch (QAT_NO_KSHORT, QAT_NO_VNNI_IM2COL,
-#           QAT_NO_DPWSSD, QAT_ISA=avx2) on mbv1_100 b1, both modes, and the kernel rows they touch
+#   ab      each VNNI change against its switch (QAT_NO_KSHORT, QAT_NO_VNNI_IM2COL, QAT_NO_DPWSSD,
+#           QAT_NO_VNNI_RUN, QAT_NO_DW_ZMM_STAGE, QAT_ISA=avx2) on mbv1_100 b1, both modes, and the
+#           kernel rows they touch
 # (pairs, chunk, profile2, kpeak, stage and ab are not in the default list.)
 # The benches run on two CPUs of different physical cores (taskset), the kernel bench on one.
 set -uo pipefail
@@ -159,11 +160,12 @@ for n, v in fr.items():
 PY
       ;;
     ab)
-      # The thirteenth session's VNNI changes, each against its switch-off, alternating, 3 rounds:
+      # The VNNI changes, each against its switch-off, alternating, 3 rounds:
       # mbv1_100 b1 on one core in both modes (qat bench medians), and the kernel rows they touch.
       M="$P/peers/data/models/mbv1_100_b1.tflite"
       for r in 1 2 3; do
-        for v in "" "QAT_NO_KSHORT=1" "QAT_NO_VNNI_IM2COL=1" "QAT_NO_DPWSSD=1" "QAT_ISA=avx2"; do
+        for v in "" "QAT_NO_KSHORT=1" "QAT_NO_VNNI_IM2COL=1" "QAT_NO_DPWSSD=1" "QAT_NO_VNNI_RUN=1" \
+                 "QAT_NO_DW_ZMM_STAGE=1" "QAT_ISA=avx2"; do
           for mode in tflite xnnpack; do
             ms=$(env $v taskset -c "$ONE" "$W/qat" bench "$M" --threads 1 --runs 60 --warmup 5 --requant $mode 2>&1 |
               grep -o 'median [0-9.]*')
@@ -176,7 +178,7 @@ PY
           '--benchmark_filter=BM_Conv/h:224/w:224/ic:3/oc:32/.*threads:1/path:2/mode:2' 2>/dev/null | grep '^BM_' |
           sed -E 's/ +/ /g' | awk -v v="${v:-default}" '{print v, $1, $2, $3}'
       done
-      for v in "" "QAT_NO_DPWSSD=1"; do
+      for v in "" "QAT_NO_DPWSSD=1" "QAT_NO_DW_ZMM_STAGE=1"; do
         env $v timeout 60 taskset -c "$ONE" "$W/int8_kernels_bench" --benchmark_min_time=0.2 \
           '--benchmark_filter=BM_Depthwise/.*threads:1/mode:0' 2>/dev/null | grep '^BM_' |
           sed -E 's/ +/ /g' | awk -v v="${v:-default}" '{print v, $1, $2, $3}'

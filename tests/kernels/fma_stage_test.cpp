@@ -63,13 +63,57 @@ TEST(FmaStage, FoundPairsMatchTfliteForEveryAccumulator) {
   EXPECT_GT(exhaustive, 20);
 }
 
-TEST(FmaStage, OutsideTheShortReluFormNothingIsFound) {
+// Signed ranges (act_min below Z_out: no fused ReLU; the VNNI tile's form beside the 64-bit one):
+// levels from act_min - Z_out to act_max - Z_out for random int8 zero points, the same checks at
+// every threshold (the negative side's lie 2^31 / M lower), at extreme and random accumulators,
+// and exhaustively over every accumulator from below the lowest threshold to past the top one
+// where that span is under ~4M.
+TEST(FmaStage, SignedRangesMatchTfliteForEveryAccumulator) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2: only the AVX2 kernels have the FMA form";
+  std::mt19937 rng(2711);
+  int found = 0, exhaustive = 0, negative = 0;
+  const int channels = 300;
+  for (int i = 0; i < channels; ++i) {
+    const int32_t m = (int32_t)std::uniform_int_distribution<int64_t>(int64_t{1} << 30, (int64_t{1} << 31) - 1)(rng);
+    const int right = std::uniform_int_distribution<int>(1, i % 4 == 0 ? 21 : 8)(rng);
+    const int z = std::uniform_int_distribution<int>(-127, 127)(rng);  // act_min = -128 below Z_out
+    int lo = -128 - z, hi = 127 - z;  // the full int8 range
+    if (i % 3 == 1) lo = std::uniform_int_distribution<int>(lo, -1)(rng);  // a clamp inside it
+    if (i % 5 == 2) hi = std::uniform_int_distribution<int>(lo + 1, hi)(rng);
+    FmaStage s;
+    if (!FindExactFmaStage(m, right, lo, hi, &s)) continue;
+    ++found;
+    const double alpha = m / std::ldexp(1.0, 31 + right);
+    for (int L = lo + 1; L <= hi; ++L) {
+      double t = (L - 0.5 - std::ldexp(1.0, -(right + 1))) / alpha;
+      if (t < 0) t -= std::ldexp(1.0, 31) / m, ++negative;
+      if (t > std::numeric_limits<int32_t>::max() - 4.0) break;
+      for (int d = -3; d <= 3; ++d)
+        ASSERT_TRUE(SameAt(m, right, lo, hi, s, (int32_t)std::floor(t) + d)) << "channel " << i << " level " << L;
+    }
+    for (int32_t x : {std::numeric_limits<int32_t>::min(), -1, 0, 1, std::numeric_limits<int32_t>::max()})
+      ASSERT_TRUE(SameAt(m, right, lo, hi, s, x)) << "channel " << i;
+    std::uniform_int_distribution<int32_t> any(std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
+    for (int k = 0; k < 2000; ++k) ASSERT_TRUE(SameAt(m, right, lo, hi, s, any(rng))) << "channel " << i;
+    const double bottom = lo / alpha - 4, top = (hi + 1) / alpha;
+    if (top - bottom < 1e6) {
+      ++exhaustive;
+      for (int32_t x = (int32_t)bottom - 1000; x <= (int32_t)top + 1000; ++x)
+        ASSERT_TRUE(SameAt(m, right, lo, hi, s, x)) << "channel " << i;
+    }
+  }
+  EXPECT_GT(found, channels * 60 / 100);
+  EXPECT_GT(exhaustive, 20);
+  EXPECT_GT(negative, 1000);  // thresholds on the negative side were checked
+}
+
+TEST(FmaStage, OutsideTheShortFormNothingIsFound) {
   FmaStage s;
-  EXPECT_FALSE(FindExactFmaStage(1 << 30, 0, 0, 255, &s));   // no right shift
-  EXPECT_FALSE(FindExactFmaStage(1 << 30, 22, 0, 255, &s));  // beyond the short stage
+  EXPECT_FALSE(FindExactFmaStage(1 << 30, 0, 0, 255, &s));     // no right shift
+  EXPECT_FALSE(FindExactFmaStage(1 << 30, 22, 0, 255, &s));    // beyond the short stage
   EXPECT_FALSE(FindExactFmaStage(0, 5, 0, 255, &s));
-  EXPECT_FALSE(FindExactFmaStage(1 << 30, 5, -1, 255, &s));  // act_min below Z_out
-  EXPECT_FALSE(FindExactFmaStage(1 << 30, 5, 10, 10, &s));   // a single level
+  EXPECT_FALSE(FindExactFmaStage(1 << 30, 5, -257, 0, &s));    // more levels than any 8-bit type has
+  EXPECT_FALSE(FindExactFmaStage(1 << 30, 5, 10, 10, &s));     // a single level
 }
 
 }  // namespace

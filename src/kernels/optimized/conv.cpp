@@ -149,6 +149,8 @@ void InitK64(PackedConv& pc) {
   }
 }
 
+void InitFma(PackedConv& pc);
+
 // The short ReLU form of the kTflite stage (x86/gemm_avx2.cpp, Requant4Short): per 8 channels
 // K = 2^30 + 2^(30 + right) + Z_out * 2^(31 + right) for the even and the odd channels, then
 // right - 1 per channel. Only when every channel has right in 1..kShortMaxRight, no left shift,
@@ -156,9 +158,22 @@ void InitK64(PackedConv& pc) {
 void InitKShort(PackedConv& pc) {
   const int count = OcPad(pc);
   pc.kshort.clear();
-  if (pc.p.act_min < pc.p.output_offset || pc.rq.any_left) return;
+  pc.fma_scale.clear();
+  pc.fma_offset.clear();
+  pc.fma_offset_neg.clear();
+  pc.fma_zero.clear();
+  pc.fma_groups.clear();
+  if (pc.rq.any_left) return;
   for (int c = 0; c < pc.p.output_c; ++c)
     if (pc.rq.right[c] < 1 || pc.rq.right[c] > x86::kShortMaxRight) return;
+  // A lower clamp below the output zero point (no fused ReLU): no short form, but the VNNI tile
+  // can still take the exact FMA form of the whole signed range where a channel has one
+  // (optimized/fma_stage.h; the AVX2 tiles keep the 64-bit stage there).
+  const bool relu = pc.p.act_min >= pc.p.output_offset;
+  if (!relu) {
+    if (isa_supported(Isa::kAvx512Vnni) || g_vnni_pack_always.load(std::memory_order_relaxed)) InitFma(pc);
+    return;
+  }
   pc.kshort.assign((size_t)count / 8 * 12, 0);
   for (int c = 0; c < count; ++c) {
     const int right = c < pc.p.output_c ? pc.rq.right[c] : 1;  // padding channels: never stored
@@ -167,13 +182,14 @@ void InitKShort(PackedConv& pc) {
         (1LL << 30) + (1LL << (30 + right)) + (int64_t)pc.p.output_offset * (1LL << (31 + right));
     reinterpret_cast<int32_t*>(g + 8)[c % 8] = right - 1;
   }
-  // The exact FMA form per channel, used per group of 8 channels whose every channel has one.
-  pc.fma_scale.clear();
-  pc.fma_offset.clear();
-  pc.fma_zero.clear();
-  pc.fma_groups.clear();
+  InitFma(pc);
+}
+
+// The exact FMA form per channel, used per group of 8 channels whose every channel has one.
+void InitFma(PackedConv& pc) {
+  const int count = OcPad(pc);
   if (NoFmaStage() || pc.p.requant != RequantMode::kTflite || !isa_supported(Isa::kAvx2)) return;
-  AlignedVector<float> scale(count, 0.f), offset(count, 0.f);
+  AlignedVector<float> scale(count, 0.f), offset(count, 0.f), offset_neg(count, 0.f);
   AlignedVector<int32_t> zero(count, 0);
   std::vector<uint8_t> groups((size_t)count / 8, 1);
   bool any = false, found = false;
@@ -187,6 +203,7 @@ void InitKShort(PackedConv& pc) {
     if (found) {
       scale[c] = st.scale;
       offset[c] = st.offset;
+      offset_neg[c] = st.offset_neg;
       zero[c] = pc.p.output_offset + st.center;
     } else {
       groups[c / 8] = 0;
@@ -196,6 +213,7 @@ void InitKShort(PackedConv& pc) {
   if (!any) return;
   pc.fma_scale = std::move(scale);
   pc.fma_offset = std::move(offset);
+  if (pc.p.act_min < pc.p.output_offset) pc.fma_offset_neg = std::move(offset_neg);
   pc.fma_zero = std::move(zero);
   pc.fma_groups = std::move(groups);
 }
@@ -935,11 +953,13 @@ x86::GemmOutput MakeGemmOutput(const PackedConv& pc, int oc0, bool vnni) {
                      pc.k64.empty() ? nullptr : pc.k64.data() + oc0 / 8 * 24,
                      pc.zp64.empty() ? nullptr : pc.zp64.data() + oc0};
   os.fp32_in_range = pc.fp32_in_range;
-  if (!pc.kshort.empty() && !g_no_kshort) {
-    os.kshort = pc.kshort.data() + oc0 / 8 * 12;
+  // The FMA form without the short one (a signed range) only for the VNNI tile.
+  if ((!pc.kshort.empty() || (vnni && !pc.fma_groups.empty())) && !g_no_kshort) {
+    if (!pc.kshort.empty()) os.kshort = pc.kshort.data() + oc0 / 8 * 12;
     if (!pc.fma_groups.empty()) {
       os.fma_scale = pc.fma_scale.data() + oc0;
       os.fma_offset = pc.fma_offset.data() + oc0;
+      if (!pc.fma_offset_neg.empty()) os.fma_offset_neg = pc.fma_offset_neg.data() + oc0;
       os.fma_zero = pc.fma_zero.data() + oc0;
       os.fma_groups = pc.fma_groups.data() + oc0 / 8;
     }

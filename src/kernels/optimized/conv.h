@@ -123,8 +123,10 @@ struct PackedConv {
   AlignedVector<int64_t> kshort;   // kTflite's short ReLU stage (x86::GemmOutput::kshort); empty: not eligible
   // That stage as one fp32 FMA where it is exact (optimized/fma_stage.h; x86::GemmOutput::fma_*):
   // per channel scale and offset, per 8-channel group 1 when all its channels have an exact pair.
-  // Empty: kshort empty, not kTflite at pack time, no AVX2, or QAT_NO_FMA_STAGE=1.
-  AlignedVector<float> fma_scale, fma_offset;
+  // Empty: kshort empty, not kTflite at pack time, no AVX2, or QAT_NO_FMA_STAGE=1. A signed
+  // range (act_min below Z_out; only where the VNNI panels are packed) has them without kshort,
+  // and fma_offset_neg (the offset for x < 0); otherwise fma_offset_neg is empty.
+  AlignedVector<float> fma_scale, fma_offset, fma_offset_neg;
   AlignedVector<int32_t> fma_zero;  // Z_out + the pair's centre
   std::vector<uint8_t> fma_groups;
   int16_t zero_in = 0;             // Z_in: the value of a padding tap

@@ -19,7 +19,7 @@ bool NoFmaStage() {
 }
 
 int32_t ApplyFmaStage(const FmaStage& s, int32_t x) {
-  return (int32_t)std::nearbyint(std::fmaf((float)x, s.scale, s.offset)) + s.center;
+  return (int32_t)std::nearbyint(std::fmaf((float)x, s.scale, x < 0 ? s.offset_neg : s.offset)) + s.center;
 }
 
 bool FindExactFmaStage(int32_t multiplier, int right, int lo, int hi, FmaStage* out) {
@@ -42,7 +42,8 @@ bool FindExactFmaStage(int32_t multiplier, int right, int lo, int hi, FmaStage* 
     }
   }
   Entry e{false, {}};
-  e.found = x86::FindExactFmaStageAvx2(multiplier, right, lo, hi, &e.st.scale, &e.st.offset, &e.st.center);
+  e.found = x86::FindExactFmaStageAvx2(multiplier, right, lo, hi, &e.st.scale, &e.st.offset, &e.st.offset_neg,
+                                       &e.st.center);
   {
     std::lock_guard<std::mutex> lk(mu);
     if (cache.size() >= (1u << 20)) cache.clear();

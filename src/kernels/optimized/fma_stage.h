@@ -28,15 +28,22 @@ namespace qat::kernels::optimized {
 struct FmaStage {
   float scale = 0.f;
   float offset = 0.f;
-  int32_t center = 128;  // the level the sum is centred on: the kernels add center + Z_out
+  float offset_neg = 0.f;  // the offset for x < 0: offset itself unless the range is signed
+  int32_t center = 128;    // the level the sum is centred on: the kernels add center + Z_out
 };
 
-// levels: the output range relative to the zero point, lo = act_min - Z_out >= 0 and
-// hi = act_max - Z_out <= 255. Returns false (out untouched) when no candidate is exact or the
-// channel is outside the form (right not in 1..21, multiplier <= 0, lo < 0).
+// levels: the output range relative to the zero point, lo = act_min - Z_out and
+// hi = act_max - Z_out <= 255, at most 511 levels. lo >= 0 (a fused ReLU: the short form) gives one
+// g for every x. A signed range (lo < 0, no fused ReLU; the VNNI tile beside its 64-bit stage):
+// TFLite rounds half away from zero, so f's thresholds for x < 0 lie 2^31 / M below the line of
+// the positive ones, and no single affine g follows both (found for ~10 % of channels when tried);
+// g takes offset_neg for x < 0 instead, and each half is checked on its own (x86/fma_stage_avx2.cpp).
+// Returns false (out untouched) when no candidate is exact or the channel is outside the form
+// (right not in 1..21, multiplier <= 0).
 bool FindExactFmaStage(int32_t multiplier, int right, int lo, int hi, FmaStage* out);
 
-// g(x) as the kernels compute it (for tests): vcvtps2dq(fma(float(x), scale, offset)) + center.
+// g(x) as the kernels compute it (for tests): vcvtps2dq(fma(float(x), scale, x < 0 ? offset_neg :
+// offset)) + center.
 int32_t ApplyFmaStage(const FmaStage& s, int32_t x);
 
 // QAT_NO_FMA_STAGE=1 (read once): the packers leave the FMA form out (A/B timing).

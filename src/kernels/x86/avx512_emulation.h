@@ -166,6 +166,17 @@ inline EmuM512i _mm512_mask_blend_epi32(__mmask16 k, EmuM512i a, EmuM512i b) {
     if (k >> i & 1) a.u32[i] = b.u32[i];
   return a;
 }
+// vpmovd2m: the sign bit of each int32 lane.
+inline __mmask16 _mm512_movepi32_mask(EmuM512i a) {
+  unsigned k = 0;
+  for (int i = 0; i < 16; ++i) k |= (a.u32[i] >> 31) << i;
+  return (__mmask16)k;
+}
+inline EmuM512 _mm512_mask_blend_ps(__mmask16 k, EmuM512 a, EmuM512 b) {
+  for (int i = 0; i < 16; ++i)
+    if (k >> i & 1) a.f[i] = b.f[i];
+  return a;
+}
 inline EmuM512i _mm512_mask_mov_epi32(EmuM512i src, __mmask16 k, EmuM512i a) {
   for (int i = 0; i < 16; ++i)
     if (k >> i & 1) src.u32[i] = a.u32[i];

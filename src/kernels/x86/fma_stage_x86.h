@@ -6,7 +6,8 @@
 
 namespace qat::kernels::x86 {
 
-// See optimized::FindExactFmaStage (center: optimized::FmaStage::center).
-bool FindExactFmaStageAvx2(int32_t multiplier, int right, int lo, int hi, float* scale, float* offset, int* center);
+// See optimized::FindExactFmaStage (offset_neg, center: optimized::FmaStage's).
+bool FindExactFmaStageAvx2(int32_t multiplier, int right, int lo, int hi, float* scale, float* offset,
+                           float* offset_neg, int* center);
 
 }  // namespace qat::kernels::x86

@@ -58,12 +58,15 @@ inline __m512i Join(const void* lo, const void* hi) {
 //   its exact fp32 FMA form on the 8-channel groups that have one (GemmOutput::fma_groups):
 //     vcvtps2dq(fma(float(x), scale, offset)) + fma_zero; a zmm whose two groups differ computes
 //     both forms and takes each group's own;
-//   kTflite with k64: (x * m + K) >> (31 + r) per even / odd lane, K chosen by the product's sign.
+//   kTflite with k64: (x * m + K) >> (31 + r) per even / odd lane, K chosen by the product's sign;
+//     where the lower clamp is below Z_out (no short form) its 8-channel groups with an exact FMA
+//     form over the signed range take that, with the offset chosen by the sign of x (kFmaS, or
+//     kMixed64 beside the 64-bit form).
 // Then the clamp. The constants are loaded once per panel (constructor).
 struct OutputZ {
-  enum Form { kK64, kShort, kFma, kMixed, kXnn, kXnnInRange };
+  enum Form { kK64, kShort, kFma, kMixed, kFmaS, kMixed64, kXnn, kXnnInRange };
   __m512i m, mo, kpe, kne, kpo, kno, she, sho, zp, left, amin, amax, zout, fzero;
-  __m512 scale, fscale, foffset;
+  __m512 scale, fscale, foffset, foffneg;
   __mmask16 fma_lanes = 0;  // kMixed: the lanes of the group with the FMA form
   Form form;
   bool any_left;
@@ -72,8 +75,10 @@ struct OutputZ {
   OutputZ(const GemmOutput& os, int c, bool mixed = false) {
     const bool tflite = os.mode == RequantMode::kTflite;
     const bool fma_lo = os.fma_groups && os.fma_groups[c / 8], fma_hi = os.fma_groups && os.fma_groups[c / 8 + 1];
-    form = !tflite ? (os.fp32_in_range ? kXnnInRange : kXnn)
+    // Without kshort (a signed range) the FMA groups stand beside the 64-bit form (kMixed64).
+    form = !tflite     ? (os.fp32_in_range ? kXnnInRange : kXnn)
            : os.kshort ? (mixed ? kMixed : fma_lo && fma_hi ? kFma : fma_lo || fma_hi ? kMixed : kShort)
+           : os.k64 && os.fma_groups ? (mixed ? kMixed64 : fma_lo && fma_hi ? kFmaS : fma_lo || fma_hi ? kMixed64 : kK64)
                        : kK64;
     any_left = os.any_left;
     amin = _mm512_set1_epi32(os.act_min);
@@ -87,13 +92,14 @@ struct OutputZ {
       kpo = Join(k + 4, k + 16);
       she = Join(k + 8, k + 20);
     }
-    if (form == kFma || (form == kMixed && os.fma_groups)) {
+    if (form == kFma || form == kFmaS || ((form == kMixed || form == kMixed64) && os.fma_groups)) {
       fscale = _mm512_loadu_ps(os.fma_scale + c);
       foffset = _mm512_loadu_ps(os.fma_offset + c);
+      foffneg = os.fma_offset_neg ? _mm512_loadu_ps(os.fma_offset_neg + c) : foffset;
       fzero = _mm512_loadu_si512(os.fma_zero + c);
       fma_lanes = (__mmask16)((fma_lo ? 0x00FF : 0) | (fma_hi ? 0xFF00 : 0));
     }
-    if (form == kK64) {
+    if (form == kK64 || form == kMixed64) {
       const int64_t* k = os.k64 + (c / 8) * 24;
       m = _mm512_loadu_si512(os.multiplier + c);
       mo = _mm512_loadu_si512(os.multiplier_odd + c);
@@ -116,6 +122,21 @@ struct OutputZ {
   __m512i Fma(__m512i x) const {
     return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(x), fscale, foffset)), fzero);
   }
+  // A signed range's FMA form: the offset for x < 0 is its own (optimized/fma_stage.h).
+  __m512i FmaS(__m512i x) const {
+    const __m512 o = _mm512_mask_blend_ps(_mm512_movepi32_mask(x), foffset, foffneg);
+    return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(x), fscale, o)), fzero);
+  }
+  __m512i K64(__m512i x) const {
+    if (any_left) x = _mm512_sllv_epi32(x, left);
+    __m512i pe = _mm512_mul_epi32(x, m);
+    __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo);
+    pe = _mm512_add_epi64(pe, _mm512_mask_blend_epi64(_mm512_movepi64_mask(pe), kpe, kne));
+    po = _mm512_add_epi64(po, _mm512_mask_blend_epi64(_mm512_movepi64_mask(po), kpo, kno));
+    pe = _mm512_srlv_epi64(pe, she);
+    po = _mm512_srlv_epi64(po, sho);
+    return _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32)), zp);
+  }
   // The stage of form F (this panel's `form`), clamped.
   template <Form F>
   __m512i Apply(__m512i x) const {
@@ -125,15 +146,12 @@ struct OutputZ {
       x = Short(x);
     } else if constexpr (F == kMixed) {
       x = _mm512_mask_blend_epi32(fma_lanes, Short(x), Fma(x));
+    } else if constexpr (F == kFmaS) {
+      x = FmaS(x);
+    } else if constexpr (F == kMixed64) {
+      x = _mm512_mask_blend_epi32(fma_lanes, K64(x), FmaS(x));
     } else if constexpr (F == kK64) {
-      if (any_left) x = _mm512_sllv_epi32(x, left);
-      __m512i pe = _mm512_mul_epi32(x, m);
-      __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo);
-      pe = _mm512_add_epi64(pe, _mm512_mask_blend_epi64(_mm512_movepi64_mask(pe), kpe, kne));
-      po = _mm512_add_epi64(po, _mm512_mask_blend_epi64(_mm512_movepi64_mask(po), kpo, kno));
-      pe = _mm512_srlv_epi64(pe, she);
-      po = _mm512_srlv_epi64(po, sho);
-      x = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32)), zp);
+      x = K64(x);
     } else if constexpr (F == kXnn) {
       const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale);
       const __mmask16 big = _mm512_cmp_ps_mask(f, _mm512_set1_ps(2147483648.f), _CMP_GE_OQ);
@@ -148,6 +166,8 @@ struct OutputZ {
       case kFma: return Apply<kFma>(x);
       case kShort: return Apply<kShort>(x);
       case kMixed: return Apply<kMixed>(x);
+      case kFmaS: return Apply<kFmaS>(x);
+      case kMixed64: return Apply<kMixed64>(x);
       case kK64: return Apply<kK64>(x);
       case kXnn: return Apply<kXnn>(x);
       case kXnnInRange: break;
@@ -357,7 +377,7 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
     const OutputZ s0(os, 0), s1(os, 16);
     if (pairs > 0) {
       using F = OutputZ::Form;
-      const F f = s0.form == s1.form ? s0.form : F::kMixed;
+      const F f = s0.form == s1.form ? s0.form : os.kshort ? F::kMixed : F::kMixed64;
       // Panels of different forms: kMixed on both (each panel's own Short / Fma, blended per its
       // fma_lanes, with 0 lanes or all lanes: OutputZ sets every field that form reads).
       OutputZ m0 = s0, m1 = s1;
@@ -369,6 +389,8 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
         case F::kFma: RunFull<F::kFma>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
         case F::kShort: RunFull<F::kShort>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
         case F::kMixed: RunFull<F::kMixed>(pairs, run, taps, icq, table, w, panel_stride, os, m0, m1); break;
+        case F::kFmaS: RunFull<F::kFmaS>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
+        case F::kMixed64: RunFull<F::kMixed64>(pairs, run, taps, icq, table, w, panel_stride, os, m0, m1); break;
         case F::kK64: RunFull<F::kK64>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
         case F::kXnn: RunFull<F::kXnn>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
         case F::kXnnInRange:

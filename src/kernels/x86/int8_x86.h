@@ -37,10 +37,12 @@ struct GemmOutput {
   const int64_t* kshort = nullptr;
   // With kshort: that stage as one fp32 FMA for the 8-channel groups g with fma_groups[g] != 0
   // (optimized/fma_stage.h: exact there): vcvtps2dq(fma(float(x), fma_scale, fma_offset)) +
-  // fma_zero (Z_out + the pair's centre). Null: every group takes kshort.
+  // fma_zero (Z_out + the pair's centre). Null: every group takes kshort. Without kshort (act_min
+  // below Z_out; the VNNI tile only, MakeGemmOutput): the same over the signed range, beside k64.
   const float* fma_scale = nullptr;
   const float* fma_offset = nullptr;
   const int32_t* fma_zero = nullptr;
+  const float* fma_offset_neg = nullptr;  // without kshort: the offset for x < 0 (a signed range)
   const uint8_t* fma_groups = nullptr;
   // kXnnpack: every scale is below 1, so |float(acc) * scale| < 2^31 and vcvtps2dq needs no
   // saturation fix-up (PackedConv::fp32_in_range).
