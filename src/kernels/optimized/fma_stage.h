@@ -20,6 +20,9 @@
 // the next AllocateTensors of the process). The misses: a
 // threshold closer to the rounding boundary than fp32 resolves; from right shifts of ~10 on the
 // thresholds pass 2^24, where float(x) no longer tells x from x - 1.
+// Signed ranges (lo < 0, no fused ReLU): g has one offset per sign of x, and the argument above
+// holds on each half of int32 separately (both functions are non-decreasing there); see
+// FindExactFmaStage.
 #pragma once
 #include <cstdint>
 
