@@ -990,6 +990,8 @@ void Im2colRowsVnni(const PackedConv& pc, const uint8_t* input, int64_t m0, int6
   // pixel's row, which is written after it. So the range's last pixel takes the exact path (a
   // neighbouring thread's first pixel follows it), and the buffer has 16 bytes of slack.
   const bool rows16 = run <= 16 && p.dilation_w == 1 && p.dilation_h == 1;
+  // The last output column whose window ends inside the image row.
+  const int ox_inside = p.input_w - kw + p.pad_left >= 0 ? (p.input_w - kw + p.pad_left) / p.stride_w : -1;
   const __m128i flip16 = _mm_set1_epi8((char)(flip & 0xFF));
   for (int64_t m = m0; m < m1; ++m) {
     const int iy0 = oy * p.stride_h - p.pad_top, ix0 = ox * p.stride_w - p.pad_left;
@@ -1000,11 +1002,20 @@ void Im2colRowsVnni(const PackedConv& pc, const uint8_t* input, int64_t m0, int6
       // The 16-byte load stays inside the input: the row's run plus what follows it in the image,
       // or the exact path for the image's last bytes.
       if ((src - input) + (kh - 1) * row_bytes + 16 <= in_bytes) {
+        // The run of pixels of this output row that take the same path: windows inside the image
+        // (ox up to ox_inside), the range's last pixel left out, loads inside the input.
+        const int64_t xs = (int64_t)p.stride_w * C;
+        int64_t cnt = std::min<int64_t>({(int64_t)ox_inside - ox + 1, m1 - 1 - m, (int64_t)p.output_w - ox});
+        while (cnt > 1 && (src + (cnt - 1) * xs - input) + (kh - 1) * row_bytes + 16 > in_bytes) --cnt;
         uint8_t* dst = buf + m * K;
-        for (int fy = 0; fy < kh; ++fy) {
-          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + fy * row_bytes));
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + fy * run), _mm_xor_si128(v, flip16));
+        for (int64_t i = 0; i < cnt; ++i, src += xs, dst += K) {
+          for (int fy = 0; fy < kh; ++fy) {
+            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + fy * row_bytes));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + fy * run), _mm_xor_si128(v, flip16));
+          }
         }
+        m += cnt - 1;
+        ox += (int)cnt - 1;
         if (++ox == p.output_w) {
           ox = 0;
           if (++oy == p.output_h) {
