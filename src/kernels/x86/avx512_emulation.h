@@ -242,6 +242,17 @@ inline EmuM512i _mm512_cvtps_epi32(EmuM512 a) {
   }
   return r;
 }
+// vpmovsdb: each int32 lane saturated to int8; vpmovusdb: each lane, as unsigned, saturated to 255.
+inline __m128i _mm512_cvtsepi32_epi8(EmuM512i a) {
+  alignas(16) int8_t b[16];
+  for (int i = 0; i < 16; ++i) b[i] = (int8_t)(a.i32[i] < -128 ? -128 : a.i32[i] > 127 ? 127 : a.i32[i]);
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(b));
+}
+inline __m128i _mm512_cvtusepi32_epi8(EmuM512i a) {
+  alignas(16) uint8_t b[16];
+  for (int i = 0; i < 16; ++i) b[i] = (uint8_t)(a.u32[i] > 255u ? 255u : a.u32[i]);
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(b));
+}
 // vpmovdb: each int32 lane truncated to its low byte.
 inline __m128i _mm512_cvtepi32_epi8(EmuM512i a) {
   alignas(16) uint8_t b[16];

@@ -5,6 +5,7 @@
 // emulation. The emulated kernels' tests are only as good as this emulation (tests only).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -113,7 +114,25 @@ int CheckAvx512EmulationForTests(uint32_t seed, int trials, std::string* first_f
       if ((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(FA, FB, _CMP_GE_OQ)) != (ge >> (8 * h) & 0xFF)) fail("cmp_ps_mask");
       if ((unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(A)) != (sign64 >> (4 * h) & 0xF)) fail("movepi64_mask");
     }
-    // No AVX2 twin: vpdpbusd (u8 x s8, four products per lane, wrapping) and vpmovdb (truncation).
+    // vpmovd2m and a masked float blend against vmovmskps / vblendvps, half by half.
+    const __mmask16 sign32 = em::_mm512_movepi32_mask(a);
+    const em::EmuM512 blendps =
+        em::_mm512_mask_blend_ps(k16, em::_mm512_castsi512_ps(a), em::_mm512_castsi512_ps(b));
+    for (int h = 0; h < 2; ++h) {
+      const __m256i A = Half(a, h);
+      const __m256 FA = _mm256_castsi256_ps(A), FB = _mm256_castsi256_ps(Half(b, h));
+      if ((unsigned)_mm256_movemask_ps(FA) != (sign32 >> (8 * h) & 0xFFu)) fail("movepi32_mask");
+      const __m256i m = _mm256_setr_epi32(k16 >> (8 * h) & 1 ? -1 : 0, k16 >> (8 * h + 1) & 1 ? -1 : 0,
+                                          k16 >> (8 * h + 2) & 1 ? -1 : 0, k16 >> (8 * h + 3) & 1 ? -1 : 0,
+                                          k16 >> (8 * h + 4) & 1 ? -1 : 0, k16 >> (8 * h + 5) & 1 ? -1 : 0,
+                                          k16 >> (8 * h + 6) & 1 ? -1 : 0, k16 >> (8 * h + 7) & 1 ? -1 : 0);
+      alignas(32) float want[8], got[8];
+      _mm256_store_ps(want, _mm256_blendv_ps(FA, FB, _mm256_castsi256_ps(m)));
+      std::memcpy(got, blendps.f + 8 * h, 32);
+      if (std::memcmp(want, got, 32) != 0) fail("mask_blend_ps");
+    }
+    // No AVX2 twin: vpdpbusd (u8 x s8, four products per lane, wrapping), vpmovdb (truncation),
+    // vpmovsdb / vpmovusdb (signed / unsigned saturation).
     const em::EmuM512i dpbusd = em::_mm512_dpbusd_epi32(c, a, b);
     alignas(16) uint8_t bytes[16];
     _mm_store_si128(reinterpret_cast<__m128i*>(bytes), em::_mm512_cvtepi32_epi8(a));
@@ -122,6 +141,14 @@ int CheckAvx512EmulationForTests(uint32_t seed, int trials, std::string* first_f
       for (int j = 0; j < 4; ++j) s += (int64_t)a.u8[4 * i + j] * (int64_t)b.i8[4 * i + j];
       if ((int32_t)(uint32_t)(uint64_t)s != dpbusd.i32[i]) fail("dpbusd_epi32");
       if (bytes[i] != (uint8_t)(a.u32[i] & 0xFF)) fail("cvtepi32_epi8");
+    }
+    alignas(16) int8_t sbytes[16];
+    alignas(16) uint8_t ubytes[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(sbytes), em::_mm512_cvtsepi32_epi8(a));
+    _mm_store_si128(reinterpret_cast<__m128i*>(ubytes), em::_mm512_cvtusepi32_epi8(a));
+    for (int i = 0; i < 16; ++i) {
+      if (sbytes[i] != (int8_t)std::clamp<int32_t>(a.i32[i], -128, 127)) fail("cvtsepi32_epi8");
+      if (ubytes[i] != (uint8_t)std::min<uint32_t>(a.u32[i], 255u)) fail("cvtusepi32_epi8");
     }
     // Masked byte loads and stores: only the selected bytes, the others zero / untouched.
     const uint64_t k64 = ((uint64_t)rng() << 32) | rng();
