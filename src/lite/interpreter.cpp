@@ -9,6 +9,7 @@
 #include <map>
 #include <new>
 
+#include "kernels/env_flag.h"
 #include "kernels/reference/types.h"
 #include "lite/op_resolver.h"
 #include "qat/thread_pool.h"
@@ -21,10 +22,7 @@ namespace ref = kernels::reference;
 
 // QAT_NO_FUSE=1: no activation fusion (A/B, or to read the intermediate tensors).
 bool NoFuseFromEnv() {
-  static const bool v = [] {
-    const char* e = std::getenv("QAT_NO_FUSE");
-    return e && *e && *e != '0';
-  }();
+  static const bool v = kernels::EnvFlag("QAT_NO_FUSE");
   return v;
 }
 constexpr size_t kAlign = 64;

@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/env_flag.h"
 #include "kernels/optimized/fma_stage.h"
 #include "kernels/optimized/parallel.h"
 #include "kernels/x86/int8_x86.h"
@@ -34,30 +35,18 @@ std::atomic<bool> g_vnni_emulate{false};
 std::atomic<int> g_split{-1};
 std::atomic<int64_t> g_split_calls{0};
 // QAT_NO_WINOGRAD=1: 3x3 stride-1 layers run the GEMM on the AVX2 path too (A/B benchmarks).
-const bool g_no_winograd = [] {
-  const char* e = std::getenv("QAT_NO_WINOGRAD");
-  return e && *e && *e != '0';
-}();
+const bool g_no_winograd = EnvFlag("QAT_NO_WINOGRAD");
 // QAT_NO_KSHORT=1: kTflite layers use the 64-bit form even where the short ReLU one applies (A/B).
-const bool g_no_kshort = [] {
-  const char* e = std::getenv("QAT_NO_KSHORT");
-  return e && *e && *e != '0';
-}();
+const bool g_no_kshort = EnvFlag("QAT_NO_KSHORT");
 // QAT_NO_PREFETCH=1: the split 2x32 runs do not prefetch the next block pair's weights (A/B).
 // The prefetch is spread over the run's tiles; a run of fewer tiles (FC at batch 1: one) would issue
 // it as one burst of up to 512 lines before its only tile, and that burst cost more than it saved:
 // mbv1_100's FULLY_CONNECTED 1024 -> 1000 at batch 1 took 0.068-0.079 ms with it, 0.040-0.046
 // without (the hardware prefetcher streams its 1 MB of weights well enough).
 constexpr int64_t kPrefetchMinTiles = 8;
-const bool g_no_prefetch = [] {
-  const char* e = std::getenv("QAT_NO_PREFETCH");
-  return e && *e && *e != '0';
-}();
+const bool g_no_prefetch = EnvFlag("QAT_NO_PREFETCH");
 // QAT_NO_VNNI_IM2COL=1: first layers keep the int16 row-tap GEMM on VNNI CPUs (A/B).
-const bool g_no_vnni_im2col = [] {
-  const char* e = std::getenv("QAT_NO_VNNI_IM2COL");
-  return e && *e && *e != '0';
-}();
+const bool g_no_vnni_im2col = EnvFlag("QAT_NO_VNNI_IM2COL");
 // QAT_VNNI_CHUNK_KB: the VNNI GEMM's pixel chunk, in KiB of u8 rows per panel pass (default 256,
 // the int16 GEMM's L2-sized chunk). On a Sapphire Rapids VM core (BM_Conv path 2; docs/kernels.md
 // "Measured: thirteenth session") 16 KiB (rows kept in L1) looked faster in one run and slower in
@@ -79,10 +68,7 @@ int SplitMinDepth() {
   return v;
 }
 // QAT_SPLIT_DEBUG=1: one line per split call on stderr (residual count, fallback).
-const bool g_split_debug = [] {
-  const char* e = std::getenv("QAT_SPLIT_DEBUG");
-  return e && *e && *e != '0';
-}();
+const bool g_split_debug = EnvFlag("QAT_SPLIT_DEBUG");
 // Split bounds tuned to the activations (SplitTuning): QAT_NO_SPLIT_TUNING=1 keeps the weight-only
 // ones (A/B runs; tests use SetSplitTuningForTests).
 std::atomic<int> g_split_tuning{-1};
@@ -918,10 +904,7 @@ void ColdMiss(SplitTuning* tuning, const SplitCold* cold, bool fell_back) {
 
 // E = int16_t: the int16 copy and the AVX2 / portable 4x16 tiles (avx2 chooses). E = uint8_t: the
 // QAT_NO_VNNI_RUN=1: one GemmTileVnni call per tile pair instead of x86::GemmTilesVnni's run (A/B).
-const bool g_no_vnni_run = [] {
-  const char* e = std::getenv("QAT_NO_VNNI_RUN");
-  return e && *e && *e != '0';
-}();
+const bool g_no_vnni_run = EnvFlag("QAT_NO_VNNI_RUN");
 
 // One VNNI tile call: the vpdpbusd kernel (hw), its source on emulated intrinsics (emu, tests), or
 // its scalar twin panel by panel.
@@ -940,6 +923,15 @@ void RunVnniTile(bool hw, bool emu, int pixels, int taps, int icq, const uint8_t
                            std::min(kGemmNR, n - q * kGemmNR), out_q);
     }
   }
+}
+
+// A run of VNNI tiles: the vpdpbusd kernel (hw) or its source on emulated intrinsics (tests).
+void RunVnniTiles(bool hw, const x86::TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+                  int64_t panel, int panels, const x86::GemmOutput& os, int n) {
+  if (hw)
+    x86::GemmTilesVnni(run, taps, icq, table, w, panel, panels, os, n);
+  else
+    x86::emulated::GemmTilesVnni(run, taps, icq, table, w, panel, panels, os, n);
 }
 
 // The output stage of the panel(s) from channel oc0 on (vnni: the VNNI bias).
@@ -1101,31 +1093,23 @@ void ConvRunVnniIm2col(const PackedConv& pc, const void* input, uint8_t* output,
   auto run_tiles = [&](int64_t t0, int64_t t1) {
     for (int64_t c0 = t0; c0 < t1; c0 += kChunkTiles) {
       const int64_t c1 = std::min(t1, c0 + kChunkTiles);
-      if ((vnni_hw || vnni_emu) && !g_no_vnni_run) {
-        // The chunk's row table (one tap per pixel; rows past the last pixel repeat the last one:
-        // read, never stored), then one run per panel pair.
-        const uint8_t* table[kChunkTiles * kGemmMR];
+      // Tile runs: the chunk's row table (one tap per pixel; rows past the last pixel repeat the
+      // last one: read, never stored), then one run per panel pair.
+      const bool runs = (vnni_hw || vnni_emu) && !g_no_vnni_run;
+      const uint8_t* table[kChunkTiles * kGemmMR];
+      if (runs)
         for (int64_t m = c0 * kGemmMR; m < c1 * kGemmMR; ++m) table[m - c0 * kGemmMR] = buf + std::min(m, M - 1) * K;
-        for (int blk = 0; blk < pc.oc_blocks; blk += 2) {
-          const int oc0 = blk * kGemmNR;
-          const int panels = std::min(2, pc.oc_blocks - blk);
-          const int n = std::min(panels * kGemmNR, p.output_c - oc0);
-          const x86::GemmOutput os = MakeGemmOutput(pc, oc0, true);
-          const int8_t* w = pc.weights_vnni.data() + blk * panel;
-          const x86::TileRun run{c0 * kGemmMR, M, c1 - c0, output + oc0, p.output_c};
-          if (vnni_hw)
-            x86::GemmTilesVnni(run, 1, icq, table, w, panel, panels, os, n);
-          else
-            x86::emulated::GemmTilesVnni(run, 1, icq, table, w, panel, panels, os, n);
-        }
-        continue;
-      }
       for (int blk = 0; blk < pc.oc_blocks; blk += 2) {
         const int oc0 = blk * kGemmNR;
         const int panels = std::min(2, pc.oc_blocks - blk);
         const int n = std::min(panels * kGemmNR, p.output_c - oc0);
         const x86::GemmOutput os = MakeGemmOutput(pc, oc0, true);
         const int8_t* w = pc.weights_vnni.data() + blk * panel;
+        if (runs) {
+          const x86::TileRun run{c0 * kGemmMR, M, c1 - c0, output + oc0, p.output_c};
+          RunVnniTiles(vnni_hw, run, 1, icq, table, w, panel, panels, os, n);
+          continue;
+        }
         for (int64_t tile = c0; tile < c1; tile += 2) {
           const bool two = tile + 1 < c1;
           const int pixels = (int)std::min<int64_t>(two ? 2 * kGemmMR : kGemmMR, M - tile * kGemmMR);
@@ -1474,10 +1458,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         }
         if ((vnni_hw || vnni_emu) && !g_no_vnni_run) {
           const x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
-          if (vnni_hw)
-            x86::GemmTilesVnni(run, taps, icq, table, w, panel, panels, os, n);
-          else
-            x86::emulated::GemmTilesVnni(run, taps, icq, table, w, panel, panels, os, n);
+          RunVnniTiles(vnni_hw, run, taps, icq, table, w, panel, panels, os, n);
           continue;
         }
         for (int64_t tile = tile0; tile < tile1; tile += 2) {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/env_flag.h"
 #include "kernels/optimized/parallel.h"
 #include "kernels/x86/float_x86.h"
 
@@ -287,10 +288,7 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
   // Those run a block's tiles in one call (x86::FloatGemmRowsAvx2: the tile body inlined, no row
   // table; small-depth layers gain most: 96x96x8 -> 32 126 -> 108 us, 112x112x16 -> 64 480 -> 428
   // us). QAT_FLOAT_NO_ROW_RUNS=1 keeps the per-tile calls (A/B).
-  static const bool no_row_runs = [] {
-    const char* e = std::getenv("QAT_FLOAT_NO_ROW_RUNS");
-    return e && *e && *e != '0';
-  }();
+  static const bool no_row_runs = EnvFlag("QAT_FLOAT_NO_ROW_RUNS");
 #if defined(__x86_64__) || defined(_M_X64)
   const bool rows_in_place = contiguous && path != KernelPath::kPortable && !no_row_runs;
 #else

@@ -9,6 +9,7 @@
 #include <functional>
 #include <vector>
 
+#include "kernels/env_flag.h"
 #include "kernels/optimized/fma_stage.h"
 #include "kernels/optimized/parallel.h"
 #include "kernels/x86/depthwise_x86.h"
@@ -246,15 +247,9 @@ std::atomic<bool> g_dw_dpwssd_emulate{false};
 // vpmaddwd one), the emulated build under the test hook, else the AVX2 one.
 using RowKernel = void (*)(const x86::DepthwiseRowArgs&);
 // QAT_NO_DPWSSD=1 keeps the vpmaddwd build on VNNI CPUs too (A/B).
-const bool g_no_dpwssd = [] {
-  const char* e = std::getenv("QAT_NO_DPWSSD");
-  return e && *e && *e != '0';
-}();
+const bool g_no_dpwssd = EnvFlag("QAT_NO_DPWSSD");
 // QAT_NO_DW_ZMM_STAGE=1: that build with the output stage on ymm halves (A/B).
-const bool g_no_dw_zmm_stage = [] {
-  const char* e = std::getenv("QAT_NO_DW_ZMM_STAGE");
-  return e && *e && *e != '0';
-}();
+const bool g_no_dw_zmm_stage = EnvFlag("QAT_NO_DW_ZMM_STAGE");
 RowKernel RowKernelFor() {
   if (active_isa() == Isa::kAvx512Vnni && !g_no_dpwssd)
     return g_no_dw_zmm_stage ? &x86::dpwssd_ymm_stage::DepthwiseRowAvx2 : &x86::dpwssd::DepthwiseRowAvx2;

@@ -6,15 +6,13 @@
 #include <unordered_map>
 
 #include "kernels/dispatch.h"
+#include "kernels/env_flag.h"
 #include "kernels/x86/fma_stage_x86.h"
 
 namespace qat::kernels::optimized {
 
 bool NoFmaStage() {
-  static const bool v = [] {
-    const char* e = std::getenv("QAT_NO_FMA_STAGE");
-    return e && *e && *e != '0';
-  }();
+  static const bool v = EnvFlag("QAT_NO_FMA_STAGE");
   return v;
 }
 
