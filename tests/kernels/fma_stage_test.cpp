@@ -93,7 +93,8 @@ TEST(FmaStage, SignedRangesMatchTfliteForEveryAccumulator) {
     }
     for (int32_t x : {std::numeric_limits<int32_t>::min(), -1, 0, 1, std::numeric_limits<int32_t>::max()})
       ASSERT_TRUE(SameAt(m, right, lo, hi, s, x)) << "channel " << i;
-    std::uniform_int_distribution<int32_t> any(std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
+    std::uniform_int_distribution<int32_t> any(std::numeric_limits<int32_t>::min(),
+                                               std::numeric_limits<int32_t>::max());
     for (int k = 0; k < 2000; ++k) ASSERT_TRUE(SameAt(m, right, lo, hi, s, any(rng))) << "channel " << i;
     const double bottom = lo / alpha - 4, top = (hi + 1) / alpha;
     if (top - bottom < 1e6) {

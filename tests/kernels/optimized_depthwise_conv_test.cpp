@@ -170,7 +170,10 @@ void OutputStageOverTheInt32Range() {
         r.shift = trial % 2 ? -Uniform(rng, 1, 21) : Uniform(rng, 0, 7) == 0 ? Uniform(rng, 1, 3) : -Uniform(rng, 0, 31);
         r.scale = std::ldexp((float)r.multiplier, r.shift - 31);
         // |result| must stay below 2^31 - 256 for the reference's "+ zero point".
-        const int32_t lim = mode == RequantMode::kXnnpack ? kMax : r.shift > 0 ? (1 << 26) : r.shift == 0 ? (1 << 30) : kMax;
+        const int32_t lim = mode == RequantMode::kXnnpack ? kMax
+                            : r.shift > 0                  ? (1 << 26)
+                            : r.shift == 0                 ? (1 << 30)
+                                                           : kMax;
         // Mostly accumulators whose result lands near the output range (where rounding shows),
         // else anywhere in [-lim, lim].
         const double real = std::ldexp((double)r.multiplier, r.shift - 31);

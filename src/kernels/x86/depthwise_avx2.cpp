@@ -47,9 +47,9 @@
 // runs on the same zmm registers (RequantZ: each stage's arithmetic on 16 lanes, with the halves'
 // parameters joined; half the instructions of the two ymm halves), then the ymm packs. With
 // QAT_DW_YMM_STAGE (x86/depthwise_ymmstage_avx512vnni.cpp, x86::dpwssd_ymm_stage) the stage stays
-// the ymm one (QAT_NO_DW_ZMM_STAGE=1, A/B). vpdpwssd's int32 lane is src + a0 * b0 + a1 * b1 with wrapping adds (Intel's
-// pseudocode), the same sum modulo 2^32 (products of |x|, |w| <= 255 never reach vpmaddwd's one
-// wrapping case anyway). x86/depthwise_dpwssd_emulated_avx2.cpp compiles it with
+// the ymm one (QAT_NO_DW_ZMM_STAGE=1, A/B). vpdpwssd's int32 lane is src + a0 * b0 + a1 * b1
+// with wrapping adds (Intel's pseudocode), the same sum modulo 2^32 (products of |x|, |w| <= 255
+// never reach vpmaddwd's one wrapping case anyway). x86/depthwise_dpwssd_emulated_avx2.cpp compiles it with
 // QAT_DW_DPWSSD_EMULATED (x86::dpwssd_emulated, on the emulated AVX-512 intrinsics of
 // avx512_emulation.h) for tests on CPUs without it.
 #if defined(QAT_DW_DPWSSD_EMULATED)

@@ -78,7 +78,8 @@ struct OutputZ {
     // Without kshort (a signed range) the FMA groups stand beside the 64-bit form (kMixed64).
     form = !tflite     ? (os.fp32_in_range ? kXnnInRange : kXnn)
            : os.kshort ? (mixed ? kMixed : fma_lo && fma_hi ? kFma : fma_lo || fma_hi ? kMixed : kShort)
-           : os.k64 && os.fma_groups ? (mixed ? kMixed64 : fma_lo && fma_hi ? kFmaS : fma_lo || fma_hi ? kMixed64 : kK64)
+           : os.k64 && os.fma_groups
+               ? (mixed ? kMixed64 : fma_lo && fma_hi ? kFmaS : fma_lo || fma_hi ? kMixed64 : kK64)
                        : kK64;
     any_left = os.any_left;
     amin = _mm512_set1_epi32(os.act_min);
@@ -309,7 +310,9 @@ inline void Mac8x2(__m512i (&a)[16], __m512i b0, __m512i b1, int taps, int icq, 
       "add $32, %[rb]\n\t"
       "decq %[t]\n\t"
       "jnz 2b\n\t"
-      : [a0] "=&v"(a[0]), [a1] "=&v"(a[1]), [a2] "=&v"(a[2]), [a3] "=&v"(a[3]), [a4] "=&v"(a[4]), [a5] "=&v"(a[5]), [a6] "=&v"(a[6]), [a7] "=&v"(a[7]), [a8] "=&v"(a[8]), [a9] "=&v"(a[9]), [a10] "=&v"(a[10]), [a11] "=&v"(a[11]), [a12] "=&v"(a[12]), [a13] "=&v"(a[13]), [a14] "=&v"(a[14]), [a15] "=&v"(a[15]),
+      : [a0] "=&v"(a[0]), [a1] "=&v"(a[1]), [a2] "=&v"(a[2]), [a3] "=&v"(a[3]), [a4] "=&v"(a[4]),
+        [a5] "=&v"(a[5]), [a6] "=&v"(a[6]), [a7] "=&v"(a[7]), [a8] "=&v"(a[8]), [a9] "=&v"(a[9]), [a10] "=&v"(a[10]),
+        [a11] "=&v"(a[11]), [a12] "=&v"(a[12]), [a13] "=&v"(a[13]), [a14] "=&v"(a[14]), [a15] "=&v"(a[15]),
         [ra] "+r"(ra), [rb] "+r"(rb), [w] "+r"(w), [t] "+m"(t)
       : [b0] "v"(b0), [b1] "v"(b1), [ps] "r"(ps), [end] "m"(end)
       : "rax", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm29", "xmm30", "xmm31", "cc", "memory");
@@ -413,8 +416,9 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
     if (pairs > 0) {
       using F = OutputZ::Form;
       const F f = s0.form == s1.form ? s0.form : os.kshort ? F::kMixed : F::kMixed64;
-      // Panels of different forms: kMixed on both (each panel's own Short / Fma, blended per its
-      // fma_lanes, with 0 lanes or all lanes: OutputZ sets every field that form reads).
+      // Panels of different forms: kMixed (kMixed64 without kshort) on both, each panel's own
+      // forms blended per its fma_lanes, with 0, 8 or 16 lanes (OutputZ sets every field that form
+      // reads).
       OutputZ m0 = s0, m1 = s1;
       if (s0.form != s1.form) {
         m0 = OutputZ(os, 0, true);
@@ -444,7 +448,8 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
     uint8_t* out[8];
     for (int r = 0; r < 8; ++r) out[r] = run.out + (m + std::min(r, pixels - 1)) * run.out_stride;
     const uint8_t* const* ra = table + t * ts;
-    (GemmTileVnni)(pixels, taps, icq, ra, two ? ra + ts : ra, w, panel_stride, panels, os, n, out);  // no ADL: x86 and x86::emulated both have one
+    // (GemmTileVnni): no ADL, as x86 and x86::emulated both have one.
+    (GemmTileVnni)(pixels, taps, icq, ra, two ? ra + ts : ra, w, panel_stride, panels, os, n, out);
   }
 }
 
