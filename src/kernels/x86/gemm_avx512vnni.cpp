@@ -244,8 +244,11 @@ void Tile(int pixels, int taps, int icq, const uint8_t* const* rows_a, const uin
 // per 16 vpdpbusd + 10 loads, which leaves the 6-wide front end little room; here 2 adds remain.
 // Measured on one Xeon (Sapphire Rapids class) core: the 8 x 32 tile at K = 512 with its output
 // stage, 383 -> 382 ns in isolation but 0.61 -> 0.65 of the vpdpbusd peak in BM_Conv.
-inline void Mac8x2(__m512i (&a)[16], __m512i b0, __m512i b1, int taps, int icq, const uint8_t* const* ra,
-                   const uint8_t* const* rb, const int8_t* w, int64_t ps) {
+// Always inlined: as a call (GCC's choice with the run's many instantiations) the 16 results went
+// through memory to the stage.
+__attribute__((always_inline)) inline void Mac8x2(__m512i (&a)[16], __m512i b0, __m512i b1, int taps, int icq,
+                                                  const uint8_t* const* ra, const uint8_t* const* rb,
+                                                  const int8_t* w, int64_t ps) {
   int64_t t = taps;
   const int64_t end = 4 * (int64_t)icq;
   asm volatile(
