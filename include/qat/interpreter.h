@@ -38,10 +38,13 @@ namespace qat::lite {
 
 class OpResolver;
 using kernels::RequantMode;
+using kernels::FloatMath;
 
 // "tflite" / "xnnpack" <-> RequantMode; parse throws UsageError naming the bad value.
 const char* RequantModeName(RequantMode m);
 RequantMode ParseRequantMode(const std::string& name);
+// "exact" / "fused" -> FloatMath; throws UsageError naming the bad value.
+FloatMath ParseFloatMath(const std::string& name);
 
 struct InterpreterOptions {
   int threads = 1;
@@ -49,6 +52,12 @@ struct InterpreterOptions {
   // kXnnpack: LiteRT's default XNNPACK delegate and ONNX Runtime (float32 multiplier, round half
   // to even).
   RequantMode requant = RequantMode::kTflite;
+  // Float CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED arithmetic (kernels/dispatch.h):
+  // kFused: one fused multiply-add per tap on CPUs with AVX-512 (what XNNPACK, ONNX Runtime and
+  // PyTorch compute on CPUs with FMA; about twice the speed there); kExact: a multiply, then an add,
+  // the reference kernels' values bit for bit on every CPU (LiteRT.js's, which has no FMA). AVX2
+  // CPUs compute the exact values either way. Integer models are unaffected.
+  FloatMath float_math = FloatMath::kFused;
   // Micro-batching (AllocateTensors): a batch of per-image ops runs micro_batch images per pass
   // over the graph, which keeps each layer's activations in cache (same bytes as the whole batch).
   // -1: automatic (one thread: when the batch's working set exceeds the L3; several threads:

@@ -31,6 +31,25 @@ inline KernelPath ActiveGemmPath() {
   const int forced = g_gemm_path_for_tests.load(std::memory_order_relaxed);
   return forced >= 0 ? (KernelPath)forced : GemmPathFor(active_isa());
 }
+// The float CONV_2D / FULLY_CONNECTED / DEPTHWISE_CONV_2D kernels (optimized/conv_float.h,
+// depthwise_float.h) have AVX-512 twins (x86/float_avx512vnni.cpp): kAvx512Vnni there means
+// "AVX-512F zmm kernels", chosen where the active ISA is avx512vnni.
+inline KernelPath FloatPathFor(Isa isa) { return GemmPathFor(isa); }
+inline KernelPath ActiveFloatPath() { return FloatPathFor(active_isa()); }
+
+// The arithmetic of those float kernels, per tap acc <- acc + w * x in the reference's tap order:
+//   kExact: a float32 multiply, then a float32 add (the reference kernels' values, bit for bit, and
+//           LiteRT's without FMA);
+//   kFused: one fused multiply-add (a single rounding, std::fma's value) on the paths that have it:
+//           AVX-512 and portable; the AVX2 kernels stay kExact. XNNPACK and ONNX Runtime fuse on
+//           CPUs with FMA.
+enum class FloatMath { kExact = 0, kFused = 1 };
+// Whether the float kernels of `path` compute fused values under `math`.
+inline bool FusesOn(KernelPath path, FloatMath math) {
+  return math == FloatMath::kFused && path != KernelPath::kAvx2;
+}
+inline const char* FloatMathName(FloatMath m) { return m == FloatMath::kExact ? "exact" : "fused"; }
+
 inline const char* KernelPathName(KernelPath p) {
   return p == KernelPath::kPortable ? "portable" : (p == KernelPath::kAvx2 ? "avx2" : "avx512vnni");
 }

@@ -49,6 +49,12 @@ RequantMode ParseRequantMode(const std::string& name) {
   throw UsageError(fmt::format("unknown requantization mode '{}' (expected tflite or xnnpack)", name));
 }
 
+FloatMath ParseFloatMath(const std::string& name) {
+  if (name == "exact") return FloatMath::kExact;
+  if (name == "fused") return FloatMath::kFused;
+  throw UsageError(fmt::format("unknown float arithmetic '{}' (expected exact or fused)", name));
+}
+
 struct Interpreter::Node {
   OpContext ctx;
   OpRegistration reg;
@@ -196,6 +202,7 @@ void Interpreter::Build() {
     if (op->outputs())
       for (int32_t t : *op->outputs()) ctx.outputs.push_back(&tensors_[t]);
     ctx.requant = opt_.requant;
+    ctx.float_math = opt_.float_math;
     ctx.pool = pool_.get();
     nodes_.push_back(std::move(node));
   }

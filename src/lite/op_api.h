@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dispatch.h"
 #include "kernels/quant_math.h"
 #include "qat/error.h"
 #include "qat/tensor.h"
@@ -66,6 +67,7 @@ struct OpContext {
   std::vector<LiteTensor*> outputs;
   void* user_data = nullptr;             // returned by init
   kernels::RequantMode requant = kernels::RequantMode::kTflite;
+  kernels::FloatMath float_math = kernels::FloatMath::kExact;  // InterpreterOptions::float_math
   ThreadPool* pool = nullptr;            // the interpreter's threads (size 1 when --threads 1)
   // A float RELU / RELU6 fused into this node by the interpreter (its output then is the RELU's):
   // FloatActivationRange narrows the op's own clamp to this range. Clamps compose exactly:

@@ -3,14 +3,24 @@
 // compiled path, 1, 2 and 3 threads, with and without caller scratch (filled with garbage), odd
 // channel counts (panel and vector tails), 1 and 3 input channels, strides 1-2, dilation, SAME and
 // VALID padding, batch > 1, fused clamps (none, ReLU, ReLU6, random windows).
-// Tolerance: none. The optimised kernels add the same float32 products in the reference's order
-// (bias, then the taps in the reference's order; multiply then add, no FMA), so every output must
-// compare equal (operator==, so a padding tap's +0/-0 sign does not count). A fused multiply-add
-// fails these tests. Seeded; the seed is printed on failure.
+// Paths: portable, AVX2, and the AVX-512 twins, on hardware where the CPU has AVX-512 VNNI and
+// compiled on emulated intrinsics (x86/float_avx512_emulated_avx2.cpp) wherever it has AVX2.
+// Arithmetic: both FloatMath modes. Tolerance: none.
+//   kExact: the optimised kernels add the same float32 products in the reference's order (bias,
+//     then the taps in the reference's order; multiply then add), so every output must compare
+//     equal to the reference kernels' (operator==, so a padding tap's +0/-0 sign does not count).
+//     A fused multiply-add fails these tests.
+//   kFused: the AVX-512 and portable paths must equal, bit for bit, this file's fused twin of the
+//     reference loops (FusedConvRef / FusedDepthwiseRef: the same taps in the same order, acc =
+//     std::fma(w, x, acc)); the AVX2 path stays exact. The fused twin itself is checked against
+//     the reference within the error bound of the two roundings.
+// Seeded; the seed is printed on failure.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "kernels/optimized/conv_float.h"
 #include "kernels/optimized/depthwise_float.h"
@@ -24,6 +34,86 @@ namespace qat::kernels {
 namespace {
 
 using namespace testing;
+
+// A kernel path to run: the AVX-512 one on hardware or on emulated intrinsics.
+struct FloatConfig {
+  KernelPath path;
+  bool emulated;
+  std::string Name() const { return std::string(KernelPathName(path)) + (emulated ? "(emulated)" : ""); }
+};
+std::vector<FloatConfig> FloatConfigs() {
+  std::vector<FloatConfig> v;
+  for (KernelPath path : PathsToTest()) v.push_back({path, false});
+  if (isa_supported(Isa::kAvx512Vnni)) v.push_back({KernelPath::kAvx512Vnni, false});
+  if (isa_supported(Isa::kAvx2)) v.push_back({KernelPath::kAvx512Vnni, true});
+  return v;
+}
+struct EmulationScope {
+  explicit EmulationScope(bool on) { optimized::SetFloatAvx512EmulationForTests(on); }
+  ~EmulationScope() { optimized::SetFloatAvx512EmulationForTests(false); }
+};
+constexpr FloatMath kMaths[] = {FloatMath::kExact, FloatMath::kFused};
+// Whether (path, math) computes fused values: kFused on every path but AVX2.
+bool FusedValues(KernelPath path, FloatMath math) { return math == FloatMath::kFused && path != KernelPath::kAvx2; }
+
+// The reference conv's loops (kernels/reference/conv.cpp: bias, then (fy, fx, ic) over the taps
+// inside the input) with acc = std::fma(w, x, acc).
+void FusedConvRef(const reference::ConvParams& p, const float* in, const float* w, const float* bias, float* out) {
+  for (int b = 0; b < p.batches; ++b)
+    for (int oy = 0; oy < p.output_h; ++oy)
+      for (int ox = 0; ox < p.output_w; ++ox)
+        for (int oc = 0; oc < p.output_c; ++oc) {
+          float acc = bias ? bias[oc] : 0.f;
+          for (int fy = 0; fy < p.filter_h; ++fy) {
+            const int iy = oy * p.stride_h - p.pad_top + fy * p.dilation_h;
+            if (iy < 0 || iy >= p.input_h) continue;
+            for (int fx = 0; fx < p.filter_w; ++fx) {
+              const int ix = ox * p.stride_w - p.pad_left + fx * p.dilation_w;
+              if (ix < 0 || ix >= p.input_w) continue;
+              for (int ic = 0; ic < p.input_c; ++ic)
+                acc = std::fma(w[((int64_t)(oc * p.filter_h + fy) * p.filter_w + fx) * p.input_c + ic],
+                               in[(((int64_t)b * p.input_h + iy) * p.input_w + ix) * p.input_c + ic], acc);
+            }
+          }
+          out[(((int64_t)b * p.output_h + oy) * p.output_w + ox) * p.output_c + oc] =
+              std::min(std::max(acc, p.float_act.min), p.float_act.max);
+        }
+}
+
+// The reference depthwise loops (fx outer, fy inner, taps inside the input), fused.
+void FusedDepthwiseRef(const reference::ConvParams& p, const float* in, const float* w, const float* bias,
+                       float* out) {
+  const int C = p.output_c;
+  for (int b = 0; b < p.batches; ++b)
+    for (int oy = 0; oy < p.output_h; ++oy)
+      for (int ox = 0; ox < p.output_w; ++ox)
+        for (int c = 0; c < C; ++c) {
+          float acc = bias ? bias[c] : 0.f;
+          for (int fx = 0; fx < p.filter_w; ++fx) {
+            const int ix = ox * p.stride_w - p.pad_left + fx * p.dilation_w;
+            if (ix < 0 || ix >= p.input_w) continue;
+            for (int fy = 0; fy < p.filter_h; ++fy) {
+              const int iy = oy * p.stride_h - p.pad_top + fy * p.dilation_h;
+              if (iy < 0 || iy >= p.input_h) continue;
+              acc = std::fma(w[((int64_t)fy * p.filter_w + fx) * C + c],
+                             in[(((int64_t)b * p.input_h + iy) * p.input_w + ix) * C + c], acc);
+            }
+          }
+          out[(((int64_t)b * p.output_h + oy) * p.output_w + ox) * C + c] =
+              std::min(std::max(acc, p.float_act.min), p.float_act.max);
+        }
+}
+
+// |fused - exact| <= (2 taps + 2) * 2^-24 * (|bias| + taps * max|w x|) per output: both are the exact
+// sum within (taps + 1) roundings of relative size 2^-24 each of the running sums (inputs and
+// weights in [-1, 1] here, so |w x| <= 1 and the bound uses the tap count). The clamp is
+// 1-Lipschitz. Returns the number of outputs outside the bound.
+size_t OutsideFusedBound(const std::vector<float>& fused, const std::vector<float>& exact, int64_t taps) {
+  const double bound = (2.0 * taps + 2) * std::ldexp(1.0, -24) * (1.0 + (double)taps);
+  size_t bad = 0;
+  for (size_t i = 0; i < fused.size(); ++i) bad += !(std::fabs((double)fused[i] - exact[i]) <= bound);
+  return bad;
+}
 
 std::vector<float> RandomFloats(std::mt19937& rng, size_t n) {
   std::uniform_real_distribution<float> u(-1.f, 1.f);
@@ -68,18 +158,24 @@ void CheckConv(const reference::ConvParams& p, std::mt19937& rng, const std::str
   auto bias = RandomFloats(rng, p.output_c);
   const bool with_bias = Uniform(rng, 0, 4) != 0;
   const float* b = with_bias ? bias.data() : nullptr;
-  std::vector<float> want(out_n);
+  std::vector<float> want(out_n), want_fused(out_n);
   reference::ConvFloat(p, input.data(), filter.data(), b, want.data());
+  FusedConvRef(p, input.data(), filter.data(), b, want_fused.data());
+  ASSERT_EQ(OutsideFusedBound(want_fused, want, (int64_t)p.filter_h * p.filter_w * p.input_c), 0u) << what;
   const auto pc = optimized::PackConvFloat(p, filter.data(), b);
-  for (KernelPath path : PathsToTest())
+  for (const FloatConfig& cfg : FloatConfigs())
+    for (FloatMath math : kMaths)
     for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3})
       for (bool give_scratch : {false, true}) {
+        const EmulationScope emu(cfg.emulated);
         std::vector<float> got(out_n, std::numeric_limits<float>::quiet_NaN());
         // 0xff bytes: NaN as floats, so a kernel that reads scratch it did not write shows.
         std::vector<uint8_t> scratch(optimized::ConvFloatScratchBytes(pc, tp), 0xff);
-        optimized::ConvFloat(pc, input.data(), got.data(), give_scratch ? scratch.data() : nullptr, tp, path);
-        ASSERT_EQ(Mismatches(got, want), 0u)
-            << what << " path " << KernelPathName(path) << " threads " << (tp ? tp->size() : 1) << " b" << p.batches
+        optimized::ConvFloat(pc, input.data(), got.data(), give_scratch ? scratch.data() : nullptr, tp, cfg.path,
+                             nullptr, math);
+        ASSERT_EQ(Mismatches(got, FusedValues(cfg.path, math) ? want_fused : want), 0u)
+            << what << " path " << cfg.Name() << " " << FloatMathName(math) << " threads " << (tp ? tp->size() : 1)
+            << " b" << p.batches
             << " " << p.input_h << "x" << p.input_w << "x" << p.input_c << " f" << p.filter_h << "x" << p.filter_w
             << " oc " << p.output_c << " s" << p.stride_h << "," << p.stride_w << " d" << p.dilation_h << ","
             << p.dilation_w << " pad " << p.pad_top << "," << p.pad_left;
@@ -175,17 +271,21 @@ TEST(OptimizedFloat, FullyConnectedMatchesReference) {
     auto w = RandomFloats(rng, (size_t)p.output_depth * p.input_depth);
     auto bias = RandomFloats(rng, p.output_depth);
     const float* b = Uniform(rng, 0, 3) ? bias.data() : nullptr;
-    std::vector<float> want((size_t)p.batches * p.output_depth);
+    std::vector<float> want((size_t)p.batches * p.output_depth), want_fused(want.size());
     reference::FullyConnectedFloat(p, input.data(), w.data(), b, want.data());
     const auto pc = optimized::PackFullyConnectedFloat(p, w.data(), b);
-    for (KernelPath path : PathsToTest())
+    FusedConvRef(pc.p, input.data(), w.data(), b, want_fused.data());
+    ASSERT_EQ(OutsideFusedBound(want_fused, want, p.input_depth), 0u) << "trial " << trial;
+    for (const FloatConfig& cfg : FloatConfigs())
+      for (FloatMath math : kMaths)
       for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
+        const EmulationScope emu(cfg.emulated);
         std::vector<float> got(want.size(), std::numeric_limits<float>::quiet_NaN());
         std::vector<uint8_t> scratch(optimized::ConvFloatScratchBytes(pc, tp), 0xff);  // NaN garbage
-        optimized::ConvFloat(pc, input.data(), got.data(), scratch.data(), tp, path);
-        ASSERT_EQ(Mismatches(got, want), 0u) << "seed " << seed << " trial " << trial << " path "
-                                             << KernelPathName(path) << " b " << p.batches << " k " << p.input_depth
-                                             << " n " << p.output_depth;
+        optimized::ConvFloat(pc, input.data(), got.data(), scratch.data(), tp, cfg.path, nullptr, math);
+        ASSERT_EQ(Mismatches(got, FusedValues(cfg.path, math) ? want_fused : want), 0u)
+            << "seed " << seed << " trial " << trial << " path " << cfg.Name() << " " << FloatMathName(math)
+            << " b " << p.batches << " k " << p.input_depth << " n " << p.output_depth;
       }
   }
 }
@@ -208,15 +308,20 @@ TEST(OptimizedFloat, DepthwiseMatchesReference) {
     auto filter = RandomFloats(rng, (size_t)p.filter_h * p.filter_w * p.output_c);
     auto bias = RandomFloats(rng, p.output_c);
     const float* b = Uniform(rng, 0, 4) ? bias.data() : nullptr;
-    std::vector<float> want((size_t)p.batches * p.output_h * p.output_w * p.output_c);
+    std::vector<float> want((size_t)p.batches * p.output_h * p.output_w * p.output_c), want_fused(want.size());
     reference::DepthwiseConvFloat(p, input.data(), filter.data(), b, want.data());
+    FusedDepthwiseRef(p, input.data(), filter.data(), b, want_fused.data());
+    ASSERT_EQ(OutsideFusedBound(want_fused, want, (int64_t)p.filter_h * p.filter_w), 0u) << "trial " << trial;
     const auto pd = optimized::PackDepthwiseFloat(p, filter.data(), b);
-    for (KernelPath path : PathsToTest())
+    for (const FloatConfig& cfg : FloatConfigs())
+      for (FloatMath math : kMaths)
       for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
+        const EmulationScope emu(cfg.emulated);
         std::vector<float> got(want.size(), std::numeric_limits<float>::quiet_NaN());
-        optimized::DepthwiseConvFloat(pd, input.data(), got.data(), tp, path);
-        ASSERT_EQ(Mismatches(got, want), 0u)
-            << "seed " << seed << " trial " << trial << " path " << KernelPathName(path) << " threads "
+        optimized::DepthwiseConvFloat(pd, input.data(), got.data(), tp, cfg.path, nullptr, math);
+        ASSERT_EQ(Mismatches(got, FusedValues(cfg.path, math) ? want_fused : want), 0u)
+            << "seed " << seed << " trial " << trial << " path " << cfg.Name() << " " << FloatMathName(math)
+            << " threads "
             << (tp ? tp->size() : 1) << " c " << p.output_c << " f" << p.filter_h << "x" << p.filter_w << " s"
             << p.stride_h << "," << p.stride_w << " d" << p.dilation_h << "," << p.dilation_w;
       }
@@ -235,12 +340,14 @@ TEST(OptimizedFloat, NanInputClampsLikeReference) {
   std::vector<float> filter{1, 2, 3, 4, 5, 6}, want(12), got(12);
   reference::ConvFloat(p, input.data(), filter.data(), nullptr, want.data());
   const auto pc = optimized::PackConvFloat(p, filter.data(), nullptr);
-  for (KernelPath path : PathsToTest()) {
-    optimized::ConvFloat(pc, input.data(), got.data(), nullptr, nullptr, path);
-    for (int i = 0; i < 12; ++i)
-      EXPECT_TRUE(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])))
-          << KernelPathName(path) << " " << i << ": " << got[i] << " vs " << want[i];
-  }
+  for (const FloatConfig& cfg : FloatConfigs())
+    for (FloatMath math : kMaths) {
+      const EmulationScope emu(cfg.emulated);
+      optimized::ConvFloat(pc, input.data(), got.data(), nullptr, nullptr, cfg.path, nullptr, math);
+      for (int i = 0; i < 12; ++i)  // integer-valued: fused and exact agree
+        EXPECT_TRUE(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])))
+            << cfg.Name() << " " << FloatMathName(math) << " " << i << ": " << got[i] << " vs " << want[i];
+    }
 }
 
 }  // namespace

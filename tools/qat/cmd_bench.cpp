@@ -69,7 +69,7 @@ nlohmann::json ProfileJson(const lite::InvokeProfile& p) {
 
 void register_bench(CLI::App& app) {
   struct Args {
-    std::string model, requant = "tflite";
+    std::string model, requant = "tflite", float_math = "fused";
     int threads = 1, runs = 50, warmup = 5, batch = 0, inputs = 1;
     bool json = false, profile = false;
   };
@@ -80,6 +80,10 @@ void register_bench(CLI::App& app) {
   c->add_option("--runs", a->runs, "Timed runs")->check(CLI::PositiveNumber);
   c->add_option("--warmup", a->warmup, "Untimed warm-up runs")->check(CLI::NonNegativeNumber);
   c->add_option("--requant", a->requant, "tflite or xnnpack")->check(CLI::IsMember({"tflite", "xnnpack"}));
+  c->add_option("--float-math", a->float_math,
+                "Float conv / FC / depthwise arithmetic: fused (FMA on AVX-512 CPUs, default) or exact (the "
+                "reference's multiply-then-add values)")
+      ->check(CLI::IsMember({"exact", "fused"}));
   c->add_option("--batch", a->batch, "Resize dimension 0 of the inputs to B")->check(CLI::PositiveNumber);
   c->add_option("--inputs", a->inputs, "Cycle through N different random inputs (default 1: one input repeated)")
       ->check(CLI::Range(1, 1024));
@@ -89,6 +93,7 @@ void register_bench(CLI::App& app) {
     lite::InterpreterOptions opt;
     opt.threads = a->threads;
     opt.requant = lite::ParseRequantMode(a->requant);
+    opt.float_math = lite::ParseFloatMath(a->float_math);
     auto interp = lite::Interpreter::FromFile(a->model, lite::DefaultOpResolver(), opt);
     if (a->batch > 0)
       for (int i = 0; i < interp->inputs_size(); ++i) {
@@ -145,15 +150,16 @@ void register_bench(CLI::App& app) {
     if (a->json) {
       nlohmann::json j = {{"model", a->model},  {"threads", a->threads},         {"runs", a->runs},
                           {"batch", batch}, {"inputs", a->inputs},
-                          {"warmup", a->warmup}, {"requant", a->requant},         {"median_ms", median},
+                          {"warmup", a->warmup}, {"requant", a->requant}, {"float_math", a->float_math},         {"median_ms", median},
                           {"min_ms", sorted.front()}, {"max_ms", sorted.back()}, {"mean_ms", mean},
                           {"arena_bytes", interp->arena_bytes()}, {"nodes", interp->nodes_size()},
                           {"micro_batch", interp->micro_batch()}, {"lanes", interp->lanes()}};
       if (a->profile) j["profile"] = ProfileJson(prof);
       std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("%s: %d nodes, arena %.2f MiB, threads %d, requant %s", a->model.c_str(), interp->nodes_size(),
-                  interp->arena_bytes() / 1048576.0, a->threads, a->requant.c_str());
+      std::printf("%s: %d nodes, arena %.2f MiB, threads %d, requant %s, float %s", a->model.c_str(),
+                  interp->nodes_size(), interp->arena_bytes() / 1048576.0, a->threads, a->requant.c_str(),
+                  a->float_math.c_str());
       if (interp->lanes()) std::printf(", %d image lanes", interp->lanes());
       else if (interp->micro_batch()) std::printf(", micro-batches of %d", interp->micro_batch());
       if (interp->tail_batch())

@@ -51,7 +51,7 @@ double RawValue(const lite::LiteTensor& t, int64_t i) {
 
 void register_run(CLI::App& app) {
   struct Args {
-    std::string model, output, requant = "tflite";
+    std::string model, output, requant = "tflite", float_math = "fused";
     std::vector<std::string> inputs;
     bool dequantize = false;
     int threads = 1, top = 5;
@@ -65,11 +65,16 @@ void register_run(CLI::App& app) {
   c->add_option("--threads", a->threads, "Threads")->check(CLI::PositiveNumber);
   c->add_option("--requant", a->requant, "Requantization rounding: tflite (builtin kernels, default) or xnnpack")
       ->check(CLI::IsMember({"tflite", "xnnpack"}));
+  c->add_option("--float-math", a->float_math,
+                "Float conv / FC / depthwise arithmetic: fused (FMA on AVX-512 CPUs, default) or exact (the "
+                "reference's multiply-then-add values, LiteRT.js's)")
+      ->check(CLI::IsMember({"exact", "fused"}));
   c->add_option("--top", a->top, "How many of the largest output values to print")->check(CLI::NonNegativeNumber);
   c->callback([a] {
     lite::InterpreterOptions opt;
     opt.threads = a->threads;
     opt.requant = lite::ParseRequantMode(a->requant);
+    opt.float_math = lite::ParseFloatMath(a->float_math);
     auto interp = lite::Interpreter::FromFile(a->model, lite::DefaultOpResolver(), opt);
     if ((int)a->inputs.size() != interp->inputs_size())
       throw UsageError(fmt::format("{} has {} inputs but {} --input files were given", a->model, interp->inputs_size(),
@@ -86,7 +91,8 @@ void register_run(CLI::App& app) {
                   data[i].note.empty() ? "" : fmt::format(" [{}]", data[i].note).c_str());
     }
     interp->Invoke();
-    std::printf("requant: %s, threads: %d\n", lite::RequantModeName(opt.requant), opt.threads);
+    std::printf("requant: %s, float: %s, threads: %d\n", lite::RequantModeName(opt.requant),
+                kernels::FloatMathName(opt.float_math), opt.threads);
     const auto details = interp->output_details();
     for (int i = 0; i < interp->outputs_size(); ++i) {
       const lite::LiteTensor& t = interp->output(i);

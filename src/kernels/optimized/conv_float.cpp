@@ -2,9 +2,11 @@
 #include "kernels/optimized/conv_float.h"
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
-#include <cstdlib>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -19,6 +21,8 @@ constexpr int MR = kFloatGemmMR, NR = kFloatGemmNR;
 
 // Portable micro-kernel: the AVX2 kernel's arithmetic in plain C++ (per output, acc = bias, then
 // acc += w * x for k in order; GCC does not reassociate float adds without -ffast-math).
+// kFused: acc = std::fma(w, x, acc) per tap instead (the AVX-512 kernel's fused values).
+template <bool kFused>
 void FloatGemmPortable(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
                        const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool /*prefetch_b*/) {
   for (int r = 0; r < mr; ++r) {
@@ -28,7 +32,12 @@ void FloatGemmPortable(int mr, int nr, int64_t K, const float* const* a, const i
     const float* bk = b;
     for (int64_t k = 0; k < K; ++k, bk += NR) {
       const float x = offsets ? ar[offsets[k]] : ar[k];
-      for (int j = 0; j < NR; ++j) acc[j] += bk[j] * x;
+      for (int j = 0; j < NR; ++j) {
+        if constexpr (kFused)
+          acc[j] = std::fma(bk[j], x, acc[j]);
+        else
+          acc[j] += bk[j] * x;
+      }
     }
     float* cr = c + r * ldc;
     for (int j = 0; j < nr; ++j) cr[j] = std::min(std::max(acc[j], act_min), act_max);
@@ -38,20 +47,27 @@ void FloatGemmPortable(int mr, int nr, int64_t K, const float* const* a, const i
 using GemmFn = void (*)(int, int, int64_t, const float* const*, const int32_t*, const float*, const float*, float*,
                         int64_t, float, float, bool);
 
-GemmFn SelectGemm(KernelPath path) {
+GemmFn SelectGemm(KernelPath path, bool fused) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (path != KernelPath::kPortable) return x86::FloatGemmAvx2;
 #endif
-  return FloatGemmPortable;
+  return fused ? FloatGemmPortable<true> : FloatGemmPortable<false>;
 }
 
 // Up to 12 rows and 8 channels (panels with at most 8 live channels).
-GemmFn SelectGemm8(KernelPath path) {
+GemmFn SelectGemm8(KernelPath path, bool fused) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (path != KernelPath::kPortable) return x86::FloatGemm8Avx2;
 #endif
-  return FloatGemmPortable;
+  return fused ? FloatGemmPortable<true> : FloatGemmPortable<false>;
 }
+
+// The AVX-512 twins: hardware, or (tests) the same source on emulated intrinsics.
+std::atomic<bool> g_float512_emulated{false};
+using Gemm512Fn = void (*)(bool, int, int, int64_t, const float* const*, const int32_t*, const float*, int64_t,
+                           const float*, float*, int64_t, float, float, bool);
+using Rows512Fn = void (*)(bool, int64_t, int, int64_t, const float*, int64_t, const float*, int64_t, const float*,
+                           float*, int64_t, float, float, bool);
 
 int64_t OutputRows(const reference::ConvParams& p) { return (int64_t)p.batches * p.output_h * p.output_w; }
 
@@ -100,7 +116,9 @@ int64_t BlockTiles(const PackedConvFloat& pc) {
     return e ? (int64_t)std::atoll(e) : (int64_t)0;
   }();
   if (env > 0) return env;
-  return std::clamp<int64_t>((96 << 10) / (MR * std::max<int64_t>(pc.K, 1) * (int64_t)sizeof(float)), 1, 32);
+  // Even, so the AVX-512 path's 12-row tiles (two 6-row tiles) stay whole inside a block.
+  const int64_t fit = (96 << 10) / (MR * std::max<int64_t>(pc.K, 1) * (int64_t)sizeof(float));
+  return std::max<int64_t>(2, std::min<int64_t>(32, fit) / 2 * 2);
 }
 
 // Narrow layers: the padded row width of the channel planes, and the planes' floats (every input
@@ -113,7 +131,8 @@ int64_t NarrowFloats(const PackedConvFloat& pc) {
   return ((int64_t)p.batches * p.input_h + 1) * p.input_c * NarrowWidth(p);
 }
 
-// Portable twin of x86::NarrowConvRowAvx2.
+// Portable twin of x86::NarrowConvRowAvx2 (kFused: std::fma per tap).
+template <bool kFused>
 void NarrowRowPortable(const float* const* rows, int64_t wp, int C, int fh, int fw, const float* w, int64_t w_stride,
                        const float* bias, int OC, int OW, float* out, float lo, float hi) {
   for (int x = 0; x < OW; ++x)
@@ -122,7 +141,12 @@ void NarrowRowPortable(const float* const* rows, int64_t wp, int C, int fh, int 
       int64_t k = 0;
       for (int fy = 0; fy < fh; ++fy)
         for (int fx = 0; fx < fw; ++fx)
-          for (int ic = 0; ic < C; ++ic, ++k) acc += rows[fy][ic * wp + x + fx] * w[k * w_stride + oc];
+          for (int ic = 0; ic < C; ++ic, ++k) {
+            if constexpr (kFused)
+              acc = std::fma(rows[fy][ic * wp + x + fx], w[k * w_stride + oc], acc);
+            else
+              acc += rows[fy][ic * wp + x + fx] * w[k * w_stride + oc];
+          }
       out[(int64_t)x * OC + oc] = std::min(std::max(acc, lo), hi);
     }
 }
@@ -131,6 +155,9 @@ void NarrowRowPortable(const float* const* rows, int64_t wp, int C, int fh, int 
 int PanelGroup(int64_t K) { return (int)std::max<int64_t>(1, (192 * 1024) / (K * NR * (int64_t)sizeof(float))); }
 
 }  // namespace
+
+void SetFloatAvx512EmulationForTests(bool on) { g_float512_emulated.store(on, std::memory_order_relaxed); }
+bool Float512EmulatedForTests() { return g_float512_emulated.load(std::memory_order_relaxed); }
 
 PackedConvFloat PackConvFloat(const reference::ConvParams& p, const float* filter, const float* bias) {
   PackedConvFloat pc;
@@ -185,7 +212,7 @@ size_t ConvFloatScratchBytes(const PackedConvFloat& pc, const ThreadPool* pool) 
 
 namespace {
 void NarrowConv(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
-                KernelPath path, const FloatResidual* residual) {
+                KernelPath path, const FloatResidual* residual, bool fused) {
   const reference::ConvParams& p = pc.p;
   const int C = p.input_c, W = p.input_w, OC = p.output_c;
   const int64_t wp = NarrowWidth(p);
@@ -244,13 +271,14 @@ void NarrowConv(const PackedConvFloat& pc, const float* input, float* output, vo
       float* out = output + r * p.output_w * OC;
 #if defined(__x86_64__) || defined(_M_X64)
       if (path != KernelPath::kPortable) {
-        x86::NarrowConvRowAvx2(rp, wp, C, p.filter_h, p.filter_w, pc.weights.data(), NR, pc.bias.data(), OC,
+        x86::NarrowConvRowAvx2(fused, rp, wp, C, p.filter_h, p.filter_w, pc.weights.data(), NR, pc.bias.data(), OC,
                                p.output_w, out, p.float_act.min, p.float_act.max);
         continue;
       }
 #endif
-      NarrowRowPortable(rp, wp, C, p.filter_h, p.filter_w, pc.weights.data(), NR, pc.bias.data(), OC, p.output_w,
-                        out, p.float_act.min, p.float_act.max);
+      (fused ? NarrowRowPortable<true> : NarrowRowPortable<false>)(rp, wp, C, p.filter_h, p.filter_w,
+                                                                    pc.weights.data(), NR, pc.bias.data(), OC,
+                                                                    p.output_w, out, p.float_act.min, p.float_act.max);
     }
     if (residual) {
       const int64_t row = (int64_t)p.output_w * OC;
@@ -261,11 +289,11 @@ void NarrowConv(const PackedConvFloat& pc, const float* input, float* output, vo
 }  // namespace
 
 void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
-               KernelPath path, const FloatResidual* residual) {
+               KernelPath path, const FloatResidual* residual, FloatMath math) {
   const reference::ConvParams& p = pc.p;
   const int64_t M = OutputRows(p), K = pc.K;
   if (M == 0) return;
-  if (pc.narrow) return NarrowConv(pc, input, output, scratch, pool, path, residual);
+  if (pc.narrow) return NarrowConv(pc, input, output, scratch, pool, path, residual, FusesOn(path, math));
   const int64_t tiles = (M + MR - 1) / MR;
   const Split s = ChooseSplit(pc, ParallelThreads(pool));
   std::vector<float> owned;
@@ -278,8 +306,18 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
       cols = owned.data();
     }
   }
-  const GemmFn gemm = SelectGemm(path), gemm8 = SelectGemm8(path);
-  const int group = PanelGroup(K);
+  const bool fused = FusesOn(path, math);
+  const GemmFn gemm = SelectGemm(path, fused), gemm8 = SelectGemm8(path, fused);
+#if defined(__x86_64__) || defined(_M_X64)
+  const bool avx512 = path == KernelPath::kAvx512Vnni;
+  const bool emu512 = g_float512_emulated.load(std::memory_order_relaxed);
+  const Gemm512Fn gemm512 = emu512 ? x86::emulated::FloatGemmAvx512 : x86::FloatGemmAvx512;
+  const Rows512Fn rows512 = emu512 ? x86::emulated::FloatGemmRowsAvx512 : x86::FloatGemmRowsAvx512;
+#else
+  const bool avx512 = false;
+#endif
+  // AVX-512: panel pairs, so an even group (two panels' weights still fit the L2 for any K here).
+  const int group = avx512 ? std::max(2, PanelGroup(K) / 2 * 2) : PanelGroup(K);
   const float lo = p.float_act.min, hi = p.float_act.max;
   const int OC = p.output_c;
   const int64_t ohw = (int64_t)p.output_h * p.output_w;
@@ -395,10 +433,26 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
       for (int64_t tb = t0; tb < t1; tb += bt) {
         const int64_t te = std::min(t1, tb + bt);
         if (!rows_in_place) block_rows_of(tb * MR, std::min(M, te * MR), my_cols, block_rows.data());
-        for (int pn = g0; pn < g1; ++pn) {
+        for (int pn = g0; pn < g1; pn += avx512 ? 2 : 1) {
           const int n0 = pn * NR;
           const float* w = pc.weights.data() + (size_t)pn * K * NR;
 #if defined(__x86_64__) || defined(_M_X64)
+          if (avx512) {  // two panels (up to 32 channels) x two 6-row tiles per call
+            const int nr = std::min(OC, std::min(pn + 2, g1) * NR) - n0;
+            if (rows_in_place) {
+              const int64_t m0 = tb * MR, m1 = std::min(M, te * MR);
+              rows512(fused, m1 - m0, nr, K, input + m0 * p.input_c, p.input_c, w, K * NR, pc.bias.data() + n0,
+                      output + m0 * OC + n0, OC, lo, hi, tb == t0);
+              continue;
+            }
+            for (int64_t t = tb; t < te; t += 2) {
+              const int64_t m0 = t * MR;
+              const int mr = (int)std::min<int64_t>((t + 1 < te ? 2 : 1) * MR, M - m0);
+              gemm512(fused, mr, nr, K, block_rows.data() + (t - tb) * MR, offsets, w, K * NR, pc.bias.data() + n0,
+                      output + m0 * OC + n0, OC, lo, hi, t == t0);
+            }
+            continue;
+          }
           if (rows_in_place) {  // the block's tiles in one call: rows m of the input in place
             const int64_t m0 = tb * MR, m1 = std::min(M, te * MR);
             if (OC - n0 <= NR / 2)

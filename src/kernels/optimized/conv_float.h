@@ -1,7 +1,7 @@
 // Optimised float32 CONV_2D and FULLY_CONNECTED (NHWC, OHWI filters), the same values as the
 // reference kernels (kernels/reference/conv.h, fully_connected.h): every output is
 // bias + w0*x0 + w1*x1 + ... in the reference's tap order (fy, fx, ic), one float32 multiply and
-// one float32 add per tap (no FMA, no reordering), then the clamp; the only difference is the sign
+// one float32 add per tap (no FMA, no reordering; FloatMath::kFused: one FMA per tap), then the clamp; the only difference is the sign
 // of a zero: padding taps add w * 0.f (XNNPACK's zero buffer) where the reference skips them.
 // Why no FMA: the reference order is XNNPACK's without FMA, i.e. LiteRT's, and fusing breaks that
 // parity beyond 1e-4 on the deep MediaPipe pose models (tests/lite/ops_models_test.cpp); on Zen 3
@@ -77,7 +77,17 @@ size_t ConvFloatScratchBytes(const PackedConvFloat& pc, const ThreadPool* pool);
 // input NHWC float32, output NHWC float32 (FC: [batches][output_depth]).
 // scratch: ConvFloatScratchBytes(pc, pool) bytes, or null (the call then allocates).
 // residual: a fused ADD (FloatResidual, elementwise_float.h), or null.
+// path: kAvx512Vnni runs the AVX-512 twins (12 rows x 32 channels: two 6-row tiles x two panels per
+// call), kAvx2 the AVX2 kernels, kPortable the C++ ones. math: FloatMath (dispatch.h); kFused fuses
+// on the AVX-512 and portable paths only.
 void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
-               KernelPath path = ActiveKernelPath(), const FloatResidual* residual = nullptr);
+               KernelPath path = ActiveFloatPath(), const FloatResidual* residual = nullptr,
+               FloatMath math = FloatMath::kExact);
+
+// Tests: run the kAvx512Vnni path's kernels compiled on emulated AVX-512 intrinsics
+// (x86/float_avx512_emulated_avx2.cpp; needs AVX2) instead of the hardware ones, here and in
+// DepthwiseConvFloat.
+void SetFloatAvx512EmulationForTests(bool on);
+bool Float512EmulatedForTests();
 
 }  // namespace qat::kernels::optimized

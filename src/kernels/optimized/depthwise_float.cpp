@@ -2,13 +2,16 @@
 #include "kernels/optimized/depthwise_float.h"
 
 #include <algorithm>
+#include <cmath>
 
+#include "kernels/optimized/conv_float.h"
 #include "kernels/optimized/parallel.h"
 #include "kernels/x86/float_x86.h"
 
 namespace qat::kernels::optimized {
 namespace {
 
+template <bool kFused>
 void RowPortable(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index,
                  const float* weights, int64_t c_stride, const float* bias, float* out, int npix, float act_min,
                  float act_max) {
@@ -16,7 +19,13 @@ void RowPortable(int C, int taps, const float* const* in, int64_t pixel_stride, 
     const int64_t off = i * pixel_stride;
     for (int c = 0; c < C; ++c) {
       float acc = bias[c];
-      for (int t = 0; t < taps; ++t) acc += weights[tap_index[t] * c_stride + c] * in[t][off + c];
+      for (int t = 0; t < taps; ++t) {
+        const float w = weights[tap_index[t] * c_stride + c], x = in[t][off + c];
+        if constexpr (kFused)
+          acc = std::fma(w, x, acc);
+        else
+          acc += w * x;
+      }
       out[c] = std::min(std::max(acc, act_min), act_max);
     }
   }
@@ -24,6 +33,8 @@ void RowPortable(int C, int taps, const float* const* in, int64_t pixel_stride, 
 
 using RowFn = void (*)(int, int, const float* const*, int64_t, const int*, const float*, int64_t, const float*,
                        float*, int, float, float);
+using Row512Fn = void (*)(bool, int, int, const float* const*, int64_t, const int*, const float*, int64_t,
+                          const float*, float*, int, float, float);
 
 constexpr int kMaxTaps = 64;
 
@@ -33,7 +44,7 @@ PackedDepthwiseFloat PackDepthwiseFloat(const reference::ConvParams& p, const fl
   PackedDepthwiseFloat pd;
   pd.p = p;
   const int C = p.output_c, taps = p.filter_h * p.filter_w;
-  pd.c_pad = (C + 7) / 8 * 8;
+  pd.c_pad = (C + 15) / 16 * 16;
   pd.weights.assign((size_t)taps * pd.c_pad, 0.f);
   pd.bias.assign(pd.c_pad, 0.f);
   for (int t = 0; t < taps; ++t)
@@ -44,15 +55,28 @@ PackedDepthwiseFloat PackDepthwiseFloat(const reference::ConvParams& p, const fl
 }
 
 void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, float* output, ThreadPool* pool,
-                        KernelPath path, const FloatResidual* residual) {
+                        KernelPath path, const FloatResidual* residual, FloatMath math) {
   const reference::ConvParams& p = pd.p;
   const int C = p.output_c;
   const int64_t rows = (int64_t)p.batches * p.output_h;
   if (rows == 0 || p.output_w == 0) return;
-  RowFn row_fn = RowPortable;
+  const bool fused = FusesOn(path, math);
+  RowFn row_fn = fused ? RowPortable<true> : RowPortable<false>;
+  Row512Fn row512 = nullptr;
 #if defined(__x86_64__) || defined(_M_X64)
-  if (path != KernelPath::kPortable) row_fn = x86::DepthwiseFloatRowAvx2;
+  if (path == KernelPath::kAvx512Vnni)
+    row512 = Float512EmulatedForTests() ? x86::emulated::DepthwiseFloatRowAvx512 : x86::DepthwiseFloatRowAvx512;
+  else if (path != KernelPath::kPortable)
+    row_fn = x86::DepthwiseFloatRowAvx2;
 #endif
+  auto run_row = [&](int n, const float* const* in, int64_t ps, const int* ti, float* out, int npix) {
+    if (row512)
+      row512(fused, C, n, in, ps, ti, pd.weights.data(), pd.c_pad, pd.bias.data(), out, npix, p.float_act.min,
+             p.float_act.max);
+    else
+      row_fn(C, n, in, ps, ti, pd.weights.data(), pd.c_pad, pd.bias.data(), out, npix, p.float_act.min,
+             p.float_act.max);
+  };
   const int threads = ParallelThreads(pool);
   const bool by_rows = rows >= threads;
   const int tasks = (int)std::min<int64_t>(threads, by_rows ? rows : p.output_w);
@@ -110,7 +134,10 @@ void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, floa
               if (iy < 0 || iy >= p.input_h) continue;
               const float* x = input + (((int64_t)b * p.input_h + iy) * p.input_w + ix) * C;
               const float* w = pd.weights.data() + (int64_t)(fy * p.filter_w + fx) * pd.c_pad;
-              for (int c = 0; c < C; ++c) out[c] += w[c] * x[c];
+              if (fused)
+                for (int c = 0; c < C; ++c) out[c] = std::fma(w[c], x[c], out[c]);
+              else
+                for (int c = 0; c < C; ++c) out[c] += w[c] * x[c];
             }
           }
           for (int c = 0; c < C; ++c) out[c] = std::min(std::max(out[c], p.float_act.min), p.float_act.max);
@@ -126,14 +153,12 @@ void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, floa
       for (int ox = x0; ox < x1; ++ox) {
         if (ox == ia && ia < ib) {
           const int n = gather(ia);
-          row_fn(C, n, in_ptr, (int64_t)p.stride_w * C, tap_index, pd.weights.data(), pd.c_pad, pd.bias.data(),
-                 out_row + (int64_t)ia * C, ib - ia, p.float_act.min, p.float_act.max);
+          run_row(n, in_ptr, (int64_t)p.stride_w * C, tap_index, out_row + (int64_t)ia * C, ib - ia);
           ox = ib - 1;
           continue;
         }
         const int n = gather(ox);
-        row_fn(C, n, in_ptr, 0, tap_index, pd.weights.data(), pd.c_pad, pd.bias.data(), out_row + (int64_t)ox * C, 1,
-               p.float_act.min, p.float_act.max);
+        run_row(n, in_ptr, 0, tap_index, out_row + (int64_t)ox * C, 1);
       }
       if (residual) {  // the fused ADD over the row, still in cache
         const int64_t o = (r * p.output_w + x0) * C;

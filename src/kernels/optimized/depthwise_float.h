@@ -3,7 +3,7 @@
 // of w * x, column by column: fx outer, fy inner, XNNPACK's order), one float32 multiply and one
 // add per tap (no FMA).
 // Channels are the vector axis (AVX2: 32 channels in 4 ymm accumulators per pass, 8-channel and
-// masked tails); the filter is packed once as [tap][C rounded up to 8] with the bias alongside.
+// masked tails); the filter is packed once as [tap][C rounded up to 16] with the bias alongside.
 // Threads: output rows (batch x height) split over the tasks, or, for fewer rows than threads,
 // each task computing every row's pixels in its own range of columns.
 #pragma once
@@ -22,7 +22,7 @@ namespace qat::kernels::optimized {
 
 struct PackedDepthwiseFloat {
   reference::ConvParams p;    // p.depth_multiplier == 1
-  int c_pad = 0;              // output_c rounded up to 8
+  int c_pad = 0;              // output_c rounded up to 16 (the AVX-512 vectors)
   AlignedVector<float> weights;  // [fy * fw + fx][c_pad]
   AlignedVector<float> bias;     // [c_pad]
 };
@@ -31,7 +31,10 @@ struct PackedDepthwiseFloat {
 PackedDepthwiseFloat PackDepthwiseFloat(const reference::ConvParams& p, const float* filter, const float* bias);
 
 // residual: a fused ADD (FloatResidual, elementwise_float.h), added row by row, or null.
+// path / math: as ConvFloat's (conv_float.h): kAvx512Vnni runs 16-channel zmm kernels, and kFused
+// one FMA per tap on the AVX-512 and portable paths.
 void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, float* output, ThreadPool* pool,
-                        KernelPath path = ActiveKernelPath(), const FloatResidual* residual = nullptr);
+                        KernelPath path = ActiveFloatPath(), const FloatResidual* residual = nullptr,
+                        FloatMath math = FloatMath::kExact);
 
 }  // namespace qat::kernels::optimized

@@ -221,6 +221,37 @@ inline EmuM512 _mm512_mul_ps(EmuM512 a, EmuM512 b) {
   }
   return a;
 }
+inline EmuM512 _mm512_add_ps(EmuM512 a, EmuM512 b) {
+  for (int i = 0; i < 16; ++i) {
+    volatile float v = a.f[i] + b.f[i];
+    a.f[i] = v;
+  }
+  return a;
+}
+// vmaxps / vminps: (a > b) ? a : b and (a < b) ? a : b, so the second operand where either is NaN
+// or both are zeros.
+inline EmuM512 _mm512_max_ps(EmuM512 a, EmuM512 b) {
+  for (int i = 0; i < 16; ++i) a.f[i] = a.f[i] > b.f[i] ? a.f[i] : b.f[i];
+  return a;
+}
+inline EmuM512 _mm512_min_ps(EmuM512 a, EmuM512 b) {
+  for (int i = 0; i < 16; ++i) a.f[i] = a.f[i] < b.f[i] ? a.f[i] : b.f[i];
+  return a;
+}
+inline EmuM512 _mm512_load_ps(const void* p) { return _mm512_loadu_ps(p); }
+inline void _mm512_storeu_ps(void* p, EmuM512 a) { std::memcpy(p, a.f, 64); }
+// Masked float loads and stores touch only the lanes whose mask bit is set (zeros elsewhere).
+inline EmuM512 _mm512_maskz_loadu_ps(__mmask16 k, const void* p) {
+  EmuM512 r;
+  const auto* s = static_cast<const float*>(p);
+  for (int i = 0; i < 16; ++i) r.f[i] = k >> i & 1 ? s[i] : 0.f;
+  return r;
+}
+inline void _mm512_mask_storeu_ps(void* p, __mmask16 k, EmuM512 a) {
+  auto* d = static_cast<float*>(p);
+  for (int i = 0; i < 16; ++i)
+    if (k >> i & 1) d[i] = a.f[i];
+}
 // Only the predicate the kernel uses: greater or equal, ordered, quiet.
 inline __mmask16 _mm512_cmp_ps_mask(EmuM512 a, EmuM512 b, int imm) {
   unsigned k = 0;

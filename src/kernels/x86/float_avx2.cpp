@@ -583,8 +583,18 @@ void DotColumnsAvx2(const float* xt, int64_t ld, int ic, const float* w, float b
   }
 }
 
-void NarrowConvRowAvx2(const float* const* rows, int64_t wp, int C, int fh, int fw, const float* w, int64_t w_stride,
-                       const float* bias, int OC, int OW, float* out, float lo, float hi) {
+namespace {
+template <bool kFused>
+inline __m256 MulAdd8(__m256 acc, __m256 x, __m256 w) {
+  if constexpr (kFused)
+    return _mm256_fmadd_ps(x, w, acc);
+  else
+    return _mm256_add_ps(acc, _mm256_mul_ps(x, w));
+}
+
+template <bool kFused>
+void NarrowRow(const float* const* rows, int64_t wp, int C, int fh, int fw, const float* w, int64_t w_stride,
+               const float* bias, int OC, int OW, float* out, float lo, float hi) {
   const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   // n (1..8) pixels of channel oc from x.
   auto store = [&](int x, int oc, __m256 v, int n) {
@@ -606,10 +616,10 @@ void NarrowConvRowAvx2(const float* const* rows, int64_t wp, int C, int fh, int 
           for (int ic = 0; ic < C; ++ic, ++k) {
             const __m256 wk = _mm256_set1_ps(w[k * w_stride + oc]);
             const float* t = rows[fy] + ic * wp + x + fx;
-            a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(t), wk));
-            a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(t + 8), wk));
-            a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_loadu_ps(t + 16), wk));
-            a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_loadu_ps(t + 24), wk));
+            a0 = MulAdd8<kFused>(a0, _mm256_loadu_ps(t), wk);
+            a1 = MulAdd8<kFused>(a1, _mm256_loadu_ps(t + 8), wk);
+            a2 = MulAdd8<kFused>(a2, _mm256_loadu_ps(t + 16), wk);
+            a3 = MulAdd8<kFused>(a3, _mm256_loadu_ps(t + 24), wk);
           }
       store(x, oc, a0, 8);
       store(x + 8, oc, a1, 8);
@@ -622,11 +632,20 @@ void NarrowConvRowAvx2(const float* const* rows, int64_t wp, int C, int fh, int 
       for (int fy = 0; fy < fh; ++fy)
         for (int fx = 0; fx < fw; ++fx)
           for (int ic = 0; ic < C; ++ic, ++k)
-            a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(rows[fy] + ic * wp + x + fx),
-                                                 _mm256_set1_ps(w[k * w_stride + oc])));
+            a0 = MulAdd8<kFused>(a0, _mm256_loadu_ps(rows[fy] + ic * wp + x + fx),
+                                 _mm256_set1_ps(w[k * w_stride + oc]));
       store(x, oc, a0, std::min(8, OW - x));
     }
   }
+}
+}  // namespace
+
+void NarrowConvRowAvx2(bool fused, const float* const* rows, int64_t wp, int C, int fh, int fw, const float* w,
+                       int64_t w_stride, const float* bias, int OC, int OW, float* out, float lo, float hi) {
+  if (fused)
+    NarrowRow<true>(rows, wp, C, fh, fw, w, w_stride, bias, OC, OW, out, lo, hi);
+  else
+    NarrowRow<false>(rows, wp, C, fh, fw, w, w_stride, bias, OC, OW, out, lo, hi);
 }
 
 }  // namespace qat::kernels::x86

@@ -74,8 +74,43 @@ void DotColumnsAvx2(const float* xt, int64_t ld, int ic, const float* w, float b
 
 // One output row of a narrow float conv (optimized/conv_float.h): out[x * OC + oc] =
 // clamp(bias[oc] + sum over (fy, fx, ic) in that order of rows[fy][ic * wp + x + fx] *
-// w[k * w_stride + oc]), k = (fy * fw + fx) * C + ic, for x < OW; 8 pixels per vector.
-void NarrowConvRowAvx2(const float* const* rows, int64_t wp, int C, int fh, int fw, const float* w, int64_t w_stride,
-                       const float* bias, int OC, int OW, float* out, float lo, float hi);
+// w[k * w_stride + oc]), k = (fy * fw + fx) * C + ic, for x < OW; 8 pixels per vector. fused: one
+// FMA per tap (the FloatMath::kFused value) instead of a multiply and an add.
+void NarrowConvRowAvx2(bool fused, const float* const* rows, int64_t wp, int C, int fh, int fw, const float* w,
+                       int64_t w_stride, const float* bias, int OC, int OW, float* out, float lo, float hi);
+
+
+// AVX-512 twins (x86/float_avx512vnni.cpp; run on CPUs whose active ISA is avx512vnni). fused:
+// acc = fma(w, x, acc) per tap (one rounding, std::fma's value) instead of a multiply then an add
+// (the reference's value); the tap order is the same either way.
+// FloatGemmAvx2 for up to 12 rows (mr 1..12) and up to two panels: nr 1..32 live channels, channels
+// 16..31 from the panel at b + panel_stride (read only when nr > 16); bias readable for 16 or 32
+// channels accordingly. prefetch_b: as FloatGemmAvx2's (two-panel tiles only).
+void FloatGemmAvx512(bool fused, int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets,
+                     const float* b, int64_t panel_stride, const float* bias, float* c, int64_t ldc, float act_min,
+                     float act_max, bool prefetch_b);
+// FloatGemmRowsAvx2's AVX-512 twin: 12-row tiles over `rows` rows a + r * lda, one or two panels.
+void FloatGemmRowsAvx512(bool fused, int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
+                         int64_t panel_stride, const float* bias, float* c, int64_t ldc, float act_min, float act_max,
+                         bool prefetch_b);
+// DepthwiseFloatRowAvx2's AVX-512 twin: 16-channel vectors, weights and bias 64-byte aligned and
+// readable up to the next multiple of 16 channels (c_stride a multiple of 16).
+void DepthwiseFloatRowAvx512(bool fused, int C, int taps, const float* const* in, int64_t pixel_stride,
+                             const int* tap_index, const float* weights, int64_t c_stride, const float* bias,
+                             float* out, int npix, float act_min, float act_max);
+
+// The same three compiled on emulated AVX-512 intrinsics (x86/float_avx512_emulated_avx2.cpp, AVX2
+// flags): tests only, on CPUs without AVX-512.
+namespace emulated {
+void FloatGemmAvx512(bool fused, int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets,
+                     const float* b, int64_t panel_stride, const float* bias, float* c, int64_t ldc, float act_min,
+                     float act_max, bool prefetch_b);
+void FloatGemmRowsAvx512(bool fused, int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
+                         int64_t panel_stride, const float* bias, float* c, int64_t ldc, float act_min, float act_max,
+                         bool prefetch_b);
+void DepthwiseFloatRowAvx512(bool fused, int C, int taps, const float* const* in, int64_t pixel_stride,
+                             const int* tap_index, const float* weights, int64_t c_stride, const float* bias,
+                             float* out, int npix, float act_min, float act_max);
+}  // namespace emulated
 
 }  // namespace qat::kernels::x86

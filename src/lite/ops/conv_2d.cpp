@@ -102,7 +102,7 @@ void Eval(OpContext& ctx) {
     case Kind::kFloat: {
       if (d.fpacked) {
         kernels::optimized::ConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.scratch, ctx.pool,
-                                      kernels::ActiveKernelPath(), ctx.residual ? &res : nullptr);
+                                      kernels::ActiveFloatPath(), ctx.residual ? &res : nullptr, ctx.float_math);
         break;
       }
       auto* packed = static_cast<float*>(ctx.scratch);

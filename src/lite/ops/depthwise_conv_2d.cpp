@@ -100,7 +100,8 @@ void Eval(OpContext& ctx) {
     case Kind::kFloat:
       if (d.fpacked) {
         kernels::optimized::DepthwiseConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.pool,
-                                               kernels::ActiveKernelPath(), ctx.residual ? &res : nullptr);
+                                               kernels::ActiveFloatPath(), ctx.residual ? &res : nullptr,
+                                               ctx.float_math);
         break;
       }
       ref::DepthwiseConvFloat(d.params, in.as<float>(), filter.as<float>(), bias ? bias->as<float>() : nullptr,

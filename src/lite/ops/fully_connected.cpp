@@ -96,7 +96,8 @@ void Eval(OpContext& ctx) {
   switch (d.kind) {
     case Kind::kFloat:
       if (d.fpacked) {
-        kernels::optimized::ConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.scratch, ctx.pool);
+        kernels::optimized::ConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.scratch, ctx.pool,
+                                      kernels::ActiveFloatPath(), nullptr, ctx.float_math);
         break;
       }
       ref::FullyConnectedFloat(d.params, in.as<float>(), w.as<float>(), bias ? bias->as<float>() : nullptr,
