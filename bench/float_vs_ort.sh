@@ -12,10 +12,12 @@
 # disturbs far less than wall time (cache sharing aside). Not for 2 threads: qat's workers spin.
 #
 #   bench/float_vs_ort.sh [--qat build/qat] [--peers DIR] [--runs N] [--rounds R] [--quick] [--mediapipe]
-#                         [--only-mediapipe] [--check] [--cpu]
+#                         [--only-mediapipe] [--check] [--cpu] [--float-math exact|fused]
 # --only-mediapipe: the MediaPipe rows alone; --check: first the same random input through qat and
 # the converted model in ORT (bench/onnx_vs_qat_check.py), largest output difference printed.
 #
+# --float-math: qat's float arithmetic (qat bench --float-math; default fused, the interpreter's default:
+# FMA on AVX-512 CPUs, as ORT; exact: the reference's multiply-then-add values).
 # --peers defaults to $QAT_PEERS_DIR, then ~/.cache/qat-peers. Twins are written to $TMPDIR (or /tmp).
 # Idle machine please; the CPU and the load are printed with the table.
 set -euo pipefail
@@ -29,6 +31,7 @@ MEDIAPIPE=0
 ONLY_MEDIAPIPE=0
 CHECK=0
 CPU=0
+FLOAT_MATH=fused
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --qat) QAT="$2"; shift 2 ;;
@@ -40,6 +43,7 @@ while [[ $# -gt 0 ]]; do
     --only-mediapipe) MEDIAPIPE=1; ONLY_MEDIAPIPE=1; shift ;;
     --check) CHECK=1; shift ;;
     --cpu) CPU=1; shift ;;
+    --float-math) FLOAT_MATH="$2"; shift 2 ;;
     -h|--help) sed -n 2,20p "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -57,9 +61,13 @@ TWINS="$(mktemp -d "${TMPDIR:-/tmp}/qat-float-twins.XXXXXX")"
 trap 'rm -rf "$TWINS"' EXIT
 
 qat_median() {
-  local model="$1" batch="$2" threads="$3" runs="$4" extra=()
-  [[ "$batch" != 1 ]] && extra=(--batch "$batch")
-  "$QAT" bench "$model" --threads "$threads" --runs "$runs" --warmup 3 --json "${extra[@]}" 2>/dev/null |
+  local model="$1" batch="$2" threads="$3" runs="$4" extra=(--float-math "$FLOAT_MATH")
+  [[ "$batch" != 1 ]] && extra+=(--batch "$batch")
+  # Captured first, then parsed: a python3 started in the same pipe would compete with qat's threads
+  # for the CPUs during its first runs (on 2 CPUs it made 2-thread runs of small models up to 1.7x slower).
+  local out
+  out="$("$QAT" bench "$model" --threads "$threads" --runs "$runs" --warmup 3 --json "${extra[@]}" 2>/dev/null)" || true
+  printf '%s\n' "$out" |
     python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -95,7 +103,7 @@ ROWS=("mbv1_100 1" "mbv1_050 1" "cnn 1" "cnn 64")
 [[ $QUICK == 1 ]] && { ROWS=("mbv1_100 1" "cnn 1"); ROUNDS=1; RUNS=10; }
 [[ $ONLY_MEDIAPIPE == 1 ]] && ROWS=()
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) logical CPUs;" \
-     "qat ISA: ${QAT_ISA:-auto}; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+     "qat ISA: ${QAT_ISA:-auto}; qat float math: $FLOAT_MATH; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "qat: $QAT bench (float twins of the int8 models)   ORT: $NODE_DIR/ort_bench.mjs (NET_float.onnx)"
 echo "runs/median=$RUNS rounds=$ROUNDS"
 printf '%-10s %5s %7s %12s %12s %8s\n' network batch threads qat_ms ort_ms ratio
@@ -115,8 +123,8 @@ for row in "${ROWS[@]}"; do
     printf '%-10s %5s %7s %12s %12s %8s\n' "$net" "$batch" "$threads" "$qm" "$om" "$ratio"
   done
   if [[ $CPU == 1 ]]; then
-    extra=()
-    [[ "$batch" != 1 ]] && extra=(--batch "$batch")
+    extra=(--float-math "$FLOAT_MATH")
+    [[ "$batch" != 1 ]] && extra+=(--batch "$batch")
     # Enough runs for about 2 s of CPU per process (the clock ticks every 10 ms).
     n=$(python3 -c "import math,sys; q=float(sys.argv[1]); print(max(int(sys.argv[2]), math.ceil(2000 / q)) if q == q else int(sys.argv[2]))" "$qm" "$RUNS")
     qc=$(cpu_per_run "$n" "$QAT" bench "$twin" --threads 1 --runs RUNS --warmup 0 "${extra[@]}")

@@ -55,7 +55,11 @@ qat_median() {
   local model="$1" batch="$2" threads="$3"; shift 3
   local runs="$RUNS" extra=("$@")
   [[ "$batch" != 1 ]] && { extra+=(--batch "$batch"); runs=$(( RUNS / 10 > 3 ? RUNS / 10 : 3 )); }
-  "$QAT" bench "$model" --threads "$threads" --runs "$runs" --warmup 3 --inputs "$INPUTS" --json "${extra[@]}" 2>/dev/null |
+  # Captured first, then parsed: a python3 started in the same pipe would compete with qat's threads
+  # for the CPUs during its first runs (on 2 CPUs it made 2-thread runs of small models up to 1.7x slower).
+  local out
+  out="$("$QAT" bench "$model" --threads "$threads" --runs "$runs" --warmup 3 --inputs "$INPUTS" --json "${extra[@]}" 2>/dev/null)" || true
+  printf '%s\n' "$out" |
     python3 -c '
 import json, sys
 for line in sys.stdin:

@@ -163,34 +163,73 @@ void GemmRows(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, cons
   }
 }
 
-// Depthwise: P pixels (stride ps apart) x 16 channels from channel c, taps in order; each weight
-// vector loaded once per P pixels. Lanes past `live` (< 16: the last block) are masked.
+// Depthwise: P pixels (stride ps apart) x B consecutive 16-channel blocks from channel c, taps in
+// order: P * B independent accumulators (8 keep both FMA ports busy through the 4-cycle latency),
+// each weight vector loaded once per P pixels.
+template <int P, int B, bool kFused>
+inline void DwBlocks(int taps, const float* const* in, int64_t ps, const float* const* wt, const float* bias, int c,
+                     float* ob, int64_t C, __m512 lo, __m512 hi) {
+  __m512 acc[B][P];
+#pragma GCC unroll 8
+  for (int j = 0; j < B; ++j) {
+    const __m512 b = _mm512_load_ps(bias + c + 16 * j);
+#pragma GCC unroll 8
+    for (int q = 0; q < P; ++q) acc[j][q] = b;
+  }
+  for (int t = 0; t < taps; ++t) {
+    const float* x = in[t] + c;
+    const float* w = wt[t] + c;
+#pragma GCC unroll 8
+    for (int j = 0; j < B; ++j) {
+      const __m512 wj = _mm512_load_ps(w + 16 * j);
+#pragma GCC unroll 8
+      for (int q = 0; q < P; ++q) acc[j][q] = MulAdd<kFused>(acc[j][q], wj, _mm512_loadu_ps(x + q * ps + 16 * j));
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < B; ++j)
+#pragma GCC unroll 8
+    for (int q = 0; q < P; ++q) _mm512_storeu_ps(ob + q * C + c + 16 * j, Clamp(acc[j][q], lo, hi));
+}
+
+// The last, partial block of P pixels (lanes past m masked).
 template <int P, bool kFused>
-inline void DwPixels(int taps, const float* const* in, int64_t ps, const float* const* wt, const float* bias, int c,
-                     float* ob, int64_t C, __m512 lo, __m512 hi, __mmask16 m, bool full) {
+inline void DwTail(int taps, const float* const* in, int64_t ps, const float* const* wt, const float* bias, int c,
+                   float* ob, int64_t C, __m512 lo, __m512 hi, __mmask16 m) {
   __m512 acc[P];
   const __m512 b = _mm512_load_ps(bias + c);
 #pragma GCC unroll 8
   for (int q = 0; q < P; ++q) acc[q] = b;
-  if (full) {
-    for (int t = 0; t < taps; ++t) {
-      const float* x = in[t] + c;
-      const __m512 w = _mm512_load_ps(wt[t] + c);
+  for (int t = 0; t < taps; ++t) {
+    const float* x = in[t] + c;
+    const __m512 w = _mm512_load_ps(wt[t] + c);
 #pragma GCC unroll 8
-      for (int q = 0; q < P; ++q) acc[q] = MulAdd<kFused>(acc[q], w, _mm512_loadu_ps(x + q * ps));
-    }
-#pragma GCC unroll 8
-    for (int q = 0; q < P; ++q) _mm512_storeu_ps(ob + q * C + c, Clamp(acc[q], lo, hi));
-  } else {
-    for (int t = 0; t < taps; ++t) {
-      const float* x = in[t] + c;
-      const __m512 w = _mm512_load_ps(wt[t] + c);
-#pragma GCC unroll 8
-      for (int q = 0; q < P; ++q) acc[q] = MulAdd<kFused>(acc[q], w, _mm512_maskz_loadu_ps(m, x + q * ps));
-    }
-#pragma GCC unroll 8
-    for (int q = 0; q < P; ++q) _mm512_mask_storeu_ps(ob + q * C + c, m, Clamp(acc[q], lo, hi));
+    for (int q = 0; q < P; ++q) acc[q] = MulAdd<kFused>(acc[q], w, _mm512_maskz_loadu_ps(m, x + q * ps));
   }
+#pragma GCC unroll 8
+  for (int q = 0; q < P; ++q) _mm512_mask_storeu_ps(ob + q * C + c, m, Clamp(acc[q], lo, hi));
+}
+
+// P pixels over all C channels: blocks of B (the widest that fits), then narrower, then the tail.
+template <int P, int B, bool kFused>
+inline void DwPixels(int taps, const float* const* in, int64_t ps, const float* const* wt, const float* bias,
+                     float* ob, int C, __m512 lo, __m512 hi, __mmask16 tail) {
+  int c = 0;
+  for (; c + 16 * B <= C; c += 16 * B) DwBlocks<P, B, kFused>(taps, in, ps, wt, bias, c, ob, C, lo, hi);
+  if constexpr (B >= 4) {
+    if (c + 64 <= C) {
+      DwBlocks<P, 4, kFused>(taps, in, ps, wt, bias, c, ob, C, lo, hi);
+      c += 64;
+    }
+  }
+  if constexpr (B >= 2) {
+    if (c + 32 <= C) {
+      DwBlocks<P, 2, kFused>(taps, in, ps, wt, bias, c, ob, C, lo, hi);
+      c += 32;
+    }
+  }
+  for (; c + 16 <= C; c += 16) DwBlocks<P, 1, kFused>(taps, in, ps, wt, bias, c, ob, C, lo, hi);
+  if (c < C) DwTail<P, kFused>(taps, in, ps, wt, bias, c, ob, C, lo, hi, tail);
 }
 
 template <bool kFused>
@@ -203,28 +242,20 @@ void DwRow(int C, int taps, const float* const* in, int64_t pixel_stride, const 
   const float* ib[64];
   int i = 0;
   // Eight pixels per pass where their inputs fall into distinct L1 sets (see the AVX2 twin: a pixel
-  // stride that is a multiple of 1 KiB thrashes the L1), else four, then one.
+  // stride that is a multiple of 1 KiB thrashes the L1), else four (two blocks), then one (eight
+  // blocks).
   const bool eight = pixel_stride == C && (C * sizeof(float)) % 1024 != 0;
   for (; eight && i + 8 <= npix; i += 8) {
     for (int t = 0; t < taps; ++t) ib[t] = in[t] + i * pixel_stride;
-    float* ob = out + (int64_t)i * C;
-    int c = 0;
-    for (; c + 16 <= C; c += 16) DwPixels<8, kFused>(taps, ib, pixel_stride, wt, bias, c, ob, C, lo, hi, tail, true);
-    if (c < C) DwPixels<8, kFused>(taps, ib, pixel_stride, wt, bias, c, ob, C, lo, hi, tail, false);
+    DwPixels<8, 1, kFused>(taps, ib, pixel_stride, wt, bias, out + (int64_t)i * C, C, lo, hi, tail);
   }
   for (; i + 4 <= npix; i += 4) {
     for (int t = 0; t < taps; ++t) ib[t] = in[t] + i * pixel_stride;
-    float* ob = out + (int64_t)i * C;
-    int c = 0;
-    for (; c + 16 <= C; c += 16) DwPixels<4, kFused>(taps, ib, pixel_stride, wt, bias, c, ob, C, lo, hi, tail, true);
-    if (c < C) DwPixels<4, kFused>(taps, ib, pixel_stride, wt, bias, c, ob, C, lo, hi, tail, false);
+    DwPixels<4, 2, kFused>(taps, ib, pixel_stride, wt, bias, out + (int64_t)i * C, C, lo, hi, tail);
   }
   for (; i < npix; ++i) {
     for (int t = 0; t < taps; ++t) ib[t] = in[t] + i * pixel_stride;
-    float* ob = out + (int64_t)i * C;
-    int c = 0;
-    for (; c + 16 <= C; c += 16) DwPixels<1, kFused>(taps, ib, pixel_stride, wt, bias, c, ob, C, lo, hi, tail, true);
-    if (c < C) DwPixels<1, kFused>(taps, ib, pixel_stride, wt, bias, c, ob, C, lo, hi, tail, false);
+    DwPixels<1, 8, kFused>(taps, ib, pixel_stride, wt, bias, out + (int64_t)i * C, C, lo, hi, tail);
   }
 }
 
