@@ -12,11 +12,16 @@
 // multiply and two add pipes). Kernels run on one thread unless the name says threads:2 (its own
 // qat::ThreadPool). Timing is the process CPU time per iteration divided by the thread count
 // (manual time), as in int8_kernels_bench: the machine this was written on is shared.
+// Path: ActiveFloatPath() (AVX-512 on an avx512vnni CPU; QAT_ISA=avx2 for the AVX2 kernels).
+// Arithmetic: QAT_FLOAT_MATH=exact|fused (default fused, the interpreter's default; the label
+// says which). peak_frac stays relative to the AVX2 mul + add peak.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bench_util.h"
@@ -31,6 +36,14 @@
 namespace {
 
 using namespace qat::kernels;
+
+FloatMath BenchFloatMath() {
+  const char* e = std::getenv("QAT_FLOAT_MATH");
+  return e && std::string(e) == "exact" ? FloatMath::kExact : FloatMath::kFused;
+}
+std::string BenchLabel() {
+  return std::string(KernelPathName(ActiveFloatPath())) + " " + FloatMathName(BenchFloatMath());
+}
 using qat::bench::TimedLoop;
 using qat::ThreadPool;
 
@@ -108,8 +121,10 @@ void BM_ConvFloat(benchmark::State& state) {
   std::vector<uint8_t> scratch(optimized::ConvFloatScratchBytes(pc, pool.get()));
   std::vector<float> out((size_t)p.output_h * p.output_w * p.output_c);
   TimedLoop(state, threads, [&] {
-    optimized::ConvFloat(pc, input.data(), out.data(), scratch.empty() ? nullptr : scratch.data(), pool.get());
+    optimized::ConvFloat(pc, input.data(), out.data(), scratch.empty() ? nullptr : scratch.data(), pool.get(),
+                         ActiveFloatPath(), nullptr, BenchFloatMath());
   });
+  state.SetLabel(BenchLabel());
   SetCounters(state, (double)p.output_h * p.output_w * p.output_c * p.filter_h * p.filter_w * p.input_c, threads);
 }
 BENCHMARK(BM_ConvFloat)
@@ -148,7 +163,11 @@ void BM_DepthwiseFloat(benchmark::State& state) {
   const auto pd = optimized::PackDepthwiseFloat(p, filter.data(), bias.data());
   auto pool = Pool(threads);
   std::vector<float> out((size_t)p.output_h * p.output_w * p.output_c);
-  TimedLoop(state, threads, [&] { optimized::DepthwiseConvFloat(pd, input.data(), out.data(), pool.get()); });
+  TimedLoop(state, threads, [&] {
+    optimized::DepthwiseConvFloat(pd, input.data(), out.data(), pool.get(), ActiveFloatPath(), nullptr,
+                                  BenchFloatMath());
+  });
+  state.SetLabel(BenchLabel());
   SetCounters(state, (double)p.output_h * p.output_w * p.output_c * p.filter_h * p.filter_w, threads);
 }
 BENCHMARK(BM_DepthwiseFloat)
