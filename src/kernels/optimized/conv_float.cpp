@@ -439,6 +439,23 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
 #if defined(__x86_64__) || defined(_M_X64)
           if (avx512) {  // two panels (up to 32 channels) x two 6-row tiles per call
             const int nr = std::min(OC, std::min(pn + 2, g1) * NR) - n0;
+            if (nr <= NR / 2) {  // at most 8 live channels: the AVX2 file's 12 x 8 ymm tiles
+              if (rows_in_place) {
+                const int64_t m0 = tb * MR, m1 = std::min(M, te * MR);
+                (fused ? x86::FloatGemm8RowsFusedAvx2 : x86::FloatGemm8RowsAvx2)(
+                    m1 - m0, nr, K, input + m0 * p.input_c, p.input_c, w, pc.bias.data() + n0,
+                    output + m0 * OC + n0, OC, lo, hi);
+                continue;
+              }
+              for (int64_t t = tb; t < te; t += 2) {
+                const int64_t m0 = t * MR;
+                const int mr = (int)std::min<int64_t>((t + 1 < te ? 2 : 1) * MR, M - m0);
+                (fused ? x86::FloatGemm8FusedAvx2 : x86::FloatGemm8Avx2)(
+                    mr, nr, K, block_rows.data() + (t - tb) * MR, offsets, w, pc.bias.data() + n0,
+                    output + m0 * OC + n0, OC, lo, hi, false);
+              }
+              continue;
+            }
             if (rows_in_place) {
               const int64_t m0 = tb * MR, m1 = std::min(M, te * MR);
               rows512(fused, m1 - m0, nr, K, input + m0 * p.input_c, p.input_c, w, K * NR, pc.bias.data() + n0,

@@ -18,6 +18,15 @@ namespace {
 // and _mm256_min_ps(hi, x) is (hi < x) ? hi : x.
 inline __m256 ClampVec(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
 
+// acc + x * w: two roundings (the reference's), or one FMA (kFused: FloatMath::kFused's value).
+template <bool kFused>
+inline __m256 MulAdd8(__m256 acc, __m256 x, __m256 w) {
+  if constexpr (kFused)
+    return _mm256_fmadd_ps(x, w, acc);
+  else
+    return _mm256_add_ps(acc, _mm256_mul_ps(x, w));
+}
+
 // kPrefetchB: also prefetch the panel kBPrefetch k-steps ahead (one 64-byte line per k), for the
 // first tile that reads a panel, when it comes from L3 or memory; later tiles find it in L2.
 constexpr int64_t kBPrefetch = 32;
@@ -114,7 +123,7 @@ void GemmMr(int mr, int nr, int64_t K, const float* const* a, const int32_t* off
 
 // MR (1..12) rows x 8 channels: for panels with at most 8 live channels (output_c 8, 24, ...), where
 // the 6 x 16 tile would compute half its lanes for nothing. Same k order, same ops per output.
-template <int MR, bool kGather>
+template <int MR, bool kGather, bool kFused = false>
 inline void GemmTile8(int nr, int64_t K, const float* const* a, const int32_t* off, const float* b, const float* bias,
                       float* c, int64_t ldc, float act_min, float act_max) {
   __m256 acc[MR];
@@ -130,7 +139,7 @@ inline void GemmTile8(int nr, int64_t K, const float* const* a, const int32_t* o
     const __m256 w = _mm256_load_ps(b + k * 16);
     const int64_t ak = kGather ? off[k] : k;
 #pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r) acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(w, _mm256_broadcast_ss(ap[r] + ak)));
+    for (int r = 0; r < MR; ++r) acc[r] = MulAdd8<kFused>(acc[r], w, _mm256_broadcast_ss(ap[r] + ak));
   }
   const __m256 lo = _mm256_set1_ps(act_min), hi = _mm256_set1_ps(act_max);
 #pragma GCC unroll 12
@@ -147,22 +156,22 @@ inline void GemmTile8(int nr, int64_t K, const float* const* a, const int32_t* o
   }
 }
 
-template <bool kGather>
+template <bool kGather, bool kFused = false>
 void Gemm8Mr(int mr, int nr, int64_t K, const float* const* a, const int32_t* off, const float* b, const float* bias,
              float* c, int64_t ldc, float lo, float hi) {
   switch (mr) {
-    case 12: return GemmTile8<12, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 11: return GemmTile8<11, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 10: return GemmTile8<10, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 9: return GemmTile8<9, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 8: return GemmTile8<8, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 7: return GemmTile8<7, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 6: return GemmTile8<6, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 5: return GemmTile8<5, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 4: return GemmTile8<4, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 3: return GemmTile8<3, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 2: return GemmTile8<2, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    default: return GemmTile8<1, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 12: return GemmTile8<12, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 11: return GemmTile8<11, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 10: return GemmTile8<10, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 9: return GemmTile8<9, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 8: return GemmTile8<8, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 7: return GemmTile8<7, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 6: return GemmTile8<6, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 5: return GemmTile8<5, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 4: return GemmTile8<4, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 3: return GemmTile8<3, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    case 2: return GemmTile8<2, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
+    default: return GemmTile8<1, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, lo, hi);
   }
 }
 
@@ -174,6 +183,14 @@ void FloatGemm8Avx2(int mr, int nr, int64_t K, const float* const* a, const int3
     Gemm8Mr<true>(mr, nr, K, a, offsets, b, bias, c, ldc, act_min, act_max);
   else
     Gemm8Mr<false>(mr, nr, K, a, nullptr, b, bias, c, ldc, act_min, act_max);
+}
+
+void FloatGemm8FusedAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
+                         const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool /*prefetch_b*/) {
+  if (offsets)
+    Gemm8Mr<true, true>(mr, nr, K, a, offsets, b, bias, c, ldc, act_min, act_max);
+  else
+    Gemm8Mr<false, true>(mr, nr, K, a, nullptr, b, bias, c, ldc, act_min, act_max);
 }
 
 void FloatGemmRowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b, const float* bias,
@@ -195,18 +212,31 @@ void FloatGemmRowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t 
   }
 }
 
-void FloatGemm8RowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
-                        const float* bias, float* c, int64_t ldc, float act_min, float act_max) {
+namespace {
+template <bool kFused>
+void Gemm8Rows(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b, const float* bias,
+               float* c, int64_t ldc, float act_min, float act_max) {
   const float* ap[12];
   int64_t m = 0;
   for (; m + 12 <= rows; m += 12) {
     for (int r = 0; r < 12; ++r) ap[r] = a + (m + r) * lda;
-    GemmTile8<12, false>(nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
+    GemmTile8<12, false, kFused>(nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
   }
   if (m < rows) {
     for (int r = 0; r < rows - m; ++r) ap[r] = a + (m + r) * lda;
-    Gemm8Mr<false>((int)(rows - m), nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
+    Gemm8Mr<false, kFused>((int)(rows - m), nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
   }
+}
+}  // namespace
+
+void FloatGemm8RowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
+                        const float* bias, float* c, int64_t ldc, float act_min, float act_max) {
+  Gemm8Rows<false>(rows, nr, K, a, lda, b, bias, c, ldc, act_min, act_max);
+}
+
+void FloatGemm8RowsFusedAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
+                             const float* bias, float* c, int64_t ldc, float act_min, float act_max) {
+  Gemm8Rows<true>(rows, nr, K, a, lda, b, bias, c, ldc, act_min, act_max);
 }
 
 void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
@@ -584,14 +614,6 @@ void DotColumnsAvx2(const float* xt, int64_t ld, int ic, const float* w, float b
 }
 
 namespace {
-template <bool kFused>
-inline __m256 MulAdd8(__m256 acc, __m256 x, __m256 w) {
-  if constexpr (kFused)
-    return _mm256_fmadd_ps(x, w, acc);
-  else
-    return _mm256_add_ps(acc, _mm256_mul_ps(x, w));
-}
-
 template <bool kFused>
 void NarrowRow(const float* const* rows, int64_t wp, int C, int fh, int fw, const float* w, int64_t w_stride,
                const float* bias, int OC, int OW, float* out, float lo, float hi) {

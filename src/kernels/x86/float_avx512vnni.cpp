@@ -42,8 +42,9 @@ inline __m512 MulAdd(__m512 acc, __m512 w, __m512 x) {
     return _mm512_add_ps(acc, _mm512_mul_ps(w, x));
 }
 
-// The same on 8 lanes (ymm; AVX2 + FMA intrinsics, native in the emulated build too): panels with at
-// most 8 live channels and 8-channel depthwise tails, where a masked zmm would waste half its lanes.
+// The same on 8 lanes (ymm; AVX2 + FMA intrinsics, native in the emulated build too): 8-channel
+// depthwise tails, where a masked zmm would waste half its lanes. (Panels with at most 8 live
+// channels run the AVX2 file's 12 x 8 tile: conv_float.cpp.)
 template <bool kFused>
 inline __m256 MulAdd8(__m256 acc, __m256 w, __m256 x) {
   if constexpr (kFused)
@@ -110,59 +111,6 @@ inline void Tile(int nr, int64_t K, const float* const* a, const int32_t* off, c
   }
 }
 
-// MR rows (1..12) x the first nr <= 8 channels of one panel, in ymm accumulators.
-template <int MR, bool kFused, bool kGather>
-inline void Tile8(int nr, int64_t K, const float* const* a, const int32_t* off, const float* b, const float* bias,
-                  float* c, int64_t ldc, float act_min, float act_max) {
-  __m256 acc[MR];
-  const float* ap[MR];
-  const __m256 b0 = _mm256_load_ps(bias);
-#pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) {
-    acc[r] = b0;
-    ap[r] = a[r];
-  }
-#pragma GCC unroll 2
-  for (int64_t k = 0; k < K; ++k) {
-    const __m256 w = _mm256_load_ps(b + 16 * k);
-    const int64_t ak = kGather ? off[k] : k;
-#pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r) acc[r] = MulAdd8<kFused>(acc[r], w, _mm256_set1_ps(ap[r][ak]));
-  }
-  const __m256 lo = _mm256_set1_ps(act_min), hi = _mm256_set1_ps(act_max);
-#pragma GCC unroll 12
-  for (int r = 0; r < MR; ++r) {
-    const __m256 v = Clamp8(acc[r], lo, hi);
-    float* cr = c + r * ldc;
-    if (nr == 8) {
-      _mm256_storeu_ps(cr, v);
-    } else {
-      alignas(32) float tmp[8];
-      _mm256_store_ps(tmp, v);
-      for (int j = 0; j < nr; ++j) cr[j] = tmp[j];
-    }
-  }
-}
-
-template <bool kFused, bool kGather>
-void Tile8Mr(int mr, int nr, int64_t K, const float* const* a, const int32_t* off, const float* b, const float* bias,
-             float* c, int64_t ldc, float lo, float hi) {
-  switch (mr) {
-    case 12: return Tile8<12, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 11: return Tile8<11, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 10: return Tile8<10, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 9: return Tile8<9, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 8: return Tile8<8, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 7: return Tile8<7, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 6: return Tile8<6, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 5: return Tile8<5, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 4: return Tile8<4, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 3: return Tile8<3, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    case 2: return Tile8<2, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-    default: return Tile8<1, kFused, kGather>(nr, K, a, off, b, bias, c, ldc, lo, hi);
-  }
-}
-
 template <int NP, bool kFused, bool kPrefetchB, bool kGather>
 void TileMr(int mr, int nr, int64_t K, const float* const* a, const int32_t* off, const float* b, int64_t ps,
             const float* bias, float* c, int64_t ldc, float lo, float hi) {
@@ -192,11 +140,6 @@ void Gemm(int mr, int nr, int64_t K, const float* const* a, const int32_t* off, 
     else
       prefetch_b ? TileMr<2, kFused, true, false>(mr, nr, K, a, off, b, ps, bias, c, ldc, lo, hi)
                  : TileMr<2, kFused, false, false>(mr, nr, K, a, off, b, ps, bias, c, ldc, lo, hi);
-  } else if (nr <= 8) {
-    if (off)
-      Tile8Mr<kFused, true>(mr, nr, K, a, off, b, bias, c, ldc, lo, hi);
-    else
-      Tile8Mr<kFused, false>(mr, nr, K, a, off, b, bias, c, ldc, lo, hi);
   } else {
     if (off)
       TileMr<1, kFused, false, true>(mr, nr, K, a, off, b, ps, bias, c, ldc, lo, hi);
@@ -219,11 +162,6 @@ void GemmRows(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, cons
     for (; m + 12 <= rows; m += 12) {
       for (int r = 0; r < 12; ++r) ap[r] = a + (m + r) * lda;
       Tile<12, 2, kFused, false, false>(nr, K, ap, nullptr, b, ps, bias, c + m * ldc, ldc, lo, hi);
-    }
-  } else if (nr <= 8) {
-    for (; m + 12 <= rows; m += 12) {
-      for (int r = 0; r < 12; ++r) ap[r] = a + (m + r) * lda;
-      Tile8<12, kFused, false>(nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, lo, hi);
     }
   } else {
     for (; m + 12 <= rows; m += 12) {

@@ -54,6 +54,12 @@ void ClampRowAvx2(const float* in, float* out, int64_t n, float lo, float hi);
 // [K][16]): panels with at most 8 live channels.
 void FloatGemm8Avx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
                     const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
+// FloatGemm8Avx2 and FloatGemm8RowsAvx2 with one FMA per tap (FloatMath::kFused's values): the
+// AVX-512 path's tiles for panels with at most 8 live channels.
+void FloatGemm8FusedAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
+                         const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
+void FloatGemm8RowsFusedAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
+                             const float* bias, float* c, int64_t ldc, float act_min, float act_max);
 
 // One output row of the float RESIZE_BILINEAR (optimized/resize_bilinear_float.h): input rows r0
 // (y0) and r1 (y1), per output column x the columns x0[x], x1[x] and weight wx[x].
