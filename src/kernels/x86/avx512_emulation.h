@@ -273,6 +273,67 @@ inline EmuM512i _mm512_cvtps_epi32(EmuM512 a) {
   }
   return r;
 }
+// _mm512_set_epi32: e15 is lane 15, e0 lane 0.
+inline EmuM512i _mm512_set_epi32(int e15, int e14, int e13, int e12, int e11, int e10, int e9, int e8, int e7, int e6,
+                                 int e5, int e4, int e3, int e2, int e1, int e0) {
+  const int v[16] = {e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12, e13, e14, e15};
+  EmuM512i r;
+  for (int i = 0; i < 16; ++i) r.i32[i] = v[i];
+  return r;
+}
+// vpackssdw / vpacksswb / vpackuswb: per 128-bit lane, a's lane saturated, then b's.
+inline EmuM512i _mm512_packs_epi32(EmuM512i a, EmuM512i b) {
+  EmuM512i r;
+  for (int l = 0; l < 4; ++l)
+    for (int i = 0; i < 8; ++i) {
+      const int32_t v = i < 4 ? a.i32[4 * l + i] : b.i32[4 * l + i - 4];
+      const int16_t s = (int16_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v);
+      std::memcpy(r.u8 + 16 * l + 2 * i, &s, 2);
+    }
+  return r;
+}
+inline EmuM512i _mm512_packs_epi16(EmuM512i a, EmuM512i b) {
+  EmuM512i r;
+  for (int l = 0; l < 4; ++l)
+    for (int i = 0; i < 16; ++i) {
+      int16_t v;
+      std::memcpy(&v, (i < 8 ? a.u8 : b.u8) + 16 * l + 2 * (i % 8), 2);
+      r.i8[16 * l + i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+    }
+  return r;
+}
+inline EmuM512i _mm512_packus_epi16(EmuM512i a, EmuM512i b) {
+  EmuM512i r;
+  for (int l = 0; l < 4; ++l)
+    for (int i = 0; i < 16; ++i) {
+      int16_t v;
+      std::memcpy(&v, (i < 8 ? a.u8 : b.u8) + 16 * l + 2 * (i % 8), 2);
+      r.u8[16 * l + i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+  return r;
+}
+// vpermd: lane i of the result is lane idx[i] & 15 of a.
+inline EmuM512i _mm512_permutexvar_epi32(EmuM512i idx, EmuM512i a) {
+  EmuM512i r;
+  for (int i = 0; i < 16; ++i) r.i32[i] = a.i32[idx.i32[i] & 15];
+  return r;
+}
+inline EmuM512i _mm512_min_epi8(EmuM512i a, EmuM512i b) {
+  for (int i = 0; i < 64; ++i) a.i8[i] = a.i8[i] < b.i8[i] ? a.i8[i] : b.i8[i];
+  return a;
+}
+inline EmuM512i _mm512_max_epi8(EmuM512i a, EmuM512i b) {
+  for (int i = 0; i < 64; ++i) a.i8[i] = a.i8[i] > b.i8[i] ? a.i8[i] : b.i8[i];
+  return a;
+}
+inline EmuM512i _mm512_min_epu8(EmuM512i a, EmuM512i b) {
+  for (int i = 0; i < 64; ++i) a.u8[i] = a.u8[i] < b.u8[i] ? a.u8[i] : b.u8[i];
+  return a;
+}
+inline EmuM512i _mm512_max_epu8(EmuM512i a, EmuM512i b) {
+  for (int i = 0; i < 64; ++i) a.u8[i] = a.u8[i] > b.u8[i] ? a.u8[i] : b.u8[i];
+  return a;
+}
 // vpmovsdb: each int32 lane saturated to int8; vpmovusdb: each lane, as unsigned, saturated to 255.
 inline __m128i _mm512_cvtsepi32_epi8(EmuM512i a) {
   alignas(16) int8_t b[16];

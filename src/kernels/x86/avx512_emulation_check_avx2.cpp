@@ -42,6 +42,7 @@ em::EmuM512i RandomVec(std::mt19937& rng) {
     if (rng() % 4 == 0) v.u32[i] = edges[rng() % (sizeof(edges) / sizeof(edges[0]))];
   return v;
 }
+const float kZeroF = 0.f;
 em::EmuM512 AsPs(const em::EmuM512i& v) {
   em::EmuM512 f;
   std::memcpy(f.f, v.u8, 64);
@@ -83,6 +84,12 @@ int CheckAvx512EmulationForTests(uint32_t seed, int trials, std::string* first_f
     const em::EmuM512i blend32 = em::_mm512_mask_blend_epi32(k16, a, b), blend64 = em::_mm512_mask_blend_epi64(k8, a, b);
     const em::EmuM512i mov32 = em::_mm512_mask_mov_epi32(a, k16, b);
     const unsigned ge = em::_mm512_cmp_ps_mask(fa, fb, _CMP_GE_OQ), sign64 = em::_mm512_movepi64_mask(a);
+    const em::EmuM512i pk32 = em::_mm512_packs_epi32(a, b), pk16 = em::_mm512_packs_epi16(a, b);
+    const em::EmuM512i pku16 = em::_mm512_packus_epi16(a, b);
+    const em::EmuM512i mn8 = em::_mm512_min_epi8(a, b), mx8 = em::_mm512_max_epi8(a, b);
+    const em::EmuM512i mnu8 = em::_mm512_min_epu8(a, b), mxu8 = em::_mm512_max_epu8(a, b);
+    const em::EmuM512 addps = em::_mm512_add_ps(fa, fb), maxps = em::_mm512_max_ps(fa, fb);
+    const em::EmuM512 minps = em::_mm512_min_ps(fa, fb);
     for (int h = 0; h < 2; ++h) {
       const __m256i A = Half(a, h), B = Half(b, h), C = Half(c, h);
       const __m256 FA = HalfPs(fa, h), FB = HalfPs(fb, h), FC = HalfPs(fc, h);
@@ -100,6 +107,16 @@ int CheckAvx512EmulationForTests(uint32_t seed, int trials, std::string* first_f
       if (!SamePs(HalfPs(cvt, h), _mm256_cvtepi32_ps(A))) fail("cvtepi32_ps");
       if (!SamePs(HalfPs(mulps, h), _mm256_mul_ps(FA, FB))) fail("mul_ps");
       if (!SamePs(HalfPs(fma, h), _mm256_fmadd_ps(FA, FB, FC))) fail("fmadd_ps");
+      if (!SamePs(HalfPs(addps, h), _mm256_add_ps(FA, FB))) fail("add_ps");
+      if (!SamePs(HalfPs(maxps, h), _mm256_max_ps(FA, FB))) fail("max_ps");
+      if (!SamePs(HalfPs(minps, h), _mm256_min_ps(FA, FB))) fail("min_ps");
+      if (!Same(Half(pk32, h), _mm256_packs_epi32(A, B))) fail("packs_epi32");
+      if (!Same(Half(pk16, h), _mm256_packs_epi16(A, B))) fail("packs_epi16");
+      if (!Same(Half(pku16, h), _mm256_packus_epi16(A, B))) fail("packus_epi16");
+      if (!Same(Half(mn8, h), _mm256_min_epi8(A, B))) fail("min_epi8");
+      if (!Same(Half(mx8, h), _mm256_max_epi8(A, B))) fail("max_epi8");
+      if (!Same(Half(mnu8, h), _mm256_min_epu8(A, B))) fail("min_epu8");
+      if (!Same(Half(mxu8, h), _mm256_max_epu8(A, B))) fail("max_epu8");
       if (!Same(Half(cvtps, h), _mm256_cvtps_epi32(FA))) fail("cvtps_epi32");
       if (!Same(Half(dpwssd, h), _mm256_add_epi32(C, _mm256_madd_epi16(A, B)))) fail("dpwssd_epi32");
       const __m256i m32 = _mm256_setr_epi32(k16 >> (8 * h) & 1 ? -1 : 0, k16 >> (8 * h + 1) & 1 ? -1 : 0,
@@ -130,6 +147,26 @@ int CheckAvx512EmulationForTests(uint32_t seed, int trials, std::string* first_f
       _mm256_store_ps(want, _mm256_blendv_ps(FA, FB, _mm256_castsi256_ps(m)));
       std::memcpy(got, blendps.f + 8 * h, 32);
       if (std::memcmp(want, got, 32) != 0) fail("mask_blend_ps");
+    }
+    // vpermd across the whole register, and the masked float load / store (lanes off the mask
+    // neither read nor written), against their definitions.
+    const em::EmuM512i perm = em::_mm512_permutexvar_epi32(c, a);
+    for (int i = 0; i < 16; ++i)
+      if (perm.i32[i] != a.i32[c.u32[i] & 15]) fail("permutexvar_epi32");
+    const em::EmuM512i setv = em::_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    for (int i = 0; i < 16; ++i)
+      if (setv.i32[i] != i) fail("set_epi32");
+    {
+      float buf[16], out[16];
+      std::memcpy(buf, fa.f, 64);
+      std::memcpy(out, fb.f, 64);
+      const em::EmuM512 ld = em::_mm512_maskz_loadu_ps(k16, buf);
+      em::_mm512_mask_storeu_ps(out, k16, fc);
+      for (int i = 0; i < 16; ++i) {
+        const bool on = k16 >> i & 1;
+        if (std::memcmp(&ld.f[i], on ? &buf[i] : &kZeroF, 4) != 0) fail("maskz_loadu_ps");
+        if (std::memcmp(&out[i], on ? &fc.f[i] : &fb.f[i], 4) != 0) fail("mask_storeu_ps");
+      }
     }
     // No AVX2 twin: vpdpbusd (u8 x s8, four products per lane, wrapping), vpmovdb (truncation),
     // vpmovsdb / vpmovusdb (signed / unsigned saturation).

@@ -357,6 +357,26 @@ inline __m128i ToBytes(__m512i x, __m128i lo, __m128i hi) {
   return _mm_min_epu8(_mm_max_epu8(u, lo), hi);
 }
 
+// Two pixels' 32 levels each (x0 | x1 for pixel i, x2 | x3 for pixel i + 1) as bytes in one zmm,
+// pixel i in the low 256 bits: vpackssdw twice and vpacksswb / vpackuswb once (saturating int32
+// -> int16 -> int8 / uint8 composes to the saturating int32 -> int8 / uint8 that vpmovsdb /
+// vpmovusdb of max(x, 0) give), then one vpermd to undo the packs' 128-bit lane interleave: 4
+// shuffle-port instructions per 64 outputs where four vpmovsdb take 8. Then the clamp, on the
+// bytes (kClamp*).
+template <Bytes B>
+inline __m512i PackPixels(__m512i x0, __m512i x1, __m512i x2, __m512i x3, __m512i perm, __m512i lo, __m512i hi) {
+  const __m512i p01 = _mm512_packs_epi32(x0, x1), p23 = _mm512_packs_epi32(x2, x3);
+  if constexpr (B == Bytes::kSatI8 || B == Bytes::kClampI8) {
+    const __m512i b = _mm512_permutexvar_epi32(perm, _mm512_packs_epi16(p01, p23));
+    if constexpr (B == Bytes::kSatI8) return b;
+    return _mm512_min_epi8(_mm512_max_epi8(b, lo), hi);
+  } else {
+    const __m512i b = _mm512_permutexvar_epi32(perm, _mm512_packus_epi16(p01, p23));
+    if constexpr (B == Bytes::kSatU8) return b;
+    return _mm512_min_epu8(_mm512_max_epu8(b, lo), hi);
+  }
+}
+
 // `pairs` full tile pairs (8 pixels, both panels with all 16 channels) from the run's first pixel,
 // the stage of form F on both panels: no per-tile calls, stage constants set up once per run.
 template <OutputZ::Form F, Bytes B>
@@ -364,16 +384,20 @@ void RunFull(int64_t pairs, const TileRun& run, int taps, int icq, const uint8_t
              int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1) {
   const OutputZ s0 = stage0, s1 = stage1;  // local copies: the byte stores cannot alias them
   const __m512i b0 = _mm512_loadu_si512(os.bias), b1 = _mm512_loadu_si512(os.bias + 16);
-  const __m128i lo = _mm_set1_epi8((char)os.act_min), hi = _mm_set1_epi8((char)os.act_max);
+  const __m512i lo = _mm512_set1_epi8((char)os.act_min), hi = _mm512_set1_epi8((char)os.act_max);
+  // Byte quads of the packed zmm: lane j holds quad j of x0, x1, x2, x3 (dwords 4j .. 4j + 3).
+  const __m512i perm = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
   const int64_t ts = (int64_t)taps * 4, stride = run.out_stride;
   for (int64_t k = 0; k < pairs; ++k) {
     const uint8_t* const* ra = table + 2 * k * ts;
     __m512i a[16];
     Mac8x2(a, b0, b1, taps, icq, ra, ra + ts, w, ps);
     uint8_t* o = run.out + (run.m0 + 8 * k) * stride;
-    for (int i = 0; i < 8; ++i) {
-      _mm_storeu_si128((__m128i*)(o + i * stride), ToBytes<B>(s0.template Level<F>(a[i]), lo, hi));
-      _mm_storeu_si128((__m128i*)(o + i * stride + 16), ToBytes<B>(s1.template Level<F>(a[8 + i]), lo, hi));
+    for (int i = 0; i < 8; i += 2) {
+      const __m512i v = PackPixels<B>(s0.template Level<F>(a[i]), s1.template Level<F>(a[8 + i]),
+                                      s0.template Level<F>(a[i + 1]), s1.template Level<F>(a[9 + i]), perm, lo, hi);
+      _mm256_storeu_si256((__m256i*)(o + i * stride), _mm512_castsi512_si256(v));
+      _mm256_storeu_si256((__m256i*)(o + (i + 1) * stride), _mm512_extracti64x4_epi64(v, 1));
     }
   }
 }
