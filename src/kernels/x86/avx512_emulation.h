@@ -273,6 +273,11 @@ inline EmuM512i _mm512_cvtps_epi32(EmuM512 a) {
   }
   return r;
 }
+inline __mmask16 _mm512_cmpneq_epi32_mask(EmuM512i a, EmuM512i b) {
+  unsigned k = 0;
+  for (int i = 0; i < 16; ++i) k |= (unsigned)(a.i32[i] != b.i32[i]) << i;
+  return (__mmask16)k;
+}
 // _mm512_set_epi32: e15 is lane 15, e0 lane 0.
 inline EmuM512i _mm512_set_epi32(int e15, int e14, int e13, int e12, int e11, int e10, int e9, int e8, int e7, int e6,
                                  int e5, int e4, int e3, int e2, int e1, int e0) {

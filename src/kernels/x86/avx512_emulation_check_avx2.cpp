@@ -153,6 +153,9 @@ int CheckAvx512EmulationForTests(uint32_t seed, int trials, std::string* first_f
     const em::EmuM512i perm = em::_mm512_permutexvar_epi32(c, a);
     for (int i = 0; i < 16; ++i)
       if (perm.i32[i] != a.i32[c.u32[i] & 15]) fail("permutexvar_epi32");
+    const unsigned neq = em::_mm512_cmpneq_epi32_mask(a, b);
+    for (int i = 0; i < 16; ++i)
+      if ((neq >> i & 1) != (unsigned)(a.i32[i] != b.i32[i])) fail("cmpneq_epi32_mask");
     const em::EmuM512i setv = em::_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     for (int i = 0; i < 16; ++i)
       if (setv.i32[i] != i) fail("set_epi32");

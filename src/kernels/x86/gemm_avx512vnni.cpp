@@ -62,9 +62,14 @@ inline __m512i Join(const void* lo, const void* hi) {
 //     where the lower clamp is below Z_out (no short form) its 8-channel groups with an exact FMA
 //     form over the signed range take that, with the offset chosen by the sign of x (kFmaS, or
 //     kMixed64 beside the 64-bit form).
-// Then the clamp. The constants are loaded once per panel (constructor).
+// Then the clamp. The constants are loaded once per panel (constructor). kFmaZ0 / kFmaSZ0: kFma /
+// kFmaS where fma_zero is 0 on all 16 channels, as the FMA search's first centre makes it for int8
+// outputs whose clamp is the whole type (signed ranges) or starts at Z_out = -128 (ReLU): the add
+// is left out (one of the stage's ~7 instructions per 16 outputs on the vpdpbusd ports).
 struct OutputZ {
-  enum Form { kK64, kShort, kFma, kMixed, kFmaS, kMixed64, kXnn, kXnnInRange };
+  enum Form { kK64, kShort, kFma, kMixed, kFmaS, kMixed64, kXnn, kXnnInRange, kFmaZ0, kFmaSZ0 };
+  // The form without the zero-free variant (kFmaZ0 -> kFma, kFmaSZ0 -> kFmaS).
+  static Form Base(Form f) { return f == kFmaZ0 ? kFma : f == kFmaSZ0 ? kFmaS : f; }
   __m512i m, mo, kpe, kne, kpo, kno, she, sho, zp, left, amin, amax, zout, fzero;
   __m512 scale, fscale, foffset, foffneg;
   __mmask16 fma_lanes = 0;  // kMixed: the lanes of the group with the FMA form
@@ -99,6 +104,8 @@ struct OutputZ {
       foffneg = os.fma_offset_neg ? _mm512_loadu_ps(os.fma_offset_neg + c) : foffset;
       fzero = _mm512_loadu_si512(os.fma_zero + c);
       fma_lanes = (__mmask16)((fma_lo ? 0x00FF : 0) | (fma_hi ? 0xFF00 : 0));
+      if ((form == kFma || form == kFmaS) && _mm512_cmpneq_epi32_mask(fzero, _mm512_setzero_si512()) == 0)
+        form = form == kFma ? kFmaZ0 : kFmaSZ0;
     }
     if (form == kK64 || form == kMixed64) {
       const int64_t* k = os.k64 + (c / 8) * 24;
@@ -154,6 +161,11 @@ struct OutputZ {
       x = _mm512_mask_blend_epi32(fma_lanes, Short(x), Fma(x));
     } else if constexpr (F == kFmaS) {
       x = FmaS(x);
+    } else if constexpr (F == kFmaZ0) {
+      x = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(x), fscale, foffset));
+    } else if constexpr (F == kFmaSZ0) {
+      const __m512 o = _mm512_mask_blend_ps(_mm512_movepi32_mask(x), foffset, foffneg);
+      x = _mm512_cvtps_epi32(_mm512_fmadd_ps(_mm512_cvtepi32_ps(x), fscale, o));
     } else if constexpr (F == kMixed64) {
       x = _mm512_mask_blend_epi32(fma_lanes, K64(x), FmaS(x));
     } else if constexpr (F == kK64) {
@@ -173,6 +185,8 @@ struct OutputZ {
       case kShort: return Apply<kShort>(x);
       case kMixed: return Apply<kMixed>(x);
       case kFmaS: return Apply<kFmaS>(x);
+      case kFmaZ0: return Apply<kFmaZ0>(x);
+      case kFmaSZ0: return Apply<kFmaSZ0>(x);
       case kMixed64: return Apply<kMixed64>(x);
       case kK64: return Apply<kK64>(x);
       case kXnn: return Apply<kXnn>(x);
@@ -442,12 +456,14 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
     const OutputZ s0(os, 0), s1(os, 16);
     if (pairs > 0) {
       using F = OutputZ::Form;
-      const F f = s0.form == s1.form ? s0.form : os.kshort ? F::kMixed : F::kMixed64;
+      // Panels of one form up to the zero add (one zero-free, one not) take the form with it.
+      const F b0 = OutputZ::Base(s0.form), b1 = OutputZ::Base(s1.form);
+      const F f = s0.form == s1.form ? s0.form : b0 == b1 ? b0 : os.kshort ? F::kMixed : F::kMixed64;
       // Panels of different forms: kMixed (kMixed64 without kshort) on both, each panel's own
       // forms blended per its fma_lanes, with 0, 8 or 16 lanes (OutputZ sets every field that form
       // reads).
       OutputZ m0 = s0, m1 = s1;
-      if (s0.form != s1.form) {
+      if (b0 != b1) {
         m0 = OutputZ(os, 0, true);
         m1 = OutputZ(os, 16, true);
       }
@@ -456,6 +472,8 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
         case F::kShort: RunFull<F::kShort>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
         case F::kMixed: RunFull<F::kMixed>(pairs, run, taps, icq, table, w, panel_stride, os, m0, m1); break;
         case F::kFmaS: RunFull<F::kFmaS>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
+        case F::kFmaZ0: RunFull<F::kFmaZ0>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
+        case F::kFmaSZ0: RunFull<F::kFmaSZ0>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
         case F::kMixed64: RunFull<F::kMixed64>(pairs, run, taps, icq, table, w, panel_stride, os, m0, m1); break;
         case F::kK64: RunFull<F::kK64>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
         case F::kXnn: RunFull<F::kXnn>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
