@@ -53,10 +53,10 @@ struct InterpreterOptions {
   // to even).
   RequantMode requant = RequantMode::kTflite;
   // Float CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED arithmetic (kernels/dispatch.h):
-  // kFused: one fused multiply-add per tap on CPUs with AVX-512 (what XNNPACK, ONNX Runtime and
-  // PyTorch compute on CPUs with FMA; about twice the speed there); kExact: a multiply, then an add,
-  // the reference kernels' values bit for bit on every CPU (LiteRT.js's, which has no FMA). AVX2
-  // CPUs compute the exact values either way. Integer models are unaffected.
+  // kFused: one fused multiply-add per tap (what XNNPACK, ONNX Runtime and PyTorch compute on CPUs
+  // with FMA; about twice the speed on AVX-512); kExact: a multiply, then an add, the reference
+  // kernels' values bit for bit (LiteRT.js's, which has no FMA). Either gives the same values on
+  // every CPU. Integer models are unaffected.
   FloatMath float_math = FloatMath::kFused;
   // Micro-batching (AllocateTensors): a batch of per-image ops runs micro_batch images per pass
   // over the graph, which keeps each layer's activations in cache (same bytes as the whole batch).

@@ -40,14 +40,11 @@ inline KernelPath ActiveFloatPath() { return FloatPathFor(active_isa()); }
 // The arithmetic of those float kernels, per tap acc <- acc + w * x in the reference's tap order:
 //   kExact: a float32 multiply, then a float32 add (the reference kernels' values, bit for bit, and
 //           LiteRT's without FMA);
-//   kFused: one fused multiply-add (a single rounding, std::fma's value) on the paths that have it:
-//           AVX-512 and portable; the AVX2 kernels stay kExact. XNNPACK and ONNX Runtime fuse on
-//           CPUs with FMA.
+//   kFused: one fused multiply-add (a single rounding, std::fma's value) on every path (AVX-512,
+//           AVX2 + FMA, portable), as XNNPACK and ONNX Runtime fuse on CPUs with FMA.
 enum class FloatMath { kExact = 0, kFused = 1 };
-// Whether the float kernels of `path` compute fused values under `math`.
-inline bool FusesOn(KernelPath path, FloatMath math) {
-  return math == FloatMath::kFused && path != KernelPath::kAvx2;
-}
+// Whether the float kernels of `path` compute fused values under `math` (every path fuses).
+inline bool FusesOn(KernelPath /*path*/, FloatMath math) { return math == FloatMath::kFused; }
 inline const char* FloatMathName(FloatMath m) { return m == FloatMath::kExact ? "exact" : "fused"; }
 
 inline const char* KernelPathName(KernelPath p) {

@@ -10,10 +10,10 @@
 //     then the taps in the reference's order; multiply then add), so every output must compare
 //     equal to the reference kernels' (operator==, so a padding tap's +0/-0 sign does not count).
 //     A fused multiply-add fails these tests.
-//   kFused: the AVX-512 and portable paths must equal, bit for bit, this file's fused twin of the
-//     reference loops (FusedConvRef / FusedDepthwiseRef: the same taps in the same order, acc =
-//     std::fma(w, x, acc)); the AVX2 path stays exact. The fused twin itself is checked against
-//     the reference within the error bound of the two roundings.
+//   kFused: every path must equal, bit for bit, this file's fused twin of the reference loops
+//     (FusedConvRef / FusedDepthwiseRef: the same taps in the same order, acc = std::fma(w, x,
+//     acc)). The fused twin itself is checked against the reference within the error bound of the
+//     two roundings.
 // Seeded; the seed is printed on failure.
 #include <gtest/gtest.h>
 
@@ -53,8 +53,8 @@ struct EmulationScope {
   ~EmulationScope() { optimized::SetFloatAvx512EmulationForTests(false); }
 };
 constexpr FloatMath kMaths[] = {FloatMath::kExact, FloatMath::kFused};
-// Whether (path, math) computes fused values: kFused on every path but AVX2.
-bool FusedValues(KernelPath path, FloatMath math) { return math == FloatMath::kFused && path != KernelPath::kAvx2; }
+// Whether (path, math) computes fused values: kFused, on every path.
+bool FusedValues(KernelPath /*path*/, FloatMath math) { return math == FloatMath::kFused; }
 
 // The reference conv's loops (kernels/reference/conv.cpp: bias, then (fy, fx, ic) over the taps
 // inside the input) with acc = std::fma(w, x, acc).

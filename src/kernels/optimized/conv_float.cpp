@@ -49,7 +49,7 @@ using GemmFn = void (*)(int, int, int64_t, const float* const*, const int32_t*, 
 
 GemmFn SelectGemm(KernelPath path, bool fused) {
 #if defined(__x86_64__) || defined(_M_X64)
-  if (path != KernelPath::kPortable) return x86::FloatGemmAvx2;
+  if (path != KernelPath::kPortable) return fused ? x86::FloatGemmFusedAvx2 : x86::FloatGemmAvx2;
 #endif
   return fused ? FloatGemmPortable<true> : FloatGemmPortable<false>;
 }
@@ -57,7 +57,7 @@ GemmFn SelectGemm(KernelPath path, bool fused) {
 // Up to 12 rows and 8 channels (panels with at most 8 live channels).
 GemmFn SelectGemm8(KernelPath path, bool fused) {
 #if defined(__x86_64__) || defined(_M_X64)
-  if (path != KernelPath::kPortable) return x86::FloatGemm8Avx2;
+  if (path != KernelPath::kPortable) return fused ? x86::FloatGemm8FusedAvx2 : x86::FloatGemm8Avx2;
 #endif
   return fused ? FloatGemmPortable<true> : FloatGemmPortable<false>;
 }
@@ -473,11 +473,13 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
           if (rows_in_place) {  // the block's tiles in one call: rows m of the input in place
             const int64_t m0 = tb * MR, m1 = std::min(M, te * MR);
             if (OC - n0 <= NR / 2)
-              x86::FloatGemm8RowsAvx2(m1 - m0, OC - n0, K, input + m0 * p.input_c, p.input_c, w, pc.bias.data() + n0,
-                                      output + m0 * OC + n0, OC, lo, hi);
+              (fused ? x86::FloatGemm8RowsFusedAvx2 : x86::FloatGemm8RowsAvx2)(
+                  m1 - m0, OC - n0, K, input + m0 * p.input_c, p.input_c, w, pc.bias.data() + n0,
+                  output + m0 * OC + n0, OC, lo, hi);
             else
-              x86::FloatGemmRowsAvx2(m1 - m0, std::min(NR, OC - n0), K, input + m0 * p.input_c, p.input_c, w,
-                                     pc.bias.data() + n0, output + m0 * OC + n0, OC, lo, hi, tb == t0);
+              (fused ? x86::FloatGemmRowsFusedAvx2 : x86::FloatGemmRowsAvx2)(
+                  m1 - m0, std::min(NR, OC - n0), K, input + m0 * p.input_c, p.input_c, w, pc.bias.data() + n0,
+                  output + m0 * OC + n0, OC, lo, hi, tb == t0);
             continue;
           }
 #endif

@@ -78,8 +78,8 @@ size_t ConvFloatScratchBytes(const PackedConvFloat& pc, const ThreadPool* pool);
 // scratch: ConvFloatScratchBytes(pc, pool) bytes, or null (the call then allocates).
 // residual: a fused ADD (FloatResidual, elementwise_float.h), or null.
 // path: kAvx512Vnni runs the AVX-512 twins (12 rows x 32 channels: two 6-row tiles x two panels per
-// call), kAvx2 the AVX2 kernels, kPortable the C++ ones. math: FloatMath (dispatch.h); kFused fuses
-// on the AVX-512 and portable paths only.
+// call), kAvx2 the AVX2 kernels, kPortable the C++ ones. math: FloatMath (dispatch.h): kExact
+// the reference's values, kFused one FMA per tap (on every path).
 void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
                KernelPath path = ActiveFloatPath(), const FloatResidual* residual = nullptr,
                FloatMath math = FloatMath::kExact);

@@ -67,7 +67,7 @@ void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, floa
   if (path == KernelPath::kAvx512Vnni)
     row512 = Float512EmulatedForTests() ? x86::emulated::DepthwiseFloatRowAvx512 : x86::DepthwiseFloatRowAvx512;
   else if (path != KernelPath::kPortable)
-    row_fn = x86::DepthwiseFloatRowAvx2;
+    row_fn = fused ? x86::DepthwiseFloatRowFusedAvx2 : x86::DepthwiseFloatRowAvx2;
 #endif
   auto run_row = [&](int n, const float* const* in, int64_t ps, const int* ti, float* out, int npix) {
     if (row512)

@@ -32,7 +32,7 @@ PackedDepthwiseFloat PackDepthwiseFloat(const reference::ConvParams& p, const fl
 
 // residual: a fused ADD (FloatResidual, elementwise_float.h), added row by row, or null.
 // path / math: as ConvFloat's (conv_float.h): kAvx512Vnni runs 16-channel zmm kernels, and kFused
-// one FMA per tap on the AVX-512 and portable paths.
+// one FMA per tap.
 void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, float* output, ThreadPool* pool,
                         KernelPath path = ActiveFloatPath(), const FloatResidual* residual = nullptr,
                         FloatMath math = FloatMath::kExact);

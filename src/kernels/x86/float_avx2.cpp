@@ -33,7 +33,7 @@ constexpr int64_t kBPrefetch = 32;
 
 // kGather: row r's k-th value is a[r][off[k]] (a convolution window read in place) instead of
 // a[r][k].
-template <int MR, bool kPrefetchB, bool kGather>
+template <int MR, bool kPrefetchB, bool kGather, bool kFused = false>
 inline void GemmTile(int nr, int64_t K, const float* const* a, const int32_t* off, const float* b,
                      const float* bias, float* c, int64_t ldc, float act_min, float act_max) {
   __m256 acc0[MR], acc1[MR];
@@ -55,8 +55,8 @@ inline void GemmTile(int nr, int64_t K, const float* const* a, const int32_t* of
 #pragma GCC unroll 6
     for (int r = 0; r < MR; ++r) {
       const __m256 x = _mm256_broadcast_ss(ap[r] + ak);
-      acc0[r] = _mm256_add_ps(acc0[r], _mm256_mul_ps(b0, x));
-      acc1[r] = _mm256_add_ps(acc1[r], _mm256_mul_ps(b1, x));
+      acc0[r] = MulAdd8<kFused>(acc0[r], b0, x);
+      acc1[r] = MulAdd8<kFused>(acc1[r], b1, x);
     }
   }
   // A clamp to (-inf, inf) (no activation) is the identity, NaN and -0 included: skipped.
@@ -92,32 +92,33 @@ inline __m256i TailMask(int n) {
 }
 
 // Channels [c, C) of one depthwise pixel: 8-channel blocks, then a masked tail.
+template <bool kFused>
 inline void PixelTail(int C, int c, int taps, const float* const* in, int64_t off, const float* const* wt,
                       const float* bias, float* out, __m256 lo, __m256 hi, __m256i tail) {
   for (; c + 8 <= C; c += 8) {
     __m256 a0 = _mm256_load_ps(bias + c);
     for (int t = 0; t < taps; ++t)
-      a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(wt[t] + c), _mm256_loadu_ps(in[t] + off + c)));
+      a0 = MulAdd8<kFused>(a0, _mm256_load_ps(wt[t] + c), _mm256_loadu_ps(in[t] + off + c));
     _mm256_storeu_ps(out + c, ClampVec(a0, lo, hi));
   }
   if (c < C) {
     __m256 a0 = _mm256_load_ps(bias + c);
     for (int t = 0; t < taps; ++t)
-      a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(wt[t] + c), _mm256_maskload_ps(in[t] + off + c, tail)));
+      a0 = MulAdd8<kFused>(a0, _mm256_load_ps(wt[t] + c), _mm256_maskload_ps(in[t] + off + c, tail));
     _mm256_maskstore_ps(out + c, tail, ClampVec(a0, lo, hi));
   }
 }
 
-template <bool kPrefetchB, bool kGather>
+template <bool kPrefetchB, bool kGather, bool kFused = false>
 void GemmMr(int mr, int nr, int64_t K, const float* const* a, const int32_t* off, const float* b, const float* bias,
             float* c, int64_t ldc, float act_min, float act_max) {
   switch (mr) {
-    case 6: GemmTile<6, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
-    case 5: GemmTile<5, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
-    case 4: GemmTile<4, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
-    case 3: GemmTile<3, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
-    case 2: GemmTile<2, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
-    default: GemmTile<1, kPrefetchB, kGather>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
+    case 6: GemmTile<6, kPrefetchB, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
+    case 5: GemmTile<5, kPrefetchB, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
+    case 4: GemmTile<4, kPrefetchB, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
+    case 3: GemmTile<3, kPrefetchB, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
+    case 2: GemmTile<2, kPrefetchB, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
+    default: GemmTile<1, kPrefetchB, kGather, kFused>(nr, K, a, off, b, bias, c, ldc, act_min, act_max); break;
   }
 }
 
@@ -193,23 +194,36 @@ void FloatGemm8FusedAvx2(int mr, int nr, int64_t K, const float* const* a, const
     Gemm8Mr<false, true>(mr, nr, K, a, nullptr, b, bias, c, ldc, act_min, act_max);
 }
 
-void FloatGemmRowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b, const float* bias,
-                       float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {
+namespace {
+template <bool kFused>
+void GemmRows(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b, const float* bias,
+              float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {
   const float* ap[6];
   int64_t m = 0;
   if (prefetch_b && m + 6 <= rows) {
     for (int r = 0; r < 6; ++r) ap[r] = a + r * lda;
-    GemmTile<6, true, false>(nr, K, ap, nullptr, b, bias, c, ldc, act_min, act_max);
+    GemmTile<6, true, false, kFused>(nr, K, ap, nullptr, b, bias, c, ldc, act_min, act_max);
     m = 6;
   }
   for (; m + 6 <= rows; m += 6) {
     for (int r = 0; r < 6; ++r) ap[r] = a + (m + r) * lda;
-    GemmTile<6, false, false>(nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
+    GemmTile<6, false, false, kFused>(nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
   }
   if (m < rows) {
     for (int r = 0; r < rows - m; ++r) ap[r] = a + (m + r) * lda;
-    GemmMr<false, false>((int)(rows - m), nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
+    GemmMr<false, false, kFused>((int)(rows - m), nr, K, ap, nullptr, b, bias, c + m * ldc, ldc, act_min, act_max);
   }
+}
+}  // namespace
+
+void FloatGemmRowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b, const float* bias,
+                       float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {
+  GemmRows<false>(rows, nr, K, a, lda, b, bias, c, ldc, act_min, act_max, prefetch_b);
+}
+
+void FloatGemmRowsFusedAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
+                            const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {
+  GemmRows<true>(rows, nr, K, a, lda, b, bias, c, ldc, act_min, act_max, prefetch_b);
 }
 
 namespace {
@@ -239,25 +253,38 @@ void FloatGemm8RowsFusedAvx2(int64_t rows, int nr, int64_t K, const float* a, in
   Gemm8Rows<true>(rows, nr, K, a, lda, b, bias, c, ldc, act_min, act_max);
 }
 
-void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
-                   const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {
+namespace {
+template <bool kFused>
+void Gemm(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b, const float* bias,
+          float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {
   if (offsets) {
     if (prefetch_b)
-      GemmMr<true, true>(mr, nr, K, a, offsets, b, bias, c, ldc, act_min, act_max);
+      GemmMr<true, true, kFused>(mr, nr, K, a, offsets, b, bias, c, ldc, act_min, act_max);
     else
-      GemmMr<false, true>(mr, nr, K, a, offsets, b, bias, c, ldc, act_min, act_max);
+      GemmMr<false, true, kFused>(mr, nr, K, a, offsets, b, bias, c, ldc, act_min, act_max);
   } else if (prefetch_b) {
-    GemmMr<true, false>(mr, nr, K, a, nullptr, b, bias, c, ldc, act_min, act_max);
+    GemmMr<true, false, kFused>(mr, nr, K, a, nullptr, b, bias, c, ldc, act_min, act_max);
   } else {
-    GemmMr<false, false>(mr, nr, K, a, nullptr, b, bias, c, ldc, act_min, act_max);
+    GemmMr<false, false, kFused>(mr, nr, K, a, nullptr, b, bias, c, ldc, act_min, act_max);
   }
+}
+}  // namespace
+
+void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
+                   const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {
+  Gemm<false>(mr, nr, K, a, offsets, b, bias, c, ldc, act_min, act_max, prefetch_b);
+}
+
+void FloatGemmFusedAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
+                        const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b) {
+  Gemm<true>(mr, nr, K, a, offsets, b, bias, c, ldc, act_min, act_max, prefetch_b);
 }
 
 // Eight pixels (stride ps apart) x 8 channels from channel c, taps in order: each weight vector is
 // loaded once per eight pixels (9 loads per 64 multiply-adds instead of 12 per 32 with two pixels x
 // 32 channels, whose loads bound it), eight independent accumulators. kFull false: the last,
 // partial 8-channel block (masked loads and stores).
-template <bool kFull>
+template <bool kFull, bool kFused>
 __attribute__((always_inline)) inline void Dw8Pixels(int taps, const float* const* in, int64_t ps, const float* const* wt,
                                                      const float* bias, int c, float* ob, int64_t C, __m256 lo,
                                                      __m256 hi, __m256i tail) {
@@ -275,7 +302,7 @@ __attribute__((always_inline)) inline void Dw8Pixels(int taps, const float* cons
     const float* x = in[t] + c;
     const __m256 w = _mm256_load_ps(wt[t] + c);
 #pragma GCC unroll 8
-    for (int q = 0; q < 8; ++q) a[q] = _mm256_add_ps(a[q], _mm256_mul_ps(w, ld(x + q * ps)));
+    for (int q = 0; q < 8; ++q) a[q] = MulAdd8<kFused>(a[q], w, ld(x + q * ps));
   }
 #pragma GCC unroll 8
   for (int q = 0; q < 8; ++q) {
@@ -286,9 +313,10 @@ __attribute__((always_inline)) inline void Dw8Pixels(int taps, const float* cons
   }
 }
 
-void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index,
-                           const float* weights, int64_t c_stride, const float* bias, float* out, int npix,
-                           float act_min, float act_max) {
+namespace {
+template <bool kFused>
+void DwRow(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index, const float* weights,
+           int64_t c_stride, const float* bias, float* out, int npix, float act_min, float act_max) {
   const __m256 lo = _mm256_set1_ps(act_min), hi = _mm256_set1_ps(act_max);
   const __m256i tail = TailMask(C % 8);
   const float* wt[64];  // the taps' weight rows (taps <= 64, depthwise_float.cpp)
@@ -305,8 +333,8 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
     for (int t = 0; t < taps; ++t) ib[t] = in[t] + i * pixel_stride;
     float* ob = out + (int64_t)i * C;
     int c = 0;
-    for (; c + 8 <= C; c += 8) Dw8Pixels<true>(taps, ib, pixel_stride, wt, bias, c, ob, C, lo, hi, tail);
-    if (c < C) Dw8Pixels<false>(taps, ib, pixel_stride, wt, bias, c, ob, C, lo, hi, tail);
+    for (; c + 8 <= C; c += 8) Dw8Pixels<true, kFused>(taps, ib, pixel_stride, wt, bias, c, ob, C, lo, hi, tail);
+    if (c < C) Dw8Pixels<false, kFused>(taps, ib, pixel_stride, wt, bias, c, ob, C, lo, hi, tail);
   }
   // Fewer than 32 channels (MediaPipe's 8 / 16 / 24-channel layers): four pixels at a time over
   // the 8-channel blocks (the last one masked), each weight vector loaded once per four pixels.
@@ -321,10 +349,10 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
         for (int t = 0; t < taps; ++t) {
           const float* x = in[t] + c;
           const __m256 w = _mm256_load_ps(wt[t] + c);
-          a0 = _mm256_add_ps(a0, _mm256_mul_ps(w, ld(x + o0)));
-          a1 = _mm256_add_ps(a1, _mm256_mul_ps(w, ld(x + o1)));
-          a2 = _mm256_add_ps(a2, _mm256_mul_ps(w, ld(x + o2)));
-          a3 = _mm256_add_ps(a3, _mm256_mul_ps(w, ld(x + o3)));
+          a0 = MulAdd8<kFused>(a0, w, ld(x + o0));
+          a1 = MulAdd8<kFused>(a1, w, ld(x + o1));
+          a2 = MulAdd8<kFused>(a2, w, ld(x + o2));
+          a3 = MulAdd8<kFused>(a3, w, ld(x + o3));
         }
         const __m256 r[4] = {ClampVec(a0, lo, hi), ClampVec(a1, lo, hi), ClampVec(a2, lo, hi), ClampVec(a3, lo, hi)};
         for (int q = 0; q < 4; ++q) {
@@ -350,14 +378,14 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
         const float* w = wt[t] + c;
         const __m256 w0 = _mm256_load_ps(w), w1 = _mm256_load_ps(w + 8);
         const __m256 w2 = _mm256_load_ps(w + 16), w3 = _mm256_load_ps(w + 24);
-        a0 = _mm256_add_ps(a0, _mm256_mul_ps(w0, _mm256_loadu_ps(x + off0)));
-        a1 = _mm256_add_ps(a1, _mm256_mul_ps(w1, _mm256_loadu_ps(x + off0 + 8)));
-        a2 = _mm256_add_ps(a2, _mm256_mul_ps(w2, _mm256_loadu_ps(x + off0 + 16)));
-        a3 = _mm256_add_ps(a3, _mm256_mul_ps(w3, _mm256_loadu_ps(x + off0 + 24)));
-        b0 = _mm256_add_ps(b0, _mm256_mul_ps(w0, _mm256_loadu_ps(x + off1)));
-        b1 = _mm256_add_ps(b1, _mm256_mul_ps(w1, _mm256_loadu_ps(x + off1 + 8)));
-        b2 = _mm256_add_ps(b2, _mm256_mul_ps(w2, _mm256_loadu_ps(x + off1 + 16)));
-        b3 = _mm256_add_ps(b3, _mm256_mul_ps(w3, _mm256_loadu_ps(x + off1 + 24)));
+        a0 = MulAdd8<kFused>(a0, w0, _mm256_loadu_ps(x + off0));
+        a1 = MulAdd8<kFused>(a1, w1, _mm256_loadu_ps(x + off0 + 8));
+        a2 = MulAdd8<kFused>(a2, w2, _mm256_loadu_ps(x + off0 + 16));
+        a3 = MulAdd8<kFused>(a3, w3, _mm256_loadu_ps(x + off0 + 24));
+        b0 = MulAdd8<kFused>(b0, w0, _mm256_loadu_ps(x + off1));
+        b1 = MulAdd8<kFused>(b1, w1, _mm256_loadu_ps(x + off1 + 8));
+        b2 = MulAdd8<kFused>(b2, w2, _mm256_loadu_ps(x + off1 + 16));
+        b3 = MulAdd8<kFused>(b3, w3, _mm256_loadu_ps(x + off1 + 24));
       }
       _mm256_storeu_ps(out0 + c, ClampVec(a0, lo, hi));
       _mm256_storeu_ps(out0 + c + 8, ClampVec(a1, lo, hi));
@@ -369,8 +397,8 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
       _mm256_storeu_ps(out1 + c + 24, ClampVec(b3, lo, hi));
     }
     if (C % 32) {  // the remaining channels of both pixels, one pixel at a time
-      PixelTail(C, C / 32 * 32, taps, in, off0, wt, bias, out0, lo, hi, tail);
-      PixelTail(C, C / 32 * 32, taps, in, off1, wt, bias, out1, lo, hi, tail);
+      PixelTail<kFused>(C, C / 32 * 32, taps, in, off0, wt, bias, out0, lo, hi, tail);
+      PixelTail<kFused>(C, C / 32 * 32, taps, in, off1, wt, bias, out1, lo, hi, tail);
     }
   }
   out += (int64_t)i * C;
@@ -383,18 +411,31 @@ void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixe
       for (int t = 0; t < taps; ++t) {
         const float* x = in[t] + off + c;
         const float* w = wt[t] + c;
-        a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_load_ps(w), _mm256_loadu_ps(x)));
-        a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_load_ps(w + 8), _mm256_loadu_ps(x + 8)));
-        a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_load_ps(w + 16), _mm256_loadu_ps(x + 16)));
-        a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_load_ps(w + 24), _mm256_loadu_ps(x + 24)));
+        a0 = MulAdd8<kFused>(a0, _mm256_load_ps(w), _mm256_loadu_ps(x));
+        a1 = MulAdd8<kFused>(a1, _mm256_load_ps(w + 8), _mm256_loadu_ps(x + 8));
+        a2 = MulAdd8<kFused>(a2, _mm256_load_ps(w + 16), _mm256_loadu_ps(x + 16));
+        a3 = MulAdd8<kFused>(a3, _mm256_load_ps(w + 24), _mm256_loadu_ps(x + 24));
       }
       _mm256_storeu_ps(out + c, ClampVec(a0, lo, hi));
       _mm256_storeu_ps(out + c + 8, ClampVec(a1, lo, hi));
       _mm256_storeu_ps(out + c + 16, ClampVec(a2, lo, hi));
       _mm256_storeu_ps(out + c + 24, ClampVec(a3, lo, hi));
     }
-    PixelTail(C, c, taps, in, off, wt, bias, out, lo, hi, tail);
+    PixelTail<kFused>(C, c, taps, in, off, wt, bias, out, lo, hi, tail);
   }
+}
+}  // namespace
+
+void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index,
+                           const float* weights, int64_t c_stride, const float* bias, float* out, int npix,
+                           float act_min, float act_max) {
+  DwRow<false>(C, taps, in, pixel_stride, tap_index, weights, c_stride, bias, out, npix, act_min, act_max);
+}
+
+void DepthwiseFloatRowFusedAvx2(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index,
+                                const float* weights, int64_t c_stride, const float* bias, float* out, int npix,
+                                float act_min, float act_max) {
+  DwRow<true>(C, taps, in, pixel_stride, tap_index, weights, c_stride, bias, out, npix, act_min, act_max);
 }
 
 namespace {

@@ -13,12 +13,17 @@ namespace qat::kernels::x86 {
 // that is not in cache).
 void FloatGemmAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
                    const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
+// ... and with one FMA per tap (FloatMath::kFused's values; so are every *FusedAvx2 below).
+void FloatGemmFusedAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
+                        const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
 
 // FloatGemmAvx2 over `rows` consecutive rows (any count) whose inputs are rows of one matrix, row
 // r at a + r * lda (1x1 convolutions without padding at stride 1, FULLY_CONNECTED): the 6-row tiles
 // in one call, with the tile body inlined (no call, row table or tile-size switch per tile).
 void FloatGemmRowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b, const float* bias,
                        float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
+void FloatGemmRowsFusedAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
+                            const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
 // The same with FloatGemm8Avx2's 12 x 8 tiles (panels with at most 8 live channels, nr <= 8).
 void FloatGemm8RowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
                         const float* bias, float* c, int64_t ldc, float act_min, float act_max);
@@ -31,6 +36,9 @@ void FloatGemm8RowsAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t
 void DepthwiseFloatRowAvx2(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index,
                            const float* weights, int64_t c_stride, const float* bias, float* out, int npix,
                            float act_min, float act_max);
+void DepthwiseFloatRowFusedAvx2(int C, int taps, const float* const* in, int64_t pixel_stride, const int* tap_index,
+                                const float* weights, int64_t c_stride, const float* bias, float* out, int npix,
+                                float act_min, float act_max);
 
 // n outputs out[i] = clamp(a[i * sa] op b[i * sb]) (op 0: +, 1: -, 2: *; sa, sb: 0 or 1), the clamp
 // std::min(std::max(v, lo), hi) (NaN kept), as the reference's float ADD / SUB / MUL.
@@ -54,8 +62,8 @@ void ClampRowAvx2(const float* in, float* out, int64_t n, float lo, float hi);
 // [K][16]): panels with at most 8 live channels.
 void FloatGemm8Avx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
                     const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
-// FloatGemm8Avx2 and FloatGemm8RowsAvx2 with one FMA per tap (FloatMath::kFused's values): the
-// AVX-512 path's tiles for panels with at most 8 live channels.
+// FloatGemm8Avx2 and FloatGemm8RowsAvx2 with one FMA per tap (also the AVX-512 path's tiles for
+// panels with at most 8 live channels).
 void FloatGemm8FusedAvx2(int mr, int nr, int64_t K, const float* const* a, const int32_t* offsets, const float* b,
                          const float* bias, float* c, int64_t ldc, float act_min, float act_max, bool prefetch_b);
 void FloatGemm8RowsFusedAvx2(int64_t rows, int nr, int64_t K, const float* a, int64_t lda, const float* b,
