@@ -9,23 +9,14 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/x86/float_common_avx2.h"
 #include "kernels/x86/float_x86.h"
 
 namespace qat::kernels::x86 {
 namespace {
 
-// std::min(std::max(v, lo), hi) exactly, NaN included: _mm256_max_ps(lo, v) is (lo > v) ? lo : v
-// and _mm256_min_ps(hi, x) is (hi < x) ? hi : x.
-inline __m256 ClampVec(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
-
-// acc + x * w: two roundings (the reference's), or one FMA (kFused: FloatMath::kFused's value).
-template <bool kFused>
-inline __m256 MulAdd8(__m256 acc, __m256 x, __m256 w) {
-  if constexpr (kFused)
-    return _mm256_fmadd_ps(x, w, acc);
-  else
-    return _mm256_add_ps(acc, _mm256_mul_ps(x, w));
-}
+using floatx::ClampVec;
+using floatx::MulAdd8;
 
 // kPrefetchB: also prefetch the panel kBPrefetch k-steps ahead (one 64-byte line per k), for the
 // first tile that reads a panel, when it comes from L3 or memory; later tiles find it in L2.

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/x86/float_common_avx2.h"
 #include "kernels/x86/float_x86.h"
 
 #ifdef QAT_FLOAT512_EMULATED
@@ -42,17 +43,11 @@ inline __m512 MulAdd(__m512 acc, __m512 w, __m512 x) {
     return _mm512_add_ps(acc, _mm512_mul_ps(w, x));
 }
 
-// The same on 8 lanes (ymm; AVX2 + FMA intrinsics, native in the emulated build too): 8-channel
+// The same on 8 lanes (ymm, float_common_avx2.h; native in the emulated build too): 8-channel
 // depthwise tails, where a masked zmm would waste half its lanes. (Panels with at most 8 live
 // channels run the AVX2 file's 12 x 8 tile: conv_float.cpp.)
-template <bool kFused>
-inline __m256 MulAdd8(__m256 acc, __m256 w, __m256 x) {
-  if constexpr (kFused)
-    return _mm256_fmadd_ps(w, x, acc);
-  else
-    return _mm256_add_ps(acc, _mm256_mul_ps(w, x));
-}
-inline __m256 Clamp8(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
+using floatx::MulAdd8;
+inline __m256 Clamp8(__m256 v, __m256 lo, __m256 hi) { return floatx::ClampVec(v, lo, hi); }
 
 inline __mmask16 FirstLanes(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n < 0 ? 0 : n)) - 1); }
 
