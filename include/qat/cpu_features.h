@@ -10,7 +10,9 @@ struct CpuFeatures {
   bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false;
   bool avxvnni = false;
+  bool amx_tile = false, amx_int8 = false;
   bool os_avx = false, os_avx512 = false;  // XCR0 says the OS saves the YMM / ZMM state
+  bool os_amx = false;                     // XCR0 enables the tile state (XTILECFG, XTILEDATA)
   std::string vendor, brand;
 };
 
@@ -25,5 +27,11 @@ void clear_forced_isa();
 const char* isa_name(Isa isa);
 Isa isa_from_name(const std::string& name);
 bool isa_supported(Isa isa);
+// AMX-INT8 tile instructions usable by this process: the CPU has AMX-TILE and AMX-INT8, XCR0 enables
+// the tile state, and (Linux) the kernel granted the process the tile data state
+// (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), asked once, on the first call). The
+// optimised int8 GEMM uses AMX on top of the avx512vnni path (kernels/dispatch.h); QAT_NO_AMX=1
+// turns it off.
+bool amx_int8_usable();
 
 }  // namespace qat

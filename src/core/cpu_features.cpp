@@ -1,6 +1,10 @@
 #include "qat/cpu_features.h"
 
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include <atomic>
 #include <cstdlib>
@@ -37,6 +41,7 @@ CpuFeatures detect() {
     uint64_t xcr0 = xgetbv0();
     f.os_avx = (xcr0 & 0x6) == 0x6;
     f.os_avx512 = (xcr0 & 0xe6) == 0xe6;
+    f.os_amx = (xcr0 & 0x60000) == 0x60000;
   }
   if (max_leaf >= 7) {
     __cpuid_count(7, 0, a, b, c, d);
@@ -46,6 +51,8 @@ CpuFeatures detect() {
     f.avx512bw = b & bit_AVX512BW;
     f.avx512vl = b & bit_AVX512VL;
     f.avx512vnni = c & bit_AVX512VNNI;
+    f.amx_tile = d & (1u << 24);
+    f.amx_int8 = d & (1u << 25);
     __cpuid_count(7, 1, a, b, c, d);
     f.avxvnni = a & (1u << 4);
   }
@@ -84,6 +91,20 @@ bool isa_supported(Isa isa) {
              f.avx512vnni;
   }
   return false;
+}
+
+bool amx_int8_usable() {
+  static const bool usable = [] {
+    const auto& f = cpu_features();
+    if (!f.amx_tile || !f.amx_int8 || !f.os_amx) return false;
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+  }();
+  return usable;
 }
 
 Isa best_isa() {

@@ -300,6 +300,92 @@ TEST(OptimizedConvVnni, HardwareKernelMatchesReference) {
   clear_forced_isa();
 }
 
+// AMX in the VNNI runs (x86::GemmTilesAmx: 16-pixel blocks x two panels on tile registers, the
+// rows by one strided tile load or a 16-row copy): layers whose input depth is a multiple of 64 or
+// below 64,
+// pixel counts around the 16- and 32-pixel blocks, output channels with and without a partial pair
+// of panels, 1x1 / 3x3 with padding (copied rows) / stride 2 / dilation 2, batches of 2, FC.
+void AmxShapes(KernelPath path) {
+  std::mt19937 rng(2611);
+  struct Shape {
+    int b, h, w, ic, oc, k, s, d;
+  };
+  const Shape shapes[] = {{1, 4, 4, 64, 32, 1, 1, 1},   {1, 4, 8, 128, 64, 1, 1, 1},  {1, 7, 7, 64, 96, 1, 1, 1},
+                          {2, 5, 7, 192, 40, 1, 1, 1},  {1, 9, 9, 64, 64, 3, 1, 1},   {1, 12, 10, 128, 32, 3, 2, 1},
+                          {2, 8, 9, 64, 48, 3, 1, 2},   {1, 6, 11, 256, 70, 1, 2, 1}, {1, 17, 3, 64, 32, 5, 1, 1},
+                          // Depths below 64 (one short K step): 32 and 12 channels, first layers (im2col rows).
+                          {1, 8, 8, 32, 64, 1, 1, 1},   {1, 9, 9, 12, 32, 3, 1, 1},   {1, 16, 16, 3, 32, 3, 2, 1},
+                          {2, 11, 13, 1, 32, 3, 1, 1}};
+  for (const Shape& sh : shapes)
+    for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack})
+      for (bool is_uint8 : {false, true})
+        for (int clamp = 0; clamp < 2; ++clamp) {
+          reference::ConvParams p;
+          p.batches = sh.b;
+          p.input_h = sh.h;
+          p.input_w = sh.w;
+          p.input_c = sh.ic;
+          p.output_c = sh.oc;
+          p.filter_h = p.filter_w = sh.k;
+          p.stride_h = p.stride_w = sh.s;
+          p.dilation_h = p.dilation_w = sh.d;
+          reference::ComputePadding(reference::Padding::kSame, sh.h, sh.k, sh.s, sh.d, &p.output_h, &p.pad_top);
+          reference::ComputePadding(reference::Padding::kSame, sh.w, sh.k, sh.s, sh.d, &p.output_w, &p.pad_left);
+          p.input_offset = -ZeroPoint(rng, is_uint8);
+          p.filter_offset = is_uint8 ? -128 : 0;
+          p.output_offset = ZeroPoint(rng, is_uint8);
+          // clamp 0: the whole type (the saturating byte forms); 1: a random clamp.
+          if (clamp) {
+            RandomClamp(rng, is_uint8, &p.act_min, &p.act_max);
+          } else {
+            p.act_min = is_uint8 ? 0 : -128;
+            p.act_max = is_uint8 ? 255 : 127;
+          }
+          p.requant = mode;
+          if (is_uint8)
+            CheckConv<uint8_t>(rng, p, path);
+          else
+            CheckConv<int8_t>(rng, p, path);
+          if (::testing::Test::HasFailure()) return;
+        }
+  for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack})
+    for (int b : {16, 33}) {
+      CheckFc<int8_t>(rng, b, 128, 64, path, mode);
+      CheckFc<uint8_t>(rng, b, 192, 96, path, mode);
+    }
+}
+
+struct AmxMode {
+  explicit AmxMode(int mode) { optimized::SetAmxForTests(mode); }
+  ~AmxMode() { optimized::SetAmxForTests(-1); }
+};
+
+// The AMX kernel on this CPU's tiles, where the process may use them.
+TEST(OptimizedConvVnni, AmxHardwareMatchesReference) {
+  if (!optimized::AmxUsableForTests() || !isa_supported(Isa::kAvx512Vnni))
+    GTEST_SKIP() << "this CPU/OS lacks AMX-INT8 (or AVX-512 VNNI): the tile kernel runs emulated only "
+                    "(AmxEmulatedMatchesReference)";
+  AmxMode amx(1);
+  const int64_t runs0 = optimized::AmxRunsForTests();
+  force_isa(Isa::kAvx512Vnni);
+  AmxShapes(ActiveGemmPath());
+  NetworkShapes(ActiveGemmPath());
+  clear_forced_isa();
+  EXPECT_GT(optimized::AmxRunsForTests(), runs0) << "the AMX kernel never ran";
+}
+
+// Its own source on emulated tiles and emulated AVX-512 (needs AVX2), on any CPU: the VNNI path on
+// hardware where the CPU has it, else emulated.
+TEST(OptimizedConvVnni, AmxEmulatedMatchesReference) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "the emulated AMX kernel is compiled for AVX2";
+  PackAlways always;
+  EmulateVnni emulate;
+  AmxMode amx(2);
+  const int64_t runs0 = optimized::AmxRunsForTests();
+  AmxShapes(KernelPath::kAvx512Vnni);
+  EXPECT_GT(optimized::AmxRunsForTests(), runs0) << "the AMX kernel never ran";
+}
+
 // Network-sized layers (many 8-pixel tiles, pixel and channel tails) and FC 1024 -> 1000 on `path`.
 void NetworkShapes(KernelPath path) {
   std::mt19937 rng(609);

@@ -31,6 +31,11 @@ std::atomic<bool> g_vnni_pack_always{false};
 // SetVnniEmulationForTests: without VNNI hardware the VNNI layout runs the VNNI kernel's own source
 // with emulated AVX-512 intrinsics (x86::emulated) instead of its scalar twin.
 std::atomic<bool> g_vnni_emulate{false};
+// SetAmxForTests: -1 AMX where qat::amx_int8_usable() (and not QAT_NO_AMX=1), 0 off, 1 on: the
+// hardware kernel where usable, else (with the emulated VNNI path) its emulated twin.
+std::atomic<int> g_amx{-1};
+const bool g_no_amx = EnvFlag("QAT_NO_AMX");
+std::atomic<int64_t> g_amx_runs{0};  // runs that AMX started (tests: proof that it ran)
 // QAT_NO_SPLIT=1 turns the AVX2 split GEMM off (A/B benchmarks; tests use SetSplitGemmForTests).
 std::atomic<int> g_split{-1};
 std::atomic<int64_t> g_split_calls{0};
@@ -926,8 +931,34 @@ void RunVnniTile(bool hw, bool emu, int pixels, int taps, int icq, const uint8_t
 }
 
 // A run of VNNI tiles: the vpdpbusd kernel (hw) or its source on emulated intrinsics (tests).
-void RunVnniTiles(bool hw, const x86::TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+// Where the VNNI runs go to AMX: 0 nowhere, 1 the hardware kernel, 2 its emulated twin (tests).
+// hw: the VNNI path runs on hardware (else on emulated AVX-512, tests only).
+int AmxKind(bool hw) {
+  const int forced = g_amx.load(std::memory_order_relaxed);
+  if (forced == 0) return 0;
+  if (forced == 2) return 2;
+  if (hw) return amx_int8_usable() && (forced == 1 || !g_no_amx) ? 1 : 0;
+  return forced == 1 ? 2 : 0;
+}
+
+void RunVnniTiles(bool hw, x86::TileRun run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                   int64_t panel, int panels, const x86::GemmOutput& os, int n) {
+  // AMX for the run's leading 16-pixel blocks (two full panels, whole 64-byte K steps or one short one).
+  static const int min_k = [] {
+    const char* e = std::getenv("QAT_AMX_MIN_K");
+    return e && *e ? std::atoi(e) : 64;
+  }();
+  const int amx = panels == 2 && n == 2 * kGemmNR && (icq % 16 == 0 || icq < 16) && 4 * icq * taps >= min_k
+                      ? AmxKind(hw) : 0;
+  if (amx) {
+    const int64_t done = amx == 1 ? x86::GemmTilesAmx(run, taps, icq, table, w, panel, os)
+                                  : x86::emulated::GemmTilesAmx(run, taps, icq, table, w, panel, os);
+    if (done > 0) g_amx_runs.fetch_add(1, std::memory_order_relaxed);
+    run.m0 += done * kGemmMR;
+    run.tiles -= done;
+    table += done * taps * kGemmMR;
+    if (run.tiles <= 0 || run.m0 >= run.M) return;
+  }
   if (hw)
     x86::GemmTilesVnni(run, taps, icq, table, w, panel, panels, os, n);
   else
@@ -1625,6 +1656,9 @@ void SetSplitGemmForTests(bool on) { g_split.store(on ? 2 : 0, std::memory_order
 
 void SetVnniPackingForTests(bool always) { g_vnni_pack_always.store(always, std::memory_order_relaxed); }
 void SetVnniEmulationForTests(bool on) { g_vnni_emulate.store(on, std::memory_order_relaxed); }
+void SetAmxForTests(int mode) { g_amx.store(mode, std::memory_order_relaxed); }
+bool AmxUsableForTests() { return amx_int8_usable(); }
+int64_t AmxRunsForTests() { return g_amx_runs.load(std::memory_order_relaxed); }
 
 void ConvInt8(const PackedConv& pc, const int8_t* input, int8_t* output, void* scratch, ThreadPool* pool,
               KernelPath path) {

@@ -176,6 +176,14 @@ void SetVnniPackingForTests(bool always);
 // compiled with emulated AVX-512 intrinsics (x86/gemm_vnni_emulated_avx2.cpp; needs AVX2) instead
 // of its scalar twin.
 void SetVnniEmulationForTests(bool on);
+// Tests: AMX in the VNNI runs (x86::GemmTilesAmx). -1: where qat::amx_int8_usable() and QAT_NO_AMX
+// is unset (the default); 0: off; 1: on, the hardware kernel where usable, else on the emulated
+// VNNI path (SetVnniEmulationForTests) the same source on emulated tiles; 2: that emulated twin on
+// every VNNI path (needs AVX2), hardware VNNI included.
+void SetAmxForTests(int mode);
+bool AmxUsableForTests();
+// How many tile runs AMX has started so far (tests: proof that it ran).
+int64_t AmxRunsForTests();
 // Tests: the AVX2 split GEMM on at every depth (by default only from QAT_SPLIT_MIN_DEPTH = 32 values
 // per output, and off with QAT_NO_SPLIT=1), or off.
 void SetSplitGemmForTests(bool on);

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 // GCC 12's avx512fintrin.h initialises the pass-through operand of _mm512_extracti64x4_epi64 and
 // _mm512_castsi512_si256 (and other intrinsics) from itself (`__m256i __Y = __Y;`), which
@@ -415,16 +416,280 @@ void RunFull(int64_t pairs, const TileRun& run, int taps, int icq, const uint8_t
     }
   }
 }
-template <OutputZ::Form F>
-void RunFull(int64_t pairs, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-             int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1) {
+// The AMX twin of RunFull (AMX-INT8 tdpbusd on tile registers): `blocks` 16-pixel blocks from the
+// run's first pixel, both panels full, icq a multiple of 16 (whole 64-byte K steps: the u8 rows and
+// the panels [tap][icq][16][4] are read as 16 x 64-byte tiles). Tiles: C 0..3 (16 pixels x 16
+// channels of int32 each: pixel blocks 0 / 1 x panels 0 / 1), A 4 / 5 (16 pixels x 64 u8 of the
+// depth), B 6 / 7 (16 quads x 16 channels x 4 int8 of panel 0 / 1, the VNNI panel layout as it is).
+// icq below 16 (a short depth, K = 4 icq < 64: first layers' im2col rows, 32-channel inputs): one K
+// step of icq quads per tap, A tiles of 4 icq bytes per row and B tiles of icq rows.
+// tdpbusd adds the u8 x s8 products to the int32 lanes with wrap-around, as vpdpbusd: the same
+// accumulators, then the same zmm stage (OutputZ, PackPixels) from the tiles stored to memory.
+// A tile's 16 rows come from one tileloadd where a tap's 16 row pointers step evenly (1x1 layers,
+// inner stretches of a 3x3 row), else from a copy of the 16 rows (row ends, padding), made one pass
+// ahead (PrepareRows).
+#if !defined(QAT_VNNI_EMULATED)
+// Hand-written asm with "memory" clobbers: GCC 12's intrinsics declare no memory operands, so
+// stores to the copied rows or loads of the stored tiles could move across them.
+#define QAT_TILE_LOAD(t, p, s) asm volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(p), "r"((int64_t)(s)) : "memory")
+#define QAT_TILE_STORE(t, p, s) asm volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(p), "r"((int64_t)(s)) : "memory")
+#define QAT_TILE_DP(c, a, b) asm volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+// C tiles 0..3 16 x 64 bytes; A tiles 4, 5 16 rows of 4 kq bytes; B tiles 6, 7 kq rows of 64 bytes.
+inline void ConfigureTiles(int kq) {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.colsb[t] = (uint16_t)(t == 4 || t == 5 ? 4 * kq : 64);
+    cfg.rows[t] = (uint8_t)(t >= 6 ? kq : 16);
+  }
+  asm volatile("ldtilecfg %0" ::"m"(cfg));
+}
+inline void ReleaseTiles() { asm volatile("tilerelease" ::: "memory"); }
+#else
+// The emulation: 8 tiles of 16 x 64 bytes in memory, the instructions' definitions in scalar code.
+struct EmulatedTiles {
+  alignas(64) uint8_t t[8][16][64];
+  int rows[8], colsb[8];  // the configuration (ldtilecfg)
+};
+inline EmulatedTiles& Tiles() {
+  thread_local EmulatedTiles tiles;
+  return tiles;
+}
+// Loads read the configured rows x colsb bytes only and zero the rest of the tile, as tileloadd.
+inline void TileLoad(int t, const void* p, int64_t s) {
+  EmulatedTiles& T = Tiles();
+  std::memset(T.t[t], 0, sizeof T.t[t]);
+  for (int r = 0; r < T.rows[t]; ++r) std::memcpy(T.t[t][r], static_cast<const uint8_t*>(p) + r * s, T.colsb[t]);
+}
+inline void TileStore(int t, void* p, int64_t s) {
+  EmulatedTiles& T = Tiles();
+  for (int r = 0; r < T.rows[t]; ++r) std::memcpy(static_cast<uint8_t*>(p) + r * s, T.t[t][r], T.colsb[t]);
+}
+// tdpbusd: C (16 x 16 int32) += A (16 x 4K u8) . B (K x 16 x 4 s8), K = A's colsb / 4 = B's rows.
+inline void TileDp(int c, int a, int b) {
+  EmulatedTiles& T = Tiles();
+  const int K = T.colsb[a] / 4;
+  if (K != T.rows[b] || T.rows[a] != 16 || T.rows[c] != 16 || T.colsb[b] != 64 || T.colsb[c] != 64) std::abort();
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 16; ++n) {
+      int32_t acc;
+      std::memcpy(&acc, &T.t[c][m][4 * n], 4);
+      uint32_t sum = (uint32_t)acc;
+      for (int k = 0; k < K; ++k)
+        for (int j = 0; j < 4; ++j) sum += (uint32_t)((int32_t)T.t[a][m][4 * k + j] * (int8_t)T.t[b][k][4 * n + j]);
+      acc = (int32_t)sum;
+      std::memcpy(&T.t[c][m][4 * n], &acc, 4);
+    }
+}
+#define QAT_TILE_LOAD(t, p, s) TileLoad(t, p, s)
+#define QAT_TILE_STORE(t, p, s) TileStore(t, p, s)
+#define QAT_TILE_DP(c, a, b) TileDp(c, a, b)
+inline void ConfigureTiles(int kq) {
+  EmulatedTiles& T = Tiles();
+  for (int t = 0; t < 8; ++t) {
+    T.colsb[t] = t == 4 || t == 5 ? 4 * kq : 64;
+    T.rows[t] = t >= 6 ? kq : 16;
+  }
+}
+inline void ReleaseTiles() {}
+#endif
+
+// A block's 16 row pointers for each tap, from the run's row table.
+struct BlockRows {
+  const uint8_t* const* rows;  // the block's first 4-pixel tile's row table
+  int64_t ts;                  // table entries per 4-pixel tile (taps * 4)
+  const uint8_t* Row(int tap, int i) const { return rows[(i >> 2) * ts + tap * 4 + (i & 3)]; }
+  // Base and stride when the 16 rows step evenly, else null.
+  const uint8_t* Even(int tap, int64_t* stride) const {
+    const uint8_t* p0 = Row(tap, 0);
+    const int64_t s = Row(tap, 1) - p0;
+    for (int i = 2; i < 16; ++i)
+      if (Row(tap, i) != p0 + i * s) return nullptr;
+    *stride = s;
+    return p0;
+  }
+};
+// Where the A tile of (tap, K step kb) of a block starts: base + kb * kstep, rows `stride` apart.
+struct TapRows {
+  const uint8_t* base;
+  int64_t stride, kstep;
+};
+
+// The A tiles' sources for the blocks of one pass: per block and tap, the rows themselves where they
+// step evenly, else a copy of them (16 rows x 64 bytes per K step, `mask` bytes of each row) in
+// `copy`. A pass prepares the next pair's rows while its own tiles run: tileloadd of rows that the
+// core has only just stored stalled (perf: most samples on the loads from a fresh copy; cnn b64's
+// 3x3 14x14x32 -> 64, 0.73 ms).
+inline void PrepareRows(const BlockRows& b, int taps, int kbs, __mmask64 mask, uint8_t* copy, TapRows* out) {
+  for (int tap = 0; tap < taps; ++tap) {
+    int64_t stride = 0;
+    if (const uint8_t* e = b.Even(tap, &stride)) {
+      out[tap] = {e, stride, 64};
+      continue;
+    }
+    uint8_t* dst = copy + (int64_t)tap * kbs * 1024;
+    for (int kb = 0; kb < kbs; ++kb)
+      for (int i = 0; i < 16; ++i)
+        _mm512_storeu_si512(dst + kb * 1024 + 64 * i, _mm512_maskz_loadu_epi8(mask, b.Row(tap, i) + 64 * kb));
+    out[tap] = {dst, 64, 1024};
+  }
+}
+
+template <OutputZ::Form F, Bytes B>
+void AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+               int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1) {
+  const OutputZ s0 = stage0, s1 = stage1;
+  const __m512i lo = _mm512_set1_epi8((char)os.act_min), hi = _mm512_set1_epi8((char)os.act_max);
+  const __m512i perm = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  // The accumulators start at the bias: 16 rows of both panels' 32 biases, one tile load per tile.
+  alignas(64) int32_t bias[16][32];
+  for (int r = 0; r < 16; ++r) std::memcpy(bias[r], os.bias, sizeof bias[r]);
+  // The stored C tiles (pixel x 32 channels), two passes' worth: a pass stages the tiles the pass
+  // before it stored, not its own, whose tilestored may not have reached the cache yet.
+  alignas(64) int32_t acc[2][32][32];
+  const int64_t ts = (int64_t)taps * 4, stride = run.out_stride;
+  // K steps of kq quads: 16 (icq a multiple of 16) or all icq < 16 at once.
+  const int kq = std::min(icq, 16), kbs = icq / kq;
+  const int64_t wstep = 64 * (int64_t)kq;
+  const __mmask64 kmask = kq == 16 ? ~(__mmask64)0 : (((__mmask64)1 << (4 * kq)) - 1);
+  // Two slots (this pass, the next) x two blocks: the taps' sources and room for their copies.
+  thread_local std::vector<TapRows> srcs;
+  thread_local std::vector<uint8_t> copies;
+  const int64_t copy_bytes = (int64_t)taps * kbs * 1024;
+  srcs.resize((size_t)4 * taps);
+  copies.resize((size_t)(4 * copy_bytes + 64));
+  uint8_t* const copy0 = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(copies.data()) + 63) & ~uintptr_t(63));
+  auto slot = [&](int s, int j) { return srcs.data() + (2 * s + j) * taps; };
+  auto prepare = [&](int64_t b, int s) {  // blocks b and b + 1 (if any) into slot s
+    for (int j = 0; j < 2 && b + j < blocks; ++j)
+      PrepareRows(BlockRows{table + 4 * (b + j) * ts, ts}, taps, kbs, kmask, copy0 + (2 * s + j) * copy_bytes,
+                  slot(s, j));
+  };
+  // The stage of `pixels` (even) pixels stored in acc[a], from pixel m of the run.
+  auto stage = [&](int a, int64_t m, int pixels) {
+    uint8_t* o = run.out + m * stride;
+    const int32_t(*c)[32] = acc[a];
+    for (int i = 0; i < pixels; i += 2) {
+      const __m512i v = PackPixels<B>(s0.template Level<F>(_mm512_load_si512(c[i])),
+                                      s1.template Level<F>(_mm512_load_si512(c[i] + 16)),
+                                      s0.template Level<F>(_mm512_load_si512(c[i + 1])),
+                                      s1.template Level<F>(_mm512_load_si512(c[i + 1] + 16)), perm, lo, hi);
+      _mm256_storeu_si256((__m256i*)(o + i * stride), _mm512_castsi512_si256(v));
+      _mm256_storeu_si256((__m256i*)(o + (i + 1) * stride), _mm512_extracti64x4_epi64(v, 1));
+    }
+  };
+  ConfigureTiles(kq);
+  prepare(0, 0);
+  int cur = 0;
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2, cur ^= 1) {
+    const TapRows* a0 = slot(cur, 0);
+    const TapRows* a1 = slot(cur, 1);
+    QAT_TILE_LOAD(0, bias[0], 128);
+    QAT_TILE_LOAD(1, bias[0] + 16, 128);
+    QAT_TILE_LOAD(2, bias[0], 128);
+    QAT_TILE_LOAD(3, bias[0] + 16, 128);
+    const int8_t* wt = w;
+    for (int tap = 0; tap < taps; ++tap) {
+      const TapRows r0 = a0[tap], r1 = a1[tap];
+      for (int kb = 0; kb < kbs; ++kb, wt += wstep) {
+        QAT_TILE_LOAD(4, r0.base + kb * r0.kstep, r0.stride);
+        QAT_TILE_LOAD(6, wt, 64);
+        QAT_TILE_DP(0, 4, 6);
+        QAT_TILE_LOAD(7, wt + ps, 64);
+        QAT_TILE_DP(1, 4, 7);
+        QAT_TILE_LOAD(5, r1.base + kb * r1.kstep, r1.stride);
+        QAT_TILE_DP(2, 5, 6);
+        QAT_TILE_DP(3, 5, 7);
+      }
+    }
+    QAT_TILE_STORE(0, acc[cur][0], 128);
+    QAT_TILE_STORE(1, acc[cur][0] + 16, 128);
+    QAT_TILE_STORE(2, acc[cur][16], 128);
+    QAT_TILE_STORE(3, acc[cur][16] + 16, 128);
+    if (b + 2 < blocks) prepare(b + 2, cur ^ 1);  // overlaps this pass's tiles
+    if (b > 0) stage(cur ^ 1, run.m0 + 16 * (b - 2), 32);
+  }
+  if (b > 0) stage(cur ^ 1, run.m0 + 16 * (b - 2), 32);
+  if (b < blocks) {  // a last single block: C tiles 0 and 1
+    const TapRows* a0 = slot(cur, 0);
+    QAT_TILE_LOAD(0, bias[0], 128);
+    QAT_TILE_LOAD(1, bias[0] + 16, 128);
+    const int8_t* wt = w;
+    for (int tap = 0; tap < taps; ++tap) {
+      const TapRows r0 = a0[tap];
+      for (int kb = 0; kb < kbs; ++kb, wt += wstep) {
+        QAT_TILE_LOAD(4, r0.base + kb * r0.kstep, r0.stride);
+        QAT_TILE_LOAD(6, wt, 64);
+        QAT_TILE_DP(0, 4, 6);
+        QAT_TILE_LOAD(7, wt + ps, 64);
+        QAT_TILE_DP(1, 4, 7);
+      }
+    }
+    QAT_TILE_STORE(0, acc[cur][0], 128);
+    QAT_TILE_STORE(1, acc[cur][0] + 16, 128);
+    stage(cur, run.m0 + 16 * b, 16);
+  }
+  ReleaseTiles();
+}
+
+// The byte form of the run's clamp: the saturating conversion alone where the clamp is the whole type.
+inline Bytes BytesFor(const GemmOutput& os) {
   const bool full = os.is_uint8 ? os.act_min == 0 && os.act_max == 255 : os.act_min == -128 && os.act_max == 127;
-  const Bytes b = os.is_uint8 ? (full ? Bytes::kSatU8 : Bytes::kClampU8) : (full ? Bytes::kSatI8 : Bytes::kClampI8);
-  switch (b) {
-    case Bytes::kSatI8: return RunFull<F, Bytes::kSatI8>(pairs, run, taps, icq, table, w, ps, os, stage0, stage1);
-    case Bytes::kSatU8: return RunFull<F, Bytes::kSatU8>(pairs, run, taps, icq, table, w, ps, os, stage0, stage1);
-    case Bytes::kClampI8: return RunFull<F, Bytes::kClampI8>(pairs, run, taps, icq, table, w, ps, os, stage0, stage1);
-    case Bytes::kClampU8: return RunFull<F, Bytes::kClampU8>(pairs, run, taps, icq, table, w, ps, os, stage0, stage1);
+  return os.is_uint8 ? (full ? Bytes::kSatU8 : Bytes::kClampU8) : (full ? Bytes::kSatI8 : Bytes::kClampI8);
+}
+
+// RunFull (kAmx false: `count` tile pairs) or AmxBlocks (kAmx: `count` 16-pixel blocks) of form F.
+template <bool kAmx, OutputZ::Form F>
+void RunForm(int64_t count, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+             int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1) {
+  auto go = [&](auto bytes) {
+    constexpr Bytes kB = decltype(bytes)::value;
+    if constexpr (kAmx)
+      AmxBlocks<F, kB>(count, run, taps, icq, table, w, ps, os, stage0, stage1);
+    else
+      RunFull<F, kB>(count, run, taps, icq, table, w, ps, os, stage0, stage1);
+  };
+  switch (BytesFor(os)) {
+    case Bytes::kSatI8: return go(std::integral_constant<Bytes, Bytes::kSatI8>{});
+    case Bytes::kSatU8: return go(std::integral_constant<Bytes, Bytes::kSatU8>{});
+    case Bytes::kClampI8: return go(std::integral_constant<Bytes, Bytes::kClampI8>{});
+    case Bytes::kClampU8: return go(std::integral_constant<Bytes, Bytes::kClampU8>{});
+  }
+}
+
+// The stage form of a run over both panels of os, then RunForm<kAmx, form>.
+template <bool kAmx>
+void RunForms(int64_t count, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+              int64_t ps, const GemmOutput& os) {
+  using F = OutputZ::Form;
+  const OutputZ s0(os, 0), s1(os, 16);
+  // Panels of one form up to the zero add (one zero-free, one not) take the form with it.
+  const F b0 = OutputZ::Base(s0.form), b1 = OutputZ::Base(s1.form);
+  const F f = s0.form == s1.form ? s0.form : b0 == b1 ? b0 : os.kshort ? F::kMixed : F::kMixed64;
+  // Panels of different forms: kMixed (kMixed64 without kshort) on both, each panel's own
+  // forms blended per its fma_lanes, with 0, 8 or 16 lanes (OutputZ sets every field that form
+  // reads).
+  OutputZ m0 = s0, m1 = s1;
+  if (b0 != b1) {
+    m0 = OutputZ(os, 0, true);
+    m1 = OutputZ(os, 16, true);
+  }
+  switch (f) {
+    case F::kFma: return RunForm<kAmx, F::kFma>(count, run, taps, icq, table, w, ps, os, s0, s1);
+    case F::kShort: return RunForm<kAmx, F::kShort>(count, run, taps, icq, table, w, ps, os, s0, s1);
+    case F::kMixed: return RunForm<kAmx, F::kMixed>(count, run, taps, icq, table, w, ps, os, m0, m1);
+    case F::kFmaS: return RunForm<kAmx, F::kFmaS>(count, run, taps, icq, table, w, ps, os, s0, s1);
+    case F::kFmaZ0: return RunForm<kAmx, F::kFmaZ0>(count, run, taps, icq, table, w, ps, os, s0, s1);
+    case F::kFmaSZ0: return RunForm<kAmx, F::kFmaSZ0>(count, run, taps, icq, table, w, ps, os, s0, s1);
+    case F::kMixed64: return RunForm<kAmx, F::kMixed64>(count, run, taps, icq, table, w, ps, os, m0, m1);
+    case F::kK64: return RunForm<kAmx, F::kK64>(count, run, taps, icq, table, w, ps, os, s0, s1);
+    case F::kXnn: return RunForm<kAmx, F::kXnn>(count, run, taps, icq, table, w, ps, os, s0, s1);
+    case F::kXnnInRange: return RunForm<kAmx, F::kXnnInRange>(count, run, taps, icq, table, w, ps, os, s0, s1);
   }
 }
 }  // namespace
@@ -453,35 +718,7 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
     // Leading pairs of full tiles: 8 pixels inside the image.
     int64_t pairs = std::min(run.tiles / 2, (run.M - run.m0) / 8);
     if (pairs < 0) pairs = 0;
-    const OutputZ s0(os, 0), s1(os, 16);
-    if (pairs > 0) {
-      using F = OutputZ::Form;
-      // Panels of one form up to the zero add (one zero-free, one not) take the form with it.
-      const F b0 = OutputZ::Base(s0.form), b1 = OutputZ::Base(s1.form);
-      const F f = s0.form == s1.form ? s0.form : b0 == b1 ? b0 : os.kshort ? F::kMixed : F::kMixed64;
-      // Panels of different forms: kMixed (kMixed64 without kshort) on both, each panel's own
-      // forms blended per its fma_lanes, with 0, 8 or 16 lanes (OutputZ sets every field that form
-      // reads).
-      OutputZ m0 = s0, m1 = s1;
-      if (b0 != b1) {
-        m0 = OutputZ(os, 0, true);
-        m1 = OutputZ(os, 16, true);
-      }
-      switch (f) {
-        case F::kFma: RunFull<F::kFma>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
-        case F::kShort: RunFull<F::kShort>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
-        case F::kMixed: RunFull<F::kMixed>(pairs, run, taps, icq, table, w, panel_stride, os, m0, m1); break;
-        case F::kFmaS: RunFull<F::kFmaS>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
-        case F::kFmaZ0: RunFull<F::kFmaZ0>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
-        case F::kFmaSZ0: RunFull<F::kFmaSZ0>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
-        case F::kMixed64: RunFull<F::kMixed64>(pairs, run, taps, icq, table, w, panel_stride, os, m0, m1); break;
-        case F::kK64: RunFull<F::kK64>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
-        case F::kXnn: RunFull<F::kXnn>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1); break;
-        case F::kXnnInRange:
-          RunFull<F::kXnnInRange>(pairs, run, taps, icq, table, w, panel_stride, os, s0, s1);
-          break;
-      }
-    }
+    if (pairs > 0) RunForms<false>(pairs, run, taps, icq, table, w, panel_stride, os);
     t = 2 * pairs;
   }
   // The rest (a last tile of 4 pixels, pixels past the image, partial panels) tile by tile.
@@ -496,6 +733,15 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
     // (GemmTileVnni): no ADL, as x86 and x86::emulated both have one.
     (GemmTileVnni)(pixels, taps, icq, ra, two ? ra + ts : ra, w, panel_stride, panels, os, n, out);
   }
+}
+
+int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+                     int64_t panel_stride, const GemmOutput& os) {
+  if (taps <= 0 || icq <= 0 || (icq > 16 && icq % 16 != 0) || (os.mode == RequantMode::kTflite && !os.k64)) return 0;
+  const int64_t blocks = std::min(run.tiles / 4, (run.M - run.m0) / 16);
+  if (blocks <= 0) return 0;
+  RunForms<true>(blocks, run, taps, icq, table, w, panel_stride, os);
+  return 4 * blocks;
 }
 
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out) {

@@ -93,6 +93,13 @@ void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, c
 void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                    int64_t panel_stride, int panels, const GemmOutput& os, int n);
 
+// AMX-INT8 (x86/gemm_avx512vnni.cpp, AmxBlocks): the leading 16-pixel blocks of a run of GemmTilesVnni
+// with two full panels (n = 32) and icq a multiple of 16 or below 16, on tile registers (tdpbusd), then the same
+// zmm output stage. Returns the 4-pixel tiles done (a multiple of 4; 0 where it does not apply);
+// the caller runs the rest with GemmTilesVnni. Needs AMX-TILE / AMX-INT8 and the OS's permission
+// (qat::amx_int8_usable()) besides AVX-512 VNNI.
+int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+                     int64_t panel_stride, const GemmOutput& os);
 // The VNNI GEMM's u8 copy of `rows` pixel runs of ic values into runs of ic_pad4 bytes (pad 0):
 // uint8 as is, int8 + 128 (xor 0x80).
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
@@ -105,6 +112,8 @@ void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, c
                   uint8_t* const* out);
 void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                    int64_t panel_stride, int panels, const GemmOutput& os, int n);
+int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+                     int64_t panel_stride, const GemmOutput& os);
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
 }  // namespace emulated
 // Tests: the emulated AVX-512 operations against this CPU's AVX2 twins and scalar formulations
