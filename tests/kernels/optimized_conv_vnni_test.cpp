@@ -315,7 +315,9 @@ void AmxShapes(KernelPath path) {
                           {2, 8, 9, 64, 48, 3, 1, 2},   {1, 6, 11, 256, 70, 1, 2, 1}, {1, 17, 3, 64, 32, 5, 1, 1},
                           // Depths below 64 (one short K step): 32 and 12 channels, first layers (im2col rows).
                           {1, 8, 8, 32, 64, 1, 1, 1},   {1, 9, 9, 12, 32, 3, 1, 1},   {1, 16, 16, 3, 32, 3, 2, 1},
-                          {2, 11, 13, 1, 32, 3, 1, 1}};
+                          {2, 11, 13, 1, 32, 3, 1, 1},
+                          // Direct 1x1 layers whose depth is no whole number of 64-byte steps (im2col rows).
+                          {1, 6, 6, 96, 64, 1, 1, 1},   {2, 5, 9, 144, 32, 1, 1, 1}};
   for (const Shape& sh : shapes)
     for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack})
       for (bool is_uint8 : {false, true})
@@ -352,6 +354,7 @@ void AmxShapes(KernelPath path) {
     for (int b : {16, 33}) {
       CheckFc<int8_t>(rng, b, 128, 64, path, mode);
       CheckFc<uint8_t>(rng, b, 192, 96, path, mode);
+      CheckFc<int8_t>(rng, b, 100, 32, path, mode);
     }
 }
 

@@ -355,6 +355,22 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
     pc.split_tk = SplitBounds(pc.weights_vnni.data(), taps, pc.ic_pad4, pc.oc_blocks, sq);
     pc.split_t = *std::min_element(pc.split_tk.begin(), pc.split_tk.end());
     if (taps == 1 && isa_supported(Isa::kAvx2)) pc.split_tuning = std::make_shared<SplitTuning>();
+    // AMX's im2col panels (PackedConv::amx_icq) where AMX may run: every layer but the direct 1x1
+    // ones whose rows are whole K steps already (input channels a multiple of 64, or below 64).
+    const bool direct1x1 = taps == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
+                           p.output_h == p.input_h && p.output_w == p.input_w;
+    const int g_amx_mode = g_amx.load(std::memory_order_relaxed);
+    if ((!direct1x1 || (icq > 16 && icq % 16 != 0)) &&
+        (g_amx_mode > 0 || (g_amx_mode < 0 && amx_int8_usable() && !g_no_amx))) {
+      const int kq = taps * icq;
+      pc.amx_icq = kq > 16 ? (kq + 15) / 16 * 16 : kq;
+      if (pc.amx_icq != kq) {
+        const int64_t pa = (int64_t)pc.amx_icq * 64;
+        pc.weights_amx.assign(pa * pc.oc_blocks, 0);
+        for (int b = 0; b < pc.oc_blocks; ++b)
+          std::memcpy(pc.weights_amx.data() + b * pa, pc.weights_vnni.data() + b * panel4, (size_t)panel4);
+      }
+    }
   }
   // First layers (few input channels: row taps / im2col on the int16 GEMM) on a VNNI CPU: VNNI
   // panels in the im2col order (k = tap * input_c + ic; the whole window is one tap of
@@ -931,6 +947,17 @@ void RunVnniTile(bool hw, bool emu, int pixels, int taps, int icq, const uint8_t
 }
 
 // A run of VNNI tiles: the vpdpbusd kernel (hw) or its source on emulated intrinsics (tests).
+// The smallest depth (taps x ic_pad4 bytes) that AMX runs: below 64 (one short K step) the VNNI tile,
+// whose accumulators never leave the registers, was faster (mbv1_050's 112x112x16 -> 32 0.065 against
+// 0.080 ms, cnn b64's first layer 0.47 against 0.57 ms). QAT_AMX_MIN_K overrides it (A/B).
+int AmxMinK() {
+  static const int v = [] {
+    const char* e = std::getenv("QAT_AMX_MIN_K");
+    return e && *e ? std::atoi(e) : 64;
+  }();
+  return v;
+}
+
 // Where the VNNI runs go to AMX: 0 nowhere, 1 the hardware kernel, 2 its emulated twin (tests).
 // hw: the VNNI path runs on hardware (else on emulated AVX-512, tests only).
 int AmxKind(bool hw) {
@@ -944,10 +971,7 @@ int AmxKind(bool hw) {
 void RunVnniTiles(bool hw, x86::TileRun run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                   int64_t panel, int panels, const x86::GemmOutput& os, int n) {
   // AMX for the run's leading 16-pixel blocks (two full panels, whole 64-byte K steps or one short one).
-  static const int min_k = [] {
-    const char* e = std::getenv("QAT_AMX_MIN_K");
-    return e && *e ? std::atoi(e) : 64;
-  }();
+  const int min_k = AmxMinK();
   const int amx = panels == 2 && n == 2 * kGemmNR && (icq % 16 == 0 || icq < 16) && 4 * icq * taps >= min_k
                       ? AmxKind(hw) : 0;
   if (amx) {
@@ -1404,6 +1428,10 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
   const x86::SplitLists lists{reinterpret_cast<const uint8_t*>(buf), ic_pad, split_counts, split_entries, split_cap,
                               1.0 / ic_pad, (ic_pad & (ic_pad - 1)) == 0 ? __builtin_ctz(ic_pad) : -1};
 
+  // AMX's im2col rows per unit (see run_unit) where AMX runs this layer and its rows do not step evenly.
+  const bool amx_im2col = kVnni && !split && (vnni_hw || vnni_emu) && !g_no_vnni_run && pc.amx_icq > 0 &&
+                          p.output_c >= 2 * kGemmNR && 4 * icq * taps >= AmxMinK() && AmxKind(vnni_hw) != 0;
+
   // 2. The GEMM. Work unit: tiles [tile0, tile1) (at most chunk_tiles), 16-channel blocks [blk0, blk1).
   auto run_unit = [&](int64_t tile0, int64_t tile1, int blk0, int blk1) {
     bool unit_int16 = false;                // split: this unit runs the int16 tile instead
@@ -1430,7 +1458,42 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
           }
         }
       }
-      BuildTable(pc, (const E*)buf, (const E*)zero_row, direct, M, tile0, tile1, table);
+      if (!amx_im2col) BuildTable(pc, (const E*)buf, (const E*)zero_row, direct, M, tile0, tile1, table);
+    }
+    // AMX on a layer whose rows do not step evenly (several taps, strides, padding): the unit's
+    // pixels as im2col rows of amx_icq quads (Im2colRowsAmx, straight from the u8 copy: no row
+    // table), once for all its panels, and every panel runs on them as one tap, so that every A tile
+    // is one strided load (the tile kernel would otherwise copy a block's rows for every pass of
+    // two panels). The VNNI tiles of the pixel and channel tails read the same rows.
+    int run_taps = taps, run_icq = icq;
+    const uint8_t* run_w = nullptr;  // the panels, else weights_vnni
+    int64_t run_panel = panel;
+    if constexpr (kVnni) {
+      if (amx_im2col) {
+        const int64_t m0 = tile0 * kGemmMR, rows = std::min(M, tile1 * kGemmMR) - m0;
+        const int64_t slots = (tile1 - tile0) * kGemmMR;
+        const int kbytes = 4 * pc.amx_icq;
+        thread_local std::vector<uint8_t> i2c_buf;
+        thread_local std::vector<const uint8_t*> i2c_table;
+        i2c_buf.resize((size_t)(rows * kbytes + 64));
+        i2c_table.resize((size_t)slots);
+        uint8_t* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(i2c_buf.data()) + 63) & ~uintptr_t(63));
+        const x86::AmxIm2colRows ir{(const uint8_t*)buf, (const uint8_t*)zero_row, ic_pad, p.input_h, p.input_w,
+                                    p.output_h, p.output_w, p.filter_h, p.filter_w, p.stride_h, p.stride_w,
+                                    p.dilation_h, p.dilation_w, p.pad_top, p.pad_left, kbytes};
+        if (vnni_hw)
+          x86::Im2colRowsAmx(ir, m0, rows, base);
+        else
+          x86::emulated::Im2colRowsAmx(ir, m0, rows, base);
+        // Slots past the last pixel repeat the first pixel of their 4-pixel tile (read, never stored).
+        for (int64_t i = 0; i < slots; ++i) i2c_table[i] = base + (i < rows ? i : i / kGemmMR * kGemmMR) * kbytes;
+        table = (const E**)i2c_table.data();
+        run_taps = 1;
+        run_icq = pc.amx_icq;
+        run_w = reinterpret_cast<const uint8_t*>(pc.weights_amx.empty() ? pc.weights_vnni.data()
+                                                                         : pc.weights_amx.data());
+        if (!pc.weights_amx.empty()) run_panel = (int64_t)pc.amx_icq * 64;
+      }
     }
     // VNNI: two panels per tile call (32 channels, 16 accumulators).
     const int step = kVnni && !split ? 2 : 1;
@@ -1489,7 +1552,11 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         }
         if ((vnni_hw || vnni_emu) && !g_no_vnni_run) {
           const x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
-          RunVnniTiles(vnni_hw, run, taps, icq, table, w, panel, panels, os, n);
+          if (run_w)
+            RunVnniTiles(vnni_hw, run, run_taps, run_icq, table, reinterpret_cast<const int8_t*>(run_w) + blk * run_panel,
+                         run_panel, panels, os, n);
+          else
+            RunVnniTiles(vnni_hw, run, taps, icq, table, w, panel, panels, os, n);
           continue;
         }
         for (int64_t tile = tile0; tile < tile1; tile += 2) {

@@ -146,6 +146,14 @@ struct PackedConv {
   AlignedVector<int8_t> weights_vnni;
   AlignedVector<int32_t> bias_vnni;
   uint8_t zero_in_u8 = 0;          // Z_in (+ 128 for int8): the u8 value of a padding tap
+  // AMX on a layer with VNNI panels whose rows do not step evenly (taps > 1, strides, padding) or
+  // are not whole 64-byte K steps (a direct 1x1 layer with 96 input channels): the tile kernel reads
+  // each pixel's whole window as one im2col row of amx_icq quads (taps * ic_pad4 / 4, rounded up to
+  // a multiple of 16 above 16). weights_amx: the VNNI panels zero-padded to amx_icq quads
+  // ([oc_block][amx_icq][16][4]); empty where no padding is needed (weights_vnni serves). amx_icq 0:
+  // not packed (no AMX in this process, or a direct 1x1 layer that needs no im2col rows).
+  int amx_icq = 0;
+  AlignedVector<int8_t> weights_amx;
   // The AVX2 split GEMM's bounds (x86/int8_x86.h, SplitLists): split_tk[c] in [64, 255] is the
   // largest u of input channel c for which every int16 lane of the split tile stays inside int16
   // (a lane adds the products of channels 4j + 2l, +1 of split_quads consecutive quads, l = 0, 1:

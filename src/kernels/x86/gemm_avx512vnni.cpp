@@ -425,9 +425,9 @@ void RunFull(int64_t pairs, const TileRun& run, int taps, int icq, const uint8_t
 // step of icq quads per tap, A tiles of 4 icq bytes per row and B tiles of icq rows.
 // tdpbusd adds the u8 x s8 products to the int32 lanes with wrap-around, as vpdpbusd: the same
 // accumulators, then the same zmm stage (OutputZ, PackPixels) from the tiles stored to memory.
-// A tile's 16 rows come from one tileloadd where a tap's 16 row pointers step evenly (1x1 layers,
-// inner stretches of a 3x3 row), else from a copy of the 16 rows (row ends, padding), made one pass
-// ahead (PrepareRows).
+// A tile's 16 rows are one tileloadd: a tap's 16 row pointers must step evenly (direct 1x1 layers,
+// FC, the im2col rows conv.cpp builds for the others); the blocks from the first that does not are
+// left to the caller.
 #if !defined(QAT_VNNI_EMULATED)
 // Hand-written asm with "memory" clobbers: GCC 12's intrinsics declare no memory operands, so
 // stores to the copied rows or loads of the stored tiles could move across them.
@@ -513,35 +513,28 @@ struct BlockRows {
     return p0;
   }
 };
-// Where the A tile of (tap, K step kb) of a block starts: base + kb * kstep, rows `stride` apart.
+// Where a block's A tiles of tap `tap` start: base + kb * 64 for K step kb, rows `stride` apart.
 struct TapRows {
   const uint8_t* base;
-  int64_t stride, kstep;
+  int64_t stride;
 };
-
-// The A tiles' sources for the blocks of one pass: per block and tap, the rows themselves where they
-// step evenly, else a copy of them (16 rows x 64 bytes per K step, `mask` bytes of each row) in
-// `copy`. A pass prepares the next pair's rows while its own tiles run: tileloadd of rows that the
-// core has only just stored stalled (perf: most samples on the loads from a fresh copy; cnn b64's
-// 3x3 14x14x32 -> 64, 0.73 ms).
-inline void PrepareRows(const BlockRows& b, int taps, int kbs, __mmask64 mask, uint8_t* copy, TapRows* out) {
+// The taps' TapRows of a block; false where a tap's rows do not step evenly.
+inline bool EvenRows(const BlockRows& b, int taps, TapRows* out) {
   for (int tap = 0; tap < taps; ++tap) {
     int64_t stride = 0;
-    if (const uint8_t* e = b.Even(tap, &stride)) {
-      out[tap] = {e, stride, 64};
-      continue;
-    }
-    uint8_t* dst = copy + (int64_t)tap * kbs * 1024;
-    for (int kb = 0; kb < kbs; ++kb)
-      for (int i = 0; i < 16; ++i)
-        _mm512_storeu_si512(dst + kb * 1024 + 64 * i, _mm512_maskz_loadu_epi8(mask, b.Row(tap, i) + 64 * kb));
-    out[tap] = {dst, 64, 1024};
+    const uint8_t* e = b.Even(tap, &stride);
+    if (!e) return false;
+    out[tap] = {e, stride};
   }
+  return true;
 }
 
+// Returns the blocks done: all of them, or those before the first block whose rows do not step
+// evenly (the caller runs the rest on the VNNI tile; conv.cpp gives AMX 1x1 layers and im2col rows,
+// whose rows always do).
 template <OutputZ::Form F, Bytes B>
-void AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-               int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1) {
+int64_t AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const uint8_t* const* table,
+                  const int8_t* w, int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1) {
   const OutputZ s0 = stage0, s1 = stage1;
   const __m512i lo = _mm512_set1_epi8((char)os.act_min), hi = _mm512_set1_epi8((char)os.act_max);
   const __m512i perm = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
@@ -555,20 +548,10 @@ void AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const uint
   // K steps of kq quads: 16 (icq a multiple of 16) or all icq < 16 at once.
   const int kq = std::min(icq, 16), kbs = icq / kq;
   const int64_t wstep = 64 * (int64_t)kq;
-  const __mmask64 kmask = kq == 16 ? ~(__mmask64)0 : (((__mmask64)1 << (4 * kq)) - 1);
-  // Two slots (this pass, the next) x two blocks: the taps' sources and room for their copies.
-  thread_local std::vector<TapRows> srcs;
-  thread_local std::vector<uint8_t> copies;
-  const int64_t copy_bytes = (int64_t)taps * kbs * 1024;
-  srcs.resize((size_t)4 * taps);
-  copies.resize((size_t)(4 * copy_bytes + 64));
-  uint8_t* const copy0 = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(copies.data()) + 63) & ~uintptr_t(63));
-  auto slot = [&](int s, int j) { return srcs.data() + (2 * s + j) * taps; };
-  auto prepare = [&](int64_t b, int s) {  // blocks b and b + 1 (if any) into slot s
-    for (int j = 0; j < 2 && b + j < blocks; ++j)
-      PrepareRows(BlockRows{table + 4 * (b + j) * ts, ts}, taps, kbs, kmask, copy0 + (2 * s + j) * copy_bytes,
-                  slot(s, j));
-  };
+  thread_local std::vector<TapRows> rows;
+  rows.resize((size_t)2 * taps);
+  TapRows* const a0 = rows.data();
+  TapRows* const a1 = a0 + taps;
   // The stage of `pixels` (even) pixels stored in acc[a], from pixel m of the run.
   auto stage = [&](int a, int64_t m, int pixels) {
     uint8_t* o = run.out + m * stride;
@@ -583,12 +566,12 @@ void AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const uint
     }
   };
   ConfigureTiles(kq);
-  prepare(0, 0);
   int cur = 0;
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2, cur ^= 1) {
-    const TapRows* a0 = slot(cur, 0);
-    const TapRows* a1 = slot(cur, 1);
+    if (!EvenRows(BlockRows{table + 4 * b * ts, ts}, taps, a0) ||
+        !EvenRows(BlockRows{table + 4 * (b + 1) * ts, ts}, taps, a1))
+      break;
     QAT_TILE_LOAD(0, bias[0], 128);
     QAT_TILE_LOAD(1, bias[0] + 16, 128);
     QAT_TILE_LOAD(2, bias[0], 128);
@@ -597,12 +580,12 @@ void AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const uint
     for (int tap = 0; tap < taps; ++tap) {
       const TapRows r0 = a0[tap], r1 = a1[tap];
       for (int kb = 0; kb < kbs; ++kb, wt += wstep) {
-        QAT_TILE_LOAD(4, r0.base + kb * r0.kstep, r0.stride);
+        QAT_TILE_LOAD(4, r0.base + 64 * kb, r0.stride);
         QAT_TILE_LOAD(6, wt, 64);
         QAT_TILE_DP(0, 4, 6);
         QAT_TILE_LOAD(7, wt + ps, 64);
         QAT_TILE_DP(1, 4, 7);
-        QAT_TILE_LOAD(5, r1.base + kb * r1.kstep, r1.stride);
+        QAT_TILE_LOAD(5, r1.base + 64 * kb, r1.stride);
         QAT_TILE_DP(2, 5, 6);
         QAT_TILE_DP(3, 5, 7);
       }
@@ -611,19 +594,18 @@ void AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const uint
     QAT_TILE_STORE(1, acc[cur][0] + 16, 128);
     QAT_TILE_STORE(2, acc[cur][16], 128);
     QAT_TILE_STORE(3, acc[cur][16] + 16, 128);
-    if (b + 2 < blocks) prepare(b + 2, cur ^ 1);  // overlaps this pass's tiles
     if (b > 0) stage(cur ^ 1, run.m0 + 16 * (b - 2), 32);
   }
   if (b > 0) stage(cur ^ 1, run.m0 + 16 * (b - 2), 32);
-  if (b < blocks) {  // a last single block: C tiles 0 and 1
-    const TapRows* a0 = slot(cur, 0);
+  if (b + 2 > blocks && b < blocks && EvenRows(BlockRows{table + 4 * b * ts, ts}, taps, a0)) {
+    // A last single block: C tiles 0 and 1.
     QAT_TILE_LOAD(0, bias[0], 128);
     QAT_TILE_LOAD(1, bias[0] + 16, 128);
     const int8_t* wt = w;
     for (int tap = 0; tap < taps; ++tap) {
       const TapRows r0 = a0[tap];
       for (int kb = 0; kb < kbs; ++kb, wt += wstep) {
-        QAT_TILE_LOAD(4, r0.base + kb * r0.kstep, r0.stride);
+        QAT_TILE_LOAD(4, r0.base + 64 * kb, r0.stride);
         QAT_TILE_LOAD(6, wt, 64);
         QAT_TILE_DP(0, 4, 6);
         QAT_TILE_LOAD(7, wt + ps, 64);
@@ -633,8 +615,10 @@ void AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const uint
     QAT_TILE_STORE(0, acc[cur][0], 128);
     QAT_TILE_STORE(1, acc[cur][0] + 16, 128);
     stage(cur, run.m0 + 16 * b, 16);
+    ++b;
   }
   ReleaseTiles();
+  return b;
 }
 
 // The byte form of the run's clamp: the saturating conversion alone where the clamp is the whole type.
@@ -643,28 +627,32 @@ inline Bytes BytesFor(const GemmOutput& os) {
   return os.is_uint8 ? (full ? Bytes::kSatU8 : Bytes::kClampU8) : (full ? Bytes::kSatI8 : Bytes::kClampI8);
 }
 
-// RunFull (kAmx false: `count` tile pairs) or AmxBlocks (kAmx: `count` 16-pixel blocks) of form F.
+// RunFull (kAmx false: `count` tile pairs) or AmxBlocks (kAmx: `count` 16-pixel blocks) of form F;
+// returns the pairs or blocks done.
 template <bool kAmx, OutputZ::Form F>
-void RunForm(int64_t count, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+int64_t RunForm(int64_t count, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
              int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1) {
-  auto go = [&](auto bytes) {
+  auto go = [&](auto bytes) -> int64_t {
     constexpr Bytes kB = decltype(bytes)::value;
-    if constexpr (kAmx)
-      AmxBlocks<F, kB>(count, run, taps, icq, table, w, ps, os, stage0, stage1);
-    else
+    if constexpr (kAmx) {
+      return AmxBlocks<F, kB>(count, run, taps, icq, table, w, ps, os, stage0, stage1);
+    } else {
       RunFull<F, kB>(count, run, taps, icq, table, w, ps, os, stage0, stage1);
+      return count;
+    }
   };
   switch (BytesFor(os)) {
     case Bytes::kSatI8: return go(std::integral_constant<Bytes, Bytes::kSatI8>{});
     case Bytes::kSatU8: return go(std::integral_constant<Bytes, Bytes::kSatU8>{});
     case Bytes::kClampI8: return go(std::integral_constant<Bytes, Bytes::kClampI8>{});
-    case Bytes::kClampU8: return go(std::integral_constant<Bytes, Bytes::kClampU8>{});
+    case Bytes::kClampU8: break;
   }
+  return go(std::integral_constant<Bytes, Bytes::kClampU8>{});
 }
 
 // The stage form of a run over both panels of os, then RunForm<kAmx, form>.
 template <bool kAmx>
-void RunForms(int64_t count, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
+int64_t RunForms(int64_t count, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
               int64_t ps, const GemmOutput& os) {
   using F = OutputZ::Form;
   const OutputZ s0(os, 0), s1(os, 16);
@@ -689,8 +677,9 @@ void RunForms(int64_t count, const TileRun& run, int taps, int icq, const uint8_
     case F::kMixed64: return RunForm<kAmx, F::kMixed64>(count, run, taps, icq, table, w, ps, os, m0, m1);
     case F::kK64: return RunForm<kAmx, F::kK64>(count, run, taps, icq, table, w, ps, os, s0, s1);
     case F::kXnn: return RunForm<kAmx, F::kXnn>(count, run, taps, icq, table, w, ps, os, s0, s1);
-    case F::kXnnInRange: return RunForm<kAmx, F::kXnnInRange>(count, run, taps, icq, table, w, ps, os, s0, s1);
+    case F::kXnnInRange: break;
   }
+  return RunForm<kAmx, F::kXnnInRange>(count, run, taps, icq, table, w, ps, os, s0, s1);
 }
 }  // namespace
 
@@ -740,8 +729,53 @@ int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const
   if (taps <= 0 || icq <= 0 || (icq > 16 && icq % 16 != 0) || (os.mode == RequantMode::kTflite && !os.k64)) return 0;
   const int64_t blocks = std::min(run.tiles / 4, (run.M - run.m0) / 16);
   if (blocks <= 0) return 0;
-  RunForms<true>(blocks, run, taps, icq, table, w, panel_stride, os);
-  return 4 * blocks;
+  return 4 * RunForms<true>(blocks, run, taps, icq, table, w, panel_stride, os);
+}
+
+void Im2colRowsAmx(const AmxIm2colRows& r, int64_t m0, int64_t rows, uint8_t* dst) {
+  const int C = r.ic_pad4;
+  const int64_t K = r.row_bytes;
+  const int used = r.filter_h * r.filter_w * C;
+  // Runs of n bytes (a multiple of 4): whole zmm, then one masked.
+  auto copy = [](uint8_t* d, const uint8_t* src, int n) {
+    int c = 0;
+    for (; c + 64 <= n; c += 64) _mm512_storeu_si512(d + c, _mm512_loadu_si512(src + c));
+    if (c < n) {
+      const __mmask64 m = ((__mmask64)1 << (n - c)) - 1;
+      _mm512_mask_storeu_epi8(d + c, m, _mm512_maskz_loadu_epi8(m, src + c));
+    }
+  };
+  int ox = (int)(m0 % r.output_w);
+  int oy = (int)((m0 / r.output_w) % r.output_h);
+  int64_t b = m0 / ((int64_t)r.output_w * r.output_h);
+  const int64_t row_stride = (int64_t)r.input_w * C;
+  for (int64_t i = 0; i < rows; ++i) {
+    uint8_t* d = dst + i * K;
+    const int iy0 = oy * r.stride_h - r.pad_top, ix0 = ox * r.stride_w - r.pad_left;
+    const uint8_t* image = r.input + b * r.input_h * row_stride;
+    const bool x_inside = r.dilation_w == 1 && ix0 >= 0 && ix0 + r.filter_w <= r.input_w;
+    for (int fy = 0; fy < r.filter_h; ++fy) {
+      const int iy = iy0 + fy * r.dilation_h;
+      uint8_t* dr = d + (int64_t)fy * r.filter_w * C;
+      if (iy < 0 || iy >= r.input_h) {
+        for (int fx = 0; fx < r.filter_w; ++fx) copy(dr + fx * C, r.zero_row, C);
+      } else if (x_inside) {  // the filter row's taps are consecutive input pixels: one run
+        copy(dr, image + iy * row_stride + (int64_t)ix0 * C, r.filter_w * C);
+      } else {
+        for (int fx = 0; fx < r.filter_w; ++fx) {
+          const int ix = ix0 + fx * r.dilation_w;
+          copy(dr + fx * C, ix >= 0 && ix < r.input_w ? image + iy * row_stride + (int64_t)ix * C : r.zero_row, C);
+        }
+      }
+    }
+    if (++ox == r.output_w) {
+      ox = 0;
+      if (++oy == r.output_h) {
+        oy = 0;
+        ++b;
+      }
+    }
+  }
 }
 
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out) {

@@ -95,11 +95,25 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
 
 // AMX-INT8 (x86/gemm_avx512vnni.cpp, AmxBlocks): the leading 16-pixel blocks of a run of GemmTilesVnni
 // with two full panels (n = 32) and icq a multiple of 16 or below 16, on tile registers (tdpbusd), then the same
-// zmm output stage. Returns the 4-pixel tiles done (a multiple of 4; 0 where it does not apply);
-// the caller runs the rest with GemmTilesVnni. Needs AMX-TILE / AMX-INT8 and the OS's permission
+// zmm output stage. Each block's rows of a tap must step evenly (one strided tile load: direct 1x1
+// layers, FC, im2col rows); the run stops at the first block whose rows do not. Returns the 4-pixel
+// tiles done (a multiple of 4; 0 where it does not apply); the caller runs the rest with
+// GemmTilesVnni. Needs AMX-TILE / AMX-INT8 and the OS's permission
 // (qat::amx_int8_usable()) besides AVX-512 VNNI.
 int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                      int64_t panel_stride, const GemmOutput& os);
+// AMX's im2col rows (optimized/conv.h, PackedConv::amx_icq): output pixels m0 .. m0 + rows - 1 of
+// a convolution over the u8 copy `input` (pixels of ic_pad4 bytes; padding taps read zero_row), each
+// as filter_h x filter_w runs of ic_pad4 bytes at dst + i * row_bytes. The row's last bytes (up to
+// row_bytes, fewer than 64) are left as they are: their weights are 0 (PackedConv::weights_amx).
+struct AmxIm2colRows {
+  const uint8_t* input;
+  const uint8_t* zero_row;
+  int ic_pad4, input_h, input_w, output_h, output_w, filter_h, filter_w;
+  int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+  int64_t row_bytes;
+};
+void Im2colRowsAmx(const AmxIm2colRows& r, int64_t m0, int64_t rows, uint8_t* dst);
 // The VNNI GEMM's u8 copy of `rows` pixel runs of ic values into runs of ic_pad4 bytes (pad 0):
 // uint8 as is, int8 + 128 (xor 0x80).
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
@@ -114,6 +128,7 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
                    int64_t panel_stride, int panels, const GemmOutput& os, int n);
 int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                      int64_t panel_stride, const GemmOutput& os);
+void Im2colRowsAmx(const AmxIm2colRows& r, int64_t m0, int64_t rows, uint8_t* dst);
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
 }  // namespace emulated
 // Tests: the emulated AVX-512 operations against this CPU's AVX2 twins and scalar formulations
