@@ -10,7 +10,10 @@
 // split bounds), BM_Peak_split the split GEMM's step (2 vpmaddubsw + vpaddw + vpmaddwd + vpaddd per
 // 64 MACs, exact within the per-channel bounds, src/kernels/x86/int8_x86.h).
 // On an AVX-512 VNNI CPU, BM_Peak_vpdpbusd measures 16 independent vpdpbusd zmm chains, and conv
-// rows with path:2 (the VNNI GEMM) report peak_frac against that peak instead.
+// rows with path:2 (the VNNI GEMM) report peak_frac against that peak instead. Where AMX-INT8 is
+// usable (and QAT_NO_AMX unset) that path runs its 16 x 32 blocks on tiles: BM_Peak_tdpbusd measures
+// four independent tdpbusd tiles, and those rows also report amx_frac against it (peak_frac then
+// exceeds 1: the vpdpbusd peak is no bound for the tiles).
 // Kernels run on one thread unless the benchmark name says threads:2 (its own qat::ThreadPool).
 // Timing is the process CPU time of each iteration divided by the thread count (manual time):
 // the machine this was written on is shared, and CPU time is what an idle machine's wall time
@@ -105,6 +108,26 @@ void BM_Peak_vpdpbusd(benchmark::State& state) {
   state.counters["avx2_peak_ratio"] = 2 * g / PeakGops();
 }
 BENCHMARK(BM_Peak_vpdpbusd)->Iterations(20)->Unit(benchmark::kMillisecond);
+
+double PeakAmxGops() {
+  static const double peak = [] {
+    if (!qat::amx_int8_usable()) return 0.0;
+    double best = 0;
+    for (int i = 0; i < 20; ++i) best = std::max(best, x86::PeakAmxGmacs(100000));
+    return 2 * best;
+  }();
+  return peak;
+}
+
+void BM_Peak_tdpbusd(benchmark::State& state) {
+  if (!qat::amx_int8_usable()) return state.SkipWithError("no AMX-INT8 (or the OS did not grant the tile state)");
+  double g = 0;
+  for (auto _ : state) g = std::max(g, x86::PeakAmxGmacs(50000));
+  state.counters["GOPs"] = 2 * g;
+  state.counters["peak_frac"] = 2 * g / PeakAmxGops();
+  state.counters["vnni_peak_ratio"] = 2 * g / PeakVnniGops();
+}
+BENCHMARK(BM_Peak_tdpbusd)->Iterations(20)->Unit(benchmark::kMillisecond);
 
 void BM_Peak_vpmaddwd(benchmark::State& state) {
   if (!qat::isa_supported(qat::Isa::kAvx2)) return state.SkipWithError("no AVX2");
@@ -238,8 +261,15 @@ void BM_Conv(benchmark::State& state) {
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
   TimedLoop(state, threads, [&] { optimized::ConvInt8(pc, input.data(), out.data(), scratch.data(), pool.get(), path); });
   const bool vnni = path == KernelPath::kAvx512Vnni && (pc.vnni || pc.vnni_im2col);
-  SetCounters(state, (double)l.batches * p.output_h * p.output_w * l.oc * l.k * l.k * l.ic, threads,
-              vnni ? PeakVnniGops() : 0);
+  const double macs = (double)l.batches * p.output_h * p.output_w * l.oc * l.k * l.k * l.ic;
+  SetCounters(state, macs, threads, vnni ? PeakVnniGops() : 0);
+  // The VNNI path's 16-pixel x 32-channel blocks run on AMX tiles where it is enabled (QAT_NO_AMX=1
+  // keeps vpdpbusd): amx_frac is the fraction of the tdpbusd peak.
+  if (vnni && qat::amx_int8_enabled()) {
+    state.counters["amx"] = 1;
+    state.counters["amx_frac"] =
+        benchmark::Counter(2 * macs * state.iterations() / 1e9 / (PeakAmxGops() * threads), benchmark::Counter::kIsRate);
+  }
 }
 
 void ConvArgs(benchmark::internal::Benchmark* b) {

@@ -33,5 +33,8 @@ bool isa_supported(Isa isa);
 // optimised int8 GEMM uses AMX on top of the avx512vnni path (kernels/dispatch.h); QAT_NO_AMX=1
 // turns it off.
 bool amx_int8_usable();
+// Whether the optimised int8 GEMM runs on AMX by default: amx_int8_usable(), the active ISA is
+// avx512vnni and QAT_NO_AMX is unset (or empty / "0").
+bool amx_int8_enabled();
 
 }  // namespace qat

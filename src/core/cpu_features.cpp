@@ -107,6 +107,14 @@ bool amx_int8_usable() {
   return usable;
 }
 
+bool amx_int8_enabled() {
+  static const bool off = [] {
+    const char* e = std::getenv("QAT_NO_AMX");
+    return e && *e && *e != '0';
+  }();
+  return !off && active_isa() == Isa::kAvx512Vnni && amx_int8_usable();
+}
+
 Isa best_isa() {
   if (isa_supported(Isa::kAvx512Vnni)) return Isa::kAvx512Vnni;
   if (isa_supported(Isa::kAvx2)) return Isa::kAvx2;

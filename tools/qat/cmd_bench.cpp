@@ -4,7 +4,8 @@
 // (ResizeInputTensor). --profile then runs N more Invokes with the interpreter's per-op profiling
 // on (like TFLite's benchmark_model --enable_op_profiling) and prints each op's median time and
 // share and a per-op-type summary; the latency figures above come from unprofiled runs.
-// --json prints one JSON line instead of text (with a "profile" object under --profile).
+// --json prints one JSON line instead of text (with a "profile" object under --profile). The header
+// names the active ISA and whether the int8 GEMM runs on AMX tiles (QAT_NO_AMX=1 turns that off).
 // --inputs N cycles through N different random inputs (seeds 1..N, all held in memory; each run
 // copies the next set into the input tensors before its clock starts), as a stream of images: the int8
 // kernels tune themselves to the first inputs they see (split bounds, cold channels), so repeating
@@ -21,6 +22,7 @@
 
 #include "commands.h"
 #include "lite/tool_support.h"
+#include "qat/cpu_features.h"
 #include "qat/interpreter.h"
 
 namespace qat::cli {
@@ -153,13 +155,14 @@ void register_bench(CLI::App& app) {
                           {"warmup", a->warmup}, {"requant", a->requant}, {"float_math", a->float_math},         {"median_ms", median},
                           {"min_ms", sorted.front()}, {"max_ms", sorted.back()}, {"mean_ms", mean},
                           {"arena_bytes", interp->arena_bytes()}, {"nodes", interp->nodes_size()},
-                          {"micro_batch", interp->micro_batch()}, {"lanes", interp->lanes()}};
+                          {"micro_batch", interp->micro_batch()}, {"lanes", interp->lanes()},
+                          {"isa", isa_name(active_isa())}, {"amx", amx_int8_enabled()}};
       if (a->profile) j["profile"] = ProfileJson(prof);
       std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("%s: %d nodes, arena %.2f MiB, threads %d, requant %s, float %s", a->model.c_str(),
+      std::printf("%s: %d nodes, arena %.2f MiB, threads %d, requant %s, float %s, isa %s%s", a->model.c_str(),
                   interp->nodes_size(), interp->arena_bytes() / 1048576.0, a->threads, a->requant.c_str(),
-                  a->float_math.c_str());
+                  a->float_math.c_str(), isa_name(active_isa()), amx_int8_enabled() ? " + amx" : "");
       if (interp->lanes()) std::printf(", %d image lanes", interp->lanes());
       else if (interp->micro_batch()) std::printf(", micro-batches of %d", interp->micro_batch());
       if (interp->tail_batch())

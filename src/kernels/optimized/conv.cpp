@@ -34,7 +34,6 @@ std::atomic<bool> g_vnni_emulate{false};
 // SetAmxForTests: -1 AMX where qat::amx_int8_usable() (and not QAT_NO_AMX=1), 0 off, 1 on: the
 // hardware kernel where usable, else (with the emulated VNNI path) its emulated twin.
 std::atomic<int> g_amx{-1};
-const bool g_no_amx = EnvFlag("QAT_NO_AMX");
 std::atomic<int64_t> g_amx_runs{0};  // runs that AMX started (tests: proof that it ran)
 // QAT_NO_SPLIT=1 turns the AVX2 split GEMM off (A/B benchmarks; tests use SetSplitGemmForTests).
 std::atomic<int> g_split{-1};
@@ -361,7 +360,7 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
                            p.output_h == p.input_h && p.output_w == p.input_w;
     const int g_amx_mode = g_amx.load(std::memory_order_relaxed);
     if ((!direct1x1 || (icq > 16 && icq % 16 != 0)) &&
-        (g_amx_mode > 0 || (g_amx_mode < 0 && amx_int8_usable() && !g_no_amx))) {
+        (g_amx_mode > 0 || (g_amx_mode < 0 && amx_int8_enabled()))) {
       const int kq = taps * icq;
       pc.amx_icq = kq > 16 ? (kq + 15) / 16 * 16 : kq;
       if (pc.amx_icq != kq) {
@@ -964,7 +963,7 @@ int AmxKind(bool hw) {
   const int forced = g_amx.load(std::memory_order_relaxed);
   if (forced == 0) return 0;
   if (forced == 2) return 2;
-  if (hw) return amx_int8_usable() && (forced == 1 || !g_no_amx) ? 1 : 0;
+  if (hw) return (forced == 1 ? amx_int8_usable() : amx_int8_enabled()) ? 1 : 0;
   return forced == 1 ? 2 : 0;
 }
 

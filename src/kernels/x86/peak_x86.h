@@ -20,4 +20,7 @@ double PeakFloatFmaGmacs(int64_t iterations);
 // vpdpbusd zmm (u8 x s8, 64 MACs, no saturation): the instruction of qat's AVX-512 VNNI GEMM
 // (peak_avx512vnni.cpp). Call only where isa_supported(Isa::kAvx512Vnni).
 double PeakVnniGmacs(int64_t iterations);
+// tdpbusd (AMX-INT8: 16 x 16 x 64 = 16384 MACs each) on four independent accumulator tiles, the
+// instruction of qat's AMX GEMM (x86::GemmTilesAmx). Call only where qat::amx_int8_usable().
+double PeakAmxGmacs(int64_t iterations);
 }  // namespace qat::kernels::x86
