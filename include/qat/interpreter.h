@@ -181,6 +181,11 @@ class Interpreter {
   // written after the conv, the conv runs in the ADD's slot: node(i) and the profile still use the
   // model's operator indices, the profile lists the ops in execution order.
   int fused_adds() const;
+  // Float 1x1 CONV_2D nodes run inside the DEPTHWISE_CONV_2D that reads their output (an "expand"
+  // layer; same switch, and QAT_NO_EXPAND_FUSE=1): such a node is prepared but not run on its own,
+  // its output tensor gets no memory, and the profile lists it as "CONV_2D (in depthwise)" with
+  // the pair's time on the depthwise.
+  int fused_expands() const;
   size_t arena_bytes() const { return arena_size_; }
   // Images per pass when a batch runs in micro-batches (0: the whole batch at once).
   int micro_batch() const { return micro_; }
@@ -205,6 +210,8 @@ class Interpreter {
   TensorUse Uses() const;
   void FuseFloatActivations();
   void FuseFloatResidualAdds();
+  void FuseFloatExpandDepthwise();
+  void CheckExpandFusions();
   template <class T> static T* CheckedData(LiteTensor& t) {
     if (t.type != dtype_of<T>::value)
       throw UsageError(fmt::format("tensor '{}' has type {}, not {}", t.name, dtype_name(t.type), dtype_name(dtype_of<T>::value)));

@@ -12,6 +12,7 @@
 #include "kernels/env_flag.h"
 #include "kernels/reference/types.h"
 #include "lite/op_resolver.h"
+#include "lite/ops/op_common.h"
 #include "qat/thread_pool.h"
 #include "qat/tflite/schema_generated.h"
 
@@ -60,6 +61,9 @@ struct Interpreter::Node {
   OpRegistration reg;
   bool inited = false;
   bool fused = false;  // a float RELU / RELU6 folded into its producer (FuseFloatActivations): skipped
+  // A float 1x1 CONV_2D run inside the DEPTHWISE_CONV_2D that reads its output
+  // (FuseFloatExpandDepthwise): prepared (its packed weights), never evaluated on its own.
+  bool absorbed = false;
 };
 
 void Interpreter::ArenaFree::operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(kAlign)); }
@@ -209,6 +213,11 @@ void Interpreter::Build() {
   if (opt_.fuse_activations && !NoFuseFromEnv()) {
     FuseFloatActivations();
     FuseFloatResidualAdds();  // after: an ADD's fused RELU comes along
+    static const bool no_expand = [] {
+      const char* e = std::getenv("QAT_NO_EXPAND_FUSE");
+      return e && *e && *e != '0';
+    }();
+    if (!no_expand) FuseFloatExpandDepthwise();  // after: the conv's fused RELU6 comes along
   }
   for (auto& n : nodes_) {
     if (n->reg.init) n->ctx.user_data = n->reg.init(n->ctx);
@@ -221,6 +230,12 @@ int Interpreter::fused_activations() const {
   for (const auto& np : nodes_) n += np->fused && np->ctx.op_name != "ADD";
   return n;
 }
+int Interpreter::fused_expands() const {
+  int n = 0;
+  for (const auto& np : nodes_) n += np->absorbed;
+  return n;
+}
+
 int Interpreter::fused_adds() const {
   int n = 0;
   for (const auto& np : nodes_) n += np->fused && np->ctx.op_name == "ADD";
@@ -346,6 +361,66 @@ void Interpreter::FuseFloatResidualAdds() {
   }
 }
 
+// A float DEPTHWISE_CONV_2D (no fused ADD) whose input t is the single output of a float CONV_2D
+// with a constant 1x1 filter and stride 1 (an "expand" layer), read by nothing else and not a graph
+// input or output, absorbs that conv: its eval runs both in one pass from the conv's input
+// (kernels/optimized/expand_depthwise_float.h), keeping a ring of the conv's output rows per task,
+// so t (MediaPipe's 112x112x64 and 56x56x144 tensors) is never written to memory and read back.
+// The values are the unfused graph's bit for bit (the same kernels over the same taps). The conv
+// stays prepared (its packed weights); after each prepare the pair is checked
+// (ops::ExpandDepthwiseReady: packed float weights, not a narrow conv) and undone if it cannot run
+// fused. t then gets no arena memory.
+constexpr int kExpandMinRows = 24;
+void Interpreter::FuseFloatExpandDepthwise() {
+  TensorUse use = Uses();
+  const std::vector<int>& producer = use.producer;
+  const std::vector<int>& consumers = use.consumers;
+  const std::vector<uint8_t>& graph_io = use.graph_io;
+  auto index = [&](const LiteTensor* t) { return (size_t)(t - tensors_.data()); };
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    Node& d = *nodes_[k];
+    if (d.fused || d.absorbed || d.ctx.op_name != "DEPTHWISE_CONV_2D" || d.ctx.residual || d.ctx.expand) continue;
+    if (d.ctx.inputs.size() < 2 || d.ctx.inputs.size() > 3 || d.ctx.outputs.size() != 1 || !d.ctx.inputs[0]) continue;
+    const size_t t = index(d.ctx.inputs[0]);
+    const LiteTensor& mid = tensors_[t];
+    if (mid.type != DType::kFloat32 || d.ctx.outputs[0]->type != DType::kFloat32) continue;
+    if (mid.is_const || mid.is_variable || graph_io[t] || consumers[t] != 1 || producer[t] < 0) continue;
+    Node& c = *nodes_[producer[t]];
+    if (c.fused || c.absorbed || c.ctx.op_name != "CONV_2D" || c.ctx.residual || c.ctx.outputs.size() != 1) continue;
+    if (c.ctx.inputs.size() < 2 || !c.ctx.inputs[0] || !c.ctx.inputs[1]) continue;
+    const LiteTensor& x = *c.ctx.inputs[0];
+    const LiteTensor& w = *c.ctx.inputs[1];
+    // The filter may be a DEQUANTIZE of a constant (fp16 weights): constant by the prepare, which
+    // the check after it sees (packed weights).
+    const std::vector<int32_t>& wd = model_dims_[index(&w)];
+    if (x.type != DType::kFloat32 || x.is_variable || w.is_variable || wd.size() != 4 || wd[1] != 1 || wd[2] != 1)
+      continue;
+    const auto* o = c.ctx.op ? c.ctx.op->builtin_options_as_Conv2DOptions() : nullptr;
+    if (!o || o->stride_h() != 1 || o->stride_w() != 1) continue;
+    // Only tall tensors (kExpandMinRows): on 14x14 and 7x7 ones (hand_landmark_full's 14x14x672,
+    // 7x7x1152: within L2 anyway) the pair ran as fast or slower fused (0.212 against 0.205 ms).
+    const std::vector<int32_t>& md = model_dims_[t];
+    if (md.size() != 4 || md[1] < kExpandMinRows) continue;
+    c.absorbed = true;
+    d.ctx.expand = &c.ctx;
+    if (d.ctx.inputs.size() == 2) d.ctx.inputs.push_back(nullptr);  // the absent bias keeps its slot
+    d.ctx.inputs.push_back(c.ctx.inputs[0]);
+  }
+}
+
+// After a prepare: undoes the expand fusions that cannot run fused (ops::ExpandDepthwiseReady).
+void Interpreter::CheckExpandFusions() {
+  for (auto& np : nodes_) {
+    OpContext& ctx = np->ctx;
+    if (!ctx.expand || ops::ExpandDepthwiseReady(ctx)) continue;
+    for (auto& cp : nodes_)
+      if (&cp->ctx == ctx.expand) cp->absorbed = false;
+    ctx.expand = nullptr;
+    ctx.inputs.pop_back();
+    if (ctx.inputs.size() == 3 && !ctx.inputs[2]) ctx.inputs.pop_back();
+  }
+}
+
 // ------------------------------------------------------------------ allocation
 void Interpreter::ResizeInputTensor(int input, const std::vector<int32_t>& dims) {
   if (input < 0 || input >= inputs_size())
@@ -405,6 +480,7 @@ void Interpreter::PrepareNodes(int batch, int tail_start, int tail_batch) {
     }
     ctx.resize_output = nullptr;
   }
+  CheckExpandFusions();
 }
 
 void Interpreter::AllocateTensors() {
@@ -602,6 +678,9 @@ bool Interpreter::ChooseTail(int batch, int min_groups) {
   }();
   const int env = opt_.tail_batch >= 0 ? opt_.tail_batch : env_value;
   if (env == 0) return false;
+  // Not with expand fusions: a tail boundary between the pair would need the unwritten tensor.
+  for (const auto& np : nodes_)
+    if (np->absorbed) return false;
   constexpr size_t kSmall = size_t(64) << 10, kMinWeights = size_t(256) << 10, kGroupBytes = size_t(512) << 10;
   const int n = (int)nodes_.size();
   auto image_bytes = [&](const LiteTensor* t) {
@@ -768,10 +847,15 @@ void Interpreter::PlanArena() {
       last[i] = std::max(last[i], k);
     }
   }
+  // The output of an absorbed expand conv is never written or read (FuseFloatExpandDepthwise).
+  std::vector<uint8_t> unused(tensors_.size(), 0);
+  for (const auto& np : nodes_)
+    if (np->absorbed)
+      for (const LiteTensor* t : np->ctx.outputs) unused[(size_t)(t - tensors_.data())] = 1;
   std::vector<Alloc> allocs;
   for (size_t i = 0; i < tensors_.size(); ++i) {
     LiteTensor& t = tensors_[i];
-    if (t.is_const) continue;
+    if (t.is_const || unused[i]) continue;
     // A tail's inputs from earlier nodes hold a group of images written over several passes.
     const bool persistent =
         persistent_[i] || std::find(tail_bounds_.begin(), tail_bounds_.end(), (int)i) != tail_bounds_.end();
@@ -876,13 +960,13 @@ void Interpreter::RunNodes(int64_t* row, int begin, int end) {
   if (end < 0) end = (int)nodes_.size();
   if (!row) {
     for (int k = begin; k < end; ++k)
-      if (!nodes_[k]->fused) nodes_[k]->reg.eval(nodes_[k]->ctx);
+      if (!nodes_[k]->fused && !nodes_[k]->absorbed) nodes_[k]->reg.eval(nodes_[k]->ctx);
     return;
   }
   using Clock = std::chrono::steady_clock;
   Clock::time_point prev = Clock::now();
   for (int k = begin; k < end; ++k) {
-    if (!nodes_[k]->fused) nodes_[k]->reg.eval(nodes_[k]->ctx);
+    if (!nodes_[k]->fused && !nodes_[k]->absorbed) nodes_[k]->reg.eval(nodes_[k]->ctx);
     const Clock::time_point now = Clock::now();
     row[k] += std::chrono::duration_cast<std::chrono::nanoseconds>(now - prev).count();
     prev = now;
@@ -915,7 +999,9 @@ InvokeProfile Interpreter::profile() const {
     const OpContext& ctx = nodes_[k]->ctx;
     OpProfile op;
     op.node = ctx.node_index;  // the model's index (a conv with a fused ADD runs in the ADD's slot)
-    op.op = nodes_[k]->fused ? ctx.op_name + " (fused)" : ctx.op_name;
+    op.op = nodes_[k]->fused      ? ctx.op_name + " (fused)"
+            : nodes_[k]->absorbed ? ctx.op_name + " (in depthwise)"
+            : ctx.op_name;
     if (!ctx.outputs.empty()) {
       const size_t t = (size_t)(ctx.outputs[0] - tensors_.data());
       op.output_shape = micro_ && !full_dims_[t].empty() ? full_dims_[t] : ctx.outputs[0]->dims;

@@ -85,6 +85,13 @@ struct OpContext {
   bool residual_first = false;
   float residual_min = -std::numeric_limits<float>::infinity();
   float residual_max = std::numeric_limits<float>::infinity();
+  // A float 1x1 CONV_2D absorbed into this DEPTHWISE_CONV_2D by the interpreter
+  // (FuseFloatExpandDepthwise): the conv's own context. This node's eval then runs both from the
+  // conv's input (kernels/optimized/expand_depthwise_float.h), which is also the last entry of
+  // `inputs` (after a null bias slot if the op had none), so the arena keeps it alive through this
+  // node; this node's input 0 (the conv's output) is never written or read. CheckArity does not
+  // count the extra input.
+  OpContext* expand = nullptr;
   // Set by prepare: bytes of scratch memory eval needs; the arena provides it in `scratch`.
   size_t scratch_bytes = 0;
   void* scratch = nullptr;

@@ -19,11 +19,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
 #include "kernels/optimized/conv_float.h"
 #include "kernels/optimized/depthwise_float.h"
+#include "kernels/optimized/expand_depthwise_float.h"
 #include "kernels/reference/conv.h"
 #include "kernels/reference/depthwise_conv.h"
 #include "kernels/reference/fully_connected.h"
@@ -331,6 +333,80 @@ TEST(OptimizedFloat, DepthwiseMatchesReference) {
             << p.stride_h << "," << p.stride_w << " d" << p.dilation_h << "," << p.dilation_w;
       }
   }
+}
+
+// The expand + depthwise fusion (expand_depthwise_float.h) against the two kernels run one after
+// the other on the same path and arithmetic: bit for bit (memcmp: the same kernels over the same
+// taps, so even a zero's sign must match). Random shapes, windows (strides 1-3, dilation, SAME /
+// VALID, filters up to 5x5 and taller than wide), batches of 2, clamps on both ops, rings of the
+// default size and of 1 to 4 rows (raised to the window's height: runs that wrap the ring at every
+// row), 1-3 threads (tasks starting mid-image).
+TEST(OptimizedFloat, ExpandDepthwiseMatchesTheTwoOps) {
+  const uint32_t seed = 5151;
+  std::mt19937 rng(seed);
+  ThreadPool pool2(2), pool3(3);
+  struct RingScope {
+    explicit RingScope(int r) { optimized::SetExpandRingRowsForTests(r); }
+    ~RingScope() { optimized::SetExpandRingRowsForTests(0); }
+  };
+  int ran = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    reference::ConvParams e;  // the expand: 1x1, stride 1, no padding
+    e.batches = Uniform(rng, 0, 3) == 0 ? 2 : 1;
+    e.input_h = e.output_h = Uniform(rng, 1, 14);
+    e.input_w = e.output_w = Uniform(rng, 1, 14);
+    e.input_c = Uniform(rng, 1, 40);
+    e.output_c = Uniform(rng, 0, 2) == 0 ? Uniform(rng, 33, 70) : Uniform(rng, 1, 32);
+    e.filter_h = e.filter_w = 1;
+    e.float_act = RandomFloatClamp(rng);
+    reference::ConvParams d;
+    d.batches = e.batches;
+    d.input_h = e.output_h;
+    d.input_w = e.output_w;
+    d.input_c = d.output_c = e.output_c;
+    d.filter_h = Uniform(rng, 1, 5);
+    d.filter_w = Uniform(rng, 0, 1) ? d.filter_h : Uniform(rng, 1, 5);
+    if (!RandomWindow(rng, &d)) continue;
+    if (Uniform(rng, 0, 3) == 0) d.stride_h = d.stride_w = 3, reference::ComputePadding(reference::Padding::kSame,
+        d.input_h, d.filter_h, 3, d.dilation_h, &d.output_h, &d.pad_top),
+        reference::ComputePadding(reference::Padding::kSame, d.input_w, d.filter_w, 3, d.dilation_w, &d.output_w,
+                                  &d.pad_left);
+    d.float_act = RandomFloatClamp(rng);
+    auto input = RandomFloats(rng, (size_t)e.batches * e.input_h * e.input_w * e.input_c);
+    auto ew = RandomFloats(rng, (size_t)e.output_c * e.input_c);
+    auto eb = RandomFloats(rng, e.output_c);
+    auto dw = RandomFloats(rng, (size_t)d.filter_h * d.filter_w * d.output_c);
+    auto db = RandomFloats(rng, d.output_c);
+    const auto pc = optimized::PackConvFloat(e, ew.data(), Uniform(rng, 0, 4) ? eb.data() : nullptr);
+    const auto pd = optimized::PackDepthwiseFloat(d, dw.data(), Uniform(rng, 0, 4) ? db.data() : nullptr);
+    if (!optimized::ExpandDepthwiseApplies(pc, pd)) {  // a narrow expand (few output channels) does not fuse
+      ASSERT_TRUE(pc.narrow) << "trial " << trial;
+      continue;
+    }
+    const size_t mid_n = (size_t)e.batches * e.output_h * e.output_w * e.output_c;
+    const size_t out_n = (size_t)d.batches * d.output_h * d.output_w * d.output_c;
+    for (const FloatConfig& cfg : FloatConfigs())
+      for (FloatMath math : kMaths) {
+        const EmulationScope emu(cfg.emulated);
+        std::vector<float> mid(mid_n), want(out_n);
+        optimized::ConvFloat(pc, input.data(), mid.data(), nullptr, nullptr, cfg.path, nullptr, math);
+        optimized::DepthwiseConvFloat(pd, mid.data(), want.data(), nullptr, cfg.path, nullptr, math);
+        for (int ring : {0, 1, 2, 4})
+          for (ThreadPool* tp : {(ThreadPool*)nullptr, &pool2, &pool3}) {
+            const RingScope rs(ring);
+            std::vector<float> got(out_n, std::numeric_limits<float>::quiet_NaN());
+            optimized::ExpandDepthwiseFloat(pc, pd, input.data(), got.data(), tp, cfg.path, math);
+            ASSERT_EQ(std::memcmp(got.data(), want.data(), out_n * sizeof(float)), 0)
+                << "seed " << seed << " trial " << trial << " path " << cfg.Name() << " " << FloatMathName(math)
+                << " ring " << ring << " threads " << (tp ? tp->size() : 1) << " b" << e.batches << " "
+                << e.input_h << "x" << e.input_w << "x" << e.input_c << " -> " << e.output_c << " dw f"
+                << d.filter_h << "x" << d.filter_w << " s" << d.stride_h << "," << d.stride_w << " d"
+                << d.dilation_h << "," << d.dilation_w << " pad " << d.pad_top << "," << d.pad_left;
+            ++ran;
+          }
+      }
+  }
+  EXPECT_GT(ran, 1000);
 }
 
 // A NaN accumulator clamps as the reference's std::min(std::max(v, lo), hi) does.

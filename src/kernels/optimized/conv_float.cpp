@@ -288,10 +288,13 @@ void NarrowConv(const PackedConvFloat& pc, const float* input, float* output, vo
 }
 }  // namespace
 
-void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
-               KernelPath path, const FloatResidual* residual, FloatMath math) {
+namespace {
+// ConvFloat over output rows (pixels) [0, M) of the GEMM; M < OutputRows(p) only for a contiguous
+// direct layer (ConvFloatPixels).
+void ConvFloatImpl(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
+                   KernelPath path, const FloatResidual* residual, FloatMath math, int64_t M) {
   const reference::ConvParams& p = pc.p;
-  const int64_t M = OutputRows(p), K = pc.K;
+  const int64_t K = pc.K;
   if (M == 0) return;
   if (pc.narrow) return NarrowConv(pc, input, output, scratch, pool, path, residual, FusesOn(path, math));
   const int64_t tiles = (M + MR - 1) / MR;
@@ -514,6 +517,22 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
       }
     }
   });
+}
+
+}  // namespace
+
+void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, void* scratch, ThreadPool* pool,
+               KernelPath path, const FloatResidual* residual, FloatMath math) {
+  ConvFloatImpl(pc, input, output, scratch, pool, path, residual, math, OutputRows(pc.p));
+}
+
+bool ConvFloatContiguous(const PackedConvFloat& pc) {
+  return pc.direct && !pc.narrow && pc.p.stride_h == 1 && pc.p.stride_w == 1;
+}
+
+void ConvFloatPixels(const PackedConvFloat& pc, const float* input, int64_t pixels, float* output, KernelPath path,
+                     FloatMath math) {
+  ConvFloatImpl(pc, input, output, nullptr, nullptr, path, nullptr, math, pixels);
 }
 
 }  // namespace qat::kernels::optimized

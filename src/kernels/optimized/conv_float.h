@@ -84,6 +84,13 @@ void ConvFloat(const PackedConvFloat& pc, const float* input, float* output, voi
                KernelPath path = ActiveFloatPath(), const FloatResidual* residual = nullptr,
                FloatMath math = FloatMath::kExact);
 
+// A 1x1 layer without padding, stride 1 (not narrow): output pixel m reads input pixel m alone.
+bool ConvFloatContiguous(const PackedConvFloat& pc);
+// Such a layer over `pixels` consecutive pixels (input at the first one's channels, output at its
+// output channels), on the calling thread: the same values as ConvFloat gives those pixels.
+void ConvFloatPixels(const PackedConvFloat& pc, const float* input, int64_t pixels, float* output,
+                     KernelPath path = ActiveFloatPath(), FloatMath math = FloatMath::kExact);
+
 // Tests: run the kAvx512Vnni path's kernels compiled on emulated AVX-512 intrinsics
 // (x86/float_avx512_emulated_avx2.cpp; needs AVX2) instead of the hardware ones, here and in
 // DepthwiseConvFloat.

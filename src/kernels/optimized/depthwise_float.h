@@ -30,11 +30,31 @@ struct PackedDepthwiseFloat {
 // filter: [1][fh][fw][C]; bias: C floats or null. Requires p.depth_multiplier == 1.
 PackedDepthwiseFloat PackDepthwiseFloat(const reference::ConvParams& p, const float* filter, const float* bias);
 
+// Where a depthwise call reads input row iy of batch b: base + b * batch_floats + (iy % ring_rows) *
+// row_floats. Tensor(): the NHWC input itself (ring_rows = input_h); a ring of rows (the expand +
+// depthwise fusion, expand_depthwise_float.h) holds the last ring_rows rows of one image.
+struct DwRowSource {
+  const float* base;
+  int64_t batch_floats;
+  int ring_rows;
+  int64_t row_floats;
+  const float* Row(int b, int iy) const { return base + b * batch_floats + (int64_t)(iy % ring_rows) * row_floats; }
+  static DwRowSource Tensor(const float* input, const reference::ConvParams& p) {
+    const int64_t row = (int64_t)p.input_w * p.input_c;
+    return {input, row * p.input_h, p.input_h, row};
+  }
+};
+
 // residual: a fused ADD (FloatResidual, elementwise_float.h), added row by row, or null.
 // path / math: as ConvFloat's (conv_float.h): kAvx512Vnni runs 16-channel zmm kernels, and kFused
 // one FMA per tap.
 void DepthwiseConvFloat(const PackedDepthwiseFloat& pd, const float* input, float* output, ThreadPool* pool,
                         KernelPath path = ActiveFloatPath(), const FloatResidual* residual = nullptr,
                         FloatMath math = FloatMath::kExact);
+
+// Output rows [oy0, oy1) of batch b (all columns) at output (row oy0 first), on the calling
+// thread, the input rows read through src: the same values as DepthwiseConvFloat's rows.
+void DepthwiseConvFloatRows(const PackedDepthwiseFloat& pd, const DwRowSource& src, int b, int oy0, int oy1,
+                            float* output, KernelPath path = ActiveFloatPath(), FloatMath math = FloatMath::kExact);
 
 }  // namespace qat::kernels::optimized

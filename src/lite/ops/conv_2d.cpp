@@ -139,4 +139,12 @@ void Eval(OpContext& ctx) {
 
 OpRegistration Register_CONV_2D() { return MakeRegistration<OpData>("CONV_2D", Prepare, Eval); }
 
+// The float weights of a prepared CONV_2D node, for the expand + depthwise fusion
+// (depthwise_conv_2d.cpp); null where the node has none.
+const kernels::optimized::PackedConvFloat* Conv2DPackedFloat(const OpContext& conv) {
+  if (conv.op_name != "CONV_2D" || !conv.user_data) return nullptr;
+  const auto& d = *static_cast<const OpData*>(conv.user_data);
+  return d.kind == Kind::kFloat ? d.fpacked.get() : nullptr;
+}
+
 }  // namespace qat::lite::ops

@@ -5,10 +5,14 @@
 
 #include "kernels/optimized/depthwise_conv.h"
 #include "kernels/optimized/depthwise_float.h"
+#include "kernels/optimized/expand_depthwise_float.h"
 #include "kernels/reference/depthwise_conv.h"
 #include "lite/ops/quantized_prepare.h"
 
 namespace qat::lite::ops {
+
+const kernels::optimized::PackedConvFloat* Conv2DPackedFloat(const OpContext& conv);  // conv_2d.cpp
+
 namespace {
 
 using Kind = WeightsKind;
@@ -98,6 +102,12 @@ void Eval(OpContext& ctx) {
   };
   switch (d.kind) {
     case Kind::kFloat:
+      if (ctx.expand) {  // the absorbed 1x1 CONV_2D and this op in one pass, from the conv's input
+        kernels::optimized::ExpandDepthwiseFloat(*Conv2DPackedFloat(*ctx.expand), *d.fpacked,
+                                                 ctx.inputs.back()->as<float>(), out.as<float>(), ctx.pool,
+                                                 kernels::ActiveFloatPath(), ctx.float_math);
+        break;
+      }
       if (d.fpacked) {
         kernels::optimized::DepthwiseConvFloat(*d.fpacked, in.as<float>(), out.as<float>(), ctx.pool,
                                                kernels::ActiveFloatPath(), ctx.residual ? &res : nullptr,
@@ -134,6 +144,13 @@ void Eval(OpContext& ctx) {
 }
 
 }  // namespace
+
+bool ExpandDepthwiseReady(const OpContext& depthwise) {
+  if (!depthwise.expand || !depthwise.user_data || depthwise.residual) return false;
+  const auto& d = *static_cast<const OpData*>(depthwise.user_data);
+  const kernels::optimized::PackedConvFloat* pc = Conv2DPackedFloat(*depthwise.expand);
+  return d.kind == Kind::kFloat && d.fpacked && pc && kernels::optimized::ExpandDepthwiseApplies(*pc, *d.fpacked);
+}
 
 OpRegistration Register_DEPTHWISE_CONV_2D() {
   return MakeRegistration<OpData>("DEPTHWISE_CONV_2D", Prepare, Eval);

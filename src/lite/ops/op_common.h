@@ -48,7 +48,8 @@ inline ref::Padding ToPadding(tflite::Padding p) {
 
 // Number of inputs/outputs.
 inline void CheckArity(const OpContext& ctx, int min_inputs, int max_inputs, int outputs = 1) {
-  const int n = (int)ctx.inputs.size() - (ctx.residual ? 1 : 0);  // a fused ADD's residual is extra
+  // A fused ADD's residual and an absorbed expand's input are extra.
+  const int n = (int)ctx.inputs.size() - (ctx.residual ? 1 : 0) - (ctx.expand ? 1 : 0);
   if (n < min_inputs || n > max_inputs)
     ctx.fail("expects {} to {} inputs, got {}", min_inputs, max_inputs, n);
   if ((int)ctx.outputs.size() != outputs) ctx.fail("expects {} output(s), got {}", outputs, ctx.outputs.size());
@@ -170,5 +171,11 @@ QAT_DECLARE_OP(DEQUANTIZE)
 QAT_DECLARE_OP(DENSIFY)
 #undef QAT_DECLARE_OP
 OpRegistration Register_Convolution2DTransposeBias();
+
+// The expand + depthwise fusion (interpreter.cpp, FuseFloatExpandDepthwise): whether a prepared
+// DEPTHWISE_CONV_2D whose ctx.expand names a prepared CONV_2D can run the pair as one pass
+// (both float with packed weights, the conv 1x1 stride 1 without padding and not narrow, the
+// depthwise of depth multiplier 1 over the conv's output shape).
+bool ExpandDepthwiseReady(const OpContext& depthwise);
 
 }  // namespace qat::lite::ops
