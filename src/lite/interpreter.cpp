@@ -371,6 +371,7 @@ void Interpreter::FuseFloatResidualAdds() {
 // (ops::ExpandDepthwiseReady: packed float weights, not a narrow conv) and undone if it cannot run
 // fused. t then gets no arena memory.
 constexpr int kExpandMinRows = 24;
+constexpr int64_t kExpandMinBytes = 400 << 10;
 void Interpreter::FuseFloatExpandDepthwise() {
   TensorUse use = Uses();
   const std::vector<int>& producer = use.producer;
@@ -397,10 +398,14 @@ void Interpreter::FuseFloatExpandDepthwise() {
       continue;
     const auto* o = c.ctx.op ? c.ctx.op->builtin_options_as_Conv2DOptions() : nullptr;
     if (!o || o->stride_h() != 1 || o->stride_w() != 1) continue;
-    // Only tall tensors (kExpandMinRows): on 14x14 and 7x7 ones (hand_landmark_full's 14x14x672,
-    // 7x7x1152: within L2 anyway) the pair ran as fast or slower fused (0.212 against 0.205 ms).
+    // Only large, tall tensors (kExpandMinRows, kExpandMinBytes per image): on 14x14 and 7x7 ones
+    // (hand_landmark_full's 14x14x672, 7x7x1152: within L2 anyway) the pair ran as fast or slower
+    // fused (0.212 against 0.205 ms), and face_detection_full_range's few-channel ones (96x96x8,
+    // 48x48x12: 295 and 110 KiB) made the model slower at 2 threads (1.79 -> 2.0-2.2 ms).
     const std::vector<int32_t>& md = model_dims_[t];
-    if (md.size() != 4 || md[1] < kExpandMinRows) continue;
+    if (md.size() != 4 || md[1] < kExpandMinRows ||
+        (int64_t)md[1] * md[2] * md[3] * (int64_t)sizeof(float) < kExpandMinBytes)
+      continue;
     c.absorbed = true;
     d.ctx.expand = &c.ctx;
     if (d.ctx.inputs.size() == 2) d.ctx.inputs.push_back(nullptr);  // the absent bias keeps its slot

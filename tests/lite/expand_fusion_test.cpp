@@ -19,14 +19,15 @@ namespace qat::lite {
 namespace {
 
 constexpr int32_t kAdd = 0, kConv2D = 3, kDepthwise = 4, kRelu = 19;
-constexpr int kH = 26, kW = 9, kC = 5;  // tall enough to fuse (kExpandMinRows = 24)
+constexpr int kH = 64, kW = 48, kC = 5;  // large enough to fuse (kExpandMinRows 24, kExpandMinBytes 400 KiB)
 
 // x [1,26,9,5]:
-//   e1 = CONV 1x1 (x) 24 ch, RELU6 -> d1 = DEPTHWISE 3x3 SAME, RELU6          fused
+//   e1 = CONV 1x1 (x) 36 ch, RELU6 -> d1 = DEPTHWISE 3x3 SAME, RELU6          fused
 //   e2 = CONV 1x1 (x) 40 ch -> RELU node (fused into e2) -> d2 = DEPTHWISE 5x5 s2 SAME  fused
-//   e8 = CONV 1x1 (x) 20 ch -> d8 = DEPTHWISE 3x3 VALID, dilation 2           fused
-// Not fused: e3 also a graph output; e4 a 1x1 of stride 2; e5 a 3x3; e6 narrow (2 channels:
-// undone after the prepare); d7 with a fused residual ADD.
+//   e8 = CONV 1x1 (x) 36 ch -> d8 = DEPTHWISE 3x3 VALID, dilation 2           fused
+// Not fused (36 channels, large enough): e3 also a graph output; e5 a 3x3; d7 with a fused
+// residual ADD; e9 (8 channels: under kExpandMinBytes). e4, a 1x1 of stride 2, is not fused either.
+// (A narrow expand: NarrowModel below.)
 tfl::ModelDesc ExpandModel() {
   using namespace tfl;
   test_util::FloatGraphBuilder gb;
@@ -62,27 +63,45 @@ tfl::ModelDesc ExpandModel() {
     return out;
   };
   const int32_t x = gb.Act("input", {1, kH, kW, kC});
-  const int32_t e1 = conv("e1", x, kC, 24, 1, 1, /*RELU6*/ 3, kH, kW);
-  const int32_t d1 = dw("d1", e1, 24, 3, 1, 1, 0, 3, kH, kW);
+  const int32_t e1 = conv("e1", x, kC, 36, 1, 1, /*RELU6*/ 3, kH, kW);
+  const int32_t d1 = dw("d1", e1, 36, 3, 1, 1, 0, 3, kH, kW);
   const int32_t e2 = conv("e2", x, kC, 40, 1, 1, 0, kH, kW);
   const int32_t e2r = gb.Act("e2_relu", {1, kH, kW, 40});
   gb.Op(kRelu, {e2}, {e2r});
   const int32_t d2 = dw("d2", e2r, 40, 5, 2, 1, 0, 0, (kH + 1) / 2, (kW + 1) / 2);
-  const int32_t e8 = conv("e8", x, kC, 20, 1, 1, 0, kH, kW);
-  const int32_t d8 = dw("d8", e8, 20, 3, 1, 2, /*VALID*/ 1, 0, kH - 4, kW - 4);
-  const int32_t e3 = conv("e3", x, kC, 8, 1, 1, 0, kH, kW);
-  const int32_t d3 = dw("d3", e3, 8, 3, 1, 1, 0, 0, kH, kW);
-  const int32_t e4 = conv("e4", x, kC, 8, 1, 2, 0, (kH + 1) / 2, (kW + 1) / 2);
-  const int32_t d4 = dw("d4", e4, 8, 3, 1, 1, 0, 0, (kH + 1) / 2, (kW + 1) / 2);
-  const int32_t e5 = conv("e5", x, kC, 8, 3, 1, 0, kH, kW);
-  const int32_t d5 = dw("d5", e5, 8, 3, 1, 1, 0, 0, kH, kW);
-  const int32_t e6 = conv("e6", x, kC, 2, 1, 1, 0, kH, kW);
-  const int32_t d6 = dw("d6", e6, 2, 3, 1, 1, 0, 0, kH, kW);
-  const int32_t e7 = conv("e7", x, kC, 8, 1, 1, 0, kH, kW);
-  const int32_t d7 = dw("d7", e7, 8, 3, 1, 1, 0, 0, kH, kW);
-  const int32_t a7 = gb.Act("a7", {1, kH, kW, 8});
+  const int32_t e8 = conv("e8", x, kC, 36, 1, 1, 0, kH, kW);
+  const int32_t d8 = dw("d8", e8, 36, 3, 1, 2, /*VALID*/ 1, 0, kH - 4, kW - 4);
+  const int32_t e3 = conv("e3", x, kC, 36, 1, 1, 0, kH, kW);
+  const int32_t d3 = dw("d3", e3, 36, 3, 1, 1, 0, 0, kH, kW);
+  const int32_t e4 = conv("e4", x, kC, 36, 1, 2, 0, (kH + 1) / 2, (kW + 1) / 2);
+  const int32_t d4 = dw("d4", e4, 36, 3, 1, 1, 0, 0, (kH + 1) / 2, (kW + 1) / 2);
+  const int32_t e5 = conv("e5", x, kC, 36, 3, 1, 0, kH, kW);
+  const int32_t d5 = dw("d5", e5, 36, 3, 1, 1, 0, 0, kH, kW);
+  const int32_t e9 = conv("e9", x, kC, 8, 1, 1, 0, kH, kW);
+  const int32_t d9 = dw("d9", e9, 8, 3, 1, 1, 0, 0, kH, kW);
+  const int32_t e7 = conv("e7", x, kC, 36, 1, 1, 0, kH, kW);
+  const int32_t d7 = dw("d7", e7, 36, 3, 1, 1, 0, 0, kH, kW);
+  const int32_t a7 = gb.Act("a7", {1, kH, kW, 36});
   gb.Op(kAdd, {d7, d3}, {a7}, AddOptions{});
-  return gb.Finish({x}, {d1, d2, d8, d3, e3, d4, d5, d6, a7});
+  return gb.Finish({x}, {d1, d2, d8, d3, e3, d4, d5, d9, a7});
+}
+
+// x [1,256,200,1] -> e = CONV 1x1 2 channels (400 KiB: large enough) -> d = DEPTHWISE 3x3: marked
+// at the build, undone after the prepare (a narrow conv: output pixels as the vector axis).
+tfl::ModelDesc NarrowModel() {
+  using namespace tfl;
+  test_util::FloatGraphBuilder gb;
+  const int32_t x = gb.Act("input", {1, 256, 200, 1});
+  const int32_t e = gb.Act("e", {1, 256, 200, 2});
+  Conv2DOptions co;
+  gb.Op(kConv2D, {x, gb.Const("e/w", {2, 1, 1, 1}, {0.5f, -0.25f}), gb.Const("e/b", {2}, {0.1f, 0.2f})}, {e}, co);
+  const int32_t d = gb.Act("d", {1, 256, 200, 2});
+  DepthwiseConv2DOptions dop;
+  dop.depth_multiplier = 1;
+  std::vector<float> w(18);
+  for (int i = 0; i < 18; ++i) w[i] = 0.1f * (float)(i % 7) - 0.3f;
+  gb.Op(kDepthwise, {e, gb.Const("d/w", {1, 3, 3, 2}, w), gb.Const("d/b", {2}, {0.f, 1.f})}, {d}, dop);
+  return gb.Finish({x}, {d});
 }
 
 struct Result {
@@ -144,8 +163,8 @@ TEST(ExpandFusion, SameBitsAsTheUnfusedGraph) {
     EXPECT_EQ(off.fused_expands, 0);
     for (int threads : {1, 2, 3}) {
       const Result on = RunModel(true, threads, input);
-      EXPECT_EQ(on.fused_expands, 3) << "e1, e2 and e8; not e3 (graph output), e4 (stride 2), e5 (3x3), e6 "
-                                        "(narrow), e7 (the depthwise has a fused ADD)";
+      EXPECT_EQ(on.fused_expands, 3) << "e1, e2 and e8; not e3 (graph output), e4 (stride 2), e5 (3x3), e9 "
+                                        "(small), e7 (the depthwise has a fused ADD)";
       EXPECT_EQ(on.fused_adds, 1);
       // The expanded tensors get no memory.
       EXPECT_TRUE(on.e1_unallocated);
@@ -169,6 +188,25 @@ TEST(ExpandFusion, BatchResized) {
     ASSERT_EQ(on.outputs.size(), off.outputs.size());
     for (size_t i = 0; i < on.outputs.size(); ++i) EXPECT_EQ(on.outputs[i], off.outputs[i]) << "output " << i;
   }
+}
+
+TEST(ExpandFusion, NarrowExpandIsUndone) {
+  std::vector<float> input(256 * 200);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = (float)((i * 37) % 101) / 50.f - 1.f;
+  std::vector<std::vector<uint8_t>> outs;
+  for (bool fuse : {false, true}) {
+    InterpreterOptions opt;
+    opt.fuse_activations = fuse;
+    auto in = Interpreter::FromBuffer(tfl::WriteModel(NarrowModel()), BuiltinOpResolver(), opt);
+    EXPECT_EQ(in->fused_expands(), fuse ? 1 : 0) << "marked at the build";
+    in->AllocateTensors();
+    EXPECT_EQ(in->fused_expands(), 0) << "undone after the prepare";
+    in->SetInput(0, input.data(), input.size() * sizeof(float));
+    in->Invoke();
+    const LiteTensor& t = in->output(0);
+    outs.emplace_back(static_cast<const uint8_t*>(t.data), static_cast<const uint8_t*>(t.data) + t.bytes);
+  }
+  EXPECT_EQ(outs[0], outs[1]);
 }
 
 }  // namespace

@@ -107,6 +107,10 @@ inline void CopyOrZero(float* dst, const float* src, int64_t n) {
 
 // Scratch floats per tile row: an im2col row, or a gather patch.
 int64_t RowFloats(const PackedConvFloat& pc) { return pc.gather ? pc.patch : pc.K; }
+// The zero-bordered copy of a padded layer's input (PackedConvFloat::padded).
+int64_t PaddedFloats(const PackedConvFloat& pc) {
+  return (int64_t)pc.p.batches * pc.pad_h * pc.pad_w * pc.p.input_c;
+}
 
 // Tiles per block: a block's rows are gathered first, then each panel runs over the whole block
 // (the panel stays in L1 across the block's tiles, the block's rows, ~96 KiB, in L2).
@@ -181,6 +185,26 @@ PackedConvFloat PackConvFloat(const reference::ConvParams& p, const float* filte
             pc.offsets.push_back((int32_t)(fy * p.dilation_h * row + (int64_t)fx * p.dilation_w * p.input_c + ic));
     }
   }
+  static const bool no_padded = EnvFlag("QAT_FLOAT_NO_PADDED");  // A/B: keep the im2col rows
+  if (!pc.direct && !pc.narrow && !pc.gather && !no_padded) {
+    // The zero-bordered image: rows and columns up to the last window's far edge.
+    const int64_t ph = std::max<int64_t>((int64_t)p.pad_top + p.input_h,
+                                         (int64_t)(p.output_h - 1) * p.stride_h + (int64_t)(p.filter_h - 1) * p.dilation_h + 1);
+    const int64_t pw = std::max<int64_t>((int64_t)p.pad_left + p.input_w,
+                                         (int64_t)(p.output_w - 1) * p.stride_w + (int64_t)(p.filter_w - 1) * p.dilation_w + 1);
+    const int64_t row = pw * p.input_c;
+    const int64_t last = (int64_t)(p.filter_h - 1) * p.dilation_h * row +
+                         (int64_t)(p.filter_w - 1) * p.dilation_w * p.input_c + p.input_c - 1;
+    if (last < INT32_MAX && ph * row < INT32_MAX && p.output_h > 0 && p.output_w > 0) {
+      pc.padded = true;
+      pc.pad_h = (int)ph;
+      pc.pad_w = (int)pw;
+      for (int fy = 0; fy < p.filter_h; ++fy)
+        for (int fx = 0; fx < p.filter_w; ++fx)
+          for (int ic = 0; ic < p.input_c; ++ic)
+            pc.offsets.push_back((int32_t)(fy * p.dilation_h * row + (int64_t)fx * p.dilation_w * p.input_c + ic));
+    }
+  }
   pc.weights.assign((size_t)pc.panels * pc.K * NR, 0.f);
   pc.bias.assign((size_t)pc.panels * NR, 0.f);
   for (int oc = 0; oc < p.output_c; ++oc) {
@@ -206,6 +230,7 @@ PackedConvFloat PackFullyConnectedFloat(const reference::FullyConnectedParams& f
 size_t ConvFloatScratchBytes(const PackedConvFloat& pc, const ThreadPool* pool) {
   if (pc.narrow) return (size_t)NarrowFloats(pc) * sizeof(float) + 64;
   if (pc.direct) return 0;
+  if (pc.padded) return (size_t)PaddedFloats(pc) * sizeof(float) + 64;
   const Split s = ChooseSplit(pc, ParallelThreads(pool));
   return (size_t)s.tasks * BlockTiles(pc) * MR * RowFloats(pc) * sizeof(float) + 64;
 }
@@ -301,7 +326,32 @@ void ConvFloatImpl(const PackedConvFloat& pc, const float* input, float* output,
   const Split s = ChooseSplit(pc, ParallelThreads(pool));
   std::vector<float> owned;
   float* cols = nullptr;
-  if (!pc.direct) {
+  float* padded = nullptr;  // pc.padded: the zero-bordered input
+  if (pc.padded) {
+    if (scratch) {
+      padded = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
+    } else {
+      owned.resize((size_t)PaddedFloats(pc) + 16);
+      padded = owned.data();
+    }
+    const int C = p.input_c, PW = pc.pad_w;
+    const int64_t prow = (int64_t)PW * C;
+    ParallelFor(pool, (int64_t)p.batches * pc.pad_h, 8, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t b = r / pc.pad_h;
+        const int iy = (int)(r % pc.pad_h) - p.pad_top;
+        float* dst = padded + r * prow;
+        if (iy < 0 || iy >= p.input_h) {
+          std::fill(dst, dst + prow, 0.f);
+          continue;
+        }
+        const int64_t left = (int64_t)p.pad_left * C, run = (int64_t)p.input_w * C;
+        std::fill(dst, dst + left, 0.f);
+        std::memcpy(dst + left, input + (b * p.input_h + iy) * run, (size_t)run * sizeof(float));
+        std::fill(dst + left + run, dst + prow, 0.f);
+      }
+    });
+  } else if (!pc.direct) {
     if (scratch) {
       cols = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t(63));
     } else {
@@ -349,7 +399,7 @@ void ConvFloatImpl(const PackedConvFloat& pc, const float* input, float* output,
     const int64_t row_floats = RowFloats(pc);
     const int64_t bt = BlockTiles(pc);
     float* my_cols = cols ? cols + (size_t)task * bt * MR * row_floats : nullptr;
-    const int32_t* offsets = pc.gather ? pc.offsets.data() : nullptr;
+    const int32_t* offsets = pc.gather || pc.padded ? pc.offsets.data() : nullptr;
     std::vector<const float*> block_rows((size_t)bt * MR);
     // The rows of the block's output rows m in [m0, m1) into rows[m - m0]; cols: their scratch
     // (row_floats each). The layer's fields are copied to locals first: read through `p` they were
@@ -364,6 +414,22 @@ void ConvFloatImpl(const PackedConvFloat& pc, const float* input, float* output,
       }
       const int in_h = p.input_h, in_w = p.input_w, out_h = p.output_h, out_w = p.output_w;
       const int sh = p.stride_h, sw = p.stride_w, pt = p.pad_top, pl = p.pad_left;
+      if (padded) {  // the window's top-left pixel in the zero-bordered image
+        const int64_t ph = pc.pad_h, pw = pc.pad_w;
+        int64_t b = m0 / ohw;
+        int oy = (int)((m0 % ohw) / out_w), ox = (int)((m0 % ohw) % out_w);
+        for (int64_t m = m0; m < m1; ++m) {
+          rows[m - m0] = padded + ((b * ph + (int64_t)oy * sh) * pw + (int64_t)ox * sw) * C;
+          if (++ox == out_w) {
+            ox = 0;
+            if (++oy == out_h) {
+              oy = 0;
+              ++b;
+            }
+          }
+        }
+        return;
+      }
       const int fh = p.filter_h, fw = p.filter_w, dh = p.dilation_h, dw = p.dilation_w;
       const bool direct = pc.direct, gather = pc.gather;
       const int64_t rf = row_floats;

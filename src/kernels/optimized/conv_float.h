@@ -18,8 +18,12 @@
 //     layer): the kernel reads each window in place through a table of K offsets (fy, fx, ic
 //     -> (fy * dilation_h * input_w + fx * dilation_w) * input_c + ic); a window that crosses the
 //     padding is first copied, zeros included, to a per-row patch with the input's row stride;
-//   - other filters: the rows are gathered (im2col, zeros for padding) into a per-task scratch
-//     of 6 x K floats.
+//   - other filters: the input is copied once per call into a zero-bordered image (the padding
+//     made real: PackedConvFloat::padded) whose windows the kernel reads in place through the
+//     same kind of offset table (sixteenth session; before, the rows were gathered (im2col, zeros
+//     for padding) into a per-task scratch of 6 x K floats: 15 % of SmallCNN's float time at
+//     batch 64). The values are the im2col path's: the same taps, zeros where the window leaves
+//     the input.
 // Narrow layers (output_c <= kFloatNarrowMaxOC, stride_w and dilation_w 1, at least 8 output
 // columns: MediaPipe's 1-channel segmentation heads) would waste most of a 16-channel panel; they
 // run with output pixels as the vector axis instead: the input rows are first transposed to
@@ -60,7 +64,13 @@ struct PackedConvFloat {
   bool narrow = false;        // few output channels, stride_w 1: pixels are the vector axis
   bool gather = false;        // windows read in place through `offsets` (few input channels)
   int64_t patch = 0;          // gather: floats per border patch (the largest offset + 1)
-  std::vector<int32_t> offsets;  // gather: K offsets into a window, in the reference's tap order
+  std::vector<int32_t> offsets;  // gather / padded: K offsets into a window, in the reference's tap order
+  // Other filters over more channels (a 3x3 over 32 or 64): each call first copies the input into
+  // a zero-bordered image of pad_h x pad_w pixels per batch (the padding made real, so every
+  // window lies inside it), then reads every window in place through `offsets` as gather does:
+  // no im2col (9x the input for a 3x3) and no border patches.
+  bool padded = false;
+  int pad_h = 0, pad_w = 0;
   AlignedVector<float> weights;  // [panel][K][16]
   AlignedVector<float> bias;     // [panels * 16], zeros where the layer has none
 };
