@@ -967,15 +967,19 @@ int AmxKind(bool hw) {
   return forced == 1 ? 2 : 0;
 }
 
+// tail_stride > 0: the rows of one-tap tables step by it and stay readable for 16 rows past the
+// last pixel, so AMX also takes the pixels past the last whole 16-pixel block (GemmTilesAmx).
 void RunVnniTiles(bool hw, x86::TileRun run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-                  int64_t panel, int panels, const x86::GemmOutput& os, int n) {
+                  int64_t panel, int panels, const x86::GemmOutput& os, int n, int64_t tail_stride = 0) {
   // AMX for the run's leading 16-pixel blocks (two full panels, whole 64-byte K steps or one short one).
   const int min_k = AmxMinK();
   const int amx = panels == 2 && n == 2 * kGemmNR && (icq % 16 == 0 || icq < 16) && 4 * icq * taps >= min_k
                       ? AmxKind(hw) : 0;
+  static const bool no_tail = EnvFlag("QAT_AMX_NO_TAIL");  // A/B: tails on the VNNI tile
+  if (no_tail) tail_stride = 0;
   if (amx) {
-    const int64_t done = amx == 1 ? x86::GemmTilesAmx(run, taps, icq, table, w, panel, os)
-                                  : x86::emulated::GemmTilesAmx(run, taps, icq, table, w, panel, os);
+    const int64_t done = amx == 1 ? x86::GemmTilesAmx(run, taps, icq, table, w, panel, os, tail_stride)
+                                  : x86::emulated::GemmTilesAmx(run, taps, icq, table, w, panel, os, tail_stride);
     if (done > 0) g_amx_runs.fetch_add(1, std::memory_order_relaxed);
     run.m0 += done * kGemmMR;
     run.tiles -= done;
@@ -1474,7 +1478,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         const int kbytes = 4 * pc.amx_icq;
         thread_local std::vector<uint8_t> i2c_buf;
         thread_local std::vector<const uint8_t*> i2c_table;
-        i2c_buf.resize((size_t)(rows * kbytes + 64));
+        i2c_buf.resize((size_t)((rows + 16) * kbytes + 64));  // + 16 rows: AMX's partial block reads past
         i2c_table.resize((size_t)slots);
         uint8_t* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(i2c_buf.data()) + 63) & ~uintptr_t(63));
         const x86::AmxIm2colRows ir{(const uint8_t*)buf, (const uint8_t*)zero_row, ic_pad, p.input_h, p.input_w,
@@ -1553,9 +1557,9 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
           const x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
           if (run_w)
             RunVnniTiles(vnni_hw, run, run_taps, run_icq, table, reinterpret_cast<const int8_t*>(run_w) + blk * run_panel,
-                         run_panel, panels, os, n);
+                         run_panel, panels, os, n, 4 * (int64_t)pc.amx_icq);
           else
-            RunVnniTiles(vnni_hw, run, taps, icq, table, w, panel, panels, os, n);
+            RunVnniTiles(vnni_hw, run, taps, icq, table, w, panel, panels, os, n, direct ? ic_pad : 0);
           continue;
         }
         for (int64_t tile = tile0; tile < tile1; tile += 2) {
@@ -1693,7 +1697,8 @@ size_t ConvScratchBytes(const PackedConv& pc) {
   const int64_t int16_bytes = (CopyElements(pc) + pc.ic_pad) * 2;
   const ConvParams& p = pc.p;
   const int64_t u8_bytes =
-      pc.vnni          ? std::max<int64_t>(((int64_t)p.batches * p.input_h * p.input_w + 1) * pc.ic_pad4, SplitBytes(pc))
+      // + 16 rows: the AMX tile's partial block reads up to 15 rows past the last pixel (GemmTilesAmx).
+      pc.vnni          ? std::max<int64_t>(((int64_t)p.batches * p.input_h * p.input_w + 17) * pc.ic_pad4, SplitBytes(pc))
       : pc.vnni_im2col ? (int64_t)p.batches * p.output_h * p.output_w * pc.ic_pad4 + 16  // Im2colRowsVnni's slack
                        : 0;
   const int64_t wino_bytes = pc.wino ? (int64_t)WinogradScratchBytes(*pc.wino) : 0;

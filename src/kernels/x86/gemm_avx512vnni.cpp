@@ -532,9 +532,13 @@ inline bool EvenRows(const BlockRows& b, int taps, TapRows* out) {
 // Returns the blocks done: all of them, or those before the first block whose rows do not step
 // evenly (the caller runs the rest on the VNNI tile; conv.cpp gives AMX 1x1 layers and im2col rows,
 // whose rows always do).
+// tail_valid (1..15, one tap only): one more block after the `blocks` whole ones with that many
+// pixels, its 16 rows at table row 0 + i * tail_stride (the rows past the last pixel are read,
+// computed and not stored: the caller keeps them readable).
 template <OutputZ::Form F, Bytes B>
 int64_t AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const uint8_t* const* table,
-                  const int8_t* w, int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1) {
+                  const int8_t* w, int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1,
+                  int tail_valid, int64_t tail_stride) {
   const OutputZ s0 = stage0, s1 = stage1;
   const __m512i lo = _mm512_set1_epi8((char)os.act_min), hi = _mm512_set1_epi8((char)os.act_max);
   const __m512i perm = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
@@ -552,7 +556,10 @@ int64_t AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const u
   rows.resize((size_t)2 * taps);
   TapRows* const a0 = rows.data();
   TapRows* const a1 = a0 + taps;
-  // The stage of `pixels` (even) pixels stored in acc[a], from pixel m of the run.
+  int cur = 0;
+  int64_t b = 0;
+  // The stage of `pixels` pixels stored in acc[a], from pixel m of the run (an odd count computes
+  // the pair's second pixel and does not store it).
   auto stage = [&](int a, int64_t m, int pixels) {
     uint8_t* o = run.out + m * stride;
     const int32_t(*c)[32] = acc[a];
@@ -562,12 +569,29 @@ int64_t AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const u
                                       s0.template Level<F>(_mm512_load_si512(c[i + 1])),
                                       s1.template Level<F>(_mm512_load_si512(c[i + 1] + 16)), perm, lo, hi);
       _mm256_storeu_si256((__m256i*)(o + i * stride), _mm512_castsi512_si256(v));
-      _mm256_storeu_si256((__m256i*)(o + (i + 1) * stride), _mm512_extracti64x4_epi64(v, 1));
+      if (i + 1 < pixels) _mm256_storeu_si256((__m256i*)(o + (i + 1) * stride), _mm512_extracti64x4_epi64(v, 1));
     }
   };
+  // One block (C tiles 0 and 1) from a0's rows, staged at once: `pixels` of its 16 stored.
+  auto single = [&](int64_t blk, int pixels) {
+    QAT_TILE_LOAD(0, bias[0], 128);
+    QAT_TILE_LOAD(1, bias[0] + 16, 128);
+    const int8_t* wt = w;
+    for (int tap = 0; tap < taps; ++tap) {
+      const TapRows r0 = a0[tap];
+      for (int kb = 0; kb < kbs; ++kb, wt += wstep) {
+        QAT_TILE_LOAD(4, r0.base + 64 * kb, r0.stride);
+        QAT_TILE_LOAD(6, wt, 64);
+        QAT_TILE_DP(0, 4, 6);
+        QAT_TILE_LOAD(7, wt + ps, 64);
+        QAT_TILE_DP(1, 4, 7);
+      }
+    }
+    QAT_TILE_STORE(0, acc[cur][0], 128);
+    QAT_TILE_STORE(1, acc[cur][0] + 16, 128);
+    stage(cur, run.m0 + 16 * blk, pixels);
+  };
   ConfigureTiles(kq);
-  int cur = 0;
-  int64_t b = 0;
   for (; b + 2 <= blocks; b += 2, cur ^= 1) {
     if (!EvenRows(BlockRows{table + 4 * b * ts, ts}, taps, a0) ||
         !EvenRows(BlockRows{table + 4 * (b + 1) * ts, ts}, taps, a1))
@@ -598,24 +622,21 @@ int64_t AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const u
   }
   if (b > 0) stage(cur ^ 1, run.m0 + 16 * (b - 2), 32);
   if (b + 2 > blocks && b < blocks && EvenRows(BlockRows{table + 4 * b * ts, ts}, taps, a0)) {
-    // A last single block: C tiles 0 and 1.
-    QAT_TILE_LOAD(0, bias[0], 128);
-    QAT_TILE_LOAD(1, bias[0] + 16, 128);
-    const int8_t* wt = w;
-    for (int tap = 0; tap < taps; ++tap) {
-      const TapRows r0 = a0[tap];
-      for (int kb = 0; kb < kbs; ++kb, wt += wstep) {
-        QAT_TILE_LOAD(4, r0.base + 64 * kb, r0.stride);
-        QAT_TILE_LOAD(6, wt, 64);
-        QAT_TILE_DP(0, 4, 6);
-        QAT_TILE_LOAD(7, wt + ps, 64);
-        QAT_TILE_DP(1, 4, 7);
-      }
-    }
-    QAT_TILE_STORE(0, acc[cur][0], 128);
-    QAT_TILE_STORE(1, acc[cur][0] + 16, 128);
-    stage(cur, run.m0 + 16 * b, 16);
+    single(b, 16);  // a last whole block
     ++b;
+  }
+  if (b == blocks && tail_valid > 0 && taps == 1) {
+    // The partial block: its valid rows must step by tail_stride; the rest extend them.
+    const BlockRows r{table + 4 * b * ts, ts};
+    const uint8_t* base = r.Row(0, 0);
+    bool even = true;
+    for (int i = 1; i < tail_valid; ++i) even = even && r.Row(0, i) == base + i * tail_stride;
+    if (even) {
+      a0[0] = {base, tail_stride};
+      single(b, tail_valid);
+      ReleaseTiles();
+      return -(b + 1);  // the partial block done too
+    }
   }
   ReleaseTiles();
   return b;
@@ -631,11 +652,12 @@ inline Bytes BytesFor(const GemmOutput& os) {
 // returns the pairs or blocks done.
 template <bool kAmx, OutputZ::Form F>
 int64_t RunForm(int64_t count, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-             int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1) {
+             int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1, int tail_valid,
+             int64_t tail_stride) {
   auto go = [&](auto bytes) -> int64_t {
     constexpr Bytes kB = decltype(bytes)::value;
     if constexpr (kAmx) {
-      return AmxBlocks<F, kB>(count, run, taps, icq, table, w, ps, os, stage0, stage1);
+      return AmxBlocks<F, kB>(count, run, taps, icq, table, w, ps, os, stage0, stage1, tail_valid, tail_stride);
     } else {
       RunFull<F, kB>(count, run, taps, icq, table, w, ps, os, stage0, stage1);
       return count;
@@ -653,7 +675,7 @@ int64_t RunForm(int64_t count, const TileRun& run, int taps, int icq, const uint
 // The stage form of a run over both panels of os, then RunForm<kAmx, form>.
 template <bool kAmx>
 int64_t RunForms(int64_t count, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-              int64_t ps, const GemmOutput& os) {
+              int64_t ps, const GemmOutput& os, int tail_valid = 0, int64_t tail_stride = 0) {
   using F = OutputZ::Form;
   const OutputZ s0(os, 0), s1(os, 16);
   // Panels of one form up to the zero add (one zero-free, one not) take the form with it.
@@ -668,18 +690,18 @@ int64_t RunForms(int64_t count, const TileRun& run, int taps, int icq, const uin
     m1 = OutputZ(os, 16, true);
   }
   switch (f) {
-    case F::kFma: return RunForm<kAmx, F::kFma>(count, run, taps, icq, table, w, ps, os, s0, s1);
-    case F::kShort: return RunForm<kAmx, F::kShort>(count, run, taps, icq, table, w, ps, os, s0, s1);
-    case F::kMixed: return RunForm<kAmx, F::kMixed>(count, run, taps, icq, table, w, ps, os, m0, m1);
-    case F::kFmaS: return RunForm<kAmx, F::kFmaS>(count, run, taps, icq, table, w, ps, os, s0, s1);
-    case F::kFmaZ0: return RunForm<kAmx, F::kFmaZ0>(count, run, taps, icq, table, w, ps, os, s0, s1);
-    case F::kFmaSZ0: return RunForm<kAmx, F::kFmaSZ0>(count, run, taps, icq, table, w, ps, os, s0, s1);
-    case F::kMixed64: return RunForm<kAmx, F::kMixed64>(count, run, taps, icq, table, w, ps, os, m0, m1);
-    case F::kK64: return RunForm<kAmx, F::kK64>(count, run, taps, icq, table, w, ps, os, s0, s1);
-    case F::kXnn: return RunForm<kAmx, F::kXnn>(count, run, taps, icq, table, w, ps, os, s0, s1);
+    case F::kFma: return RunForm<kAmx, F::kFma>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
+    case F::kShort: return RunForm<kAmx, F::kShort>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
+    case F::kMixed: return RunForm<kAmx, F::kMixed>(count, run, taps, icq, table, w, ps, os, m0, m1, tail_valid, tail_stride);
+    case F::kFmaS: return RunForm<kAmx, F::kFmaS>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
+    case F::kFmaZ0: return RunForm<kAmx, F::kFmaZ0>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
+    case F::kFmaSZ0: return RunForm<kAmx, F::kFmaSZ0>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
+    case F::kMixed64: return RunForm<kAmx, F::kMixed64>(count, run, taps, icq, table, w, ps, os, m0, m1, tail_valid, tail_stride);
+    case F::kK64: return RunForm<kAmx, F::kK64>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
+    case F::kXnn: return RunForm<kAmx, F::kXnn>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
     case F::kXnnInRange: break;
   }
-  return RunForm<kAmx, F::kXnnInRange>(count, run, taps, icq, table, w, ps, os, s0, s1);
+  return RunForm<kAmx, F::kXnnInRange>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
 }
 }  // namespace
 
@@ -725,11 +747,14 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
 }
 
 int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-                     int64_t panel_stride, const GemmOutput& os) {
+                     int64_t panel_stride, const GemmOutput& os, int64_t tail_stride) {
   if (taps <= 0 || icq <= 0 || (icq > 16 && icq % 16 != 0) || (os.mode == RequantMode::kTflite && !os.k64)) return 0;
-  const int64_t blocks = std::min(run.tiles / 4, (run.M - run.m0) / 16);
-  if (blocks <= 0) return 0;
-  return 4 * RunForms<true>(blocks, run, taps, icq, table, w, panel_stride, os);
+  const int64_t pixels = std::min(run.M - run.m0, 4 * run.tiles);
+  const int64_t blocks = pixels / 16;
+  const int tail = tail_stride > 0 && taps == 1 ? (int)(pixels % 16) : 0;
+  if (blocks <= 0 && tail == 0) return 0;
+  const int64_t done = RunForms<true>(blocks, run, taps, icq, table, w, panel_stride, os, tail, tail_stride);
+  return done < 0 ? (pixels + 3) / 4 : 4 * done;  // < 0: the partial block too (every pixel)
 }
 
 void Im2colRowsAmx(const AmxIm2colRows& r, int64_t m0, int64_t rows, uint8_t* dst) {

@@ -98,10 +98,13 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
 // zmm output stage. Each block's rows of a tap must step evenly (one strided tile load: direct 1x1
 // layers, FC, im2col rows); the run stops at the first block whose rows do not. Returns the 4-pixel
 // tiles done (a multiple of 4; 0 where it does not apply); the caller runs the rest with
-// GemmTilesVnni. Needs AMX-TILE / AMX-INT8 and the OS's permission
+// GemmTilesVnni. tail_stride > 0 (one tap): the pixels past the last whole block of the run, when
+// their rows step by tail_stride, run as one more 16-row block whose rows past the run's pixels
+// are read (caller: readable, up to 15 rows of tail_stride bytes past the last pixel's row) and
+// not stored; the return value then covers every pixel. Needs AMX-TILE / AMX-INT8 and the OS's permission
 // (qat::amx_int8_usable()) besides AVX-512 VNNI.
 int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-                     int64_t panel_stride, const GemmOutput& os);
+                     int64_t panel_stride, const GemmOutput& os, int64_t tail_stride = 0);
 // AMX's im2col rows (optimized/conv.h, PackedConv::amx_icq): output pixels m0 .. m0 + rows - 1 of
 // a convolution over the u8 copy `input` (pixels of ic_pad4 bytes; padding taps read zero_row), each
 // as filter_h x filter_w runs of ic_pad4 bytes at dst + i * row_bytes. The row's last bytes (up to
@@ -127,7 +130,7 @@ void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, c
 void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                    int64_t panel_stride, int panels, const GemmOutput& os, int n);
 int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-                     int64_t panel_stride, const GemmOutput& os);
+                     int64_t panel_stride, const GemmOutput& os, int64_t tail_stride = 0);
 void Im2colRowsAmx(const AmxIm2colRows& r, int64_t m0, int64_t rows, uint8_t* dst);
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
 }  // namespace emulated
