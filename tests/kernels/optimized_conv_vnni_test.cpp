@@ -318,10 +318,14 @@ void AmxShapes(KernelPath path) {
                           {2, 11, 13, 1, 32, 3, 1, 1},
                           // Direct 1x1 layers whose depth is no whole number of 64-byte steps (im2col rows).
                           {1, 6, 6, 96, 64, 1, 1, 1},   {2, 5, 9, 144, 32, 1, 1, 1}};
+  // kind 0: int8; 1: uint8 with Z_w = 128 (folded weights fit int8: tdpbusd); 2: uint8 with another
+  // weight zero point over full-range weights (the u8 x u8 form, tdpbuud, where channels are a
+  // multiple of 32 and the depth at least 64 bytes; else the AVX2 GEMM).
   for (const Shape& sh : shapes)
     for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack})
-      for (bool is_uint8 : {false, true})
+      for (int kind = 0; kind < 3; ++kind)
         for (int clamp = 0; clamp < 2; ++clamp) {
+          const bool is_uint8 = kind > 0;
           reference::ConvParams p;
           p.batches = sh.b;
           p.input_h = sh.h;
@@ -334,7 +338,8 @@ void AmxShapes(KernelPath path) {
           reference::ComputePadding(reference::Padding::kSame, sh.h, sh.k, sh.s, sh.d, &p.output_h, &p.pad_top);
           reference::ComputePadding(reference::Padding::kSame, sh.w, sh.k, sh.s, sh.d, &p.output_w, &p.pad_left);
           p.input_offset = -ZeroPoint(rng, is_uint8);
-          p.filter_offset = is_uint8 ? -128 : 0;
+          p.filter_offset = kind == 0 ? 0 : kind == 1 ? -128 : -Uniform(rng, 0, 255);
+          if (kind == 2 && p.filter_offset == -128) p.filter_offset = -127;
           p.output_offset = ZeroPoint(rng, is_uint8);
           // clamp 0: the whole type (the saturating byte forms); 1: a random clamp.
           if (clamp) {
@@ -350,6 +355,20 @@ void AmxShapes(KernelPath path) {
             CheckConv<int8_t>(rng, p, path);
           if (::testing::Test::HasFailure()) return;
         }
+  // The u8 x u8 packing is there for such a layer (Z_w = 5, full-range weights, 64 channels).
+  {
+    reference::ConvParams p;
+    p.input_h = p.input_w = p.output_h = p.output_w = 6;
+    p.input_c = p.output_c = 64;
+    p.filter_h = p.filter_w = 3;
+    p.pad_top = p.pad_left = 1;
+    p.input_offset = -3;
+    p.filter_offset = -5;
+    std::vector<uint8_t> w(64 * 9 * 64);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = (uint8_t)(i * 37 % 256);
+    const auto pc = optimized::PackConvUint8(p, MakeRequant(0.001), w.data(), nullptr);
+    EXPECT_TRUE(pc.amx_uu && !pc.vnni) << "a uint8 layer whose weights do not fit int8 gets the u8 x u8 AMX panels";
+  }
   for (RequantMode mode : {RequantMode::kTflite, RequantMode::kXnnpack})
     for (int b : {16, 33}) {
       CheckFc<int8_t>(rng, b, 128, 64, path, mode);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/env_flag.h"
+#include "qat/error.h"
 #include "kernels/optimized/fma_stage.h"
 #include "kernels/optimized/parallel.h"
 #include "kernels/x86/int8_x86.h"
@@ -34,6 +35,7 @@ std::atomic<bool> g_vnni_emulate{false};
 // SetAmxForTests: -1 AMX where qat::amx_int8_usable() (and not QAT_NO_AMX=1), 0 off, 1 on: the
 // hardware kernel where usable, else (with the emulated VNNI path) its emulated twin.
 std::atomic<int> g_amx{-1};
+int AmxMinK();
 std::atomic<int64_t> g_amx_runs{0};  // runs that AMX started (tests: proof that it ran)
 // QAT_NO_SPLIT=1 turns the AVX2 split GEMM off (A/B benchmarks; tests use SetSplitGemmForTests).
 std::atomic<int> g_split{-1};
@@ -368,6 +370,43 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
         pc.weights_amx.assign(pa * pc.oc_blocks, 0);
         for (int b = 0; b < pc.oc_blocks; ++b)
           std::memcpy(pc.weights_amx.data() + b * pa, pc.weights_vnni.data() + b * panel4, (size_t)panel4);
+      }
+    }
+  }
+  // AMX u8 x u8 panels (PackedConv::amx_uu): uint8 weights that do not fit int8 once folded.
+  {
+    const int g_amx_mode = g_amx.load(std::memory_order_relaxed);
+    const int ic_pad4 = (p.input_c + 3) & ~3, icq = ic_pad4 / 4;
+    if (is_uint8 && !fits_int8 && !pc.row_taps && !pc.im2col && zero_u8 >= 0 && zero_u8 <= 255 &&
+        p.output_c % (2 * kGemmNR) == 0 && 4 * taps * icq >= AmxMinK() &&
+        (g_amx_mode > 0 || (g_amx_mode < 0 && amx_int8_enabled()))) {
+      pc.amx_uu = true;
+      pc.amx_zw = -filter_offset;
+      pc.ic_pad4 = ic_pad4;
+      pc.zero_in_u8 = (uint8_t)zero_u8;
+      const int64_t panel4 = (int64_t)taps * ic_pad4 * kGemmNR;
+      pc.weights_vnni.assign(panel4 * pc.oc_blocks, 0);
+      pc.bias_vnni.assign(OcPad(pc), 0);
+      for (int oc = 0; oc < p.output_c; ++oc) {
+        int8_t* dst = pc.weights_vnni.data() + (oc / kGemmNR) * panel4 + (oc % kGemmNR) * 4;
+        for (int t = 0; t < taps; ++t)
+          for (int ic = 0; ic < p.input_c; ++ic) {
+            const int k = t * ic_pad4 + ic;
+            dst[(int64_t)(k / 4) * kGemmNR * 4 + (k & 3)] = (int8_t)filter[oc * oc_stride + (int64_t)t * p.input_c + ic];
+          }
+        pc.bias_vnni[oc] = pc.bias[oc];
+      }
+      const bool direct1x1 = taps == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
+                             p.output_h == p.input_h && p.output_w == p.input_w;
+      if (!direct1x1 || icq % 16 != 0) {  // im2col rows (the direct rows are whole K steps otherwise)
+        const int kq = taps * icq;
+        pc.amx_icq = kq > 16 ? (kq + 15) / 16 * 16 : kq;
+        if (pc.amx_icq != kq) {
+          const int64_t pa = (int64_t)pc.amx_icq * 64;
+          pc.weights_amx.assign(pa * pc.oc_blocks, 0);
+          for (int b = 0; b < pc.oc_blocks; ++b)
+            std::memcpy(pc.weights_amx.data() + b * pa, pc.weights_vnni.data() + b * panel4, (size_t)panel4);
+        }
       }
     }
   }
@@ -969,8 +1008,10 @@ int AmxKind(bool hw) {
 
 // tail_stride > 0: the rows of one-tap tables step by it and stay readable for 16 rows past the
 // last pixel, so AMX also takes the pixels past the last whole 16-pixel block (GemmTilesAmx).
+// uu: the u8 x u8 form (PackedConv::amx_uu): every pixel must go to AMX (no vpdpbusd fallback).
 void RunVnniTiles(bool hw, x86::TileRun run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-                  int64_t panel, int panels, const x86::GemmOutput& os, int n, int64_t tail_stride = 0) {
+                  int64_t panel, int panels, const x86::GemmOutput& os, int n, int64_t tail_stride = 0,
+                  const x86::AmxUU* uu = nullptr) {
   // AMX for the run's leading 16-pixel blocks (two full panels, whole 64-byte K steps or one short one).
   const int min_k = AmxMinK();
   const int amx = panels == 2 && n == 2 * kGemmNR && (icq % 16 == 0 || icq < 16) && 4 * icq * taps >= min_k
@@ -978,14 +1019,16 @@ void RunVnniTiles(bool hw, x86::TileRun run, int taps, int icq, const uint8_t* c
   static const bool no_tail = EnvFlag("QAT_AMX_NO_TAIL");  // A/B: tails on the VNNI tile
   if (no_tail) tail_stride = 0;
   if (amx) {
-    const int64_t done = amx == 1 ? x86::GemmTilesAmx(run, taps, icq, table, w, panel, os, tail_stride)
-                                  : x86::emulated::GemmTilesAmx(run, taps, icq, table, w, panel, os, tail_stride);
+    const int64_t done = amx == 1 ? x86::GemmTilesAmx(run, taps, icq, table, w, panel, os, tail_stride, uu)
+                                  : x86::emulated::GemmTilesAmx(run, taps, icq, table, w, panel, os, tail_stride, uu);
     if (done > 0) g_amx_runs.fetch_add(1, std::memory_order_relaxed);
     run.m0 += done * kGemmMR;
     run.tiles -= done;
     table += done * taps * kGemmMR;
     if (run.tiles <= 0 || run.m0 >= run.M) return;
   }
+  // The u8 x u8 panels have no vpdpbusd form (an internal error: the packing guarantees AMX).
+  QAT_CHECK(!uu, "AMX u8 x u8 run left {} pixels (taps {}, icq {}, channels {})", run.M - run.m0, taps, icq, n);
   if (hw)
     x86::GemmTilesVnni(run, taps, icq, table, w, panel, panels, os, n);
   else
@@ -1199,7 +1242,7 @@ void ConvRunVnniIm2col(const PackedConv& pc, const void* input, uint8_t* output,
 // without writing the output when the residuals are too many (the caller runs the int16 GEMM).
 template <class E>
 bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void* scratch, ThreadPool* pool, bool avx2,
-                 bool vnni_hw, bool split = false) {
+                 bool vnni_hw, bool split = false, bool uu = false) {
   constexpr bool kVnni = std::is_same_v<E, uint8_t>;
   const ConvParams& p = pc.p;
   const int64_t in_pixels = (int64_t)p.batches * p.input_h * p.input_w;
@@ -1318,7 +1361,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
   while (!pixel_split && threads > 1 && chunks * groups < 4 * threads && groups < pc.oc_blocks) groups *= 2;
   groups = std::min(groups, pc.oc_blocks);
   int blocks_per_group = (pc.oc_blocks + groups - 1) / groups;
-  if (split32) blocks_per_group = (blocks_per_group + 1) & ~1;
+  if (split32 || uu) blocks_per_group = (blocks_per_group + 1) & ~1;  // uu: whole panel pairs for AMX
   groups = (pc.oc_blocks + blocks_per_group - 1) / blocks_per_group;  // no empty group
   const int64_t panel = kVnni ? (int64_t)pc.taps * pc.ic_pad4 * kGemmNR : (int64_t)pc.taps * icp * kGemmNR * 2;
   const int taps = pc.taps;
@@ -1498,6 +1541,25 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
         if (!pc.weights_amx.empty()) run_panel = (int64_t)pc.amx_icq * 64;
       }
     }
+    // The u8 x u8 AMX form: each pixel's row sum (its window's u8 bytes).
+    x86::AmxUU uu_unit{nullptr, pc.amx_zw};
+    if constexpr (kVnni) {
+      if (uu) {
+        const int64_t m0 = tile0 * kGemmMR, rows = std::min(M, tile1 * kGemmMR) - m0;
+        thread_local std::vector<int32_t> sums;
+        thread_local std::vector<const uint8_t*> rp;
+        sums.resize((size_t)rows);
+        rp.resize((size_t)rows);
+        const int t1 = amx_im2col ? 1 : taps;
+        for (int64_t i = 0; i < rows; ++i) rp[i] = (const uint8_t*)table[(i / kGemmMR) * t1 * kGemmMR + (i % kGemmMR)];
+        const int bytes = amx_im2col ? taps * ic_pad : ic_pad;
+        if (vnni_hw)
+          x86::RowSumsU8(rp.data(), rows, bytes, sums.data());
+        else
+          x86::emulated::RowSumsU8(rp.data(), rows, bytes, sums.data());
+        uu_unit.rowsum = sums.data() - m0;  // indexed by the pixel
+      }
+    }
     // VNNI: two panels per tile call (32 channels, 16 accumulators).
     const int step = kVnni && !split ? 2 : 1;
     for (int blk = blk0; blk < blk1; blk += step) {
@@ -1557,9 +1619,10 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
           const x86::TileRun run{tile0 * kGemmMR, M, tile1 - tile0, output + oc0, p.output_c};
           if (run_w)
             RunVnniTiles(vnni_hw, run, run_taps, run_icq, table, reinterpret_cast<const int8_t*>(run_w) + blk * run_panel,
-                         run_panel, panels, os, n, 4 * (int64_t)pc.amx_icq);
+                         run_panel, panels, os, n, 4 * (int64_t)pc.amx_icq, uu ? &uu_unit : nullptr);
           else
-            RunVnniTiles(vnni_hw, run, taps, icq, table, w, panel, panels, os, n, direct ? ic_pad : 0);
+            RunVnniTiles(vnni_hw, run, taps, icq, table, w, panel, panels, os, n, direct ? ic_pad : 0,
+                         uu ? &uu_unit : nullptr);
           continue;
         }
         for (int64_t tile = tile0; tile < tile1; tile += 2) {
@@ -1609,7 +1672,7 @@ bool ConvRunImpl(const PackedConv& pc, const void* input, uint8_t* output, void*
     RunTasks(pool, threads, [&](int t) {
       int b0 = (int)((int64_t)pc.oc_blocks * t / threads);
       int b1 = (int)((int64_t)pc.oc_blocks * (t + 1) / threads);
-      if (split32) {
+      if (split32 || uu) {  // whole block pairs (the 2 x 32 split tile; AMX's u8 x u8 panels)
         b0 &= ~1;
         b1 = t + 1 == threads ? pc.oc_blocks : b1 & ~1;
       }
@@ -1649,6 +1712,11 @@ void ConvRun(const PackedConv& pc, const void* input, uint8_t* output, void* scr
     return;
   }
   if (path == KernelPath::kAvx512Vnni) {
+    if (pc.amx_uu && AmxKind(isa_supported(Isa::kAvx512Vnni)) != 0 &&
+        (isa_supported(Isa::kAvx512Vnni) || (g_vnni_emulate.load(std::memory_order_relaxed) && isa_supported(Isa::kAvx2)))) {
+      ConvRunImpl<uint8_t>(pc, input, output, scratch, pool, false, isa_supported(Isa::kAvx512Vnni), false, true);
+      return;
+    }
     if (pc.vnni) {
       ConvRunImpl<uint8_t>(pc, input, output, scratch, pool, false, isa_supported(Isa::kAvx512Vnni));
       return;
@@ -1698,7 +1766,8 @@ size_t ConvScratchBytes(const PackedConv& pc) {
   const ConvParams& p = pc.p;
   const int64_t u8_bytes =
       // + 16 rows: the AMX tile's partial block reads up to 15 rows past the last pixel (GemmTilesAmx).
-      pc.vnni          ? std::max<int64_t>(((int64_t)p.batches * p.input_h * p.input_w + 17) * pc.ic_pad4, SplitBytes(pc))
+      pc.vnni || pc.amx_uu ? std::max<int64_t>(((int64_t)p.batches * p.input_h * p.input_w + 17) * pc.ic_pad4,
+                                               pc.vnni ? SplitBytes(pc) : 0)
       : pc.vnni_im2col ? (int64_t)p.batches * p.output_h * p.output_w * pc.ic_pad4 + 16  // Im2colRowsVnni's slack
                        : 0;
   const int64_t wino_bytes = pc.wino ? (int64_t)WinogradScratchBytes(*pc.wino) : 0;

@@ -154,6 +154,16 @@ struct PackedConv {
   // not packed (no AMX in this process, or a direct 1x1 layer that needs no im2col rows).
   int amx_icq = 0;
   AlignedVector<int8_t> weights_amx;
+  // AMX u8 x u8 (tdpbuud) for a uint8 layer whose folded weights w - Z_w do not all fit int8 (a
+  // weight zero point other than 128: TF1's asymmetric weights), where AMX runs it: vnni stays
+  // false (no vpdpbusd panels), and weights_vnni / weights_amx hold the raw u8 weights in the VNNI
+  // layout, bias_vnni = bias - Z_in * sum(w - Z_w) (= bias), and the tile's sum(x * w) less
+  // Z_w * sum(x) per pixel (amx_zw; the row sums of the u8 rows) is the reference's
+  // sum((x - Z_in) * (w - Z_w)) + bias, modulo 2^32. Output channels a multiple of 32 and at
+  // least 64 bytes of depth (every pixel and channel then runs on the tiles: there is no vpdpbusd
+  // fallback for these panels); other such layers keep the AVX2 GEMM.
+  bool amx_uu = false;
+  int32_t amx_zw = 0;
   // The AVX2 split GEMM's bounds (x86/int8_x86.h, SplitLists): split_tk[c] in [64, 255] is the
   // largest u of input channel c for which every int16 lane of the split tile stays inside int16
   // (a lane adds the products of channels 4j + 2l, +1 of split_quads consecutive quads, l = 0, 1:

@@ -108,6 +108,23 @@ inline EmuM512i _mm512_add_epi32(EmuM512i a, EmuM512i b) {
   for (int i = 0; i < 16; ++i) a.u32[i] += b.u32[i];
   return a;
 }
+inline EmuM512i _mm512_sub_epi32(EmuM512i a, EmuM512i b) {
+  for (int i = 0; i < 16; ++i) a.u32[i] -= b.u32[i];
+  return a;
+}
+// vpsadbw: per 64-bit lane, the sum of |a - b| over its 8 bytes (zero-extended to 64 bits).
+inline EmuM512i _mm512_sad_epu8(EmuM512i a, EmuM512i b) {
+  EmuM512i r;
+  for (int q = 0; q < 8; ++q) {
+    uint64_t sum = 0;
+    for (int j = 0; j < 8; ++j) {
+      const int d = (int)a.u8[8 * q + j] - (int)b.u8[8 * q + j];
+      sum += (uint64_t)(d < 0 ? -d : d);
+    }
+    r.u64[q] = sum;
+  }
+  return r;
+}
 inline EmuM512i _mm512_add_epi64(EmuM512i a, EmuM512i b) {
   for (int i = 0; i < 8; ++i) a.u64[i] += b.u64[i];
   return a;

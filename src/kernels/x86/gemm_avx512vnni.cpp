@@ -434,6 +434,7 @@ void RunFull(int64_t pairs, const TileRun& run, int taps, int icq, const uint8_t
 #define QAT_TILE_LOAD(t, p, s) asm volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(p), "r"((int64_t)(s)) : "memory")
 #define QAT_TILE_STORE(t, p, s) asm volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(p), "r"((int64_t)(s)) : "memory")
 #define QAT_TILE_DP(c, a, b) asm volatile("tdpbusd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
+#define QAT_TILE_DPUU(c, a, b) asm volatile("tdpbuud %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
 struct alignas(64) TileConfig {
   uint8_t palette = 1, start_row = 0, reserved[14] = {};
   uint16_t colsb[16] = {};
@@ -470,6 +471,7 @@ inline void TileStore(int t, void* p, int64_t s) {
   for (int r = 0; r < T.rows[t]; ++r) std::memcpy(static_cast<uint8_t*>(p) + r * s, T.t[t][r], T.colsb[t]);
 }
 // tdpbusd: C (16 x 16 int32) += A (16 x 4K u8) . B (K x 16 x 4 s8), K = A's colsb / 4 = B's rows.
+template <bool kUU = false>
 inline void TileDp(int c, int a, int b) {
   EmulatedTiles& T = Tiles();
   const int K = T.colsb[a] / 4;
@@ -480,7 +482,9 @@ inline void TileDp(int c, int a, int b) {
       std::memcpy(&acc, &T.t[c][m][4 * n], 4);
       uint32_t sum = (uint32_t)acc;
       for (int k = 0; k < K; ++k)
-        for (int j = 0; j < 4; ++j) sum += (uint32_t)((int32_t)T.t[a][m][4 * k + j] * (int8_t)T.t[b][k][4 * n + j]);
+        for (int j = 0; j < 4; ++j)
+          sum += (uint32_t)((int32_t)T.t[a][m][4 * k + j] *
+                            (kUU ? (int32_t)T.t[b][k][4 * n + j] : (int32_t)(int8_t)T.t[b][k][4 * n + j]));
       acc = (int32_t)sum;
       std::memcpy(&T.t[c][m][4 * n], &acc, 4);
     }
@@ -488,6 +492,7 @@ inline void TileDp(int c, int a, int b) {
 #define QAT_TILE_LOAD(t, p, s) TileLoad(t, p, s)
 #define QAT_TILE_STORE(t, p, s) TileStore(t, p, s)
 #define QAT_TILE_DP(c, a, b) TileDp(c, a, b)
+#define QAT_TILE_DPUU(c, a, b) TileDp<true>(c, a, b)
 inline void ConfigureTiles(int kq) {
   EmulatedTiles& T = Tiles();
   for (int t = 0; t < 8; ++t) {
@@ -538,7 +543,7 @@ inline bool EvenRows(const BlockRows& b, int taps, TapRows* out) {
 template <OutputZ::Form F, Bytes B>
 int64_t AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const uint8_t* const* table,
                   const int8_t* w, int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1,
-                  int tail_valid, int64_t tail_stride) {
+                  int tail_valid, int64_t tail_stride, const AmxUU* uu) {
   const OutputZ s0 = stage0, s1 = stage1;
   const __m512i lo = _mm512_set1_epi8((char)os.act_min), hi = _mm512_set1_epi8((char)os.act_max);
   const __m512i perm = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
@@ -564,10 +569,19 @@ int64_t AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const u
     uint8_t* o = run.out + m * stride;
     const int32_t(*c)[32] = acc[a];
     for (int i = 0; i < pixels; i += 2) {
-      const __m512i v = PackPixels<B>(s0.template Level<F>(_mm512_load_si512(c[i])),
-                                      s1.template Level<F>(_mm512_load_si512(c[i] + 16)),
-                                      s0.template Level<F>(_mm512_load_si512(c[i + 1])),
-                                      s1.template Level<F>(_mm512_load_si512(c[i + 1] + 16)), perm, lo, hi);
+      __m512i x0 = _mm512_load_si512(c[i]), x1 = _mm512_load_si512(c[i] + 16);
+      __m512i x2 = _mm512_load_si512(c[i + 1]), x3 = _mm512_load_si512(c[i + 1] + 16);
+      if (uu) {  // u8 x u8: less Z_w * sum(x) of each pixel
+        const __m512i r0 = _mm512_set1_epi32((int32_t)((uint32_t)uu->zw * (uint32_t)uu->rowsum[m + i]));
+        const __m512i r1 = _mm512_set1_epi32(
+            i + 1 < pixels ? (int32_t)((uint32_t)uu->zw * (uint32_t)uu->rowsum[m + i + 1]) : 0);
+        x0 = _mm512_sub_epi32(x0, r0);
+        x1 = _mm512_sub_epi32(x1, r0);
+        x2 = _mm512_sub_epi32(x2, r1);
+        x3 = _mm512_sub_epi32(x3, r1);
+      }
+      const __m512i v = PackPixels<B>(s0.template Level<F>(x0), s1.template Level<F>(x1), s0.template Level<F>(x2),
+                                      s1.template Level<F>(x3), perm, lo, hi);
       _mm256_storeu_si256((__m256i*)(o + i * stride), _mm512_castsi512_si256(v));
       if (i + 1 < pixels) _mm256_storeu_si256((__m256i*)(o + (i + 1) * stride), _mm512_extracti64x4_epi64(v, 1));
     }
@@ -582,9 +596,14 @@ int64_t AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const u
       for (int kb = 0; kb < kbs; ++kb, wt += wstep) {
         QAT_TILE_LOAD(4, r0.base + 64 * kb, r0.stride);
         QAT_TILE_LOAD(6, wt, 64);
-        QAT_TILE_DP(0, 4, 6);
         QAT_TILE_LOAD(7, wt + ps, 64);
-        QAT_TILE_DP(1, 4, 7);
+        if (uu) {
+          QAT_TILE_DPUU(0, 4, 6);
+          QAT_TILE_DPUU(1, 4, 7);
+        } else {
+          QAT_TILE_DP(0, 4, 6);
+          QAT_TILE_DP(1, 4, 7);
+        }
       }
     }
     QAT_TILE_STORE(0, acc[cur][0], 128);
@@ -606,12 +625,19 @@ int64_t AmxBlocks(int64_t blocks, const TileRun& run, int taps, int icq, const u
       for (int kb = 0; kb < kbs; ++kb, wt += wstep) {
         QAT_TILE_LOAD(4, r0.base + 64 * kb, r0.stride);
         QAT_TILE_LOAD(6, wt, 64);
-        QAT_TILE_DP(0, 4, 6);
         QAT_TILE_LOAD(7, wt + ps, 64);
-        QAT_TILE_DP(1, 4, 7);
         QAT_TILE_LOAD(5, r1.base + 64 * kb, r1.stride);
-        QAT_TILE_DP(2, 5, 6);
-        QAT_TILE_DP(3, 5, 7);
+        if (uu) {
+          QAT_TILE_DPUU(0, 4, 6);
+          QAT_TILE_DPUU(1, 4, 7);
+          QAT_TILE_DPUU(2, 5, 6);
+          QAT_TILE_DPUU(3, 5, 7);
+        } else {
+          QAT_TILE_DP(0, 4, 6);
+          QAT_TILE_DP(1, 4, 7);
+          QAT_TILE_DP(2, 5, 6);
+          QAT_TILE_DP(3, 5, 7);
+        }
       }
     }
     QAT_TILE_STORE(0, acc[cur][0], 128);
@@ -653,11 +679,11 @@ inline Bytes BytesFor(const GemmOutput& os) {
 template <bool kAmx, OutputZ::Form F>
 int64_t RunForm(int64_t count, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
              int64_t ps, const GemmOutput& os, const OutputZ& stage0, const OutputZ& stage1, int tail_valid,
-             int64_t tail_stride) {
+             int64_t tail_stride, const AmxUU* uu) {
   auto go = [&](auto bytes) -> int64_t {
     constexpr Bytes kB = decltype(bytes)::value;
     if constexpr (kAmx) {
-      return AmxBlocks<F, kB>(count, run, taps, icq, table, w, ps, os, stage0, stage1, tail_valid, tail_stride);
+      return AmxBlocks<F, kB>(count, run, taps, icq, table, w, ps, os, stage0, stage1, tail_valid, tail_stride, uu);
     } else {
       RunFull<F, kB>(count, run, taps, icq, table, w, ps, os, stage0, stage1);
       return count;
@@ -675,7 +701,8 @@ int64_t RunForm(int64_t count, const TileRun& run, int taps, int icq, const uint
 // The stage form of a run over both panels of os, then RunForm<kAmx, form>.
 template <bool kAmx>
 int64_t RunForms(int64_t count, const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-              int64_t ps, const GemmOutput& os, int tail_valid = 0, int64_t tail_stride = 0) {
+              int64_t ps, const GemmOutput& os, int tail_valid = 0, int64_t tail_stride = 0,
+              const AmxUU* uu = nullptr) {
   using F = OutputZ::Form;
   const OutputZ s0(os, 0), s1(os, 16);
   // Panels of one form up to the zero add (one zero-free, one not) take the form with it.
@@ -690,18 +717,18 @@ int64_t RunForms(int64_t count, const TileRun& run, int taps, int icq, const uin
     m1 = OutputZ(os, 16, true);
   }
   switch (f) {
-    case F::kFma: return RunForm<kAmx, F::kFma>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
-    case F::kShort: return RunForm<kAmx, F::kShort>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
-    case F::kMixed: return RunForm<kAmx, F::kMixed>(count, run, taps, icq, table, w, ps, os, m0, m1, tail_valid, tail_stride);
-    case F::kFmaS: return RunForm<kAmx, F::kFmaS>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
-    case F::kFmaZ0: return RunForm<kAmx, F::kFmaZ0>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
-    case F::kFmaSZ0: return RunForm<kAmx, F::kFmaSZ0>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
-    case F::kMixed64: return RunForm<kAmx, F::kMixed64>(count, run, taps, icq, table, w, ps, os, m0, m1, tail_valid, tail_stride);
-    case F::kK64: return RunForm<kAmx, F::kK64>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
-    case F::kXnn: return RunForm<kAmx, F::kXnn>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
+    case F::kFma: return RunForm<kAmx, F::kFma>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride, uu);
+    case F::kShort: return RunForm<kAmx, F::kShort>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride, uu);
+    case F::kMixed: return RunForm<kAmx, F::kMixed>(count, run, taps, icq, table, w, ps, os, m0, m1, tail_valid, tail_stride, uu);
+    case F::kFmaS: return RunForm<kAmx, F::kFmaS>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride, uu);
+    case F::kFmaZ0: return RunForm<kAmx, F::kFmaZ0>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride, uu);
+    case F::kFmaSZ0: return RunForm<kAmx, F::kFmaSZ0>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride, uu);
+    case F::kMixed64: return RunForm<kAmx, F::kMixed64>(count, run, taps, icq, table, w, ps, os, m0, m1, tail_valid, tail_stride, uu);
+    case F::kK64: return RunForm<kAmx, F::kK64>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride, uu);
+    case F::kXnn: return RunForm<kAmx, F::kXnn>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride, uu);
     case F::kXnnInRange: break;
   }
-  return RunForm<kAmx, F::kXnnInRange>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride);
+  return RunForm<kAmx, F::kXnnInRange>(count, run, taps, icq, table, w, ps, os, s0, s1, tail_valid, tail_stride, uu);
 }
 }  // namespace
 
@@ -747,13 +774,13 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
 }
 
 int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-                     int64_t panel_stride, const GemmOutput& os, int64_t tail_stride) {
+                     int64_t panel_stride, const GemmOutput& os, int64_t tail_stride, const AmxUU* uu) {
   if (taps <= 0 || icq <= 0 || (icq > 16 && icq % 16 != 0) || (os.mode == RequantMode::kTflite && !os.k64)) return 0;
   const int64_t pixels = std::min(run.M - run.m0, 4 * run.tiles);
   const int64_t blocks = pixels / 16;
   const int tail = tail_stride > 0 && taps == 1 ? (int)(pixels % 16) : 0;
   if (blocks <= 0 && tail == 0) return 0;
-  const int64_t done = RunForms<true>(blocks, run, taps, icq, table, w, panel_stride, os, tail, tail_stride);
+  const int64_t done = RunForms<true>(blocks, run, taps, icq, table, w, panel_stride, os, tail, tail_stride, uu);
   return done < 0 ? (pixels + 3) / 4 : 4 * done;  // < 0: the partial block too (every pixel)
 }
 
@@ -800,6 +827,22 @@ void Im2colRowsAmx(const AmxIm2colRows& r, int64_t m0, int64_t rows, uint8_t* ds
         ++b;
       }
     }
+  }
+}
+
+void RowSumsU8(const uint8_t* const* rows, int64_t n, int bytes, int32_t* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* r = rows[i];
+    __m512i acc = _mm512_setzero_si512();
+    int c = 0;
+    for (; c + 64 <= bytes; c += 64) acc = _mm512_add_epi64(acc, _mm512_sad_epu8(_mm512_loadu_si512(r + c), _mm512_setzero_si512()));
+    if (c < bytes) {
+      const __mmask64 m = ((__mmask64)1 << (bytes - c)) - 1;
+      acc = _mm512_add_epi64(acc, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(m, r + c), _mm512_setzero_si512()));
+    }
+    alignas(64) int64_t q[8];
+    _mm512_storeu_si512(q, acc);
+    out[i] = (int32_t)(q[0] + q[1] + q[2] + q[3] + q[4] + q[5] + q[6] + q[7]);
   }
 }
 

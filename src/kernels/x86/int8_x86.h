@@ -93,6 +93,16 @@ void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, c
 void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                    int64_t panel_stride, int panels, const GemmOutput& os, int n);
 
+// The u8 x u8 form of the AMX run (optimized/conv.h, PackedConv::amx_uu): w holds raw u8 weights,
+// the tiles run tdpbuud, and pixel m's accumulators lose zw * rowsum[m] (rowsum indexed by the
+// run's pixel index, the sums of its u8 row) before the stage.
+struct AmxUU {
+  const int32_t* rowsum;
+  int32_t zw;
+};
+// The byte sums of n u8 rows of `bytes` bytes (a multiple of 4) each (vpsadbw).
+void RowSumsU8(const uint8_t* const* rows, int64_t n, int bytes, int32_t* out);
+
 // AMX-INT8 (x86/gemm_avx512vnni.cpp, AmxBlocks): the leading 16-pixel blocks of a run of GemmTilesVnni
 // with two full panels (n = 32) and icq a multiple of 16 or below 16, on tile registers (tdpbusd), then the same
 // zmm output stage. Each block's rows of a tap must step evenly (one strided tile load: direct 1x1
@@ -104,7 +114,7 @@ void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* 
 // not stored; the return value then covers every pixel. Needs AMX-TILE / AMX-INT8 and the OS's permission
 // (qat::amx_int8_usable()) besides AVX-512 VNNI.
 int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-                     int64_t panel_stride, const GemmOutput& os, int64_t tail_stride = 0);
+                     int64_t panel_stride, const GemmOutput& os, int64_t tail_stride = 0, const AmxUU* uu = nullptr);
 // AMX's im2col rows (optimized/conv.h, PackedConv::amx_icq): output pixels m0 .. m0 + rows - 1 of
 // a convolution over the u8 copy `input` (pixels of ic_pad4 bytes; padding taps read zero_row), each
 // as filter_h x filter_w runs of ic_pad4 bytes at dst + i * row_bytes. The row's last bytes (up to
@@ -130,9 +140,10 @@ void GemmTileVnni(int pixels, int taps, int icq, const uint8_t* const* rows_a, c
 void GemmTilesVnni(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
                    int64_t panel_stride, int panels, const GemmOutput& os, int n);
 int64_t GemmTilesAmx(const TileRun& run, int taps, int icq, const uint8_t* const* table, const int8_t* w,
-                     int64_t panel_stride, const GemmOutput& os, int64_t tail_stride = 0);
+                     int64_t panel_stride, const GemmOutput& os, int64_t tail_stride = 0, const AmxUU* uu = nullptr);
 void Im2colRowsAmx(const AmxIm2colRows& r, int64_t m0, int64_t rows, uint8_t* dst);
 void CopyRowsVnni(const void* input, bool is_uint8, int64_t rows, int ic, int ic_pad4, uint8_t* out);
+void RowSumsU8(const uint8_t* const* rows, int64_t n, int bytes, int32_t* out);
 }  // namespace emulated
 // Tests: the emulated AVX-512 operations against this CPU's AVX2 twins and scalar formulations
 // (x86/avx512_emulation_check_avx2.cpp; needs AVX2). Returns the mismatches; the first one's
