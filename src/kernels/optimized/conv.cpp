@@ -268,6 +268,30 @@ AlignedVector<uint8_t> SplitBounds(const int8_t* wv, int taps, int ic_pad4, int 
   return tk;
 }
 
+// Whether layers packed now may run on AMX: the process's default (amx_int8_enabled()), or the
+// tests' switch (SetAmxForTests).
+bool AmxWanted() {
+  const int m = g_amx.load(std::memory_order_relaxed);
+  return m > 0 || (m < 0 && amx_int8_enabled());
+}
+
+// AMX's im2col panels (PackedConv::amx_icq, weights_amx) for a layer with VNNI-layout panels in
+// weights_vnni (taps x icq quads each): every layer but the direct 1x1 ones whose rows are whole
+// K steps already (input channels a multiple of 64, or below 64).
+void PackAmxIm2col(PackedConv& pc, int taps, int icq) {
+  const ConvParams& p = pc.p;
+  const bool direct1x1 = taps == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
+                         p.output_h == p.input_h && p.output_w == p.input_w;
+  if (direct1x1 && !(icq > 16 && icq % 16 != 0)) return;
+  const int kq = taps * icq;
+  pc.amx_icq = kq > 16 ? (kq + 15) / 16 * 16 : kq;
+  if (pc.amx_icq == kq) return;  // the VNNI panels are K-contiguous already
+  const int64_t panel4 = (int64_t)kq * 64, pa = (int64_t)pc.amx_icq * 64;
+  pc.weights_amx.assign(pa * pc.oc_blocks, 0);
+  for (int b = 0; b < pc.oc_blocks; ++b)
+    std::memcpy(pc.weights_amx.data() + b * pa, pc.weights_vnni.data() + b * panel4, (size_t)panel4);
+}
+
 template <class W>
 PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_count, const W* filter,
                     const int32_t* bias, bool is_uint8) {
@@ -356,30 +380,13 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
     pc.split_tk = SplitBounds(pc.weights_vnni.data(), taps, pc.ic_pad4, pc.oc_blocks, sq);
     pc.split_t = *std::min_element(pc.split_tk.begin(), pc.split_tk.end());
     if (taps == 1 && isa_supported(Isa::kAvx2)) pc.split_tuning = std::make_shared<SplitTuning>();
-    // AMX's im2col panels (PackedConv::amx_icq) where AMX may run: every layer but the direct 1x1
-    // ones whose rows are whole K steps already (input channels a multiple of 64, or below 64).
-    const bool direct1x1 = taps == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
-                           p.output_h == p.input_h && p.output_w == p.input_w;
-    const int g_amx_mode = g_amx.load(std::memory_order_relaxed);
-    if ((!direct1x1 || (icq > 16 && icq % 16 != 0)) &&
-        (g_amx_mode > 0 || (g_amx_mode < 0 && amx_int8_enabled()))) {
-      const int kq = taps * icq;
-      pc.amx_icq = kq > 16 ? (kq + 15) / 16 * 16 : kq;
-      if (pc.amx_icq != kq) {
-        const int64_t pa = (int64_t)pc.amx_icq * 64;
-        pc.weights_amx.assign(pa * pc.oc_blocks, 0);
-        for (int b = 0; b < pc.oc_blocks; ++b)
-          std::memcpy(pc.weights_amx.data() + b * pa, pc.weights_vnni.data() + b * panel4, (size_t)panel4);
-      }
-    }
+    if (AmxWanted()) PackAmxIm2col(pc, taps, icq);
   }
   // AMX u8 x u8 panels (PackedConv::amx_uu): uint8 weights that do not fit int8 once folded.
   {
-    const int g_amx_mode = g_amx.load(std::memory_order_relaxed);
     const int ic_pad4 = (p.input_c + 3) & ~3, icq = ic_pad4 / 4;
     if (is_uint8 && !fits_int8 && !pc.row_taps && !pc.im2col && zero_u8 >= 0 && zero_u8 <= 255 &&
-        p.output_c % (2 * kGemmNR) == 0 && 4 * taps * icq >= AmxMinK() &&
-        (g_amx_mode > 0 || (g_amx_mode < 0 && amx_int8_enabled()))) {
+        p.output_c % (2 * kGemmNR) == 0 && 4 * taps * icq >= AmxMinK() && AmxWanted()) {
       pc.amx_uu = true;
       pc.amx_zw = -filter_offset;
       pc.ic_pad4 = ic_pad4;
@@ -396,18 +403,7 @@ PackedConv PackImpl(const ConvParams& p, const Requant* requant, int requant_cou
           }
         pc.bias_vnni[oc] = pc.bias[oc];
       }
-      const bool direct1x1 = taps == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 && p.pad_left == 0 &&
-                             p.output_h == p.input_h && p.output_w == p.input_w;
-      if (!direct1x1 || icq % 16 != 0) {  // im2col rows (the direct rows are whole K steps otherwise)
-        const int kq = taps * icq;
-        pc.amx_icq = kq > 16 ? (kq + 15) / 16 * 16 : kq;
-        if (pc.amx_icq != kq) {
-          const int64_t pa = (int64_t)pc.amx_icq * 64;
-          pc.weights_amx.assign(pa * pc.oc_blocks, 0);
-          for (int b = 0; b < pc.oc_blocks; ++b)
-            std::memcpy(pc.weights_amx.data() + b * pa, pc.weights_vnni.data() + b * panel4, (size_t)panel4);
-        }
-      }
+      PackAmxIm2col(pc, taps, icq);
     }
   }
   // First layers (few input channels: row taps / im2col on the int16 GEMM) on a VNNI CPU: VNNI
